@@ -1,0 +1,163 @@
+//! The command line: global options and subcommands. Flags that have an environment
+//! equivalent carry `env = …` so `--help` shows it; precedence is flag > environment >
+//! project file > default.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::env_vars as ev;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "coder-convex",
+    version,
+    about = "Set up a self-hosted Convex backend in a Coder workspace (or on a laptop).",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Project directory holding `convex/`, `package.json` and the env files.
+    #[arg(long, global = true, env = ev::CODER_CONVEX_PROJECT_DIR, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Print a machine-readable result on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors and warnings.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to color human output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Inputs that decide the derived configuration; shared by every command that derives it.
+#[derive(Debug, Default, Clone, Args)]
+pub struct DeriveArgs {
+    /// Public URL of the Convex API.
+    #[arg(long, env = ev::CONVEX_CLOUD_ORIGIN, value_name = "URL")]
+    pub cloud_origin: Option<String>,
+    /// Public URL of the site proxy (HTTP actions, auth discovery).
+    #[arg(long, env = ev::CONVEX_SITE_ORIGIN, value_name = "URL")]
+    pub site_origin: Option<String>,
+    /// Public URL of the dashboard.
+    #[arg(long, env = ev::CONVEX_DASHBOARD_URL, value_name = "URL")]
+    pub dashboard_url: Option<String>,
+    /// Use the 3-part Coder host label `slug--workspace--owner` (Coder servers after coder/coder#19750).
+    #[arg(long, env = ev::CODER_CONVEX_SHORT_LABELS, value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub short_labels: bool,
+    /// Internal API URL of the backend.
+    #[arg(long, env = ev::CODER_CONVEX_BACKEND_URL, value_name = "URL")]
+    pub backend_url: Option<String>,
+    /// Internal URL of the backend's site proxy.
+    #[arg(long, env = ev::CODER_CONVEX_SITE_PROXY_URL, value_name = "URL")]
+    pub site_proxy_url: Option<String>,
+}
+
+/// Options of commands that write the project files.
+#[derive(Debug, Default, Clone, Args)]
+pub struct WriteArgs {
+    /// Replace `jwt_private_key.pem` with a new key (the old one is kept as a backup).
+    #[arg(long)]
+    pub rotate_jwt_key: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvFormat {
+    Dotenv,
+    Json,
+    Shell,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Configure, wait for the backend, push the environment, deploy, verify (the whole job).
+    Setup {
+        #[command(flatten)]
+        derive: DeriveArgs,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Derive URLs and secrets and write the project files; no backend needed.
+    Configure {
+        #[command(flatten)]
+        derive: DeriveArgs,
+        #[command(flatten)]
+        write: WriteArgs,
+    },
+    /// Print the derived configuration; writes nothing.
+    Env {
+        #[command(flatten)]
+        derive: DeriveArgs,
+        /// Output format (`--json` is the same as `--format json`).
+        #[arg(long, value_enum, default_value_t = EnvFormat::Dotenv)]
+        format: EnvFormat,
+        /// Show secrets instead of masking them.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Print the admin key for the dashboard login and the Convex CLI.
+    AdminKey {
+        #[command(flatten)]
+        derive: DeriveArgs,
+        /// Mint the legacy format, for backend images built before 2025-05-30.
+        #[arg(long)]
+        legacy: bool,
+    },
+    /// Show URLs, backend health, key and environment state.
+    Status {
+        #[command(flatten)]
+        derive: DeriveArgs,
+    },
+    /// Run every check and say what is wrong and how to fix it.
+    Doctor {
+        #[command(flatten)]
+        derive: DeriveArgs,
+        /// Repair what is safe to repair.
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Push the deployment environment variables (changed ones only, in one call).
+    EnvSet {
+        #[command(flatten)]
+        derive: DeriveArgs,
+    },
+    /// Deploy the project's Convex functions with the Convex CLI.
+    Deploy {
+        #[command(flatten)]
+        derive: DeriveArgs,
+    },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Setup { .. } => "setup",
+            Self::Configure { .. } => "configure",
+            Self::Env { .. } => "env",
+            Self::AdminKey { .. } => "admin-key",
+            Self::Status { .. } => "status",
+            Self::Doctor { .. } => "doctor",
+            Self::EnvSet { .. } => "env-set",
+            Self::Deploy { .. } => "deploy",
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The process environment, read once into [`RawEnv`] (envy from a map, so tests inject their
+//! own), then validated together with the command-line flags.
+//!
+//! Nothing here touches the process environment: `main` hands in a snapshot.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// A snapshot of the environment variables we care about; empty values count as unset.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct RawEnv {
+    pub coder: Option<String>,
+    pub vscode_proxy_uri: Option<String>,
+    pub coder_workspace_name: Option<String>,
+    pub coder_workspace_agent_name: Option<String>,
+    pub coder_workspace_owner_name: Option<String>,
+    pub coder_agent_debug_address: Option<String>,
+    pub codespace_name: Option<String>,
+    pub github_codespaces_port_forwarding_domain: Option<String>,
+    pub gitpod_workspace_url: Option<String>,
+    pub database_url: Option<String>,
+    pub postgres_uri: Option<String>,
+    pub postgres_url: Option<String>,
+    pub mysql_url: Option<String>,
+    pub instance_name: Option<String>,
+    pub instance_secret: Option<String>,
+    pub coder_convex_api_slug: Option<String>,
+    pub coder_convex_site_slug: Option<String>,
+    pub coder_convex_dashboard_slug: Option<String>,
+    pub site_url: Option<String>,
+    pub no_color: Option<String>,
+    pub coder_convex_log: Option<String>,
+}
+
+impl RawEnv {
+    /// Build from any `(name, value)` pairs; unknown names are ignored, empty values dropped.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let map: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+        // envy matches names case-insensitively against the snake_case fields.
+        envy::from_iter::<_, Self>(map).map_err(|e| Error::invalid("environment", e.to_string()))
+    }
+
+    /// The process environment, skipping values that are not UTF-8.
+    pub fn from_process() -> Result<Self> {
+        Self::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    pub fn is_coder(&self) -> bool {
+        self.coder
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+/// Resolve the project directory: flag/env, else the current directory.
+pub fn project_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
+    let dir = match flag {
+        Some(dir) => dir,
+        None => std::env::current_dir()?,
+    };
+    if !dir.is_dir() {
+        return Err(Error::invalid(
+            "--project-dir",
+            format!("{} is not a directory", dir.display()),
+        )
+        .with_hint("pass an existing directory with --project-dir or CODER_CONVEX_PROJECT_DIR"));
+    }
+    Ok(dir)
+}

@@ -1,0 +1,721 @@
+//! Public and internal URL derivation (pure): DESIGN §2.
+//!
+//! The three apps and their ports live here once; the Coder template uses the same slugs and
+//! ports, and a test parses the template to keep them equal.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
+
+/// The three apps a self-hosted Convex exposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum App {
+    Api,
+    Site,
+    Dashboard,
+}
+
+impl App {
+    pub const ALL: [App; 3] = [App::Api, App::Site, App::Dashboard];
+
+    pub const fn port(self) -> u16 {
+        match self {
+            App::Api => 3210,
+            App::Site => 3211,
+            App::Dashboard => 6791,
+        }
+    }
+
+    pub const fn default_slug(self) -> &'static str {
+        match self {
+            App::Api => "convex-api",
+            App::Site => "convex-site",
+            App::Dashboard => "convex-dashboard",
+        }
+    }
+
+    /// The variable that overrides this app's public URL.
+    pub const fn explicit_var(self) -> &'static str {
+        match self {
+            App::Api => ev::CONVEX_CLOUD_ORIGIN,
+            App::Site => ev::CONVEX_SITE_ORIGIN,
+            App::Dashboard => ev::CONVEX_DASHBOARD_URL,
+        }
+    }
+
+    const fn slug_var(self) -> &'static str {
+        match self {
+            App::Api => ev::CODER_CONVEX_API_SLUG,
+            App::Site => ev::CODER_CONVEX_SITE_SLUG,
+            App::Dashboard => ev::CODER_CONVEX_DASHBOARD_SLUG,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Internal loopback URLs: what this tool, the Convex CLI and health checks use.
+pub const DEFAULT_BACKEND_URL: &str = "http://127.0.0.1:3210";
+pub const DEFAULT_SITE_PROXY_URL: &str = "http://127.0.0.1:3211";
+/// Where the Coder agent serves `/debug/manifest` unless told otherwise.
+pub const DEFAULT_AGENT_DEBUG_ADDRESS: &str = "127.0.0.1:2113";
+/// DNS labels longer than this fail silently in Coder.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// Which rule of DESIGN §2 produced the derived URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UrlSource {
+    Explicit,
+    CoderProxyUri,
+    CoderManifest,
+    CoderNoWildcard,
+    Codespaces,
+    Gitpod,
+    Local,
+}
+
+impl UrlSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Explicit => "explicit",
+            Self::CoderProxyUri => "coder-proxy-uri",
+            Self::CoderManifest => "coder-manifest",
+            Self::CoderNoWildcard => "coder-no-wildcard",
+            Self::Codespaces => "codespaces",
+            Self::Gitpod => "gitpod",
+            Self::Local => "local",
+        }
+    }
+}
+
+/// Validated app slugs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slugs([String; 3]);
+
+impl Default for Slugs {
+    fn default() -> Self {
+        Self(App::ALL.map(|a| a.default_slug().to_owned()))
+    }
+}
+
+impl Slugs {
+    /// Slugs from optional overrides (api, site, dashboard), validated like Coder does.
+    pub fn new(overrides: [Option<&str>; 3]) -> Result<Self> {
+        let mut slugs = Self::default();
+        for (app, value) in App::ALL.into_iter().zip(overrides) {
+            if let Some(slug) = value {
+                if !is_valid_slug(slug) {
+                    return Err(Error::invalid(
+                        app.slug_var(),
+                        format!("{slug:?} is not a valid Coder app slug"),
+                    )
+                    .with_hint(
+                        "use lower-case letters, digits and single dashes, e.g. `convex-api`",
+                    ));
+                }
+                slugs.0[app.index()] = slug.to_owned();
+            }
+        }
+        Ok(slugs)
+    }
+
+    pub fn get(&self, app: App) -> &str {
+        &self.0[app.index()]
+    }
+}
+
+/// `^[a-z0-9](-?[a-z0-9])*$`, Coder's slug rule.
+pub fn is_valid_slug(slug: &str) -> bool {
+    let bytes = slug.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    !bytes.is_empty()
+        && alnum(bytes[0])
+        && alnum(bytes[bytes.len() - 1])
+        && bytes.iter().all(|&b| alnum(b) || b == b'-')
+        && !slug.contains("--")
+}
+
+/// What the Coder agent's `/debug/manifest` tells us (the rest of it is never kept).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Manifest {
+    #[serde(default)]
+    pub vscode_port_proxy_uri: String,
+    #[serde(default)]
+    pub apps: Vec<ManifestApp>,
+    #[serde(default)]
+    pub agent_name: String,
+    #[serde(default)]
+    pub workspace_name: String,
+    #[serde(default)]
+    pub owner_name: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ManifestApp {
+    #[serde(default)]
+    pub slug: String,
+    #[serde(default)]
+    pub subdomain_name: String,
+}
+
+/// Everything URL derivation looks at.
+#[derive(Debug, Default, Clone)]
+pub struct UrlInputs<'a> {
+    /// Explicit overrides for api, site, dashboard (flags or environment).
+    pub explicit: [Option<&'a str>; 3],
+    pub coder: bool,
+    pub vscode_proxy_uri: Option<&'a str>,
+    pub agent_name: Option<&'a str>,
+    pub workspace_name: Option<&'a str>,
+    pub owner_name: Option<&'a str>,
+    /// The agent manifest, when it was probed and answered.
+    pub manifest: Option<&'a Manifest>,
+    pub codespace_name: Option<&'a str>,
+    pub codespaces_domain: Option<&'a str>,
+    pub gitpod_workspace_url: Option<&'a str>,
+    pub slugs: Slugs,
+    /// Use `slug--workspace--owner` instead of `slug--agent--workspace--owner`.
+    pub short_labels: bool,
+}
+
+impl UrlInputs<'_> {
+    /// Whether the manifest should be probed: Coder, and the environment has no usable template.
+    pub fn wants_manifest(&self) -> bool {
+        self.coder
+            && self.explicit.iter().any(Option::is_none)
+            && coder_template(self.vscode_proxy_uri).is_none()
+    }
+}
+
+/// The derived public URLs (origins without a trailing `/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicUrls {
+    pub api: String,
+    pub site: String,
+    pub dashboard: String,
+    /// The rule that produced the URLs that were not given explicitly.
+    pub source: UrlSource,
+    /// Apps whose URL was given explicitly.
+    pub explicit: Vec<App>,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+impl PublicUrls {
+    pub fn get(&self, app: App) -> &str {
+        match app {
+            App::Api => &self.api,
+            App::Site => &self.site,
+            App::Dashboard => &self.dashboard,
+        }
+    }
+}
+
+/// Derive the three public URLs (DESIGN §2, first rule that applies wins).
+pub fn derive(inputs: &UrlInputs<'_>) -> Result<PublicUrls> {
+    let mut explicit = [None, None, None];
+    for app in App::ALL {
+        if let Some(raw) = inputs.explicit[app.index()] {
+            explicit[app.index()] = Some(validate_explicit(app, raw)?);
+        }
+    }
+    let (derived, source, warnings) = derive_fallback(inputs)?;
+    let mut urls = derived;
+    for app in App::ALL {
+        if let Some(url) = explicit[app.index()].take() {
+            urls[app.index()] = url;
+        }
+    }
+    let explicit_apps: Vec<App> = App::ALL
+        .into_iter()
+        .filter(|a| inputs.explicit[a.index()].is_some())
+        .collect();
+    let source = if explicit_apps.len() == 3 {
+        UrlSource::Explicit
+    } else {
+        source
+    };
+    let [api, site, dashboard] = urls;
+    Ok(PublicUrls {
+        api,
+        site,
+        dashboard,
+        source,
+        explicit: explicit_apps,
+        warnings,
+    })
+}
+
+type Derived = ([String; 3], UrlSource, Vec<String>);
+
+fn derive_fallback(inputs: &UrlInputs<'_>) -> Result<Derived> {
+    if let Some(template) = coder_template(inputs.vscode_proxy_uri) {
+        let urls = from_proxy_template(
+            template,
+            ev::VSCODE_PROXY_URI,
+            inputs,
+            inputs.agent_name,
+            inputs.workspace_name,
+            inputs.owner_name,
+            None,
+        )?;
+        return Ok((urls, UrlSource::CoderProxyUri, vec![]));
+    }
+    if inputs.coder {
+        if let Some(manifest) = inputs.manifest
+            && let Some(template) = coder_template(Some(&manifest.vscode_port_proxy_uri))
+        {
+            let urls = from_proxy_template(
+                template,
+                "the Coder agent manifest",
+                inputs,
+                non_empty(&manifest.agent_name).or(inputs.agent_name),
+                non_empty(&manifest.workspace_name).or(inputs.workspace_name),
+                non_empty(&manifest.owner_name).or(inputs.owner_name),
+                Some(&manifest.apps),
+            )?;
+            return Ok((urls, UrlSource::CoderManifest, vec![]));
+        }
+        let warning = "this Coder deployment has no wildcard access URL, so the convex-api, \
+            convex-site and convex-dashboard apps cannot get subdomains; using loopback URLs, \
+            which only work from inside the workspace. Ask your Coder admin to set \
+            CODER_WILDCARD_ACCESS_URL, or forward the ports to your machine with \
+            `coder port-forward <workspace> --tcp 3210:3210 --tcp 3211:3211 --tcp 6791:6791`."
+            .to_owned();
+        return Ok((local(), UrlSource::CoderNoWildcard, vec![warning]));
+    }
+    if let (Some(name), Some(domain)) = (inputs.codespace_name, inputs.codespaces_domain) {
+        let urls = App::ALL.map(|app| format!("https://{name}-{}.{domain}", app.port()));
+        for url in &urls {
+            check_url(url, ev::CODESPACE_NAME)?;
+        }
+        return Ok((urls, UrlSource::Codespaces, vec![]));
+    }
+    if let Some(ws) = inputs.gitpod_workspace_url {
+        let parsed = parse_http_url(ws, ev::GITPOD_WORKSPACE_URL)?;
+        let host = parsed.host_str().unwrap_or_default();
+        let urls = App::ALL.map(|app| format!("{}://{}-{host}", parsed.scheme(), app.port()));
+        return Ok((urls, UrlSource::Gitpod, vec![]));
+    }
+    Ok((local(), UrlSource::Local, vec![]))
+}
+
+fn local() -> [String; 3] {
+    App::ALL.map(|app| format!("http://127.0.0.1:{}", app.port()))
+}
+
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A Coder port-proxy template: `{{port}}` in the host, in the `{{port}}--agent--…` form.
+/// code-server's own `{{port}}.domain` form is not Coder's and is ignored.
+fn coder_template(uri: Option<&str>) -> Option<&str> {
+    let uri = uri?.trim();
+    let host_part = uri.split_once("://")?.1.split('/').next()?;
+    host_part.contains("{{port}}--").then_some(uri)
+}
+
+/// Substitute each app's host label into a `{{port}}--agent--workspace--owner…` template.
+fn from_proxy_template(
+    template: &str,
+    source_name: &str,
+    inputs: &UrlInputs<'_>,
+    agent: Option<&str>,
+    workspace: Option<&str>,
+    owner: Option<&str>,
+    manifest_apps: Option<&[ManifestApp]>,
+) -> Result<[String; 3]> {
+    let template = template.trim().trim_end_matches('/');
+    // The part of the first label the agent filled in for us: `{{port}}--agent--ws--owner`.
+    let full_prefix = match (agent, workspace, owner) {
+        (Some(a), Some(w), Some(o)) => Some(format!("{{{{port}}}}--{a}--{w}--{o}")),
+        _ => None,
+    };
+    let mut urls: [String; 3] = Default::default();
+    for app in App::ALL {
+        let slug = inputs.slugs.get(app);
+        let from_manifest = manifest_apps
+            .and_then(|apps| apps.iter().find(|a| a.slug == slug))
+            .and_then(|a| non_empty(&a.subdomain_name));
+        let url = match (&full_prefix, from_manifest) {
+            (Some(prefix), Some(name))
+                if template.contains(prefix.as_str()) && !inputs.short_labels =>
+            {
+                template.replacen(prefix.as_str(), name, 1)
+            }
+            (Some(prefix), _) if inputs.short_labels && template.contains(prefix.as_str()) => {
+                let (w, o) = (workspace.unwrap_or_default(), owner.unwrap_or_default());
+                template.replacen(prefix.as_str(), &format!("{slug}--{w}--{o}"), 1)
+            }
+            (None, _) if inputs.short_labels => {
+                return Err(Error::invalid(
+                    ev::CODER_CONVEX_SHORT_LABELS,
+                    "the 3-part label needs the agent, workspace and owner names",
+                )
+                .with_hint("run inside the workspace (the agent sets CODER_WORKSPACE_AGENT_NAME, CODER_WORKSPACE_NAME, CODER_WORKSPACE_OWNER_NAME) or drop --short-labels"));
+            }
+            _ => template.replacen("{{port}}", slug, 1),
+        };
+        check_url(&url, source_name)?;
+        check_label(&url, source_name, app, inputs.short_labels)?;
+        urls[app.index()] = url;
+    }
+    Ok(urls)
+}
+
+fn check_url(url: &str, source_name: &str) -> Result<()> {
+    parse_http_url(url, source_name).map(drop)
+}
+
+fn check_label(url: &str, source_name: &str, app: App, short: bool) -> Result<()> {
+    let host = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let label = host.split(['.', ':', '/']).next().unwrap_or_default();
+    if label.len() > MAX_LABEL_LEN {
+        let mut hint = format!(
+            "shorten the slug with {} (now {:?})",
+            app.slug_var(),
+            app.default_slug()
+        );
+        if !short {
+            hint.push_str(&format!(
+                ", or use the 3-part label with --short-labels / {}=true (Coder servers after coder/coder#19750)",
+                ev::CODER_CONVEX_SHORT_LABELS
+            ));
+        }
+        return Err(Error::invalid(
+            source_name,
+            format!(
+                "the host label {label:?} is {} characters; DNS allows {MAX_LABEL_LEN} and Coder fails silently beyond that",
+                label.len()
+            ),
+        )
+        .with_hint(hint));
+    }
+    Ok(())
+}
+
+fn parse_http_url(raw: &str, input: &str) -> Result<Url> {
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        Error::invalid(input, format!("{raw:?} is not a URL: {e}"))
+            .with_hint("give an absolute URL such as https://convex-api.example.com")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(
+            Error::invalid(input, format!("{raw:?} is not an absolute http(s) URL"))
+                .with_hint("give an absolute URL such as https://convex-api.example.com"),
+        );
+    }
+    Ok(url)
+}
+
+/// Validate an explicit override: absolute http(s), no query or fragment, no trailing `/`.
+/// The API is an origin; the site origin may end in `/http` (single-origin layout); the
+/// dashboard may live under a path.
+pub fn validate_explicit(app: App, raw: &str) -> Result<String> {
+    let var = app.explicit_var();
+    let url = parse_http_url(raw, var)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(
+            Error::invalid(var, format!("{raw:?} has a query or fragment"))
+                .with_hint("give the bare origin, e.g. https://convex-api.example.com"),
+        );
+    }
+    let path = url.path().trim_end_matches('/');
+    let path_ok = match app {
+        App::Api => path.is_empty(),
+        App::Site => path.is_empty() || path == "/http",
+        App::Dashboard => true,
+    };
+    if !path_ok || !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(var, format!("{raw:?} is not an origin"))
+            .with_hint("give scheme, host and port only, e.g. https://convex-api.example.com"));
+    }
+    let origin = url.origin().ascii_serialization();
+    Ok(format!("{origin}{path}"))
+}
+
+/// Validate an internal URL override (`--backend-url`, `--site-proxy-url`).
+pub fn validate_internal(raw: &str, input: &str) -> Result<String> {
+    let url = parse_http_url(raw, input)?;
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROXY: &str = "https://{{port}}--main--ws--alice.apps.example.com/";
+
+    fn coder<'a>(proxy: Option<&'a str>) -> UrlInputs<'a> {
+        UrlInputs {
+            coder: true,
+            vscode_proxy_uri: proxy,
+            agent_name: Some("main"),
+            workspace_name: Some("ws"),
+            owner_name: Some("alice"),
+            ..Default::default()
+        }
+    }
+
+    fn triple(urls: &PublicUrls) -> [&str; 3] {
+        [&urls.api, &urls.site, &urls.dashboard]
+    }
+
+    #[test]
+    fn no_environment_gives_loopback() {
+        let urls = derive(&UrlInputs::default()).unwrap();
+        assert_eq!(
+            triple(&urls),
+            [
+                "http://127.0.0.1:3210",
+                "http://127.0.0.1:3211",
+                "http://127.0.0.1:6791"
+            ]
+        );
+        assert_eq!(urls.source, UrlSource::Local);
+        assert!(urls.warnings.is_empty());
+    }
+
+    #[test]
+    fn coder_proxy_uri_vectors() {
+        let cases = [
+            (
+                PROXY,
+                [
+                    "https://convex-api--main--ws--alice.apps.example.com",
+                    "https://convex-site--main--ws--alice.apps.example.com",
+                    "https://convex-dashboard--main--ws--alice.apps.example.com",
+                ],
+            ),
+            (
+                "https://{{port}}--main--ws--alice-apps.example.com",
+                [
+                    "https://convex-api--main--ws--alice-apps.example.com",
+                    "https://convex-site--main--ws--alice-apps.example.com",
+                    "https://convex-dashboard--main--ws--alice-apps.example.com",
+                ],
+            ),
+            (
+                "http://{{port}}--main--ws--alice.apps.example.com:8443/",
+                [
+                    "http://convex-api--main--ws--alice.apps.example.com:8443",
+                    "http://convex-site--main--ws--alice.apps.example.com:8443",
+                    "http://convex-dashboard--main--ws--alice.apps.example.com:8443",
+                ],
+            ),
+            (
+                "https://{{port}}--main--ws--alice-apps.example.com:7443",
+                [
+                    "https://convex-api--main--ws--alice-apps.example.com:7443",
+                    "https://convex-site--main--ws--alice-apps.example.com:7443",
+                    "https://convex-dashboard--main--ws--alice-apps.example.com:7443",
+                ],
+            ),
+        ];
+        for (proxy, want) in cases {
+            let urls = derive(&coder(Some(proxy))).unwrap();
+            assert_eq!(triple(&urls), want, "{proxy}");
+            assert_eq!(urls.source, UrlSource::CoderProxyUri);
+        }
+    }
+
+    #[test]
+    fn short_labels_drop_the_agent() {
+        let inputs = UrlInputs {
+            short_labels: true,
+            ..coder(Some("https://{{port}}--main--ws--alice-apps.example.com"))
+        };
+        let urls = derive(&inputs).unwrap();
+        assert_eq!(urls.api, "https://convex-api--ws--alice-apps.example.com");
+        assert_eq!(
+            urls.dashboard,
+            "https://convex-dashboard--ws--alice-apps.example.com"
+        );
+    }
+
+    #[test]
+    fn custom_slugs_are_used() {
+        let inputs = UrlInputs {
+            slugs: Slugs::new([Some("api"), None, Some("dash")]).unwrap(),
+            ..coder(Some(PROXY))
+        };
+        let urls = derive(&inputs).unwrap();
+        assert_eq!(
+            triple(&urls),
+            [
+                "https://api--main--ws--alice.apps.example.com",
+                "https://convex-site--main--ws--alice.apps.example.com",
+                "https://dash--main--ws--alice.apps.example.com"
+            ]
+        );
+        assert!(Slugs::new([Some("Bad_Slug"), None, None]).is_err());
+        assert!(Slugs::new([Some("a--b"), None, None]).is_err());
+        assert!(Slugs::new([Some("-a"), None, None]).is_err());
+    }
+
+    #[test]
+    fn long_label_fails_with_hint() {
+        let inputs = UrlInputs {
+            workspace_name: Some("a-long-workspace-name-for-label-checks"),
+            ..coder(Some(
+                "https://{{port}}--main--a-long-workspace-name-for-label-checks--alice.apps.example.com",
+            ))
+        };
+        let err = derive(&inputs).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        // The api label is 63 characters, exactly the limit; the site label is one over.
+        assert!(
+            err.to_string()
+                .contains("\"convex-site--main--a-long-workspace-name-for-label-checks--alice\"")
+        );
+        assert!(err.to_string().contains("is 64 characters"), "{err}");
+        assert!(err.hint().unwrap().contains("CODER_CONVEX_SITE_SLUG"));
+        assert!(err.hint().unwrap().contains("--short-labels"));
+        let ok = UrlInputs {
+            slugs: Slugs::new([None, Some("site"), Some("dash")]).unwrap(),
+            ..inputs
+        };
+        assert!(derive(&ok).is_ok());
+    }
+
+    #[test]
+    fn manifest_is_used_without_proxy_env() {
+        let manifest = Manifest {
+            vscode_port_proxy_uri: "https://{{port}}--main--ws--alice.apps.example.com".into(),
+            apps: vec![ManifestApp {
+                slug: "convex-api".into(),
+                subdomain_name: "convex-api--main--ws--alice".into(),
+            }],
+            agent_name: "main".into(),
+            workspace_name: "ws".into(),
+            owner_name: "alice".into(),
+        };
+        let inputs = UrlInputs {
+            manifest: Some(&manifest),
+            agent_name: None,
+            workspace_name: None,
+            owner_name: None,
+            ..coder(None)
+        };
+        assert!(inputs.wants_manifest());
+        let urls = derive(&inputs).unwrap();
+        assert_eq!(urls.source, UrlSource::CoderManifest);
+        assert_eq!(
+            triple(&urls),
+            [
+                "https://convex-api--main--ws--alice.apps.example.com",
+                "https://convex-site--main--ws--alice.apps.example.com",
+                "https://convex-dashboard--main--ws--alice.apps.example.com"
+            ]
+        );
+    }
+
+    #[test]
+    fn coder_without_wildcard_never_guesses() {
+        // A path-style or empty proxy URI is not a wildcard template.
+        for proxy in [
+            None,
+            Some("https://coder.example.com/@alice/ws.main/apps/code"),
+        ] {
+            let urls = derive(&coder(proxy)).unwrap();
+            assert_eq!(urls.source, UrlSource::CoderNoWildcard);
+            assert_eq!(urls.api, "http://127.0.0.1:3210");
+            assert_eq!(urls.warnings.len(), 1);
+            assert!(urls.warnings[0].contains("CODER_WILDCARD_ACCESS_URL"));
+            assert!(urls.warnings[0].contains("coder port-forward"));
+        }
+    }
+
+    #[test]
+    fn explicit_override_of_one_keeps_the_others_derived() {
+        let inputs = UrlInputs {
+            explicit: [None, Some("https://hooks.example.com/"), None],
+            ..coder(Some(PROXY))
+        };
+        let urls = derive(&inputs).unwrap();
+        assert_eq!(urls.site, "https://hooks.example.com");
+        assert_eq!(
+            urls.api,
+            "https://convex-api--main--ws--alice.apps.example.com"
+        );
+        assert_eq!(urls.source, UrlSource::CoderProxyUri);
+        assert_eq!(urls.explicit, vec![App::Site]);
+
+        let all = UrlInputs {
+            explicit: [
+                Some("https://api.example.com"),
+                Some("https://example.com/http"),
+                Some("https://dash.example.com/admin/"),
+            ],
+            ..Default::default()
+        };
+        let urls = derive(&all).unwrap();
+        assert_eq!(urls.source, UrlSource::Explicit);
+        assert_eq!(
+            triple(&urls),
+            [
+                "https://api.example.com",
+                "https://example.com/http",
+                "https://dash.example.com/admin"
+            ]
+        );
+    }
+
+    #[test]
+    fn explicit_values_are_validated() {
+        for (app, raw) in [
+            (App::Api, "api.example.com"),
+            (App::Api, "ftp://api.example.com"),
+            (App::Api, "https://api.example.com/x"),
+            (App::Api, "https://api.example.com?x=1"),
+            (App::Site, "https://example.com/#frag"),
+            (App::Site, "https://example.com/other"),
+        ] {
+            let err = validate_explicit(app, raw).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{raw}");
+            assert!(err.to_string().contains(app.explicit_var()), "{err}");
+        }
+    }
+
+    #[test]
+    fn codespaces_and_gitpod() {
+        let cs = UrlInputs {
+            codespace_name: Some("fluffy-space-abc123"),
+            codespaces_domain: Some("app.github.dev"),
+            ..Default::default()
+        };
+        let urls = derive(&cs).unwrap();
+        assert_eq!(urls.source, UrlSource::Codespaces);
+        assert_eq!(
+            triple(&urls),
+            [
+                "https://fluffy-space-abc123-3210.app.github.dev",
+                "https://fluffy-space-abc123-3211.app.github.dev",
+                "https://fluffy-space-abc123-6791.app.github.dev"
+            ]
+        );
+        let gp = UrlInputs {
+            gitpod_workspace_url: Some("https://alice-repo-abc.ws-eu1.gitpod.io"),
+            ..Default::default()
+        };
+        let urls = derive(&gp).unwrap();
+        assert_eq!(urls.source, UrlSource::Gitpod);
+        assert_eq!(urls.site, "https://3211-alice-repo-abc.ws-eu1.gitpod.io");
+    }
+
+    #[test]
+    fn code_server_template_is_not_coder() {
+        let inputs = UrlInputs {
+            vscode_proxy_uri: Some("https://{{port}}.code.example.com"),
+            ..Default::default()
+        };
+        assert_eq!(derive(&inputs).unwrap().source, UrlSource::Local);
+    }
+}
