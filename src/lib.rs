@@ -1,8 +1,62 @@
-//! coder-convex: make a self-hosted Convex backend "just work" in a Coder workspace.
+//! coder-convex makes a self-hosted Convex backend "just work" in a cloud development
+//! workspace: it derives the public URLs, the database URL and the instance identity, mints
+//! the secrets, writes the env files, and (with a backend running) pushes the deployment
+//! environment and deploys.
+//!
+//! The pipeline and its contract are in the README; each module owns one concern.
+
+pub mod backend;
 pub mod cli;
+pub mod config;
+pub mod configure;
 pub mod database;
+pub mod dotenv;
 pub mod env_vars;
 pub mod error;
+pub mod output;
+pub mod project;
+pub mod run;
 pub mod secrets;
 pub mod settings;
 pub mod urls;
+
+use cli::Cli;
+use error::Result;
+use output::Output;
+use settings::RawEnv;
+
+/// Run a parsed command line against an environment snapshot; returns the exit code.
+pub fn main(cli: Cli, env: Result<RawEnv>) -> u8 {
+    let out = Output::new(
+        cli.global.quiet,
+        cli.global.color,
+        env.as_ref().is_ok_and(|e| e.no_color.is_some()),
+    );
+    let filter = match (
+        cli.global.verbose,
+        env.as_ref().ok().and_then(|e| e.coder_convex_log.clone()),
+    ) {
+        (0, Some(filter)) => filter,
+        (0, None) => "warn".to_owned(),
+        (1, _) => "coder_convex=debug".to_owned(),
+        _ => "coder_convex=trace,debug".to_owned(),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default())
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let result = env.and_then(|env| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(run::run(cli, env, &out))
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            out.error(&err);
+            err.exit_code()
+        }
+    }
+}
