@@ -1,1 +1,8 @@
-fn main() {}
+//! Integration tests: the real binary against temp project dirs, fakes and real peers.
+
+mod common;
+
+mod auth_keys;
+mod configure;
+mod env_cmd;
+mod readme;

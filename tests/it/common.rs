@@ -1,0 +1,125 @@
+//! Shared helpers: a cleared-environment binary runner, temp projects, the npm test peers.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Mutex;
+
+/// A temporary project directory.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.file(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.file(name), text).expect("write");
+    }
+
+    pub fn mode(&self, name: &str) -> u32 {
+        std::fs::metadata(self.file(name)).expect("metadata").permissions().mode() & 0o777
+    }
+
+    /// Values of an env file, parsed with dotenvy.
+    pub fn env_values(&self, name: &str) -> BTreeMap<String, String> {
+        dotenvy::from_path_iter(self.file(name))
+            .expect("open env file")
+            .map(|r| r.expect("parse env file"))
+            .collect()
+    }
+
+    /// Run the binary in this project with exactly `env` (plus PATH and HOME).
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        run_in(self.path(), args, env)
+    }
+}
+
+/// The result of one run, with helpers that print both streams on failure.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Assert success and return stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert_eq!(self.code(), 0, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self.stdout()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok()).expect("stdout is JSON")
+    }
+
+    /// Both streams, for "never printed" checks.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout(), self.stderr())
+    }
+}
+
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_coder-convex"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .current_dir(dir)
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run { output: cmd.output().expect("run coder-convex") }
+}
+
+/// Coder workspace variables with a wildcard proxy URI.
+pub const CODER_ENV: [(&str, &str); 5] = [
+    ("CODER", "true"),
+    ("VSCODE_PROXY_URI", "https://{{port}}--main--ws--alice.apps.example.com/"),
+    ("CODER_WORKSPACE_AGENT_NAME", "main"),
+    ("CODER_WORKSPACE_NAME", "ws"),
+    ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+];
+
+/// `tests/node` with its npm packages installed (once per test run).
+pub fn node_peers() -> PathBuf {
+    static INSTALL: Mutex<bool> = Mutex::new(false);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if !*done && !dir.join("node_modules/jose").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .status()
+            .expect("npm is needed for the real-peer tests (Node 20+)");
+        assert!(status.success(), "npm ci in tests/node failed");
+    }
+    *done = true;
+    dir
+}

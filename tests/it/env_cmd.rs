@@ -1,0 +1,256 @@
+//! `env` and `admin-key`: every URL rule end to end, masking, and no writes.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+
+use coder_convex::secrets::{InstanceSecret, validate_admin_key};
+
+use crate::common::{CODER_ENV, Project};
+
+fn env_json(p: &Project, env: &[(&str, &str)]) -> serde_json::Value {
+    p.run(&["env", "--format", "json"], env).json()
+}
+
+/// A stand-in Coder agent debug server answering every request with `body`.
+fn fake_agent(body: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if request.starts_with("GET /debug/manifest ") {
+                ("200 OK", body)
+            } else {
+                ("404 Not Found", "")
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+const MANIFEST: &str = r#"{
+  "agent_name": "dev", "workspace_name": "shop", "owner_name": "bob",
+  "vscode_port_proxy_uri": "https://{{port}}--dev--shop--bob-apps.corp.example:8443",
+  "apps": [
+    {"slug": "convex-api", "subdomain": true, "subdomain_name": "convex-api--dev--shop--bob"},
+    {"slug": "convex-site", "subdomain": true, "subdomain_name": "convex-site--dev--shop--bob"}
+  ],
+  "environment_variables": {"SECRET_TOKEN": "do-not-print-me"}
+}"#;
+
+#[test]
+fn every_url_rule_end_to_end() {
+    let p = Project::new();
+    let agent = fake_agent(MANIFEST);
+    let cases: Vec<(Vec<(&str, &str)>, &str, [&str; 3])> = vec![
+        (vec![], "local", ["http://127.0.0.1:3210", "http://127.0.0.1:3211", "http://127.0.0.1:6791"]),
+        (
+            CODER_ENV.to_vec(),
+            "coder-proxy-uri",
+            [
+                "https://convex-api--main--ws--alice.apps.example.com",
+                "https://convex-site--main--ws--alice.apps.example.com",
+                "https://convex-dashboard--main--ws--alice.apps.example.com",
+            ],
+        ),
+        (
+            vec![
+                ("CODER", "true"),
+                ("VSCODE_PROXY_URI", "https://{{port}}--main--ws--alice-apps.example.com:7443"),
+                ("CODER_WORKSPACE_AGENT_NAME", "main"),
+                ("CODER_WORKSPACE_NAME", "ws"),
+                ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+            ],
+            "coder-proxy-uri",
+            [
+                "https://convex-api--main--ws--alice-apps.example.com:7443",
+                "https://convex-site--main--ws--alice-apps.example.com:7443",
+                "https://convex-dashboard--main--ws--alice-apps.example.com:7443",
+            ],
+        ),
+        (
+            vec![("CODER", "true"), ("CODER_AGENT_DEBUG_ADDRESS", agent.as_str())],
+            "coder-manifest",
+            [
+                "https://convex-api--dev--shop--bob-apps.corp.example:8443",
+                "https://convex-site--dev--shop--bob-apps.corp.example:8443",
+                "https://convex-dashboard--dev--shop--bob-apps.corp.example:8443",
+            ],
+        ),
+        (
+            vec![
+                ("CODESPACE_NAME", "fluffy-abc"),
+                ("GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN", "app.github.dev"),
+            ],
+            "codespaces",
+            [
+                "https://fluffy-abc-3210.app.github.dev",
+                "https://fluffy-abc-3211.app.github.dev",
+                "https://fluffy-abc-6791.app.github.dev",
+            ],
+        ),
+        (
+            vec![("GITPOD_WORKSPACE_URL", "https://alice-repo-x1.ws-eu.gitpod.io")],
+            "gitpod",
+            [
+                "https://3210-alice-repo-x1.ws-eu.gitpod.io",
+                "https://3211-alice-repo-x1.ws-eu.gitpod.io",
+                "https://6791-alice-repo-x1.ws-eu.gitpod.io",
+            ],
+        ),
+        (
+            vec![
+                ("CONVEX_CLOUD_ORIGIN", "https://api.example.com/"),
+                ("CONVEX_SITE_ORIGIN", "https://example.com/http"),
+                ("CONVEX_DASHBOARD_URL", "https://dash.example.com"),
+            ],
+            "explicit",
+            ["https://api.example.com", "https://example.com/http", "https://dash.example.com"],
+        ),
+    ];
+    for (env, source, [api, site, dashboard]) in cases {
+        let v = env_json(&p, &env);
+        assert_eq!(v["url_source"], source, "{env:?}");
+        assert_eq!(v["CONVEX_CLOUD_ORIGIN"], api, "{env:?}");
+        assert_eq!(v["CONVEX_SITE_ORIGIN"], site, "{env:?}");
+        assert_eq!(v["CONVEX_DASHBOARD_URL"], dashboard, "{env:?}");
+        assert_eq!(v["CONVEX_SELF_HOSTED_URL"], "http://127.0.0.1:3210");
+    }
+    // The manifest's environment never leaks.
+    let run = p.run(&["env", "--format", "json", "-v"], &[("CODER", "true"), ("CODER_AGENT_DEBUG_ADDRESS", agent.as_str())]);
+    assert!(!run.all().contains("do-not-print-me"));
+}
+
+#[test]
+fn one_override_keeps_the_other_urls_derived() {
+    let p = Project::new();
+    let mut env = CODER_ENV.to_vec();
+    env.push(("CONVEX_SITE_ORIGIN", "https://hooks.example.com"));
+    let v = env_json(&p, &env);
+    assert_eq!(v["url_source"], "coder-proxy-uri");
+    assert_eq!(v["CONVEX_SITE_ORIGIN"], "https://hooks.example.com");
+    assert_eq!(v["CONVEX_CLOUD_ORIGIN"], "https://convex-api--main--ws--alice.apps.example.com");
+    // The flag beats the environment.
+    let run = p.run(&["env", "--format", "json", "--site-origin", "https://flag.example.com"], &env);
+    assert_eq!(run.json()["CONVEX_SITE_ORIGIN"], "https://flag.example.com");
+}
+
+#[test]
+fn coder_without_wildcard_warns_and_never_guesses_a_host() {
+    let p = Project::new();
+    let env = [
+        ("CODER", "true"),
+        ("CODER_AGENT_URL", "https://coder.example.com/"),
+        ("CODER_URL", "https://coder.example.com"),
+        ("CODER_WORKSPACE_NAME", "ws"),
+        ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+        ("CODER_WORKSPACE_AGENT_NAME", "main"),
+        // Nothing listens here: the manifest probe fails fast.
+        ("CODER_AGENT_DEBUG_ADDRESS", "127.0.0.1:9"),
+    ];
+    let run = p.run(&["env", "--format", "json"], &env);
+    let v = run.json();
+    assert_eq!(v["url_source"], "coder-no-wildcard");
+    assert_eq!(v["CONVEX_CLOUD_ORIGIN"], "http://127.0.0.1:3210");
+    assert!(run.stderr().contains("CODER_WILDCARD_ACCESS_URL"), "{}", run.stderr());
+    assert!(run.stderr().contains("coder port-forward"), "{}", run.stderr());
+    assert!(!run.stdout().contains("coder.example.com"));
+}
+
+#[test]
+fn env_writes_nothing_and_shows_missing_secrets_as_null() {
+    let p = Project::new();
+    let v = env_json(&p, &[("DATABASE_URL", "postgres://app:pw@db.internal:5432/convex_dev")]);
+    assert_eq!(v["INSTANCE_SECRET"], serde_json::Value::Null);
+    assert_eq!(v["CONVEX_SELF_HOSTED_ADMIN_KEY"], serde_json::Value::Null);
+    assert_eq!(v["INSTANCE_NAME"], "convex-dev");
+    assert_eq!(v["POSTGRES_URL"], "postgres://app:****@db.internal:5432?sslmode=disable");
+    assert_eq!(v["DO_NOT_REQUIRE_SSL"], "1");
+    assert_eq!(std::fs::read_dir(p.path()).unwrap().count(), 0);
+
+    let dotenv = p.run(&["env"], &[]).ok();
+    assert!(dotenv.contains("# INSTANCE_SECRET is not set yet"), "{dotenv}");
+    let shell = p.run(&["env", "--format", "shell"], &[]).ok();
+    assert!(shell.contains("export INSTANCE_NAME='convex-self-hosted'\n"), "{shell}");
+    assert!(shell.ends_with("# url_source=local\n"), "{shell}");
+}
+
+#[test]
+fn env_masks_unless_revealed() {
+    let p = Project::new();
+    let db = [("DATABASE_URL", "postgres://app:hunter2@db.example.com/convex")];
+    p.run(&["configure"], &db).ok();
+    let secret = p.env_values(".env.convex.local")["INSTANCE_SECRET"].clone();
+    let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
+    let masked = env_json(&p, &db);
+    assert_eq!(masked["INSTANCE_SECRET"], "****");
+    assert_eq!(masked["CONVEX_SELF_HOSTED_ADMIN_KEY"], format!("convex|{}…", &key["convex|".len()..][..4]));
+    assert_eq!(masked["POSTGRES_URL"], "postgres://app:****@db.example.com?sslmode=require");
+    assert!(masked.get("DO_NOT_REQUIRE_SSL").is_none());
+    let revealed = p.run(&["env", "--format", "json", "--reveal"], &db).json();
+    assert_eq!(revealed["INSTANCE_SECRET"], secret.as_str());
+    assert_eq!(revealed["CONVEX_SELF_HOSTED_ADMIN_KEY"], key.as_str());
+    assert_eq!(revealed["POSTGRES_URL"], "postgres://app:hunter2@db.example.com?sslmode=require");
+    // `--json` is the same as `--format json`.
+    assert_eq!(p.run(&["env", "--json"], &db).json(), masked);
+}
+
+#[test]
+fn admin_key_prints_one_valid_line() {
+    let p = Project::new();
+    let run = p.run(&["admin-key"], &[]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("coder-convex configure"), "{}", run.stderr());
+
+    p.run(&["configure"], &[]).ok();
+    let secret = InstanceSecret::from_hex(&p.env_values(".env.convex.local")["INSTANCE_SECRET"]).unwrap();
+    let out = p.run(&["admin-key"], &[]).ok();
+    assert_eq!(out.lines().count(), 1);
+    let key = out.trim_end();
+    assert_eq!(key, p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"]);
+    assert!(!validate_admin_key(key, &secret, "convex-self-hosted").unwrap().legacy);
+
+    let legacy = p.run(&["admin-key", "--legacy"], &[]).ok();
+    let legacy = legacy.trim_end();
+    assert!(legacy.starts_with("convex-self-hosted|01"));
+    assert!(validate_admin_key(legacy, &secret, "convex-self-hosted").unwrap().legacy);
+
+    // A secret from the environment wins and needs no files.
+    let empty = Project::new();
+    let hex = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974";
+    let out = empty.run(&["admin-key"], &[("INSTANCE_SECRET", hex), ("INSTANCE_NAME", "demo")]).ok();
+    let secret = InstanceSecret::from_hex(hex).unwrap();
+    assert!(validate_admin_key(out.trim_end(), &secret, "demo").is_ok());
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn long_labels_fail_with_a_hint() {
+    let p = Project::new();
+    let env = [
+        ("CODER", "true"),
+        ("VSCODE_PROXY_URI", "https://{{port}}--main--my-very-long-workspace-name-for-demos--alice.apps.example.com"),
+        ("CODER_WORKSPACE_AGENT_NAME", "main"),
+        ("CODER_WORKSPACE_NAME", "my-very-long-workspace-name-for-demos"),
+        ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+    ];
+    let run = p.run(&["configure"], &env);
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("DNS allows 63"), "{}", run.stderr());
+    assert!(run.stderr().contains("--short-labels"), "{}", run.stderr());
+    let mut short = env.to_vec();
+    short.push(("CODER_CONVEX_SHORT_LABELS", "true"));
+    let v = p.run(&["env", "--json"], &short).json();
+    assert_eq!(
+        v["CONVEX_DASHBOARD_URL"],
+        "https://convex-dashboard--my-very-long-workspace-name-for-demos--alice.apps.example.com"
+    );
+}

@@ -1,0 +1,27 @@
+//! The README documents every environment variable and exit code the code knows.
+
+use coder_convex::env_vars::ALL;
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+#[test]
+fn every_environment_variable_is_in_the_readme_table() {
+    let readme = readme();
+    let missing: Vec<&str> = ALL
+        .iter()
+        .map(|v| v.name)
+        .filter(|name| !readme.lines().any(|l| l.starts_with(&format!("| `{name}`"))))
+        .collect();
+    assert!(missing.is_empty(), "README variable table lacks: {missing:?}");
+}
+
+#[test]
+fn every_exit_code_is_documented() {
+    use coder_convex::error::exit;
+    let readme = readme();
+    for code in [exit::OK, exit::FAILURE, exit::INVALID_INPUT, exit::BACKEND_UNREACHABLE, exit::IDENTITY_REJECTED] {
+        assert!(readme.lines().any(|l| l.starts_with(&format!("| {code} "))), "exit code {code} missing");
+    }
+}
