@@ -17,10 +17,17 @@ fn jose_signs_with_the_key_and_verifies_with_the_jwks() {
         .env("JWT_PRIVATE_KEY", key.expose_env_value())
         .env("PEM", &pem)
         .env("JWKS", key.jwks())
-        .env("ISSUER", "https://convex-site--main--ws--alice.apps.example.com")
+        .env(
+            "ISSUER",
+            "https://convex-site--main--ws--alice.apps.example.com",
+        )
         .output()
         .expect("node");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verified_sub"], "user|session");
     assert_eq!(v["wrong_issuer_rejected"], true);

@@ -13,7 +13,9 @@ pub struct Project {
 
 impl Project {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temp dir") }
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -33,7 +35,11 @@ impl Project {
     }
 
     pub fn mode(&self, name: &str) -> u32 {
-        std::fs::metadata(self.file(name)).expect("metadata").permissions().mode() & 0o777
+        std::fs::metadata(self.file(name))
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
     }
 
     /// Values of an env file, parsed with dotenvy.
@@ -71,7 +77,13 @@ impl Run {
     /// Assert success and return stdout.
     #[track_caller]
     pub fn ok(&self) -> String {
-        assert_eq!(self.code(), 0, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self.stdout()
     }
 
@@ -95,13 +107,18 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Run { output: cmd.output().expect("run coder-convex") }
+    Run {
+        output: cmd.output().expect("run coder-convex"),
+    }
 }
 
 /// Coder workspace variables with a wildcard proxy URI.
 pub const CODER_ENV: [(&str, &str); 5] = [
     ("CODER", "true"),
-    ("VSCODE_PROXY_URI", "https://{{port}}--main--ws--alice.apps.example.com/"),
+    (
+        "VSCODE_PROXY_URI",
+        "https://{{port}}--main--ws--alice.apps.example.com/",
+    ),
     ("CODER_WORKSPACE_AGENT_NAME", "main"),
     ("CODER_WORKSPACE_NAME", "ws"),
     ("CODER_WORKSPACE_OWNER_NAME", "alice"),

@@ -36,7 +36,11 @@ fn second_run_changes_no_byte_and_touches_no_file() {
     let before = snapshot(&p);
     let second = p.run(&["configure"], &CODER_ENV);
     second.ok();
-    assert!(second.stderr().contains("nothing changed"), "{}", second.stderr());
+    assert!(
+        second.stderr().contains("nothing changed"),
+        "{}",
+        second.stderr()
+    );
     assert_eq!(snapshot(&p), before);
 }
 
@@ -47,25 +51,48 @@ fn files_hold_the_right_values_and_modes() {
     p.run(&["configure"], &CODER_ENV).ok();
     let convex = p.env_values(".env.convex.local");
     assert_eq!(convex["INSTANCE_NAME"], "convex-self-hosted");
-    assert_eq!(convex["CONVEX_CLOUD_ORIGIN"], "https://convex-api--main--ws--alice.apps.example.com");
-    assert_eq!(convex["CONVEX_SITE_ORIGIN"], "https://convex-site--main--ws--alice.apps.example.com");
-    assert_eq!(convex["CONVEX_DASHBOARD_URL"], "https://convex-dashboard--main--ws--alice.apps.example.com");
-    assert_eq!(convex["NEXT_PUBLIC_DEPLOYMENT_URL"], convex["CONVEX_CLOUD_ORIGIN"]);
+    assert_eq!(
+        convex["CONVEX_CLOUD_ORIGIN"],
+        "https://convex-api--main--ws--alice.apps.example.com"
+    );
+    assert_eq!(
+        convex["CONVEX_SITE_ORIGIN"],
+        "https://convex-site--main--ws--alice.apps.example.com"
+    );
+    assert_eq!(
+        convex["CONVEX_DASHBOARD_URL"],
+        "https://convex-dashboard--main--ws--alice.apps.example.com"
+    );
+    assert_eq!(
+        convex["NEXT_PUBLIC_DEPLOYMENT_URL"],
+        convex["CONVEX_CLOUD_ORIGIN"]
+    );
     assert!(!convex.contains_key("DO_NOT_REQUIRE_SSL"));
     assert!(!convex.contains_key("POSTGRES_URL"));
     let secret = InstanceSecret::from_hex(&convex["INSTANCE_SECRET"]).unwrap();
 
     let cli = p.env_values(".env.local");
     assert_eq!(cli["CONVEX_SELF_HOSTED_URL"], "http://127.0.0.1:3210");
-    let claims = validate_admin_key(&cli["CONVEX_SELF_HOSTED_ADMIN_KEY"], &secret, "convex-self-hosted").unwrap();
+    let claims = validate_admin_key(
+        &cli["CONVEX_SELF_HOSTED_ADMIN_KEY"],
+        &secret,
+        "convex-self-hosted",
+    )
+    .unwrap();
     assert!(!claims.legacy);
 
     let browser = p.env_values(".env.development.local");
     assert_eq!(
         browser,
         BTreeMap::from([
-            ("VITE_CONVEX_URL".to_owned(), "https://convex-api--main--ws--alice.apps.example.com".to_owned()),
-            ("VITE_CONVEX_SITE_URL".to_owned(), "https://convex-site--main--ws--alice.apps.example.com".to_owned()),
+            (
+                "VITE_CONVEX_URL".to_owned(),
+                "https://convex-api--main--ws--alice.apps.example.com".to_owned()
+            ),
+            (
+                "VITE_CONVEX_SITE_URL".to_owned(),
+                "https://convex-site--main--ws--alice.apps.example.com".to_owned()
+            ),
         ])
     );
     assert!(JwtKey::from_pem(&p.read("jwt_private_key.pem")).is_ok());
@@ -89,13 +116,22 @@ fn a_changed_environment_updates_urls_and_keeps_every_secret() {
     let secret = p.env_values(".env.convex.local")["INSTANCE_SECRET"].clone();
     let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
     let pem = p.read("jwt_private_key.pem");
-    assert_eq!(p.env_values(".env.convex.local")["CONVEX_CLOUD_ORIGIN"], "http://127.0.0.1:3210");
+    assert_eq!(
+        p.env_values(".env.convex.local")["CONVEX_CLOUD_ORIGIN"],
+        "http://127.0.0.1:3210"
+    );
 
     p.run(&["configure"], &CODER_ENV).ok();
     let convex = p.env_values(".env.convex.local");
-    assert_eq!(convex["CONVEX_CLOUD_ORIGIN"], "https://convex-api--main--ws--alice.apps.example.com");
+    assert_eq!(
+        convex["CONVEX_CLOUD_ORIGIN"],
+        "https://convex-api--main--ws--alice.apps.example.com"
+    );
     assert_eq!(convex["INSTANCE_SECRET"], secret);
-    assert_eq!(p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"], key);
+    assert_eq!(
+        p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"],
+        key
+    );
     assert_eq!(p.read("jwt_private_key.pem"), pem);
 }
 
@@ -103,7 +139,10 @@ fn a_changed_environment_updates_urls_and_keeps_every_secret() {
 fn user_lines_survive_in_place() {
     let p = Project::new();
     p.write(".env.convex.local", "# my notes\nDISABLE_BEACON=true\nINSTANCE_NAME=convex-self-hosted\nDOCUMENT_RETENTION_DELAY=172800\n");
-    p.write(".env.local", "CONVEX_DEPLOYMENT=dev:happy-otter-123 # team: me, project: app\nOPENAI_API_KEY=sk-test\n");
+    p.write(
+        ".env.local",
+        "CONVEX_DEPLOYMENT=dev:happy-otter-123 # team: me, project: app\nOPENAI_API_KEY=sk-test\n",
+    );
     p.write(".env.development.local", "VITE_FEATURE=on\n");
     p.write(".env.convex.deployment", "RESEND_API_KEY=re_123\n");
     p.run(&["configure"], &[]).ok();
@@ -125,7 +164,10 @@ fn user_lines_survive_in_place() {
         "{cli}"
     );
     assert!(!p.env_values(".env.local").contains_key("CONVEX_DEPLOYMENT"));
-    assert!(p.read(".env.development.local").starts_with("VITE_FEATURE=on\n"));
+    assert!(
+        p.read(".env.development.local")
+            .starts_with("VITE_FEATURE=on\n")
+    );
     assert_eq!(p.read(".env.convex.deployment"), "RESEND_API_KEY=re_123\n");
 
     // And again: nothing moves.
@@ -138,12 +180,18 @@ fn user_lines_survive_in_place() {
 fn bash_source_and_dotenvy_read_the_same_values() {
     let p = Project::new();
     let env = [
-        ("DATABASE_URL", "postgres://app:p@ss$word`x`\\y@10.0.0.5:5432/convex_prod?application_name=a b"),
+        (
+            "DATABASE_URL",
+            "postgres://app:p@ss$word`x`\\y@10.0.0.5:5432/convex_prod?application_name=a b",
+        ),
         ("CONVEX_SITE_ORIGIN", "https://example.com/http"),
     ];
     p.run(&["configure"], &env).ok();
     let values = p.env_values(".env.convex.local");
-    assert_eq!(values["POSTGRES_URL"], "postgres://app:p%40ss$word`x`%5Cy@10.0.0.5:5432?application_name=a b&sslmode=disable");
+    assert_eq!(
+        values["POSTGRES_URL"],
+        "postgres://app:p%40ss$word`x`%5Cy@10.0.0.5:5432?application_name=a b&sslmode=disable"
+    );
     assert_eq!(values["DO_NOT_REQUIRE_SSL"], "1");
     assert_eq!(values["INSTANCE_NAME"], "convex-prod");
     for file in [".env.convex.local", ".env.local"] {
@@ -159,7 +207,11 @@ fn bash_source_and_dotenvy_read_the_same_values() {
             .env_clear()
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let from_bash: Vec<String> = String::from_utf8(out.stdout)
             .unwrap()
             .split_terminator('\0')
@@ -173,7 +225,10 @@ fn bash_source_and_dotenvy_read_the_same_values() {
 #[test]
 fn bad_database_url_exits_2_naming_the_variable_with_the_password_masked() {
     let p = Project::new();
-    let run = p.run(&["configure"], &[("POSTGRES_URI", "mongodb://app:hunter2@db/x")]);
+    let run = p.run(
+        &["configure"],
+        &[("POSTGRES_URI", "mongodb://app:hunter2@db/x")],
+    );
     assert_eq!(run.code(), 2);
     let err = run.stderr();
     assert!(err.contains("invalid POSTGRES_URI"), "{err}");
@@ -183,7 +238,10 @@ fn bad_database_url_exits_2_naming_the_variable_with_the_password_masked() {
     // Nothing was written.
     assert_eq!(std::fs::read_dir(p.path()).unwrap().count(), 0);
 
-    let run = p.run(&["configure"], &[("DATABASE_URL", "postgres://:hunter2@db:5432/x")]);
+    let run = p.run(
+        &["configure"],
+        &[("DATABASE_URL", "postgres://:hunter2@db:5432/x")],
+    );
     assert_eq!(run.code(), 2);
     assert!(run.stderr().contains("no user name"), "{}", run.stderr());
     assert!(!run.all().contains("hunter2"));
@@ -192,18 +250,37 @@ fn bad_database_url_exits_2_naming_the_variable_with_the_password_masked() {
 #[test]
 fn bad_secret_and_urls_exit_2_without_echoing_secrets() {
     let p = Project::new();
-    let run = p.run(&["configure"], &[("INSTANCE_SECRET", "not-hex-but-secret-material")]);
+    let run = p.run(
+        &["configure"],
+        &[("INSTANCE_SECRET", "not-hex-but-secret-material")],
+    );
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("invalid INSTANCE_SECRET: must be 64 hex characters"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("invalid INSTANCE_SECRET: must be 64 hex characters"),
+        "{}",
+        run.stderr()
+    );
     assert!(!run.all().contains("secret-material"));
 
-    let run = p.run(&["configure"], &[("CONVEX_CLOUD_ORIGIN", "api.example.com")]);
+    let run = p.run(
+        &["configure"],
+        &[("CONVEX_CLOUD_ORIGIN", "api.example.com")],
+    );
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("invalid CONVEX_CLOUD_ORIGIN"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("invalid CONVEX_CLOUD_ORIGIN"),
+        "{}",
+        run.stderr()
+    );
 
     let run = p.run(&["configure"], &[("INSTANCE_NAME", "My App")]);
     assert_eq!(run.code(), 2);
-    assert!(run.stderr().contains("invalid INSTANCE_NAME"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("invalid INSTANCE_NAME"),
+        "{}",
+        run.stderr()
+    );
 
     let run = p.run(&["configure", "--project-dir", "/nonexistent/dir"], &[]);
     assert_eq!(run.code(), 2);
@@ -221,7 +298,11 @@ fn an_invalid_jwt_key_is_never_replaced_silently() {
     let run = p.run(&["configure"], &[]);
     assert_eq!(run.code(), 2);
     assert!(run.stderr().contains("PKCS#1"), "{}", run.stderr());
-    assert!(run.stderr().contains("--rotate-jwt-key"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("--rotate-jwt-key"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(p.read("jwt_private_key.pem"), pkcs1);
 
     p.run(&["configure", "--rotate-jwt-key"], &[]).ok();
@@ -257,10 +338,19 @@ fn loose_modes_are_tightened() {
     let p = Project::new();
     p.run(&["configure"], &[]).ok();
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(p.file(".env.convex.local"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        p.file(".env.convex.local"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let run = p.run(&["configure"], &[]);
     run.ok();
-    assert!(run.stderr().contains(".env.convex.local (mode set to 0600)"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains(".env.convex.local (mode set to 0600)"),
+        "{}",
+        run.stderr()
+    );
     assert_eq!(p.mode(".env.convex.local"), 0o600);
 }
 
@@ -277,7 +367,8 @@ fn concurrent_runs_agree_on_one_secret() {
     for h in handles {
         assert_eq!(h.join().unwrap(), 0);
     }
-    let secret = InstanceSecret::from_hex(&p.env_values(".env.convex.local")["INSTANCE_SECRET"]).unwrap();
+    let secret =
+        InstanceSecret::from_hex(&p.env_values(".env.convex.local")["INSTANCE_SECRET"]).unwrap();
     let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
     assert!(validate_admin_key(&key, &secret, "convex-self-hosted").is_ok());
     // Exactly the files we own, no temporaries left behind.
@@ -294,7 +385,10 @@ fn concurrent_runs_agree_on_one_secret() {
 #[test]
 fn output_never_contains_secrets() {
     let p = Project::new();
-    let env = [("DATABASE_URL", "postgres://app:hunter2@db.example.com/convex")];
+    let env = [(
+        "DATABASE_URL",
+        "postgres://app:hunter2@db.example.com/convex",
+    )];
     let configure = p.run(&["configure"], &env);
     configure.ok();
     let json = p.run(&["configure", "--json"], &env);
@@ -308,5 +402,8 @@ fn output_never_contains_secrets() {
         assert!(!all.contains(&key), "{all}");
         assert!(!all.contains("hunter2"), "{all}");
     }
-    assert_eq!(json.json()["database"], "postgres://app:****@db.example.com?sslmode=require");
+    assert_eq!(
+        json.json()["database"],
+        "postgres://app:****@db.example.com?sslmode=require"
+    );
 }

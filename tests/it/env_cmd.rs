@@ -50,8 +50,17 @@ const MANIFEST: &str = r#"{
 fn every_url_rule_end_to_end() {
     let p = Project::new();
     let agent = fake_agent(MANIFEST);
-    let cases: Vec<(Vec<(&str, &str)>, &str, [&str; 3])> = vec![
-        (vec![], "local", ["http://127.0.0.1:3210", "http://127.0.0.1:3211", "http://127.0.0.1:6791"]),
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, [&'a str; 3]);
+    let cases: Vec<Case> = vec![
+        (
+            vec![],
+            "local",
+            [
+                "http://127.0.0.1:3210",
+                "http://127.0.0.1:3211",
+                "http://127.0.0.1:6791",
+            ],
+        ),
         (
             CODER_ENV.to_vec(),
             "coder-proxy-uri",
@@ -64,7 +73,10 @@ fn every_url_rule_end_to_end() {
         (
             vec![
                 ("CODER", "true"),
-                ("VSCODE_PROXY_URI", "https://{{port}}--main--ws--alice-apps.example.com:7443"),
+                (
+                    "VSCODE_PROXY_URI",
+                    "https://{{port}}--main--ws--alice-apps.example.com:7443",
+                ),
                 ("CODER_WORKSPACE_AGENT_NAME", "main"),
                 ("CODER_WORKSPACE_NAME", "ws"),
                 ("CODER_WORKSPACE_OWNER_NAME", "alice"),
@@ -77,7 +89,10 @@ fn every_url_rule_end_to_end() {
             ],
         ),
         (
-            vec![("CODER", "true"), ("CODER_AGENT_DEBUG_ADDRESS", agent.as_str())],
+            vec![
+                ("CODER", "true"),
+                ("CODER_AGENT_DEBUG_ADDRESS", agent.as_str()),
+            ],
             "coder-manifest",
             [
                 "https://convex-api--dev--shop--bob-apps.corp.example:8443",
@@ -98,7 +113,10 @@ fn every_url_rule_end_to_end() {
             ],
         ),
         (
-            vec![("GITPOD_WORKSPACE_URL", "https://alice-repo-x1.ws-eu.gitpod.io")],
+            vec![(
+                "GITPOD_WORKSPACE_URL",
+                "https://alice-repo-x1.ws-eu.gitpod.io",
+            )],
             "gitpod",
             [
                 "https://3210-alice-repo-x1.ws-eu.gitpod.io",
@@ -113,7 +131,11 @@ fn every_url_rule_end_to_end() {
                 ("CONVEX_DASHBOARD_URL", "https://dash.example.com"),
             ],
             "explicit",
-            ["https://api.example.com", "https://example.com/http", "https://dash.example.com"],
+            [
+                "https://api.example.com",
+                "https://example.com/http",
+                "https://dash.example.com",
+            ],
         ),
     ];
     for (env, source, [api, site, dashboard]) in cases {
@@ -125,7 +147,13 @@ fn every_url_rule_end_to_end() {
         assert_eq!(v["CONVEX_SELF_HOSTED_URL"], "http://127.0.0.1:3210");
     }
     // The manifest's environment never leaks.
-    let run = p.run(&["env", "--format", "json", "-v"], &[("CODER", "true"), ("CODER_AGENT_DEBUG_ADDRESS", agent.as_str())]);
+    let run = p.run(
+        &["env", "--format", "json", "-v"],
+        &[
+            ("CODER", "true"),
+            ("CODER_AGENT_DEBUG_ADDRESS", agent.as_str()),
+        ],
+    );
     assert!(!run.all().contains("do-not-print-me"));
 }
 
@@ -137,9 +165,21 @@ fn one_override_keeps_the_other_urls_derived() {
     let v = env_json(&p, &env);
     assert_eq!(v["url_source"], "coder-proxy-uri");
     assert_eq!(v["CONVEX_SITE_ORIGIN"], "https://hooks.example.com");
-    assert_eq!(v["CONVEX_CLOUD_ORIGIN"], "https://convex-api--main--ws--alice.apps.example.com");
+    assert_eq!(
+        v["CONVEX_CLOUD_ORIGIN"],
+        "https://convex-api--main--ws--alice.apps.example.com"
+    );
     // The flag beats the environment.
-    let run = p.run(&["env", "--format", "json", "--site-origin", "https://flag.example.com"], &env);
+    let run = p.run(
+        &[
+            "env",
+            "--format",
+            "json",
+            "--site-origin",
+            "https://flag.example.com",
+        ],
+        &env,
+    );
     assert_eq!(run.json()["CONVEX_SITE_ORIGIN"], "https://flag.example.com");
 }
 
@@ -160,45 +200,80 @@ fn coder_without_wildcard_warns_and_never_guesses_a_host() {
     let v = run.json();
     assert_eq!(v["url_source"], "coder-no-wildcard");
     assert_eq!(v["CONVEX_CLOUD_ORIGIN"], "http://127.0.0.1:3210");
-    assert!(run.stderr().contains("CODER_WILDCARD_ACCESS_URL"), "{}", run.stderr());
-    assert!(run.stderr().contains("coder port-forward"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("CODER_WILDCARD_ACCESS_URL"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("coder port-forward"),
+        "{}",
+        run.stderr()
+    );
     assert!(!run.stdout().contains("coder.example.com"));
 }
 
 #[test]
 fn env_writes_nothing_and_shows_missing_secrets_as_null() {
     let p = Project::new();
-    let v = env_json(&p, &[("DATABASE_URL", "postgres://app:pw@db.internal:5432/convex_dev")]);
+    let v = env_json(
+        &p,
+        &[(
+            "DATABASE_URL",
+            "postgres://app:pw@db.internal:5432/convex_dev",
+        )],
+    );
     assert_eq!(v["INSTANCE_SECRET"], serde_json::Value::Null);
     assert_eq!(v["CONVEX_SELF_HOSTED_ADMIN_KEY"], serde_json::Value::Null);
     assert_eq!(v["INSTANCE_NAME"], "convex-dev");
-    assert_eq!(v["POSTGRES_URL"], "postgres://app:****@db.internal:5432?sslmode=disable");
+    assert_eq!(
+        v["POSTGRES_URL"],
+        "postgres://app:****@db.internal:5432?sslmode=disable"
+    );
     assert_eq!(v["DO_NOT_REQUIRE_SSL"], "1");
     assert_eq!(std::fs::read_dir(p.path()).unwrap().count(), 0);
 
     let dotenv = p.run(&["env"], &[]).ok();
-    assert!(dotenv.contains("# INSTANCE_SECRET is not set yet"), "{dotenv}");
+    assert!(
+        dotenv.contains("# INSTANCE_SECRET is not set yet"),
+        "{dotenv}"
+    );
     let shell = p.run(&["env", "--format", "shell"], &[]).ok();
-    assert!(shell.contains("export INSTANCE_NAME='convex-self-hosted'\n"), "{shell}");
+    assert!(
+        shell.contains("export INSTANCE_NAME='convex-self-hosted'\n"),
+        "{shell}"
+    );
     assert!(shell.ends_with("# url_source=local\n"), "{shell}");
 }
 
 #[test]
 fn env_masks_unless_revealed() {
     let p = Project::new();
-    let db = [("DATABASE_URL", "postgres://app:hunter2@db.example.com/convex")];
+    let db = [(
+        "DATABASE_URL",
+        "postgres://app:hunter2@db.example.com/convex",
+    )];
     p.run(&["configure"], &db).ok();
     let secret = p.env_values(".env.convex.local")["INSTANCE_SECRET"].clone();
     let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
     let masked = env_json(&p, &db);
     assert_eq!(masked["INSTANCE_SECRET"], "****");
-    assert_eq!(masked["CONVEX_SELF_HOSTED_ADMIN_KEY"], format!("convex|{}…", &key["convex|".len()..][..4]));
-    assert_eq!(masked["POSTGRES_URL"], "postgres://app:****@db.example.com?sslmode=require");
+    assert_eq!(
+        masked["CONVEX_SELF_HOSTED_ADMIN_KEY"],
+        format!("convex|{}…", &key["convex|".len()..][..4])
+    );
+    assert_eq!(
+        masked["POSTGRES_URL"],
+        "postgres://app:****@db.example.com?sslmode=require"
+    );
     assert!(masked.get("DO_NOT_REQUIRE_SSL").is_none());
     let revealed = p.run(&["env", "--format", "json", "--reveal"], &db).json();
     assert_eq!(revealed["INSTANCE_SECRET"], secret.as_str());
     assert_eq!(revealed["CONVEX_SELF_HOSTED_ADMIN_KEY"], key.as_str());
-    assert_eq!(revealed["POSTGRES_URL"], "postgres://app:hunter2@db.example.com?sslmode=require");
+    assert_eq!(
+        revealed["POSTGRES_URL"],
+        "postgres://app:hunter2@db.example.com?sslmode=require"
+    );
     // `--json` is the same as `--format json`.
     assert_eq!(p.run(&["env", "--json"], &db).json(), masked);
 }
@@ -208,25 +283,46 @@ fn admin_key_prints_one_valid_line() {
     let p = Project::new();
     let run = p.run(&["admin-key"], &[]);
     assert_eq!(run.code(), 1);
-    assert!(run.stderr().contains("coder-convex configure"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("coder-convex configure"),
+        "{}",
+        run.stderr()
+    );
 
     p.run(&["configure"], &[]).ok();
-    let secret = InstanceSecret::from_hex(&p.env_values(".env.convex.local")["INSTANCE_SECRET"]).unwrap();
+    let secret =
+        InstanceSecret::from_hex(&p.env_values(".env.convex.local")["INSTANCE_SECRET"]).unwrap();
     let out = p.run(&["admin-key"], &[]).ok();
     assert_eq!(out.lines().count(), 1);
     let key = out.trim_end();
-    assert_eq!(key, p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"]);
-    assert!(!validate_admin_key(key, &secret, "convex-self-hosted").unwrap().legacy);
+    assert_eq!(
+        key,
+        p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"]
+    );
+    assert!(
+        !validate_admin_key(key, &secret, "convex-self-hosted")
+            .unwrap()
+            .legacy
+    );
 
     let legacy = p.run(&["admin-key", "--legacy"], &[]).ok();
     let legacy = legacy.trim_end();
     assert!(legacy.starts_with("convex-self-hosted|01"));
-    assert!(validate_admin_key(legacy, &secret, "convex-self-hosted").unwrap().legacy);
+    assert!(
+        validate_admin_key(legacy, &secret, "convex-self-hosted")
+            .unwrap()
+            .legacy
+    );
 
     // A secret from the environment wins and needs no files.
     let empty = Project::new();
     let hex = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974";
-    let out = empty.run(&["admin-key"], &[("INSTANCE_SECRET", hex), ("INSTANCE_NAME", "demo")]).ok();
+    let out = empty
+        .run(
+            &["admin-key"],
+            &[("INSTANCE_SECRET", hex), ("INSTANCE_NAME", "demo")],
+        )
+        .ok();
     let secret = InstanceSecret::from_hex(hex).unwrap();
     assert!(validate_admin_key(out.trim_end(), &secret, "demo").is_ok());
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
@@ -237,9 +333,15 @@ fn long_labels_fail_with_a_hint() {
     let p = Project::new();
     let env = [
         ("CODER", "true"),
-        ("VSCODE_PROXY_URI", "https://{{port}}--main--my-very-long-workspace-name-for-demos--alice.apps.example.com"),
+        (
+            "VSCODE_PROXY_URI",
+            "https://{{port}}--main--my-very-long-workspace-name-for-demos--alice.apps.example.com",
+        ),
         ("CODER_WORKSPACE_AGENT_NAME", "main"),
-        ("CODER_WORKSPACE_NAME", "my-very-long-workspace-name-for-demos"),
+        (
+            "CODER_WORKSPACE_NAME",
+            "my-very-long-workspace-name-for-demos",
+        ),
         ("CODER_WORKSPACE_OWNER_NAME", "alice"),
     ];
     let run = p.run(&["configure"], &env);

@@ -1,4 +1,5 @@
 //! Integration tests: the real binary against temp project dirs, fakes and real peers.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

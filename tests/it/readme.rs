@@ -12,16 +12,32 @@ fn every_environment_variable_is_in_the_readme_table() {
     let missing: Vec<&str> = ALL
         .iter()
         .map(|v| v.name)
-        .filter(|name| !readme.lines().any(|l| l.starts_with(&format!("| `{name}`"))))
+        .filter(|name| {
+            !readme
+                .lines()
+                .any(|l| l.starts_with(&format!("| `{name}`")))
+        })
         .collect();
-    assert!(missing.is_empty(), "README variable table lacks: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "README variable table lacks: {missing:?}"
+    );
 }
 
 #[test]
 fn every_exit_code_is_documented() {
     use coder_convex::error::exit;
     let readme = readme();
-    for code in [exit::OK, exit::FAILURE, exit::INVALID_INPUT, exit::BACKEND_UNREACHABLE, exit::IDENTITY_REJECTED] {
-        assert!(readme.lines().any(|l| l.starts_with(&format!("| {code} "))), "exit code {code} missing");
+    for code in [
+        exit::OK,
+        exit::FAILURE,
+        exit::INVALID_INPUT,
+        exit::BACKEND_UNREACHABLE,
+        exit::IDENTITY_REJECTED,
+    ] {
+        assert!(
+            readme.lines().any(|l| l.starts_with(&format!("| {code} "))),
+            "exit code {code} missing"
+        );
     }
 }
