@@ -1,22 +1,371 @@
-//! HTTP to things on this machine: the Coder agent's debug manifest (and, later, the backend).
+//! The HTTP client: health wait, the backend's admin API, the site proxy's auth discovery,
+//! the public-URL probe and the Coder agent's debug manifest. One client per kind of peer:
+//! loopback calls skip loading TLS roots, public probes verify against the system roots.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable as _};
+use reqwest::{Client, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 use crate::urls::Manifest;
 
+pub const USER_AGENT: &str = concat!("coder-convex/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The manifest probe must never slow a run down noticeably.
 const MANIFEST_TIMEOUT: Duration = Duration::from_millis(500);
+/// Health polling: start fast, stay at `POLL_FAST_MAX` for a while (most backends come up
+/// then, and we see it within ~250 ms), then slow to `POLL_SLOW`.
+const POLL_FIRST: Duration = Duration::from_millis(20);
+const POLL_FAST_MAX: Duration = Duration::from_millis(250);
+const POLL_FAST_WINDOW: Duration = Duration::from_secs(30);
+const POLL_SLOW: Duration = Duration::from_secs(1);
+
+fn loopback_client(timeout: Duration) -> Result<Client> {
+    Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .timeout(timeout)
+        .tls_built_in_root_certs(false)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Retries for transient failures: connection errors, resets, timeouts and 5xx.
+fn retry_policy() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_millis(800))
+        .with_max_times(4)
+}
+
+/// A failed call: transport trouble or an HTTP status we did not expect.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("{0}")]
+    Transport(String),
+    #[error("HTTP {status}: {body}")]
+    Status { status: StatusCode, body: String },
+}
+
+impl CallError {
+    fn transient(&self) -> bool {
+        match self {
+            Self::Transport(_) => true,
+            Self::Status { status, .. } => status.is_server_error(),
+        }
+    }
+
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            Self::Transport(_) => None,
+        }
+    }
+}
+
+fn transport(e: reqwest::Error) -> CallError {
+    // reqwest's Display hides the cause ("error sending request"); the source says why.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    CallError::Transport(text)
+}
+
+/// The backend's deployment URLs as it reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanonicalUrls {
+    pub convex_cloud_url: String,
+    pub convex_site_url: String,
+}
+
+/// One change of `update_environment_variables`: `None` deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvChange {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+/// The admin API of one backend, with one admin key.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    client: Client,
+    url: String,
+    admin_key: String,
+}
+
+impl Backend {
+    pub fn new(url: &str, admin_key: &str) -> Result<Self> {
+        Ok(Self {
+            client: loopback_client(REQUEST_TIMEOUT)?,
+            url: url.to_owned(),
+            admin_key: admin_key.to_owned(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The same backend with another key (the legacy-format fallback).
+    pub fn with_key(&self, admin_key: &str) -> Self {
+        Self {
+            admin_key: admin_key.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    async fn get_once(&self, path: &str, auth: bool) -> Result<(StatusCode, String), CallError> {
+        let mut request = self.client.get(format!("{}{path}", self.url));
+        if auth {
+            request = request.header("Authorization", format!("Convex {}", self.admin_key));
+        }
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let body = response.text().await.map_err(transport)?;
+        Ok((status, body))
+    }
+
+    /// GET with retries on transient failures; any non-2xx is an error.
+    async fn get(&self, path: &str, auth: bool) -> Result<String, CallError> {
+        let call = || async {
+            let (status, body) = self.get_once(path, auth).await?;
+            if status.is_success() {
+                Ok(body)
+            } else {
+                Err(CallError::Status {
+                    status,
+                    body: short(&body),
+                })
+            }
+        };
+        call.retry(retry_policy())
+            .when(CallError::transient)
+            .notify(|e, after| tracing::debug!(path, error = %e, ?after, "retrying"))
+            .await
+    }
+
+    /// `GET /version` once, no retries (the wait loop polls).
+    pub async fn version_once(&self) -> Result<String, CallError> {
+        let (status, body) = self.get_once("/version", false).await?;
+        if status.is_success() {
+            Ok(body.trim().to_owned())
+        } else {
+            Err(CallError::Status {
+                status,
+                body: short(&body),
+            })
+        }
+    }
+
+    pub async fn instance_name(&self) -> Result<String, CallError> {
+        self.get("/instance_name", false)
+            .await
+            .map(|b| b.trim().to_owned())
+    }
+
+    /// `Ok(true)` accepted, `Ok(false)` rejected (401/403), `Err` for anything else.
+    pub async fn check_admin_key(&self) -> Result<bool, CallError> {
+        match self.get("/api/check_admin_key", true).await {
+            Ok(_) => Ok(true),
+            Err(CallError::Status { status, .. })
+                if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn canonical_urls(&self) -> Result<CanonicalUrls, CallError> {
+        let body = self.get("/api/v1/get_canonical_urls", true).await?;
+        serde_json::from_str(&body)
+            .map_err(|e| CallError::Transport(format!("unexpected canonical URLs response: {e}")))
+    }
+
+    /// The deployment's variables; `None` on backends without the list endpoint (404).
+    pub async fn list_env(&self) -> Result<Option<BTreeMap<String, String>>, CallError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct List {
+            environment_variables: BTreeMap<String, String>,
+        }
+        match self.get("/api/v1/list_environment_variables", true).await {
+            Ok(body) => serde_json::from_str::<List>(&body)
+                .map(|l| Some(l.environment_variables))
+                .map_err(|e| CallError::Transport(format!("unexpected list response: {e}"))),
+            Err(CallError::Status {
+                status: StatusCode::NOT_FOUND,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One transactional update. Retried on transient failures: the backend applies all
+    /// changes or none, and re-sending the same values is harmless.
+    pub async fn update_env(&self, changes: &[EnvChange]) -> Result<(), CallError> {
+        let body = serde_json::json!({ "changes": changes });
+        let call = || async {
+            let response = self
+                .client
+                .post(format!("{}/api/v1/update_environment_variables", self.url))
+                .header("Authorization", format!("Convex {}", self.admin_key))
+                .json(&body)
+                .send()
+                .await
+                .map_err(transport)?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            let body = response.text().await.unwrap_or_default();
+            Err(CallError::Status {
+                status,
+                body: short(&body),
+            })
+        };
+        call.retry(retry_policy())
+            .when(CallError::transient)
+            .notify(
+                |e, after| tracing::debug!(error = %e, ?after, "retrying the environment update"),
+            )
+            .await
+    }
+}
+
+/// Progress of the health wait, for the spinner or the log line.
+pub trait WaitProgress {
+    fn tick(&mut self, elapsed: Duration, last_error: &str);
+}
+
+/// Poll `GET /version` until it answers 200 or `deadline` passes.
+pub async fn wait_healthy(
+    backend: &Backend,
+    deadline: Duration,
+    progress: &mut dyn WaitProgress,
+) -> Result<String> {
+    let started = Instant::now();
+    let mut delay = POLL_FIRST;
+    loop {
+        let attempt = backend.version_once().await;
+        let last_error = match attempt {
+            Ok(version) => return Ok(version),
+            Err(e) => e.to_string(),
+        };
+        let elapsed = started.elapsed();
+        if elapsed >= deadline {
+            return Err(Error::BackendUnreachable {
+                url: backend.url().to_owned(),
+                message: format!("no healthy answer from GET /version within {}s (last: {last_error})", deadline.as_secs()),
+                hint: Some(
+                    "start the backend (in Coder: check the convex-backend container; locally: `docker compose -f scripts/docker-compose.convex.yml up -d`), or wait longer with --wait".to_owned(),
+                ),
+            });
+        }
+        progress.tick(elapsed, &last_error);
+        let cap = if elapsed < POLL_FAST_WINDOW {
+            POLL_FAST_MAX
+        } else {
+            POLL_SLOW
+        };
+        tokio::time::sleep(delay.min(deadline.saturating_sub(elapsed))).await;
+        delay = (delay * 3 / 2).min(cap);
+    }
+}
+
+/// What the site proxy serves for Convex Auth discovery.
+#[derive(Debug, Clone)]
+pub struct AuthDiscovery {
+    pub issuer: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+}
+
+/// `GET <site>/.well-known/openid-configuration` and `/.well-known/jwks.json`.
+pub async fn auth_discovery(site_url: &str) -> Result<AuthDiscovery, CallError> {
+    let client =
+        loopback_client(Duration::from_secs(5)).map_err(|e| CallError::Transport(e.to_string()))?;
+    let fetch = |path: &'static str| {
+        let client = client.clone();
+        let url = format!("{site_url}{path}");
+        async move {
+            let response = client.get(&url).send().await.map_err(transport)?;
+            let status = response.status();
+            let body = response.text().await.map_err(transport)?;
+            if !status.is_success() {
+                return Err(CallError::Status {
+                    status,
+                    body: short(&body),
+                });
+            }
+            serde_json::from_str::<serde_json::Value>(&body)
+                .map_err(|e| CallError::Transport(format!("{path} is not JSON: {e}")))
+        }
+    };
+    let config = fetch("/.well-known/openid-configuration").await?;
+    let jwks = fetch("/.well-known/jwks.json").await.ok();
+    Ok(AuthDiscovery {
+        issuer: config
+            .get("issuer")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        jwks,
+    })
+}
+
+/// What a public URL answers to an anonymous request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicProbe {
+    /// Reachable without a Coder session.
+    Open(u16),
+    /// Coder redirected to its login: the app is not `share = "public"`.
+    CoderLogin,
+    Unreachable(String),
+}
+
+/// Probe a public URL the way the backend (or a webhook sender) would reach it.
+pub async fn probe_public(url: &str) -> PublicProbe {
+    let client = match Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(6))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return PublicProbe::Unreachable(e.to_string()),
+    };
+    match client.get(url).send().await {
+        Ok(response) => {
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if status.is_redirection() && location.contains("/api/v2/applications/auth-redirect") {
+                PublicProbe::CoderLogin
+            } else {
+                PublicProbe::Open(status.as_u16())
+            }
+        }
+        Err(e) => PublicProbe::Unreachable(transport(e).to_string()),
+    }
+}
 
 /// `GET http://<addr>/debug/manifest`; `None` when the agent does not answer usefully.
 /// The manifest carries environment variables: it is parsed into [`Manifest`] and dropped.
 pub async fn fetch_manifest(debug_address: &str) -> Option<Manifest> {
-    let client = reqwest::Client::builder()
-        .timeout(MANIFEST_TIMEOUT)
-        .connect_timeout(MANIFEST_TIMEOUT)
-        .tls_built_in_root_certs(false)
-        .no_proxy()
-        .build()
-        .ok()?;
+    let client = loopback_client(MANIFEST_TIMEOUT).ok()?;
     let url = format!(
         "http://{}/debug/manifest",
         debug_address.trim_end_matches('/')
@@ -38,5 +387,15 @@ pub async fn fetch_manifest(debug_address: &str) -> Option<Manifest> {
             tracing::debug!(%url, error = %e, "agent manifest not understood");
             None
         }
+    }
+}
+
+/// Error bodies can be long HTML pages; keep messages to one short line.
+fn short(body: &str) -> String {
+    let line = body.trim().lines().next().unwrap_or_default();
+    if line.chars().count() > 200 {
+        format!("{}…", line.chars().take(200).collect::<String>())
+    } else {
+        line.to_owned()
     }
 }

@@ -80,6 +80,30 @@ pub struct WriteArgs {
     pub rotate_jwt_key: bool,
 }
 
+/// Options of commands that talk to the backend.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Seconds to wait for the backend to answer `GET /version`.
+    #[arg(long, env = ev::CODER_CONVEX_WAIT, value_name = "SECS", default_value_t = 120)]
+    pub wait: u64,
+}
+
+/// Options of commands that push the deployment environment.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// Frontend URL Convex Auth redirects to; pushed as SITE_URL when given.
+    #[arg(long, env = ev::SITE_URL, value_name = "URL")]
+    pub site_url: Option<String>,
+}
+
+/// Options of commands that deploy.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// Seconds `convex deploy` may run before it is stopped.
+    #[arg(long, env = ev::CODER_CONVEX_DEPLOY_TIMEOUT, value_name = "SECS", default_value_t = 600)]
+    pub deploy_timeout: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EnvFormat {
     Dotenv,
@@ -95,6 +119,15 @@ pub enum Command {
         derive: DeriveArgs,
         #[command(flatten)]
         write: WriteArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        push: PushArgs,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// Do not run `convex deploy`.
+        #[arg(long)]
+        no_deploy: bool,
     },
     /// Derive URLs and secrets and write the project files; no backend needed.
     Configure {
@@ -121,11 +154,16 @@ pub enum Command {
         /// Mint the legacy format, for backend images built before 2025-05-30.
         #[arg(long)]
         legacy: bool,
+        /// Ask the backend whether it accepts the key (exit 4 if not).
+        #[arg(long)]
+        check: bool,
     },
     /// Show URLs, backend health, key and environment state.
     Status {
         #[command(flatten)]
         derive: DeriveArgs,
+        #[command(flatten)]
+        push: PushArgs,
     },
     /// Run every check and say what is wrong and how to fix it.
     Doctor {
@@ -139,11 +177,19 @@ pub enum Command {
     EnvSet {
         #[command(flatten)]
         derive: DeriveArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        push: PushArgs,
     },
     /// Deploy the project's Convex functions with the Convex CLI.
     Deploy {
         #[command(flatten)]
         derive: DeriveArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        deploy: DeployArgs,
     },
 }
 

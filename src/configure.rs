@@ -13,7 +13,7 @@ use crate::project::{
 };
 use crate::secrets::JwtKey;
 
-const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
+pub const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
 
 const DEPLOYMENT_TEMPLATE: &str = "\
 # Environment variables for your Convex functions, one KEY=VALUE per line.

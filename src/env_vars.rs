@@ -122,6 +122,10 @@ env_vars! {
     JWKS: Write;
     /// The site origin, for projects that read it.
     JWT_ISSUER: Write;
-    /// The frontend URL Convex Auth redirects to.
+    /// The frontend URL Convex Auth redirects to (`--site-url`); pushed when known.
     SITE_URL: ReadWrite;
+    /// Pushed to the deployment: the variable names coder-convex owns (it deletes only those).
+    CODER_CONVEX_MANAGED_VARS: Write;
+    /// Seconds `convex deploy` may run (default 600).
+    CODER_CONVEX_DEPLOY_TIMEOUT: Read;
 }

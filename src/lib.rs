@@ -10,10 +10,13 @@ pub mod cli;
 pub mod config;
 pub mod configure;
 pub mod database;
+pub mod deploy;
 pub mod dotenv;
 pub mod env_vars;
+pub mod envset;
 pub mod error;
 pub mod output;
+pub mod pipeline;
 pub mod project;
 pub mod run;
 pub mod secrets;
@@ -26,7 +29,11 @@ use output::Output;
 use settings::RawEnv;
 
 /// Run a parsed command line against an environment snapshot; returns the exit code.
-pub fn main(cli: Cli, env: Result<RawEnv>) -> u8 {
+pub fn main(
+    cli: Cli,
+    env: Result<RawEnv>,
+    process_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+) -> u8 {
     let out = Output::new(
         cli.global.quiet,
         cli.global.color,
@@ -50,7 +57,7 @@ pub fn main(cli: Cli, env: Result<RawEnv>) -> u8 {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(run::run(cli, env, &out))
+        runtime.block_on(run::run(cli, env, process_env, &out))
     });
     match result {
         Ok(code) => code,

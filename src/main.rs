@@ -6,5 +6,5 @@ use coder_convex::{cli::Cli, settings::RawEnv};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = RawEnv::from_process();
-    ExitCode::from(coder_convex::main(cli, env))
+    ExitCode::from(coder_convex::main(cli, env, std::env::vars_os().collect()))
 }

@@ -48,6 +48,14 @@ impl Output {
         }
     }
 
+    /// Redraw one status line in place (terminals only); an empty text clears it.
+    pub fn spinner(&self, text: &str) {
+        if !self.quiet {
+            eprint!("\r\x1b[2K{text}");
+            let _ = std::io::stderr().flush();
+        }
+    }
+
     pub fn warn(&self, line: impl AsRef<str>) {
         eprintln!("{} {}", self.paint("33;1", "warning:"), line.as_ref());
     }

@@ -1,25 +1,68 @@
 //! Command dispatch: each command is a short composition of the pipeline steps.
 
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use crate::backend;
-use crate::cli::{Cli, Command, DeriveArgs, EnvFormat, WriteArgs};
+use crate::backend::{self, Backend};
+use crate::cli::{Cli, Command, DeployArgs, DeriveArgs, EnvFormat, PushArgs, WaitArgs, WriteArgs};
 use crate::config::{self, Derived, Identity, ProjectState};
 use crate::configure;
 use crate::dotenv::{self, Change, ProjectLock};
 use crate::env_vars as ev;
 use crate::error::{Error, Result, exit};
 use crate::output::Output;
+use crate::pipeline;
 use crate::project;
-use crate::secrets::{self, mask_admin_key};
+use crate::secrets::{self, InstanceSecret, JwtKey, mask_admin_key};
 use crate::settings::{self, RawEnv};
 use crate::urls::{self, App};
 
-/// Run one command; returns the exit code on success.
-pub async fn run(cli: Cli, env: RawEnv, out: &Output) -> Result<u8> {
+/// Run one command; returns the exit code on success. `process_env` is handed (filtered) to
+/// child processes; `env` is what we read.
+pub async fn run(
+    cli: Cli,
+    env: RawEnv,
+    process_env: Vec<(OsString, OsString)>,
+    out: &Output,
+) -> Result<u8> {
     let dir = settings::project_dir(cli.global.project_dir.clone())?;
     let json = cli.global.json;
+    let ctx = Ctx {
+        env: &env,
+        process_env: &process_env,
+        dir: &dir,
+        json,
+        out,
+    };
     match cli.command {
+        Command::Setup {
+            derive,
+            write,
+            wait,
+            push,
+            deploy,
+            no_deploy,
+        } => {
+            setup(
+                &ctx,
+                &derive,
+                &write,
+                &wait,
+                &push,
+                (!no_deploy).then_some(&deploy),
+            )
+            .await
+        }
+        Command::EnvSet { derive, wait, push } => env_set(&ctx, &derive, &wait, &push).await,
+        Command::Deploy {
+            derive,
+            wait,
+            deploy,
+        } => deploy_command(&ctx, &derive, &wait, &deploy).await,
+        Command::Status { derive, push } => status(&ctx, &derive, &push).await,
         Command::Env {
             derive,
             format,
@@ -35,7 +78,11 @@ pub async fn run(cli: Cli, env: RawEnv, out: &Output) -> Result<u8> {
             configure_command(&env, &derive, &write, &dir, json, out).await?;
             Ok(exit::OK)
         }
-        Command::AdminKey { derive, legacy } => {
+        Command::AdminKey {
+            derive,
+            legacy,
+            check,
+        } => {
             let (state, derived) = load_and_derive(&env, &derive, &dir, out).await?;
             let identity = config::resolve_identity(&env, &state, &derived.instance_name, false)?;
             let Some((secret, _)) = &identity.secret else {
@@ -52,6 +99,34 @@ pub async fn run(cli: Cli, env: RawEnv, out: &Output) -> Result<u8> {
             } else {
                 identity.admin_key.map(|(k, _)| k).unwrap_or_default()
             };
+            if check {
+                let backend = Backend::new(&derived.backend_url, &key)?;
+                let accepted =
+                    backend
+                        .check_admin_key()
+                        .await
+                        .map_err(|e| Error::BackendUnreachable {
+                            url: derived.backend_url.clone(),
+                            message: e.to_string(),
+                            hint: Some("start the backend, or point --backend-url at it".into()),
+                        })?;
+                if !accepted {
+                    return Err(Error::IdentityRejected {
+                        url: derived.backend_url.clone(),
+                        what: format!("the admin key {}", mask_admin_key(&key)),
+                        hint: Some(format!(
+                            "restart the backend so it loads {} (or try --legacy)",
+                            project::CONVEX_ENV_FILE
+                        )),
+                    });
+                }
+                out.success(format!(
+                    "{} accepts the admin key {}",
+                    derived.backend_url,
+                    mask_admin_key(&key)
+                ));
+                return Ok(exit::OK);
+            }
             if json {
                 out.json(&json!({ "instance_name": derived.instance_name, "admin_key": key, "legacy": legacy }));
             } else {
@@ -59,8 +134,339 @@ pub async fn run(cli: Cli, env: RawEnv, out: &Output) -> Result<u8> {
             }
             Ok(exit::OK)
         }
-        other => Err(Error::NotImplemented(other.name())),
+        Command::Doctor { .. } => Err(Error::NotImplemented("doctor")),
     }
+}
+
+/// What every command needs besides its own flags.
+struct Ctx<'a> {
+    env: &'a RawEnv,
+    process_env: &'a [(OsString, OsString)],
+    dir: &'a Path,
+    json: bool,
+    out: &'a Output,
+}
+
+/// The project lock, announcing when another run holds it.
+fn lock(ctx: &Ctx<'_>) -> Result<ProjectLock> {
+    ProjectLock::acquire(ctx.dir, || {
+        ctx.out
+            .info("waiting for another coder-convex run in this project to finish…")
+    })
+}
+
+/// `setup`: the whole pipeline, under the project lock (a second run waits, then finds
+/// nothing to do).
+async fn setup(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    write: &WriteArgs,
+    wait: &WaitArgs,
+    push: &PushArgs,
+    deploy: Option<&DeployArgs>,
+) -> Result<u8> {
+    let out = ctx.out;
+    let _lock = lock(ctx)?;
+    let (state, derived) = load_and_derive(ctx.env, derive, ctx.dir, out).await?;
+    let identity = config::resolve_identity(ctx.env, &state, &derived.instance_name, true)?;
+    let written = configure::write_project(&state, &derived, &identity, write.rotate_jwt_key)?;
+    let changed: Vec<&str> = written
+        .files
+        .iter()
+        .filter(|f| f.change != Change::Unchanged)
+        .map(|f| f.file.as_str())
+        .collect();
+    if changed.is_empty() {
+        out.success("project files are up to date");
+    } else {
+        out.success(format!("wrote {}", changed.join(", ")));
+    }
+    let (secret, _) = identity
+        .secret
+        .as_ref()
+        .ok_or_else(|| Error::runtime("no instance secret"))?;
+    let (admin_key, _) = identity
+        .admin_key
+        .as_ref()
+        .ok_or_else(|| Error::runtime("no admin key"))?;
+
+    let backend = Backend::new(&derived.backend_url, admin_key)?;
+    let version = pipeline::wait(&backend, Duration::from_secs(wait.wait), out).await?;
+    let verified = pipeline::verify_identity(&backend, &derived, secret, out).await?;
+    let mut admin_key = admin_key.clone();
+    if let Some(legacy) = &verified.legacy_key {
+        // The Convex CLI needs a key this backend accepts.
+        let cli_env = config::EnvFile::load(ctx.dir.join(project::CLI_ENV_FILE))?;
+        let text = dotenv::merge(
+            cli_env.text.as_deref(),
+            configure::HEADER,
+            &[dotenv::Entry::set(ev::CONVEX_SELF_HOSTED_ADMIN_KEY, legacy)],
+        )
+        .map_err(Error::runtime)?;
+        dotenv::write_if_changed(
+            &cli_env.path,
+            cli_env.text.as_deref(),
+            &text,
+            dotenv::SECRET_MODE,
+        )?;
+        admin_key = legacy.clone();
+    }
+    let desired = pipeline::desired_env(
+        ctx.dir,
+        &derived,
+        &written.jwt_key,
+        push.site_url.as_deref(),
+    )?;
+    let env_report = pipeline::push_env(&verified.backend, &desired, out).await?;
+
+    let has_functions = ctx.dir.join("convex").is_dir();
+    let deployed = match deploy {
+        Some(args) if has_functions => Some(
+            pipeline::deploy(
+                ctx.dir,
+                state.package_json.as_ref(),
+                ctx.process_env,
+                &verified.backend,
+                &admin_key,
+                Duration::from_secs(args.deploy_timeout),
+                out,
+            )
+            .await?,
+        ),
+        Some(_) => {
+            out.info("no convex/ directory: nothing to deploy");
+            None
+        }
+        None => {
+            out.info("deploy skipped (--no-deploy)");
+            None
+        }
+    };
+
+    let auth = if pipeline::uses_convex_auth(state.package_json.as_ref()) && deployed.is_some() {
+        pipeline::verify_auth(&derived, &written.jwt_key).await
+    } else {
+        vec![]
+    };
+    let auth_ok = auth.iter().all(|c| c.ok);
+    if ctx.json {
+        out.json(&json!({
+            "ok": auth_ok,
+            "instance_name": derived.instance_name,
+            "url_source": derived.urls.source.as_str(),
+            "urls": urls_json(&derived),
+            "backend_version": version,
+            "legacy_admin_key": verified.legacy_key.is_some(),
+            "files": written.files,
+            "env": env_report,
+            "deploy": deployed,
+            "auth": auth,
+            "warnings": derived.warnings,
+        }));
+    } else {
+        for check in &auth {
+            if check.ok {
+                out.success(format!("{}: {}", check.name, check.detail));
+            } else {
+                out.warn(format!("{}: {}", check.name, check.detail));
+                if let Some(hint) = &check.hint {
+                    out.info(format!("  hint: {hint}"));
+                }
+            }
+        }
+        summary(out, &derived);
+    }
+    if auth_ok {
+        Ok(exit::OK)
+    } else {
+        Err(Error::runtime("Convex Auth is not set up correctly (see above)")
+            .with_hint("fix the failing check and run `coder-convex setup` again; `coder-convex doctor` shows everything"))
+    }
+}
+
+/// Load, derive, and require the secrets a backend command needs (no files are written).
+async fn backend_session(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+) -> Result<(ProjectState, Derived, InstanceSecret, String)> {
+    let (state, derived) = load_and_derive(ctx.env, derive, ctx.dir, ctx.out).await?;
+    let identity = config::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
+    match (identity.secret, identity.admin_key) {
+        (Some((secret, _)), Some((key, _))) => Ok((state, derived, secret, key)),
+        _ => Err(Error::runtime(format!(
+            "there is no instance secret yet in {}",
+            project::CONVEX_ENV_FILE
+        ))
+        .with_hint("run `coder-convex setup` (or `configure`) first")),
+    }
+}
+
+/// The JWT key on disk; commands other than setup/configure never create one.
+fn existing_jwt_key(dir: &Path) -> Result<JwtKey> {
+    let path = dir.join(project::JWT_KEY_FILE);
+    let pem = dotenv::read_optional(&path)?.ok_or_else(|| {
+        Error::file(&path, "does not exist")
+            .with_hint("run `coder-convex setup` (or `configure`) first")
+    })?;
+    JwtKey::from_pem(&pem).map_err(|why| {
+        Error::file(&path, why).with_hint("run `coder-convex configure --rotate-jwt-key`")
+    })
+}
+
+/// `env-set`: steps 5–7.
+async fn env_set(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    wait: &WaitArgs,
+    push: &PushArgs,
+) -> Result<u8> {
+    let _lock = lock(ctx)?;
+    let (_, derived, secret, key) = backend_session(ctx, derive).await?;
+    let jwt = existing_jwt_key(ctx.dir)?;
+    let desired = pipeline::desired_env(ctx.dir, &derived, &jwt, push.site_url.as_deref())?;
+    let backend = Backend::new(&derived.backend_url, &key)?;
+    pipeline::wait(&backend, Duration::from_secs(wait.wait), ctx.out).await?;
+    let verified = pipeline::verify_identity(&backend, &derived, &secret, ctx.out).await?;
+    let report = pipeline::push_env(&verified.backend, &desired, ctx.out).await?;
+    if ctx.json {
+        ctx.out.json(&json!({ "env": report }));
+    }
+    Ok(exit::OK)
+}
+
+/// `deploy`: steps 5–6 and 8.
+async fn deploy_command(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    wait: &WaitArgs,
+    deploy: &DeployArgs,
+) -> Result<u8> {
+    let (state, derived, secret, key) = backend_session(ctx, derive).await?;
+    if !ctx.dir.join("convex").is_dir() {
+        return Err(
+            Error::runtime(format!("{} has no convex/ directory", ctx.dir.display())).with_hint(
+                "run this in the project that holds your Convex functions (or pass --project-dir)",
+            ),
+        );
+    }
+    let backend = Backend::new(&derived.backend_url, &key)?;
+    pipeline::wait(&backend, Duration::from_secs(wait.wait), ctx.out).await?;
+    let verified = pipeline::verify_identity(&backend, &derived, &secret, ctx.out).await?;
+    let key = verified.legacy_key.clone().unwrap_or(key);
+    let outcome = pipeline::deploy(
+        ctx.dir,
+        state.package_json.as_ref(),
+        ctx.process_env,
+        &verified.backend,
+        &key,
+        Duration::from_secs(deploy.deploy_timeout),
+        ctx.out,
+    )
+    .await?;
+    if ctx.json {
+        ctx.out.json(&json!({ "deploy": outcome }));
+    }
+    Ok(exit::OK)
+}
+
+/// `status`: what is running and whether it matches this project; never writes.
+async fn status(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> Result<u8> {
+    let out = ctx.out;
+    let (state, derived) = load_and_derive(ctx.env, derive, ctx.dir, out).await?;
+    let identity = config::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
+    let key = identity.admin_key.as_ref().map(|(k, _)| k.clone());
+    let backend = Backend::new(&derived.backend_url, key.as_deref().unwrap_or_default())?;
+    let version = backend.version_once().await;
+    let healthy = version.is_ok();
+    let mut instance = None;
+    let mut key_accepted = None;
+    let mut canonical_match = None;
+    let mut pending: Option<Vec<String>> = None;
+    if healthy {
+        instance = backend.instance_name().await.ok();
+        if key.is_some() {
+            key_accepted = backend.check_admin_key().await.ok();
+        }
+        if key_accepted == Some(true) {
+            canonical_match = backend.canonical_urls().await.ok().map(|u| {
+                u.convex_cloud_url == derived.urls.api && u.convex_site_url == derived.urls.site
+            });
+            if let Ok(jwt) = existing_jwt_key(ctx.dir)
+                && let Ok(desired) =
+                    pipeline::desired_env(ctx.dir, &derived, &jwt, push.site_url.as_deref())
+                && let Ok((changes, _)) = pipeline::env_changes(&backend, &desired).await
+            {
+                pending = Some(changes.into_iter().map(|c| c.name).collect());
+            }
+        }
+    }
+    let instance_ok = instance.as_deref() == Some(derived.instance_name.as_str());
+    if ctx.json {
+        out.json(&json!({
+            "urls": urls_json(&derived),
+            "url_source": derived.urls.source.as_str(),
+            "instance_name": derived.instance_name,
+            "backend": {
+                "url": derived.backend_url,
+                "healthy": healthy,
+                "version": version.as_ref().ok(),
+                "error": version.as_ref().err().map(ToString::to_string),
+                "instance_name": instance,
+            },
+            "admin_key_accepted": key_accepted,
+            "canonical_urls_match": canonical_match,
+            "env_in_sync": pending.as_ref().map(Vec::is_empty),
+            "env_pending": pending,
+        }));
+    } else {
+        let mark = |ok: Option<bool>| match ok {
+            Some(true) => "✓",
+            Some(false) => "✗",
+            None => "–",
+        };
+        out.data(format!("API        {}", derived.urls.api));
+        out.data(format!("Site       {}", derived.urls.site));
+        out.data(format!("Dashboard  {}", derived.urls.dashboard));
+        out.data(format!("URLs from  {}", derived.urls.source.as_str()));
+        match &version {
+            Ok(v) => out.data(format!(
+                "{} backend   {} (version {v})",
+                mark(Some(true)),
+                derived.backend_url
+            )),
+            Err(e) => out.data(format!(
+                "{} backend   {} not answering: {e}",
+                mark(Some(false)),
+                derived.backend_url
+            )),
+        }
+        if healthy {
+            out.data(format!(
+                "{} instance  {} (backend: {})",
+                mark(Some(instance_ok)),
+                derived.instance_name,
+                instance.as_deref().unwrap_or("?")
+            ));
+            out.data(format!("{} admin key accepted", mark(key_accepted)));
+            out.data(format!("{} canonical URLs match", mark(canonical_match)));
+            match &pending {
+                Some(p) if p.is_empty() => {
+                    out.data(format!("{} deployment env in sync", mark(Some(true))))
+                }
+                Some(p) => out.data(format!(
+                    "{} deployment env: pending {}",
+                    mark(Some(false)),
+                    p.join(", ")
+                )),
+                None => out.data(format!("{} deployment env not checked", mark(None))),
+            }
+        }
+    }
+    Ok(if healthy {
+        exit::OK
+    } else {
+        exit::BACKEND_UNREACHABLE
+    })
 }
 
 /// Steps 1–2: read the project, probe the Coder manifest when it is needed, derive.

@@ -31,7 +31,6 @@ pub struct RawEnv {
     pub coder_convex_api_slug: Option<String>,
     pub coder_convex_site_slug: Option<String>,
     pub coder_convex_dashboard_slug: Option<String>,
-    pub site_url: Option<String>,
     pub no_color: Option<String>,
     pub coder_convex_log: Option<String>,
 }

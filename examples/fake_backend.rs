@@ -1,0 +1,30 @@
+//! The test fake backend as a process, for benchmarks and manual runs:
+//! `INSTANCE_SECRET=… cargo run --example fake_backend -- <instance-name> <api-port> <site-port>`.
+//! It prints `ready <api-url> <site-url>` on stdout and serves until killed.
+
+#[path = "../tests/support/fake_backend.rs"]
+#[allow(dead_code)]
+mod fake_backend;
+
+use coder_convex::secrets::InstanceSecret;
+use fake_backend::{FakeBackend, FakeConfig};
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let name = args.first().map_or("convex-self-hosted", String::as_str);
+    let port = |i: usize| args.get(i).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let secret = std::env::var("INSTANCE_SECRET").expect("INSTANCE_SECRET (64 hex) is required");
+    let secret =
+        InstanceSecret::from_hex(&secret).expect("INSTANCE_SECRET must be 64 hex characters");
+    let mut config = FakeConfig::new(name, secret);
+    if let Ok(origin) = std::env::var("CONVEX_CLOUD_ORIGIN") {
+        config.cloud_origin = origin;
+    }
+    if let Ok(origin) = std::env::var("CONVEX_SITE_ORIGIN") {
+        config.site_origin = origin;
+    }
+    let fake = FakeBackend::spawn_on(config, port(1), port(2)).await;
+    println!("ready {} {}", fake.api_url, fake.site_url);
+    std::future::pending::<()>().await;
+}

@@ -1,0 +1,322 @@
+//! Step 8: run the project's Convex CLI (`convex deploy`) as a child process (DESIGN §8).
+//!
+//! Secrets reach the child by environment, never argv. Output is streamed line by line (the
+//! Coder startup log shows it live) and the tail is kept for the error message. SIGINT and
+//! SIGTERM are forwarded; a timeout bounds the run; the child's exit code becomes ours.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
+use crate::output::Output;
+
+/// Lines of child output kept for the error message.
+const TAIL_LINES: usize = 20;
+/// After SIGTERM on timeout, how long the child gets before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Npm,
+    Pnpm,
+    Yarn,
+    Bun,
+}
+
+impl PackageManager {
+    /// `packageManager` in package.json, else the lock file, else npm.
+    pub fn detect(dir: &Path, package_json: Option<&serde_json::Value>) -> Self {
+        let declared = package_json
+            .and_then(|p| p.get("packageManager"))
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.split('@').next());
+        match declared {
+            Some("pnpm") => return Self::Pnpm,
+            Some("yarn") => return Self::Yarn,
+            Some("bun") => return Self::Bun,
+            Some("npm") => return Self::Npm,
+            _ => {}
+        }
+        let has = |f: &str| dir.join(f).exists();
+        if has("pnpm-lock.yaml") {
+            Self::Pnpm
+        } else if has("yarn.lock") {
+            Self::Yarn
+        } else if has("bun.lock") || has("bun.lockb") {
+            Self::Bun
+        } else {
+            Self::Npm
+        }
+    }
+
+    /// Program and arguments that run the project's `convex deploy`.
+    pub fn deploy_command(self) -> (&'static str, Vec<&'static str>) {
+        let tail = ["convex", "deploy", "--yes"];
+        let (program, head): (&str, &[&str]) = match self {
+            Self::Npm => ("npx", &["--no-install"]),
+            Self::Pnpm => ("pnpm", &["exec"]),
+            Self::Yarn => ("yarn", &[]),
+            Self::Bun => ("bunx", &["--no-install"]),
+        };
+        (program, head.iter().chain(tail.iter()).copied().collect())
+    }
+
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            Self::Npm => "npm install convex",
+            Self::Pnpm => "pnpm add convex",
+            Self::Yarn => "yarn add convex",
+            Self::Bun => "bun add convex",
+        }
+    }
+}
+
+/// Where the project's `convex` package is installed (this dir or a workspace root above).
+pub fn convex_installed(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .map(|a| a.join("node_modules/convex/package.json"))
+        .find(|p| p.exists())
+}
+
+/// The child's environment: ours, minus what would select another deployment or is not the
+/// child's business, plus the self-hosted URL and admin key.
+pub fn child_env(
+    process_env: &[(OsString, OsString)],
+    backend_url: &str,
+    admin_key: &str,
+) -> Vec<(OsString, OsString)> {
+    let drop = [
+        ev::CONVEX_DEPLOYMENT,
+        ev::CONVEX_DEPLOY_KEY,
+        ev::INSTANCE_SECRET,
+        ev::CONVEX_SELF_HOSTED_URL,
+        ev::CONVEX_SELF_HOSTED_ADMIN_KEY,
+    ];
+    let mut env: Vec<(OsString, OsString)> = process_env
+        .iter()
+        .filter(|(k, _)| !drop.iter().any(|d| k == d))
+        .cloned()
+        .collect();
+    env.push((ev::CONVEX_SELF_HOSTED_URL.into(), backend_url.into()));
+    env.push((ev::CONVEX_SELF_HOSTED_ADMIN_KEY.into(), admin_key.into()));
+    env
+}
+
+/// How a deploy went.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployOutcome {
+    pub command: String,
+    pub duration_ms: u128,
+}
+
+/// Run `convex deploy` in `dir`; a non-zero exit becomes [`Error::Child`] with its code.
+pub async fn run(
+    dir: &Path,
+    pm: PackageManager,
+    env: Vec<(OsString, OsString)>,
+    timeout: Duration,
+    out: &Output,
+) -> Result<DeployOutcome> {
+    let (program, args) = pm.deploy_command();
+    let display = format!("{program} {}", args.join(" "));
+    out.info(format!("deploying: {display}"));
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(program)
+        .args(&args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Error::runtime(format!("cannot run `{program}`: {e}")).with_hint(format!(
+                "install Node.js and {program}, or skip this step with --no-deploy"
+            ))
+        })?;
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+    let mut timed_out = false;
+    let mut lines_open = true;
+    let status = loop {
+        tokio::select! {
+            line = rx.recv(), if lines_open => match line {
+                Some(line) => {
+                    out.info(format!("  │ {line}"));
+                    if tail.len() == TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+                None => lines_open = false,
+            },
+            status = child.wait() => break status?,
+            _ = interrupt.recv() => forward(pid, Signal::SIGINT),
+            _ = terminate.recv() => forward(pid, Signal::SIGTERM),
+            () = &mut deadline, if !timed_out => {
+                timed_out = true;
+                out.warn(format!("`{display}` ran longer than {}s; stopping it", timeout.as_secs()));
+                forward(pid, Signal::SIGTERM);
+                let grace = tokio::time::timeout(KILL_GRACE, child.wait()).await;
+                if grace.is_err() {
+                    let _ = child.start_kill();
+                }
+            }
+        }
+    };
+    // Drain what the readers still hold.
+    while let Ok(line) = rx.try_recv() {
+        out.info(format!("  │ {line}"));
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    if status.success() && !timed_out {
+        return Ok(DeployOutcome {
+            command: display,
+            duration_ms: started.elapsed().as_millis(),
+        });
+    }
+    let code = exit_code(&status);
+    let hint = if timed_out {
+        format!(
+            "raise the limit with --deploy-timeout / {}",
+            ev::CODER_CONVEX_DEPLOY_TIMEOUT
+        )
+    } else {
+        "fix the error above and run `coder-convex deploy` again".to_owned()
+    };
+    Err(Error::Child {
+        program: display,
+        code,
+        tail: tail.into(),
+        hint: Some(hint),
+    })
+}
+
+fn forward(pid: Option<Pid>, signal: Signal) {
+    if let Some(pid) = pid {
+        let _ = kill(pid, signal);
+    }
+}
+
+/// The child's code; killed by a signal → 128 + signal, as shells report it.
+fn exit_code(status: &std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt as _;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1).max(1),
+        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn package_manager_detection() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(PackageManager::detect(d, None), PackageManager::Npm);
+        std::fs::write(d.join("yarn.lock"), "").unwrap();
+        assert_eq!(PackageManager::detect(d, None), PackageManager::Yarn);
+        std::fs::write(d.join("pnpm-lock.yaml"), "").unwrap();
+        assert_eq!(PackageManager::detect(d, None), PackageManager::Pnpm);
+        let pkg = json!({"packageManager": "bun@1.2.0"});
+        assert_eq!(PackageManager::detect(d, Some(&pkg)), PackageManager::Bun);
+        let e = tempfile::tempdir().unwrap();
+        std::fs::write(e.path().join("bun.lockb"), "").unwrap();
+        assert_eq!(PackageManager::detect(e.path(), None), PackageManager::Bun);
+        assert_eq!(
+            PackageManager::Npm.deploy_command(),
+            ("npx", vec!["--no-install", "convex", "deploy", "--yes"])
+        );
+        assert_eq!(
+            PackageManager::Pnpm.deploy_command(),
+            ("pnpm", vec!["exec", "convex", "deploy", "--yes"])
+        );
+        assert_eq!(
+            PackageManager::Yarn.deploy_command(),
+            ("yarn", vec!["convex", "deploy", "--yes"])
+        );
+        assert_eq!(
+            PackageManager::Bun.deploy_command(),
+            ("bunx", vec!["--no-install", "convex", "deploy", "--yes"])
+        );
+    }
+
+    #[test]
+    fn child_env_drops_conflicts_and_secrets() {
+        let env: Vec<(OsString, OsString)> = [
+            ("PATH", "/bin"),
+            ("CONVEX_DEPLOYMENT", "dev:x"),
+            ("CONVEX_DEPLOY_KEY", "prod:y"),
+            ("INSTANCE_SECRET", "abc"),
+            ("CONVEX_SELF_HOSTED_URL", "http://old"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+        let child = child_env(&env, "http://127.0.0.1:3210", "name|01ab");
+        let names: Vec<_> = child
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "PATH=/bin",
+                "CONVEX_SELF_HOSTED_URL=http://127.0.0.1:3210",
+                "CONVEX_SELF_HOSTED_ADMIN_KEY=name|01ab"
+            ]
+        );
+    }
+}

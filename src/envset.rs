@@ -1,0 +1,266 @@
+//! The deployment environment (DESIGN §6–§7, pure): what we want set, validated against the
+//! backend's limits before sending, and the minimal change set against what is there.
+//!
+//! Ownership: the names we set are recorded in the deployment itself, in
+//! [`OWNED_VAR`], inside the same transactional update. So a variable the user removes from
+//! `.env.convex.deployment` is deleted, a variable set by hand in the dashboard is never
+//! touched, and the record lives and dies with the deployment's data.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::backend::EnvChange;
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
+use crate::secrets::JwtKey;
+
+/// The deployment variable listing the names coder-convex owns (comma-separated).
+pub const OWNED_VAR: &str = ev::CODER_CONVEX_MANAGED_VARS;
+/// Built into every deployment; setting them fails with 400.
+pub const RESERVED: [&str; 2] = ["CONVEX_SITE_URL", "CONVEX_CLOUD_URL"];
+pub const MAX_NAME_BYTES: usize = 256;
+pub const MAX_VALUE_BYTES: usize = 8192;
+pub const MAX_VARS: usize = 512;
+pub const MAX_TOTAL_BYTES: usize = 512 * 1024;
+
+/// `^[a-zA-Z_]+[a-zA-Z0-9_]*$`.
+pub fn valid_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Everything we want in the deployment, including the ownership record.
+pub fn desired(
+    jwt: &JwtKey,
+    site_origin: &str,
+    site_url: Option<&str>,
+    user: &BTreeMap<String, String>,
+    user_file: &Path,
+) -> Result<BTreeMap<String, String>> {
+    let ours = [
+        (ev::JWT_PRIVATE_KEY, jwt.expose_env_value()),
+        (ev::JWKS, jwt.jwks()),
+        (ev::CONVEX_SITE_ORIGIN, site_origin.to_owned()),
+        (ev::JWT_ISSUER, site_origin.to_owned()),
+    ];
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in user {
+        let bad = |message: String, hint: &str| {
+            Err(Error::file(user_file, message).with_hint(hint.to_owned()))
+        };
+        if RESERVED.contains(&name.as_str()) {
+            return bad(
+                format!("{name} cannot be set: Convex builds it into every deployment"),
+                "remove the line; CONVEX_SITE_URL and CONVEX_CLOUD_URL come from CONVEX_SITE_ORIGIN / CONVEX_CLOUD_ORIGIN",
+            );
+        }
+        if name == OWNED_VAR || ours.iter().any(|(n, _)| n == name) {
+            return bad(
+                format!("{name} is managed by coder-convex"),
+                "remove the line; the value comes from jwt_private_key.pem and the derived site origin",
+            );
+        }
+        if !valid_name(name) || name.len() > MAX_NAME_BYTES {
+            return bad(
+                format!("{name:?} is not a valid variable name"),
+                "names match ^[a-zA-Z_][a-zA-Z0-9_]*$ and are at most 256 bytes",
+            );
+        }
+        vars.insert(name.clone(), value.clone());
+    }
+    for (name, value) in ours {
+        vars.insert(name.to_owned(), value);
+    }
+    if let Some(url) = site_url {
+        vars.insert(ev::SITE_URL.to_owned(), url.to_owned());
+    }
+    let owned: Vec<&str> = vars.keys().map(String::as_str).collect();
+    let owned = owned.join(",");
+    vars.insert(OWNED_VAR.to_owned(), owned);
+    check_limits(&vars, user_file)?;
+    Ok(vars)
+}
+
+fn check_limits(vars: &BTreeMap<String, String>, user_file: &Path) -> Result<()> {
+    for (name, value) in vars {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(Error::file(
+                user_file,
+                format!(
+                    "the value of {name} is {} bytes; the limit is {MAX_VALUE_BYTES}",
+                    value.len()
+                ),
+            )
+            .with_hint("store large values elsewhere (file storage) and keep a reference here"));
+        }
+    }
+    if vars.len() > MAX_VARS {
+        return Err(Error::file(
+            user_file,
+            format!(
+                "{} variables; a deployment holds at most {MAX_VARS}",
+                vars.len()
+            ),
+        ));
+    }
+    let total: usize = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if total > MAX_TOTAL_BYTES {
+        return Err(Error::file(
+            user_file,
+            format!("{total} bytes of variables; the limit is {MAX_TOTAL_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The changes that turn `current` into `desired`; `current == None` (no list endpoint)
+/// sends everything and deletes nothing.
+pub fn diff(
+    desired: &BTreeMap<String, String>,
+    current: Option<&BTreeMap<String, String>>,
+) -> Vec<EnvChange> {
+    let Some(current) = current else {
+        return desired
+            .iter()
+            .map(|(n, v)| EnvChange {
+                name: n.clone(),
+                value: Some(v.clone()),
+            })
+            .collect();
+    };
+    let mut changes: Vec<EnvChange> = desired
+        .iter()
+        .filter(|(n, v)| current.get(*n) != Some(*v))
+        .map(|(n, v)| EnvChange {
+            name: n.clone(),
+            value: Some(v.clone()),
+        })
+        .collect();
+    let previously_owned: BTreeSet<&str> = current
+        .get(OWNED_VAR)
+        .map(|list| list.split(',').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    for name in previously_owned {
+        if !desired.contains_key(name) && current.contains_key(name) {
+            changes.push(EnvChange {
+                name: name.to_owned(),
+                value: None,
+            });
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> JwtKey {
+        static KEY: std::sync::OnceLock<JwtKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(JwtKey::generate).clone()
+    }
+
+    fn user(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn desired_holds_ours_users_and_the_ownership_record() {
+        let d = desired(
+            &key(),
+            "https://site",
+            Some("http://localhost:5173"),
+            &user(&[("OPENAI_API_KEY", "sk")]),
+            Path::new("f"),
+        )
+        .unwrap();
+        assert_eq!(d["JWT_ISSUER"], "https://site");
+        assert_eq!(d["CONVEX_SITE_ORIGIN"], "https://site");
+        assert_eq!(d["SITE_URL"], "http://localhost:5173");
+        assert_eq!(d["JWKS"], key().jwks());
+        assert_eq!(d["JWT_PRIVATE_KEY"], key().expose_env_value());
+        assert_eq!(
+            d[OWNED_VAR],
+            "CONVEX_SITE_ORIGIN,JWKS,JWT_ISSUER,JWT_PRIVATE_KEY,OPENAI_API_KEY,SITE_URL"
+        );
+    }
+
+    #[test]
+    fn bad_user_variables_are_refused_before_sending() {
+        for (name, value, what) in [
+            ("CONVEX_SITE_URL", "x", "Convex builds it"),
+            ("JWKS", "x", "managed by coder-convex"),
+            ("9LIVES", "x", "not a valid variable name"),
+            ("BIG", &"x".repeat(8193) as &str, "the limit is 8192"),
+        ] {
+            let err = desired(
+                &key(),
+                "https://site",
+                None,
+                &user(&[(name, value)]),
+                Path::new(".env.convex.deployment"),
+            )
+            .unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(what), "{err}");
+            assert!(
+                err.to_string().starts_with(".env.convex.deployment"),
+                "{err}"
+            );
+        }
+        let many: BTreeMap<String, String> = (0..520)
+            .map(|i| (format!("V{i}"), "x".to_owned()))
+            .collect();
+        assert!(
+            desired(&key(), "s", None, &many, Path::new("f"))
+                .unwrap_err()
+                .to_string()
+                .contains("at most 512")
+        );
+        let heavy: BTreeMap<String, String> = (0..70)
+            .map(|i| (format!("V{i}"), "x".repeat(8000)))
+            .collect();
+        assert!(
+            desired(&key(), "s", None, &heavy, Path::new("f"))
+                .unwrap_err()
+                .to_string()
+                .contains("524288")
+        );
+    }
+
+    #[test]
+    fn diff_sends_only_changes_and_deletes_only_what_we_own() {
+        let want = user(&[("A", "1"), ("B", "2"), (OWNED_VAR, "A,B")]);
+        let current = user(&[
+            ("A", "1"),
+            ("B", "old"),
+            ("C", "3"),
+            ("MANUAL", "m"),
+            (OWNED_VAR, "A,B,C"),
+        ]);
+        assert_eq!(
+            diff(&want, Some(&current)),
+            vec![
+                EnvChange {
+                    name: "B".into(),
+                    value: Some("2".into())
+                },
+                EnvChange {
+                    name: OWNED_VAR.into(),
+                    value: Some("A,B".into())
+                },
+                EnvChange {
+                    name: "C".into(),
+                    value: None
+                },
+            ]
+        );
+        assert_eq!(diff(&want, Some(&want)), vec![]);
+        assert_eq!(diff(&want, None).len(), 3);
+    }
+}
