@@ -1,51 +1,142 @@
 #!/usr/bin/env bash
 # Benchmarks of the release binary, timed with hyperfine (installed from Debian if missing).
-# Usage: bench/run.sh            prints a table of mean times against the targets.
+#
+#   bench/run.sh          all sections
+#   bench/run.sh offline  configure/env only (no backend, no npm)
+#
+# The backend section runs against the fake backend (examples/fake_backend.rs) and compares
+# with the script baseline, one `npx convex env set` per variable, in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+section="${1:-all}"
 
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-cargo build --release --locked --quiet
+cargo build --release --locked --quiet --bin coder-convex --example fake_backend
 bin="$PWD/target/release/coder-convex"
+fake="$PWD/target/release/examples/fake_backend"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 results="$work/results"
 mkdir -p "$results"
+cleanup() {
+  [ -f "$work/fake.pid" ] && kill "$(cat "$work/fake.pid")" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-# mean_ms NAME: the mean of a hyperfine JSON export, in milliseconds.
-mean_ms() {
+mean_ms() { # NAME: the mean of a hyperfine JSON export, in milliseconds
   python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1000))' "$results/$1.json"
 }
-
+below() { python3 -c 'import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))' "$1" "$2"; }
+verdict() { if below "$1" "$2"; then echo ok; else echo MISSED; fi; }
 row() { # NAME TARGET_MS
   local mean
   mean="$(mean_ms "$1")"
-  local verdict=ok
-  python3 -c 'import sys; sys.exit(float(sys.argv[1]) >= float(sys.argv[2]))' "$mean" "$2" || verdict=MISSED
-  printf '| %-28s | %9s ms | < %6s ms | %s |\n' "$1" "$mean" "$2" "$verdict"
+  printf '| %-34s | %10s ms | < %8s ms | %-6s |\n' "$1" "$mean" "$2" "$(verdict "$mean" "$2")"
+}
+header() {
+  echo "| benchmark                          |          mean | target        |        |"
+  echo "|------------------------------------|---------------|---------------|--------|"
 }
 
-project="$work/project"
-export CODER=true CODER_WORKSPACE_AGENT_NAME=main CODER_WORKSPACE_NAME=ws CODER_WORKSPACE_OWNER_NAME=alice
-export VSCODE_PROXY_URI='https://{{port}}--main--ws--alice.apps.example.com/'
+offline() {
+  local project="$work/offline"
+  mkdir -p "$project"
+  (
+    export CODER=true CODER_WORKSPACE_AGENT_NAME=main CODER_WORKSPACE_NAME=ws CODER_WORKSPACE_OWNER_NAME=alice
+    export VSCODE_PROXY_URI='https://{{port}}--main--ws--alice.apps.example.com/'
+    hyperfine -N --style none --warmup 1 --runs 15 --prepare "find $project -mindepth 1 -delete" \
+      --export-json "$results/configure-first-run.json" "$bin --project-dir $project -q configure" >/dev/null
+    "$bin" --project-dir "$project" -q configure
+    hyperfine -N --style none --warmup 5 --runs 100 \
+      --export-json "$results/configure-re-run.json" "$bin --project-dir $project -q configure" >/dev/null
+    hyperfine -N --style none --warmup 5 --runs 100 \
+      --export-json "$results/env.json" "$bin --project-dir $project env" >/dev/null
+  ) 2>/dev/null
+  row configure-first-run 1000
+  row configure-re-run 20
+  row env 10
+}
 
-mkdir -p "$project"
-hyperfine -N --style none --warmup 1 --runs 15 \
-  --prepare "find $project -mindepth 1 -delete" \
-  --export-json "$results/configure-first-run.json" \
-  "$bin --project-dir $project -q configure" >/dev/null
+# Start (or restart, with an empty deployment) the fake backend on fixed ports.
+cat >"$work/restart-fake.sh" <<SCRIPT
+#!/usr/bin/env bash
+set -eu
+[ -f "$work/fake.pid" ] && kill "\$(cat "$work/fake.pid")" 2>/dev/null && sleep 0.05
+INSTANCE_SECRET="\$(cat "$work/secret")" "$fake" convex-self-hosted 43210 43211 >"$work/fake.out" 2>&1 &
+echo \$! >"$work/fake.pid"
+for _ in \$(seq 1 100); do grep -q ready "$work/fake.out" 2>/dev/null && exit 0; sleep 0.02; done
+echo "fake backend did not start" >&2; exit 1
+SCRIPT
+chmod +x "$work/restart-fake.sh"
 
-mkdir -p "$project" && "$bin" --project-dir "$project" -q configure
-hyperfine -N --style none --warmup 5 --runs 100 \
-  --export-json "$results/configure-re-run.json" \
-  "$bin --project-dir $project -q configure" >/dev/null
+backend() {
+  local project="$work/backend" peers="$PWD/tests/node"
+  [ -d "$peers/node_modules/convex" ] || npm ci --prefix "$peers" --no-audit --no-fund --loglevel=error
+  mkdir -p "$project"
+  printf '{"dependencies":{"convex":"1.48.0"}}\n' >"$project/package.json"
+  ln -s "$peers/node_modules" "$project/node_modules"
+  printf 'OPENAI_API_KEY=sk-bench\nRESEND_API_KEY=re_bench\nAUTH_GITHUB_ID=gh-bench\n' >"$project/.env.convex.deployment"
+  export CODER_CONVEX_BACKEND_URL=http://127.0.0.1:43210 CODER_CONVEX_SITE_PROXY_URL=http://127.0.0.1:43211
+  "$bin" --project-dir "$project" -q configure
+  sed -n "s/^INSTANCE_SECRET='\(.*\)'$/\1/p" "$project/.env.convex.local" >"$work/secret"
+  "$work/restart-fake.sh"
 
-hyperfine -N --style none --warmup 5 --runs 100 \
-  --export-json "$results/env.json" \
-  "$bin --project-dir $project env" >/dev/null
+  # The script baseline: one CLI call per variable, values as the old scripts passed them.
+  local key jwt jwks
+  key="$("$bin" --project-dir "$project" admin-key)"
+  # The values to push, as coder-convex computes them (read back from the deployment).
+  "$bin" --project-dir "$project" -q env-set
+  read_var() {
+    curl -s -H "Authorization: Convex $key" http://127.0.0.1:43210/api/v1/list_environment_variables |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["environmentVariables"][sys.argv[1]])' "$1"
+  }
+  jwt="$(read_var JWT_PRIVATE_KEY)"
+  jwks="$(read_var JWKS)"
+  cat >"$work/baseline.sh" <<SCRIPT
+#!/usr/bin/env bash
+set -eu
+cd "$project"
+export CONVEX_SELF_HOSTED_URL=http://127.0.0.1:43210 CONVEX_SELF_HOSTED_ADMIN_KEY='$key'
+set_var() { npx --no-install convex env set "\$1" -- "\$2" >/dev/null 2>&1; }
+set_var JWT_PRIVATE_KEY '$jwt'
+set_var JWKS '$jwks'
+set_var CONVEX_SITE_ORIGIN http://127.0.0.1:3211
+set_var JWT_ISSUER http://127.0.0.1:3211
+set_var OPENAI_API_KEY sk-bench
+set_var RESEND_API_KEY re_bench
+set_var AUTH_GITHUB_ID gh-bench
+SCRIPT
+  chmod +x "$work/baseline.sh"
 
-echo "| benchmark                    |      mean    | target    |    |"
-echo "|------------------------------|--------------|-----------|----|"
-row configure-first-run 1000
-row configure-re-run 20
-row env 10
+  hyperfine --style none --runs 3 --prepare "$work/restart-fake.sh" \
+    --export-json "$results/baseline-7x-convex-env-set.json" "$work/baseline.sh" >/dev/null 2>&1
+  hyperfine --style none --warmup 1 --runs 20 --prepare "$work/restart-fake.sh" \
+    --export-json "$results/setup-no-deploy-first-run.json" "$bin --project-dir $project -q setup --no-deploy" >/dev/null 2>&1
+  "$bin" --project-dir "$project" -q setup --no-deploy
+  hyperfine -N --style none --warmup 5 --runs 50 \
+    --export-json "$results/setup-no-deploy-re-run.json" "$bin --project-dir $project -q setup --no-deploy" >/dev/null 2>&1
+  hyperfine -N --style none --warmup 5 --runs 50 \
+    --export-json "$results/env-set-re-run.json" "$bin --project-dir $project -q env-set" >/dev/null 2>&1
+
+  local base first ratio rss_ours rss_base
+  base="$(mean_ms baseline-7x-convex-env-set)"
+  first="$(mean_ms setup-no-deploy-first-run)"
+  ratio="$(python3 -c 'import sys; print("%.0f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$base" "$first")"
+  "$work/restart-fake.sh"
+  rss_ours="$( { /usr/bin/time -f '%M' "$bin" --project-dir "$project" -q setup --no-deploy >/dev/null; } 2>&1 | tail -1)"
+  rss_base="$( { /usr/bin/time -f '%M' "$work/baseline.sh"; } 2>&1 | tail -1)"
+  printf '| %-34s | %10s ms |               |        |\n' baseline-7x-convex-env-set "$base"
+  row setup-no-deploy-first-run 1000
+  printf '| %-34s | %12sx | >= %9sx | %-6s |\n' "speed-up over the baseline" "$ratio" 50 "$(verdict 49.999 "$ratio")"
+  row setup-no-deploy-re-run 50
+  row env-set-re-run 50
+  printf '| %-34s | %9s MiB | < %7s MiB | %-6s |\n' "peak RSS, setup --no-deploy" "$((rss_ours / 1024))" 20 "$(verdict "$rss_ours" 20480)"
+  printf '| %-34s | %9s MiB |               |        |\n' "peak RSS, baseline (largest child)" "$((rss_base / 1024))"
+}
+
+header
+case "$section" in
+  offline) offline ;;
+  backend) backend ;;
+  *) offline; backend ;;
+esac

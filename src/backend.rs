@@ -177,11 +177,10 @@ impl Backend {
     pub async fn check_admin_key(&self) -> Result<bool, CallError> {
         match self.get("/api/check_admin_key", true).await {
             Ok(_) => Ok(true),
-            Err(CallError::Status { status, .. })
-                if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) =>
-            {
-                Ok(false)
-            }
+            Err(CallError::Status {
+                status: StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN,
+                ..
+            }) => Ok(false),
             Err(e) => Err(e),
         }
     }

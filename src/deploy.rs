@@ -24,7 +24,8 @@ use crate::output::Output;
 const TAIL_LINES: usize = 20;
 /// After SIGTERM on timeout, how long the child gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long to keep reading output after the child exited.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -209,8 +210,10 @@ pub async fn run(
             }
         }
     };
-    // Drain what the readers still hold.
-    while let Ok(line) = rx.try_recv() {
+    // Read what the child wrote before it exited; a grandchild holding the pipe open must
+    // not keep us here.
+    let drain_until = tokio::time::Instant::now() + DRAIN_LIMIT;
+    while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, rx.recv()).await {
         out.info(format!("  │ {line}"));
         if tail.len() == TAIL_LINES {
             tail.pop_front();

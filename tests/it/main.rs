@@ -2,8 +2,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "../support/fake_backend.rs"]
+mod fake_backend;
 
 mod auth_keys;
 mod configure;
 mod env_cmd;
 mod readme;
+mod setup;

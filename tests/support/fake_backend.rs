@@ -236,10 +236,10 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
-/// `Authorization: Convex <key>` checked like the backend does.
-fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// `Authorization: Convex <key>` checked like the backend does; `Some` is the rejection.
+fn authorize(state: &Shared, headers: &HeaderMap) -> Option<Response> {
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
-        return Err(error(
+        return Some(error(
             StatusCode::FORBIDDEN,
             "MissingAdminKey",
             "An admin key is required",
@@ -247,8 +247,8 @@ fn authorize(state: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     };
     let key = value.strip_prefix("Convex ").unwrap_or_default();
     match validate_admin_key(key, &state.config.secret, &state.config.instance_name) {
-        Ok(claims) if claims.legacy || !state.config.legacy_keys_only => Ok(()),
-        _ => Err(error(
+        Ok(claims) if claims.legacy || !state.config.legacy_keys_only => None,
+        _ => Some(error(
             StatusCode::UNAUTHORIZED,
             "BadAdminKey",
             "The provided admin key was invalid for this instance",
@@ -275,15 +275,13 @@ async fn instance_name(State(state): State<AppState>, headers: HeaderMap) -> Res
 
 async fn check_admin_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
     record(&state, "GET /api/check_admin_key".into(), &headers);
-    match authorize(&state, &headers) {
-        Ok(()) => Json(json!({ "success": true, "isReadOnly": false })).into_response(),
-        Err(response) => response,
-    }
+    authorize(&state, &headers)
+        .unwrap_or_else(|| Json(json!({ "success": true, "isReadOnly": false })).into_response())
 }
 
 async fn canonical_urls(State(state): State<AppState>, headers: HeaderMap) -> Response {
     record(&state, "GET /api/v1/get_canonical_urls".into(), &headers);
-    if let Err(response) = authorize(&state, &headers) {
+    if let Some(response) = authorize(&state, &headers) {
         return response;
     }
     Json(json!({ "convexCloudUrl": state.config.cloud_origin, "convexSiteUrl": state.config.site_origin }))
@@ -299,7 +297,7 @@ async fn list_env(State(state): State<AppState>, headers: HeaderMap) -> Response
     if state.config.no_list_endpoint {
         return not_found().await;
     }
-    if let Err(response) = authorize(&state, &headers) {
+    if let Some(response) = authorize(&state, &headers) {
         return response;
     }
     let env = state.recorded.lock().expect("fake state").env.clone();
@@ -314,7 +312,7 @@ async fn update_env(State(state): State<AppState>, headers: HeaderMap, body: Str
         "POST /api/v1/update_environment_variables".into(),
         &headers,
     );
-    if let Err(response) = authorize(&state, &headers) {
+    if let Some(response) = authorize(&state, &headers) {
         return response;
     }
     if state.update_calls.fetch_add(1, Ordering::SeqCst) < state.config.fail_updates {

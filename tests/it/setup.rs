@@ -1,0 +1,548 @@
+//! `setup`, `env-set`, `deploy`, `status`, `admin-key --check` against the fake backend, and
+//! the fake proved faithful with the real `convex` CLI.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use coder_convex::secrets::{InstanceSecret, JwtKey, validate_admin_key};
+
+use crate::common::{CODER_ENV, Project, Run, node_peers};
+use crate::fake_backend::{FakeBackend, FakeConfig};
+
+/// A configured project and the secret its backend must be started with.
+fn configured() -> (Project, InstanceSecret) {
+    let p = Project::new();
+    p.run(&["configure"], &[]).ok();
+    let secret =
+        InstanceSecret::from_hex(&p.env_values(".env.convex.local")["INSTANCE_SECRET"]).unwrap();
+    (p, secret)
+}
+
+fn fake_for(secret: &InstanceSecret) -> FakeConfig {
+    FakeConfig::new("convex-self-hosted", secret.clone())
+}
+
+fn backend_env(fake: &FakeBackend) -> Vec<(&'static str, String)> {
+    vec![
+        ("CODER_CONVEX_BACKEND_URL", fake.api_url.clone()),
+        ("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.clone()),
+    ]
+}
+
+fn run_with(p: &Project, args: &[&str], fake: &FakeBackend, extra: &[(&str, &str)]) -> Run {
+    let env = backend_env(fake);
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    p.run(args, &all)
+}
+
+#[test]
+fn first_run_pushes_once_and_a_re_run_pushes_nothing() {
+    let (p, secret) = configured();
+    p.write(
+        ".env.convex.deployment",
+        "OPENAI_API_KEY=sk-test\nRESEND_API_KEY=\"re 1\"\n",
+    );
+    let fake = FakeBackend::start(fake_for(&secret));
+    run_with(&p, &["setup"], &fake, &[]).ok();
+    assert_eq!(fake.update_count(), 1);
+    let env = fake.env();
+    let jwt = JwtKey::from_pem(&p.read("jwt_private_key.pem")).unwrap();
+    assert_eq!(env["JWT_PRIVATE_KEY"], jwt.expose_env_value());
+    assert_eq!(env["JWKS"], jwt.jwks());
+    assert_eq!(env["CONVEX_SITE_ORIGIN"], "http://127.0.0.1:3211");
+    assert_eq!(env["JWT_ISSUER"], "http://127.0.0.1:3211");
+    assert_eq!(env["OPENAI_API_KEY"], "sk-test");
+    assert_eq!(env["RESEND_API_KEY"], "re 1");
+    assert_eq!(
+        env["CODER_CONVEX_MANAGED_VARS"],
+        "CONVEX_SITE_ORIGIN,JWKS,JWT_ISSUER,JWT_PRIVATE_KEY,OPENAI_API_KEY,RESEND_API_KEY"
+    );
+    assert_eq!(env.len(), 7);
+
+    let again = run_with(&p, &["setup"], &fake, &[]);
+    again.ok();
+    assert_eq!(
+        fake.update_count(),
+        1,
+        "a re-run with nothing changed sends no update"
+    );
+    assert!(
+        again
+            .stderr()
+            .contains("deployment environment is up to date"),
+        "{}",
+        again.stderr()
+    );
+}
+
+#[test]
+fn one_changed_variable_is_sent_alone_and_removed_ones_are_deleted() {
+    let (p, secret) = configured();
+    p.write(".env.convex.deployment", "A=1\nB=2\n");
+    let mut config = fake_for(&secret);
+    config.env.insert("SET_BY_HAND".into(), "keep me".into());
+    let fake = FakeBackend::start(config);
+    run_with(&p, &["env-set"], &fake, &[]).ok();
+    p.write(".env.convex.deployment", "A=1\nB=3\n");
+    run_with(&p, &["env-set"], &fake, &[]).ok();
+    assert_eq!(fake.update_count(), 2);
+    let second = fake.recorded(|r| r.updates[1].clone());
+    assert_eq!(second, vec![("B".to_owned(), Some("3".to_owned()))]);
+
+    p.write(".env.convex.deployment", "B=3\n");
+    run_with(&p, &["env-set"], &fake, &[]).ok();
+    let third = fake.recorded(|r| r.updates[2].clone());
+    assert_eq!(
+        third,
+        vec![
+            (
+                "CODER_CONVEX_MANAGED_VARS".to_owned(),
+                Some("B,CONVEX_SITE_ORIGIN,JWKS,JWT_ISSUER,JWT_PRIVATE_KEY".to_owned())
+            ),
+            ("A".to_owned(), None),
+        ]
+    );
+    assert_eq!(fake.env()["SET_BY_HAND"], "keep me");
+    assert!(!fake.env().contains_key("A"));
+}
+
+#[test]
+fn reserved_and_invalid_user_variables_exit_2_before_sending() {
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(fake_for(&secret));
+    p.write(".env.convex.deployment", "CONVEX_SITE_URL=https://x\n");
+    let run = run_with(&p, &["env-set"], &fake, &[]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("CONVEX_SITE_URL cannot be set"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("hint:"));
+    assert_eq!(fake.recorded(|r| r.requests.len()), 0);
+}
+
+#[test]
+fn an_unreachable_backend_exits_3_within_the_wait() {
+    let (p, _) = configured();
+    let started = Instant::now();
+    let run = p.run(
+        &["setup", "--wait", "1"],
+        &[("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")],
+    );
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(run.stderr().contains("not reachable"), "{}", run.stderr());
+    assert!(run.stderr().contains("within 1s"), "{}", run.stderr());
+}
+
+#[test]
+fn a_wrong_secret_or_instance_exits_4_and_pushes_nothing() {
+    let (p, _) = configured();
+    let fake = FakeBackend::start(fake_for(&InstanceSecret::generate()));
+    let run = run_with(&p, &["setup", "--no-deploy"], &fake, &[]);
+    assert_eq!(run.code(), 4, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("rejected our admin key"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(fake.update_count(), 0);
+    assert!(!fake.recorded(|r| r.requests.iter().any(|q| q.starts_with("POST"))));
+
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(FakeConfig::new("other-app", secret));
+    let run = run_with(&p, &["setup"], &fake, &[]);
+    assert_eq!(run.code(), 4);
+    assert!(run.stderr().contains("\"other-app\""), "{}", run.stderr());
+    assert_eq!(fake.update_count(), 0);
+}
+
+#[test]
+fn a_flaky_backend_still_succeeds() {
+    let (p, secret) = configured();
+    let mut config = fake_for(&secret);
+    config.start_delay = Duration::from_millis(400);
+    config.reset_connections = 2;
+    config.fail_version = 3;
+    config.fail_updates = 1;
+    let fake = FakeBackend::start(config);
+    let run = run_with(&p, &["setup", "--wait", "20"], &fake, &[]);
+    run.ok();
+    assert_eq!(fake.update_count(), 1);
+    assert!(fake.env().contains_key("JWKS"));
+}
+
+#[test]
+fn readiness_is_seen_quickly_after_the_backend_comes_up() {
+    let (p, secret) = configured();
+    let mut config = fake_for(&secret);
+    config.start_delay = Duration::from_millis(1500);
+    let fake = FakeBackend::start(config);
+    let started = Instant::now();
+    run_with(&p, &["env-set"], &fake, &[]).ok();
+    // 1.5 s until the port opens, then at most one 250 ms poll interval (plus process start).
+    assert!(
+        started.elapsed() < Duration::from_millis(2200),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_legacy_backend_gets_a_legacy_key_once() {
+    let (p, secret) = configured();
+    let mut config = fake_for(&secret);
+    config.legacy_keys_only = true;
+    let fake = FakeBackend::start(config);
+    run_with(&p, &["setup"], &fake, &[]).ok();
+    let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
+    assert!(
+        validate_admin_key(&key, &secret, "convex-self-hosted")
+            .unwrap()
+            .legacy
+    );
+    assert_eq!(fake.update_count(), 1);
+    let before = p.read(".env.local");
+    run_with(&p, &["setup"], &fake, &[]).ok();
+    assert_eq!(p.read(".env.local"), before);
+}
+
+#[test]
+fn without_a_list_endpoint_everything_is_sent_in_one_call() {
+    let (p, secret) = configured();
+    let mut config = fake_for(&secret);
+    config.no_list_endpoint = true;
+    let fake = FakeBackend::start(config);
+    let v = run_with(&p, &["--json", "env-set"], &fake, &[]).json();
+    assert_eq!(v["env"]["sent_all"], true);
+    assert_eq!(fake.update_count(), 1);
+    assert_eq!(fake.recorded(|r| r.updates[0].len()), 5);
+}
+
+#[test]
+fn two_setups_at_once_push_once() {
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(fake_for(&secret));
+    let env = backend_env(&fake);
+    let dir = p.path().to_owned();
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (dir, env) = (dir.clone(), env.clone());
+            std::thread::spawn(move || {
+                let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                crate::common::run_in(&dir, &["setup"], &env).code()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 0);
+    }
+    assert_eq!(fake.update_count(), 1);
+}
+
+#[test]
+fn canonical_url_mismatch_is_a_warning_with_the_restart_hint() {
+    let (p, secret) = configured();
+    let mut config = fake_for(&secret);
+    config.cloud_origin = "https://stale.example.com".into();
+    let fake = FakeBackend::start(config);
+    let run = run_with(&p, &["setup"], &fake, &[]);
+    run.ok();
+    assert!(
+        run.stderr()
+            .contains("CONVEX_CLOUD_ORIGIN=https://stale.example.com"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("restart the backend"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn admin_key_check_and_status() {
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(fake_for(&secret));
+    run_with(&p, &["admin-key", "--check"], &fake, &[]).ok();
+    let status = run_with(&p, &["--json", "status"], &fake, &[]).json();
+    assert_eq!(status["backend"]["healthy"], true);
+    assert_eq!(status["backend"]["instance_name"], "convex-self-hosted");
+    assert_eq!(status["admin_key_accepted"], true);
+    assert_eq!(status["canonical_urls_match"], true);
+    assert_eq!(status["env_in_sync"], false);
+    run_with(&p, &["env-set"], &fake, &[]).ok();
+    let status = run_with(&p, &["--json", "status"], &fake, &[]).json();
+    assert_eq!(status["env_in_sync"], true);
+
+    let stranger = FakeBackend::start(fake_for(&InstanceSecret::generate()));
+    let run = run_with(&p, &["admin-key", "--check"], &stranger, &[]);
+    assert_eq!(run.code(), 4);
+    let down = p.run(
+        &["status"],
+        &[("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")],
+    );
+    assert_eq!(down.code(), 3);
+    assert!(down.stdout().contains("not answering"), "{}", down.stdout());
+}
+
+/// A project with `convex/`, an installed `convex` package and a fake package-manager
+/// launcher on PATH that records its argv and environment.
+fn deployable(p: &Project, lock_file: Option<&str>) -> std::path::PathBuf {
+    std::fs::create_dir_all(p.file("convex")).unwrap();
+    std::fs::create_dir_all(p.file("node_modules/convex")).unwrap();
+    p.write(
+        "node_modules/convex/package.json",
+        r#"{"name":"convex","version":"1.48.0"}"#,
+    );
+    if let Some(lock) = lock_file {
+        p.write(lock, "");
+    }
+    let bin = p.file("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = r#"#!/bin/sh
+printf '%s\n' "$0" "$@" > "$PWD/argv.txt"
+env > "$PWD/child-env.txt"
+echo "✔ Deployed Convex functions to $CONVEX_SELF_HOSTED_URL"
+echo "warning line on stderr" >&2
+exit "${FAKE_EXIT:-0}"
+"#;
+    for name in ["npx", "pnpm", "yarn", "bunx"] {
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[test]
+fn deploy_runs_the_right_launcher_with_secrets_only_in_its_environment() {
+    for (lock, launcher, args) in [
+        (
+            None,
+            "npx",
+            vec!["--no-install", "convex", "deploy", "--yes"],
+        ),
+        (
+            Some("pnpm-lock.yaml"),
+            "pnpm",
+            vec!["exec", "convex", "deploy", "--yes"],
+        ),
+        (Some("yarn.lock"), "yarn", vec!["convex", "deploy", "--yes"]),
+        (
+            Some("bun.lockb"),
+            "bunx",
+            vec!["--no-install", "convex", "deploy", "--yes"],
+        ),
+    ] {
+        let (p, secret) = configured();
+        let bin = deployable(&p, lock);
+        let fake = FakeBackend::start(fake_for(&secret));
+        let path = path_with(&bin);
+        let run = run_with(
+            &p,
+            &["setup"],
+            &fake,
+            &[
+                ("PATH", &path),
+                ("CONVEX_DEPLOYMENT", "dev:cloud-123"),
+                ("CONVEX_DEPLOY_KEY", "prod:abc|xyz"),
+            ],
+        );
+        run.ok();
+        assert!(
+            run.stderr().contains("│ ✔ Deployed Convex functions to"),
+            "{}",
+            run.stderr()
+        );
+        assert!(
+            run.stderr().contains("│ warning line on stderr"),
+            "{}",
+            run.stderr()
+        );
+        let argv: Vec<String> = p.read("argv.txt").lines().map(str::to_owned).collect();
+        assert!(argv[0].ends_with(&format!("/{launcher}")), "{argv:?}");
+        assert_eq!(&argv[1..], args.as_slice());
+        let child_env: Vec<String> = p.read("child-env.txt").lines().map(str::to_owned).collect();
+        let get = |name: &str| {
+            child_env
+                .iter()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_owned))
+        };
+        assert_eq!(
+            get("CONVEX_SELF_HOSTED_URL").as_deref(),
+            Some(fake.api_url.as_str())
+        );
+        let key = get("CONVEX_SELF_HOSTED_ADMIN_KEY").unwrap();
+        assert!(validate_admin_key(&key, &secret, "convex-self-hosted").is_ok());
+        assert_eq!(get("CONVEX_DEPLOYMENT"), None);
+        assert_eq!(get("CONVEX_DEPLOY_KEY"), None);
+        assert_eq!(get("INSTANCE_SECRET"), None);
+        assert!(!p.read("argv.txt").contains(&key));
+        assert!(!run.all().contains(&key));
+        assert!(!run.all().contains(&secret.expose_hex()));
+    }
+}
+
+#[test]
+fn a_failing_deploy_passes_its_exit_code_through() {
+    let (p, secret) = configured();
+    let bin = deployable(&p, None);
+    let fake = FakeBackend::start(fake_for(&secret));
+    let path = path_with(&bin);
+    let run = run_with(
+        &p,
+        &["deploy"],
+        &fake,
+        &[("PATH", &path), ("FAKE_EXIT", "7")],
+    );
+    assert_eq!(run.code(), 7, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("exited with code 7"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("last lines of output"),
+        "{}",
+        run.stderr()
+    );
+
+    let no_deploy = run_with(
+        &p,
+        &["setup", "--no-deploy"],
+        &fake,
+        &[("PATH", &path), ("FAKE_EXIT", "7")],
+    );
+    no_deploy.ok();
+    assert!(no_deploy.stderr().contains("--no-deploy"));
+}
+
+#[test]
+fn a_missing_convex_package_is_named_with_the_install_command() {
+    let (p, secret) = configured();
+    std::fs::create_dir_all(p.file("convex")).unwrap();
+    p.write("pnpm-lock.yaml", "");
+    let fake = FakeBackend::start(fake_for(&secret));
+    let run = run_with(&p, &["setup"], &fake, &[]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("`convex` package is not installed"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("pnpm add convex"), "{}", run.stderr());
+}
+
+#[test]
+fn auth_is_verified_after_deploy() {
+    let (p, secret) = configured();
+    let bin = deployable(&p, None);
+    p.write(
+        "package.json",
+        r#"{"dependencies":{"convex":"1.48.0","@convex-dev/auth":"0.0.90"}}"#,
+    );
+    let fake = FakeBackend::start(fake_for(&secret));
+    let path = path_with(&bin);
+    let v = run_with(&p, &["--json", "setup"], &fake, &[("PATH", &path)]).json();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["auth"][0]["name"], "auth issuer");
+    assert_eq!(v["auth"][0]["ok"], true);
+    assert_eq!(v["auth"][1]["name"], "auth JWKS");
+    assert_eq!(v["auth"][1]["ok"], true);
+    assert_eq!(v["env"]["posted"], true);
+    assert_eq!(
+        v["deploy"]["command"],
+        "npx --no-install convex deploy --yes"
+    );
+    assert_eq!(v["urls"]["site"], "http://127.0.0.1:3211");
+
+    let mut config = fake_for(&secret);
+    config.issuer_override = Some("http://127.0.0.1:3210".into());
+    let wrong = FakeBackend::start(config);
+    let run = run_with(&p, &["setup"], &wrong, &[("PATH", &path)]);
+    assert_eq!(run.code(), 1);
+    assert!(run.stderr().contains("auth issuer"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("restart the backend"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn coder_urls_reach_the_backend_settings() {
+    let (p, secret) = configured();
+    let mut config = fake_for(&secret);
+    config.cloud_origin = "https://convex-api--main--ws--alice.apps.example.com".into();
+    config.site_origin = "https://convex-site--main--ws--alice.apps.example.com".into();
+    let fake = FakeBackend::start(config);
+    let run = run_with(&p, &["setup"], &fake, &CODER_ENV);
+    run.ok();
+    assert!(!run.stderr().contains("warning"), "{}", run.stderr());
+    assert_eq!(
+        fake.env()["CONVEX_SITE_ORIGIN"],
+        "https://convex-site--main--ws--alice.apps.example.com"
+    );
+}
+
+#[test]
+fn the_real_convex_cli_works_against_the_fake() {
+    let peers = node_peers();
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(fake_for(&secret));
+    p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);
+    std::os::unix::fs::symlink(peers.join("node_modules"), p.file("node_modules")).unwrap();
+    let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
+    let convex = |key: &str, args: &[&str]| {
+        std::process::Command::new(peers.join("node_modules/.bin/convex"))
+            .args(args)
+            .current_dir(p.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", p.path())
+            .env("CONVEX_SELF_HOSTED_URL", &fake.api_url)
+            .env("CONVEX_SELF_HOSTED_ADMIN_KEY", key)
+            .output()
+            .unwrap()
+    };
+    let ok = convex(&key, &["env", "set", "GREETING", "hello world"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(fake.env()["GREETING"], "hello world");
+    assert!(fake.recorded(|r| r.auth_headers.contains(&format!("Convex {key}"))));
+
+    let wrong =
+        coder_convex::secrets::mint_admin_key(&InstanceSecret::generate(), "convex-self-hosted");
+    let bad = convex(&wrong, &["env", "set", "GREETING", "bye"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("BadAdminKey"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert_eq!(fake.env()["GREETING"], "hello world");
+
+    // What the CLI set, coder-convex sees (and leaves alone: it does not own it).
+    run_with(&p, &["env-set"], &fake, &[]).ok();
+    assert_eq!(fake.env()["GREETING"], "hello world");
+}
