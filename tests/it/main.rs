@@ -7,6 +7,8 @@ mod fake_backend;
 
 mod auth_keys;
 mod configure;
+mod entrypoint;
 mod env_cmd;
 mod readme;
 mod setup;
+mod template;

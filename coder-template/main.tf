@@ -1,0 +1,512 @@
+# A Docker workspace with a self-hosted Convex backend, its dashboard and, optionally, Postgres.
+#
+# The Convex containers join the workspace container's network namespace
+# (`network_mode = "container:…"`): Coder's app proxy only dials the agent's localhost, so
+# that is where ports 3210, 3211 and 6791 must listen. `coder-convex setup` (run by the
+# coder_script below) writes `.env.convex.local` into the project; the Convex containers
+# wait for that file, start with it, and restart whenever it changes
+# (scripts/convex-entrypoint.sh).
+
+terraform {
+  required_providers {
+    coder = {
+      source  = "coder/coder"
+      version = ">= 2.5.0"
+    }
+    docker = {
+      source  = "kreuzwerker/docker"
+      version = ">= 3.0.2"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.6.0"
+    }
+  }
+}
+
+provider "docker" {
+  # null keeps the provider's default socket when the variable is empty.
+  host = var.docker_socket != "" ? var.docker_socket : null
+}
+
+data "coder_provisioner" "me" {}
+data "coder_workspace" "me" {}
+data "coder_workspace_owner" "me" {}
+
+data "coder_parameter" "database" {
+  name         = "database"
+  display_name = "Convex database"
+  description  = "Where the Convex backend stores its data. Cannot be changed later: the data would stay behind in the old store."
+  type         = "string"
+  default      = "sqlite"
+  mutable      = false
+  icon         = "/icon/database.svg"
+  order        = 1
+  option {
+    name        = "SQLite (embedded)"
+    value       = "sqlite"
+    description = "A file on the backend's data volume. No setup; fine for development."
+  }
+  option {
+    name        = "Postgres (sidecar)"
+    value       = "postgres"
+    description = "A Postgres container in this workspace with a generated password."
+  }
+  option {
+    name        = "External database"
+    value       = "external"
+    description = "An existing Postgres or MySQL server; give its URL below."
+  }
+}
+
+data "coder_parameter" "database_url" {
+  name         = "database_url"
+  display_name = "External DATABASE_URL"
+  description  = "Only for database = external. `postgres://user:password@host:5432/convex_self_hosted` (or `mysql://…`): the database name becomes the Convex instance name (`_` → `-`) and that database must already exist. Add `?sslmode=disable` for a server without TLS."
+  type         = "string"
+  default      = ""
+  mutable      = true
+  order        = 2
+  validation {
+    regex = "^$|^(postgres|postgresql|mysql)://"
+    error = "Use a postgres://, postgresql:// or mysql:// URL."
+  }
+}
+
+data "coder_parameter" "project_repo" {
+  name         = "project_repo"
+  display_name = "Project repository"
+  description  = "Git URL cloned into ~/${var.project_dir} on first start (left alone once the directory has content). Empty: start with an empty project."
+  type         = "string"
+  default      = var.project_repo_url
+  mutable      = true
+  icon         = "/icon/git.svg"
+  order        = 3
+}
+
+locals {
+  home         = "/home/coder"
+  project_path = "${local.home}/${var.project_dir}"
+  env_file     = "${local.project_path}/.env.convex.local"
+
+  container_name = "coder-${data.coder_workspace_owner.me.name}-${lower(data.coder_workspace.me.name)}"
+
+  # The sidecars read their entrypoint from the template itself: the project may not be this
+  # repository, and the file must be there before the project is cloned. These are copies of
+  # ../scripts/*.sh because `coder templates push` uploads this directory only; a test keeps
+  # them identical.
+  entrypoint_path = "/usr/local/bin/convex-entrypoint.sh"
+  entrypoint_sh   = file("${path.module}/scripts/convex-entrypoint.sh")
+  install_sh      = file("${path.module}/scripts/install.sh")
+
+  database     = data.coder_parameter.database.value
+  use_postgres = local.database == "postgres"
+
+  # The backend appends `/<instance name with _>` itself; coder-convex strips this path and
+  # names the instance `convex-self-hosted` after it. POSTGRES_DB creates that database.
+  postgres_user     = "convex"
+  postgres_database = "convex_self_hosted"
+  database_url = (
+    local.use_postgres ? "postgres://${local.postgres_user}:${one(random_password.postgres[*].result)}@127.0.0.1:5432/${local.postgres_database}"
+    : local.database == "external" ? data.coder_parameter.database_url.value
+    : ""
+  )
+
+  # Labels to find orphaned resources, as in Coder's docker template.
+  coder_labels = {
+    "coder.owner"        = data.coder_workspace_owner.me.name
+    "coder.owner_id"     = data.coder_workspace_owner.me.id
+    "coder.workspace_id" = data.coder_workspace.me.id
+  }
+  container_labels = merge(local.coder_labels, {
+    "coder.workspace_name" = data.coder_workspace.me.name
+  })
+  # Volumes outlive renames (ignore_changes = all), so their name label is the one at creation.
+  volume_labels = merge(local.coder_labels, {
+    "coder.workspace_name_at_creation" = data.coder_workspace.me.name
+  })
+}
+
+# Generated once and kept in the Terraform state; it reaches the workspace only as
+# DATABASE_URL in the container environment and is never written into a script.
+resource "random_password" "postgres" {
+  count   = local.use_postgres ? 1 : 0
+  length  = 32
+  special = false # URL-safe: no percent-encoding needed in DATABASE_URL
+}
+
+resource "coder_agent" "main" {
+  arch = data.coder_provisioner.me.arch
+  os   = "linux"
+
+  startup_script = <<-EOT
+    set -e
+    # Prepare the home directory with default files on first start.
+    if [ ! -f ~/.init_done ]; then
+      cp -rT /etc/skel ~
+      touch ~/.init_done
+    fi
+  EOT
+
+  # Non-secret settings only: the agent's env is stored by Coder. They also reach terminals,
+  # so `coder-convex status` works from any directory. DATABASE_URL travels in the container
+  # environment instead (see docker_container.workspace).
+  env = {
+    GIT_AUTHOR_NAME          = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_AUTHOR_EMAIL         = data.coder_workspace_owner.me.email
+    GIT_COMMITTER_NAME       = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_COMMITTER_EMAIL      = data.coder_workspace_owner.me.email
+    CODER_CONVEX_PROJECT_DIR = local.project_path
+    CODER_CONVEX_INSTALL_DIR = var.coder_convex_install_dir
+    CODER_CONVEX_RELEASE_URL = var.coder_convex_release_url
+    CODER_CONVEX_SHA256      = var.coder_convex_sha256
+    CODER_CONVEX_GIT_URL     = var.coder_convex_git_url
+    CODER_CONVEX_VERSION     = var.coder_convex_version
+    CONVEX_PROJECT_REPO      = data.coder_parameter.project_repo.value
+  }
+
+  metadata {
+    display_name = "Convex backend"
+    key          = "0_convex_backend"
+    script       = "curl -fsS --max-time 1 http://127.0.0.1:3210/version 2>/dev/null || echo unreachable"
+    interval     = 10
+    timeout      = 2
+  }
+
+  metadata {
+    display_name = "Convex dashboard"
+    key          = "1_convex_dashboard"
+    script       = "curl -fs -o /dev/null --max-time 1 http://127.0.0.1:6791 && echo up || echo down"
+    interval     = 10
+    timeout      = 2
+  }
+
+  metadata {
+    display_name = "CPU Usage"
+    key          = "2_cpu_usage"
+    script       = "coder stat cpu"
+    interval     = 10
+    timeout      = 1
+  }
+
+  metadata {
+    display_name = "RAM Usage"
+    key          = "3_ram_usage"
+    script       = "coder stat mem"
+    interval     = 10
+    timeout      = 1
+  }
+
+  metadata {
+    display_name = "Home Disk"
+    key          = "4_home_disk"
+    script       = "coder stat disk --path $${HOME}"
+    interval     = 60
+    timeout      = 1
+  }
+}
+
+# Installs coder-convex and runs `coder-convex setup`. Its output is the "Convex" log of the
+# workspace's startup: short lines, no secrets, no `set -x`. It does not block login: the
+# workspace is usable while the backend starts.
+resource "coder_script" "convex_setup" {
+  agent_id           = coder_agent.main.id
+  display_name       = "Convex"
+  icon               = "/icon/database.svg"
+  run_on_start       = true
+  start_blocks_login = false
+  script             = <<-EOT
+    #!/bin/sh
+    set -eu
+    say() { printf '%s\n' "$*"; }
+
+    dir=$CODER_CONVEX_PROJECT_DIR
+    repo=$${CONVEX_PROJECT_REPO:-}
+    if [ -n "$repo" ] && [ ! -e "$dir/.git" ] && [ -z "$(ls -A "$dir" 2>/dev/null)" ]; then
+      # Log the host and path only: the URL may carry a token.
+      say "cloning $(printf '%s' "$repo" | sed 's|//[^/@]*@|//|; s|[?#].*||') into $dir"
+      git clone --quiet "$repo" "$dir" || say "clone failed; continuing with an empty project"
+    fi
+    mkdir -p "$dir"
+
+    # scripts/install.sh, embedded at push time (base64 keeps quoting out of the way).
+    installer=$(mktemp)
+    trap 'rm -f "$installer"' EXIT
+    printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
+    if ! sh "$installer"; then
+      say "coder-convex is not installed: the template needs coder_convex_release_url"
+      say "(with coder_convex_sha256) or coder_convex_git_url. The Convex containers"
+      say "keep waiting for .env.convex.local until setup has run."
+      exit 1
+    fi
+    PATH="$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
+    export PATH
+
+    cd "$dir"
+    say "running coder-convex setup in $dir"
+    if ! coder-convex setup; then
+      say "setup failed; run 'coder-convex doctor' in a terminal for details"
+      exit 1
+    fi
+  EOT
+}
+
+# See https://registry.coder.com/modules/coder/code-server
+module "code-server" {
+  count    = data.coder_workspace.me.start_count
+  source   = "registry.coder.com/coder/code-server/coder"
+  version  = "~> 1.0"
+  agent_id = coder_agent.main.id
+  folder   = local.project_path
+  order    = 1
+}
+
+# --- Convex apps ----------------------------------------------------------------------------
+# Slugs and ports are the ones coder-convex derives its URLs from (src/urls.rs `App`); a test
+# parses this file to keep them equal. All three are subdomain apps: Convex clients need an
+# origin of their own, so they only work with a wildcard access URL (CODER_WILDCARD_ACCESS_URL).
+
+# The API: public because browsers' websocket clients and the Convex CLI connect without a
+# Coder session. Every admin operation still needs the admin key.
+resource "coder_app" "convex_api" {
+  agent_id     = coder_agent.main.id
+  slug         = "convex-api"
+  display_name = "Convex API"
+  icon         = "/icon/database.svg"
+  url          = "http://localhost:3210"
+  subdomain    = true
+  share        = "public"
+  order        = 10
+  healthcheck {
+    url       = "http://localhost:3210/version"
+    interval  = 5
+    threshold = 12
+  }
+}
+
+# HTTP actions and auth discovery: public because the backend fetches
+# /.well-known/openid-configuration from this origin itself and webhooks arrive without a
+# browser session. The site proxy has no /version: any answer below 500 (a 404 when no
+# route matches) shows the proxy is up, and a stopped backend refuses the connection.
+resource "coder_app" "convex_site" {
+  agent_id     = coder_agent.main.id
+  slug         = "convex-site"
+  display_name = "Convex HTTP actions"
+  icon         = "/icon/widgets.svg"
+  url          = "http://localhost:3211"
+  subdomain    = true
+  share        = "public"
+  order        = 11
+  healthcheck {
+    url       = "http://localhost:3211/"
+    interval  = 5
+    threshold = 12
+  }
+}
+
+# The dashboard: owner only. It asks for the admin key (`coder-convex admin-key`) at login.
+resource "coder_app" "convex_dashboard" {
+  agent_id     = coder_agent.main.id
+  slug         = "convex-dashboard"
+  display_name = "Convex dashboard"
+  icon         = "/icon/desktop.svg"
+  url          = "http://localhost:6791"
+  subdomain    = true
+  share        = "owner"
+  order        = 12
+  healthcheck {
+    url       = "http://localhost:6791"
+    interval  = 5
+    threshold = 12
+  }
+}
+
+# --- volumes --------------------------------------------------------------------------------
+
+# Home, with the project checkout and the env files coder-convex writes. The sidecars mount it
+# read-only: a separate project volume would be root-owned where it is mounted, and a volume
+# subpath must exist before the container starts, which the project does not on first start.
+resource "docker_volume" "home_volume" {
+  name = "coder-${data.coder_workspace.me.id}-home"
+  # Protect the volume from being deleted due to changes in attributes.
+  lifecycle {
+    ignore_changes = all
+  }
+  dynamic "labels" {
+    for_each = local.volume_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+# The backend's SQLite database, file storage and search indexes; survives image upgrades.
+resource "docker_volume" "convex_data" {
+  name = "coder-${data.coder_workspace.me.id}-convex-data"
+  lifecycle {
+    ignore_changes = all
+  }
+  dynamic "labels" {
+    for_each = local.volume_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_volume" "postgres_data" {
+  count = local.use_postgres ? 1 : 0
+  name  = "coder-${data.coder_workspace.me.id}-postgres-data"
+  lifecycle {
+    ignore_changes = all
+  }
+  dynamic "labels" {
+    for_each = local.volume_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+# --- containers -----------------------------------------------------------------------------
+
+resource "docker_container" "workspace" {
+  count = data.coder_workspace.me.start_count
+  image = var.workspace_image
+  # Uses lower() to avoid Docker restriction on container names.
+  name = local.container_name
+  # Hostname makes the shell more user friendly: coder@my-workspace:~$
+  hostname = data.coder_workspace.me.name
+  # Use the docker gateway if the access URL is 127.0.0.1
+  entrypoint = ["sh", "-c", replace(coder_agent.main.init_script, "/localhost|127\\.0\\.0\\.1/", "host.docker.internal")]
+  # DATABASE_URL stays on the Docker host (the agent's env would be stored by Coder); the agent
+  # passes it on to the coder_script, where coder-convex normalises it for the backend.
+  env = compact([
+    "CODER_AGENT_TOKEN=${coder_agent.main.token}",
+    local.database_url != "" ? "DATABASE_URL=${local.database_url}" : "",
+  ])
+  host {
+    host = "host.docker.internal"
+    ip   = "host-gateway"
+  }
+  volumes {
+    container_path = local.home
+    volume_name    = docker_volume.home_volume.name
+    read_only      = false
+  }
+
+  dynamic "labels" {
+    for_each = local.container_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.database != "external" || data.coder_parameter.database_url.value != ""
+      error_message = "The database parameter is `external`, but the External DATABASE_URL parameter is empty."
+    }
+  }
+}
+
+resource "docker_container" "convex_backend" {
+  count        = data.coder_workspace.me.start_count
+  image        = "ghcr.io/get-convex/convex-backend:${var.convex_image_tag}"
+  name         = "${local.container_name}-convex-backend"
+  network_mode = "container:${docker_container.workspace[0].id}"
+  # The entrypoint exits when the env file changes; the restart policy brings it back.
+  restart    = "unless-stopped"
+  entrypoint = ["/bin/sh", local.entrypoint_path, local.env_file]
+  command    = var.convex_backend_command
+  upload {
+    file       = local.entrypoint_path
+    content    = local.entrypoint_sh
+    executable = true
+  }
+  volumes {
+    container_path = "/convex/data"
+    volume_name    = docker_volume.convex_data.name
+    read_only      = false
+  }
+  volumes {
+    container_path = local.home
+    volume_name    = docker_volume.home_volume.name
+    read_only      = true
+  }
+  dynamic "labels" {
+    for_each = local.container_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_container" "convex_dashboard" {
+  count        = data.coder_workspace.me.start_count
+  image        = "ghcr.io/get-convex/convex-dashboard:${var.convex_image_tag}"
+  name         = "${local.container_name}-convex-dashboard"
+  network_mode = "container:${docker_container.workspace[0].id}"
+  restart      = "unless-stopped"
+  # The env file is 0600 and owned by the workspace user; the image's own user cannot read it.
+  user       = "root"
+  entrypoint = ["/bin/sh", local.entrypoint_path, local.env_file]
+  command    = var.convex_dashboard_command
+  # The dashboard needs the public API URL only, not the instance secret.
+  env = ["CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL"]
+  upload {
+    file       = local.entrypoint_path
+    content    = local.entrypoint_sh
+    executable = true
+  }
+  volumes {
+    container_path = local.home
+    volume_name    = docker_volume.home_volume.name
+    read_only      = true
+  }
+  dynamic "labels" {
+    for_each = local.container_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_container" "postgres" {
+  count        = local.use_postgres ? data.coder_workspace.me.start_count : 0
+  image        = var.postgres_image
+  name         = "${local.container_name}-postgres"
+  network_mode = "container:${docker_container.workspace[0].id}"
+  restart      = "unless-stopped"
+  # Loopback only: the shared network namespace also has the workspace's bridge address.
+  command = ["postgres", "-c", "listen_addresses=127.0.0.1"]
+  env = [
+    "POSTGRES_USER=${local.postgres_user}",
+    "POSTGRES_PASSWORD=${one(random_password.postgres[*].result)}",
+    "POSTGRES_DB=${local.postgres_database}",
+  ]
+  healthcheck {
+    test     = ["CMD-SHELL", "pg_isready -h 127.0.0.1 -U ${local.postgres_user} -d ${local.postgres_database}"]
+    interval = "5s"
+    timeout  = "3s"
+    retries  = 10
+  }
+  volumes {
+    container_path = "/var/lib/postgresql/data"
+    volume_name    = one(docker_volume.postgres_data[*].name)
+    read_only      = false
+  }
+  dynamic "labels" {
+    for_each = local.container_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}

@@ -1,0 +1,95 @@
+# Template variables: set by the template admin at push time
+# (`coder templates push --variable name=value`). Per-workspace choices are `coder_parameter`s
+# in main.tf.
+
+variable "docker_socket" {
+  default     = ""
+  description = "(Optional) Docker socket URI"
+  type        = string
+}
+
+variable "workspace_image" {
+  default     = "codercom/enterprise-base:ubuntu"
+  description = "Image of the workspace container. It must have the user `coder` (uid 1000) with home /home/coder, plus curl and git."
+  type        = string
+}
+
+# Backend and dashboard come from the same release: Convex only supports matching versions.
+# Tags are commit hashes; see https://github.com/get-convex/convex-backend/blob/main/self-hosted/CHANGELOG.md
+variable "convex_image_tag" {
+  default     = "4d3b0a5de955a258e70e3813bbff486051d88820"
+  description = "Release tag of ghcr.io/get-convex/convex-backend and ghcr.io/get-convex/convex-dashboard (one tag for both)."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.convex_image_tag)) && var.convex_image_tag != "latest"
+    error_message = "Pin a release tag (a commit hash from the self-hosted CHANGELOG), not `latest`."
+  }
+}
+
+# The images' own commands, run by scripts/convex-entrypoint.sh once the env file exists.
+variable "convex_backend_command" {
+  default     = ["./run_backend.sh"]
+  description = "Command of the backend image (its ENTRYPOINT, relative to its WORKDIR /convex)."
+  type        = list(string)
+}
+
+# Older dashboard images start `node ./server.js`, newer ones `node dashboard-self-hosted/server.js`
+# (the image CMD changed); this default works for both.
+variable "convex_dashboard_command" {
+  default     = ["/bin/sh", "-c", "if [ -f dashboard-self-hosted/server.js ]; then exec node dashboard-self-hosted/server.js; else exec node ./server.js; fi"]
+  description = "Command of the dashboard image (its CMD, relative to its WORKDIR /app)."
+  type        = list(string)
+}
+
+variable "postgres_image" {
+  default     = "postgres:17"
+  description = "Image of the Postgres sidecar (database = postgres)."
+  type        = string
+}
+
+variable "project_repo_url" {
+  default     = ""
+  description = "Default git repository cloned into the project directory on first start (users can change it per workspace). Empty: start with an empty directory."
+  type        = string
+}
+
+variable "project_dir" {
+  default     = "project"
+  description = "Project directory, relative to /home/coder. coder-convex writes .env.convex.local there; the Convex containers read it."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", var.project_dir)) && !can(regex("(^|/)\\.\\.?(/|$)", var.project_dir))
+    error_message = "Use a relative path below /home/coder without `.` or `..` parts, e.g. `project` or `src/app`."
+  }
+}
+
+# How scripts/install.sh gets coder-convex (see coder-template/README.md).
+variable "coder_convex_release_url" {
+  default     = ""
+  description = "URL of a prebuilt coder-convex binary (or .tar.gz) for the workspace's architecture. Requires coder_convex_sha256."
+  type        = string
+}
+
+variable "coder_convex_sha256" {
+  default     = ""
+  description = "sha256 of the file at coder_convex_release_url."
+  type        = string
+}
+
+variable "coder_convex_git_url" {
+  default     = ""
+  description = "Git repository of coder-convex, built with `cargo install --git` when no release URL is set (needs Rust in the workspace image)."
+  type        = string
+}
+
+variable "coder_convex_version" {
+  default     = ""
+  description = "Wanted coder-convex version, e.g. 0.1.0 (git builds use tag v<version>). Empty: any installed version."
+  type        = string
+}
+
+variable "coder_convex_install_dir" {
+  default     = "/home/coder/.local/bin"
+  description = "Where scripts/install.sh puts the binary (on the persistent home volume, so it is installed once)."
+  type        = string
+}

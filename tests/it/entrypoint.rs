@@ -1,0 +1,337 @@
+//! `scripts/convex-entrypoint.sh`, run for real with a stand-in backend: it waits for the env
+//! file, hands its settings to the command, and exits (non-zero, after stopping the command)
+//! when the file changes, so the container's restart policy applies the new settings.
+//!
+//! Poll intervals are shortened through `CONVEX_ENTRYPOINT_POLL_SECONDS`; every wait is a poll
+//! with a deadline, so the tests are fast when things work and fail clearly when they do not.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+const POLL_SECONDS: &str = "0.05";
+const POLL: Duration = Duration::from_millis(50);
+const DEADLINE: Duration = Duration::from_secs(10);
+
+const SECRET: &str = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974";
+const NEW_SECRET: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+/// Quotes and `$` in a value: the file must be read by sh without interpolation.
+const DB_URL: &str = "postgres://convex:p%40ss$word@127.0.0.1:5432?sslmode=disable";
+
+/// Stand-in for `./run_backend.sh`: records the environment it was given, then runs until
+/// SIGTERM, which it records too (or until its parent is gone, should a test fail).
+const STAND_IN: &str = r#"#!/bin/sh
+out=$1
+trap 'echo stopped >>"$out/stopped"; exit 0' TERM
+env >"$out/seen.tmp" && mv "$out/seen.tmp" "$out/seen"
+while kill -0 "$PPID" 2>/dev/null; do sleep 0.05; done
+"#;
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/convex-entrypoint.sh")
+}
+
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("backend.sh"), STAND_IN).expect("write the stand-in");
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn env_file(&self) -> PathBuf {
+        self.path(".env.convex.local")
+    }
+
+    /// Written like coder-convex does: a temp file renamed over the old one.
+    fn write_env(&self, secret: &str) {
+        let contents = format!(
+            "# Managed by coder-convex.\n\
+             INSTANCE_NAME='convex-self-hosted'\n\
+             INSTANCE_SECRET='{secret}'\n\
+             CONVEX_CLOUD_ORIGIN='https://convex-api--main--ws--alice.apps.example.com'\n\
+             NEXT_PUBLIC_DEPLOYMENT_URL='https://convex-api--main--ws--alice.apps.example.com'\n\
+             POSTGRES_URL='{DB_URL}'\n\
+             DO_NOT_REQUIRE_SSL='1'\n"
+        );
+        let tmp = self.path(".env.convex.local.tmp");
+        std::fs::write(&tmp, contents).expect("write the env file");
+        std::fs::rename(&tmp, self.env_file()).expect("rename the env file");
+    }
+
+    /// Start the entrypoint with a clean environment; its output goes to `log`.
+    fn spawn(&self, shell: &[&str], extra_env: &[(&str, &str)], command: &[&str]) -> Child {
+        let log = File::create(self.path("log")).expect("create the log");
+        let mut cmd = Command::new(shell[0]);
+        cmd.args(&shell[1..])
+            .arg(script())
+            .arg(self.env_file())
+            .args(command)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CONVEX_ENTRYPOINT_POLL_SECONDS", POLL_SECONDS)
+            .env("CONVEX_ENTRYPOINT_GRACE_SECONDS", "5")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the log handle"))
+            .stderr(log);
+        for (key, value) in extra_env {
+            cmd.env(key, value);
+        }
+        cmd.spawn().expect("start the entrypoint")
+    }
+
+    fn spawn_stand_in(&self, shell: &[&str]) -> Child {
+        let stand_in = self.path("backend.sh");
+        let out = self.dir.path().to_str().expect("a UTF-8 temp path");
+        self.spawn(shell, &[], &["sh", stand_in.to_str().expect("UTF-8"), out])
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("log")).unwrap_or_default()
+    }
+
+    /// What the stand-in saw, as a map.
+    fn seen(&self) -> BTreeMap<String, String> {
+        std::fs::read_to_string(self.path("seen"))
+            .expect("the stand-in recorded its environment")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_exit(&self, child: &mut Child) -> ExitStatus {
+        let mut status = None;
+        self.wait_for("the entrypoint to exit", || {
+            status = child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        status.expect("exited")
+    }
+}
+
+/// Kills the entrypoint if a test fails before it exits.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
+fn shell_available(shell: &[&str]) -> bool {
+    Command::new(shell[0])
+        .args(&shell[1..])
+        .args(["-c", "exit 0"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn waits_loads_and_restarts_on_change(shell: &[&str]) {
+    let fx = Fixture::new();
+    let mut child = Running(fx.spawn_stand_in(shell));
+
+    // No env file: the entrypoint says so and does not start the command.
+    fx.wait_for("the waiting message", || fx.log().contains("waiting for"));
+    std::thread::sleep(POLL * 5);
+    assert!(
+        child.0.try_wait().expect("try_wait").is_none(),
+        "still waiting"
+    );
+    assert!(
+        !fx.path("seen").exists(),
+        "the command started without settings"
+    );
+
+    // The file appears: the command runs with its settings, values taken literally.
+    fx.write_env(SECRET);
+    fx.wait_for("the stand-in to start", || fx.path("seen").exists());
+    let seen = fx.seen();
+    assert_eq!(seen["INSTANCE_NAME"], "convex-self-hosted");
+    assert_eq!(seen["INSTANCE_SECRET"], SECRET);
+    assert_eq!(
+        seen["CONVEX_CLOUD_ORIGIN"],
+        "https://convex-api--main--ws--alice.apps.example.com"
+    );
+    assert_eq!(seen["POSTGRES_URL"], DB_URL);
+    assert_eq!(seen["DO_NOT_REQUIRE_SSL"], "1");
+
+    // Rewritten with the same content (an idempotent setup run): nothing restarts.
+    fx.write_env(SECRET);
+    std::thread::sleep(POLL * 6);
+    assert!(
+        child.0.try_wait().expect("try_wait").is_none(),
+        "restarted on a no-op rewrite"
+    );
+    assert!(!fx.path("stopped").exists());
+
+    // New settings: the command is stopped and the entrypoint exits non-zero.
+    fx.write_env(NEW_SECRET);
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(status.code(), Some(75), "log:\n{}", fx.log());
+    assert!(
+        fx.path("stopped").exists(),
+        "the stand-in got SIGTERM before the exit"
+    );
+
+    let log = fx.log();
+    assert!(log.contains("changed"), "{log}");
+    for value in [SECRET, NEW_SECRET, DB_URL, "p%40ss"] {
+        assert!(!log.contains(value), "the log shows a value: {log}");
+    }
+}
+
+#[test]
+fn waits_for_the_env_file_passes_its_settings_and_exits_when_it_changes() {
+    waits_loads_and_restarts_on_change(&["sh"]);
+}
+
+/// The same under bash, which some images use as `sh`.
+#[test]
+fn works_under_bash_too() {
+    if !shell_available(&["bash"]) {
+        eprintln!("bash is not installed; skipping");
+        return;
+    }
+    waits_loads_and_restarts_on_change(&["bash"]);
+}
+
+/// And under busybox, the `sh` of Alpine-based images (older dashboard images).
+#[test]
+fn works_under_busybox_sh_too() {
+    if !shell_available(&["busybox", "sh"]) {
+        eprintln!("busybox is not installed; skipping");
+        return;
+    }
+    waits_loads_and_restarts_on_change(&["busybox", "sh"]);
+}
+
+#[test]
+fn passes_the_commands_exit_status_through() {
+    let fx = Fixture::new();
+    fx.write_env(SECRET);
+    let mut child = Running(fx.spawn(&["sh"], &[], &["sh", "-c", "exit 7"]));
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(status.code(), Some(7), "log:\n{}", fx.log());
+    assert!(fx.log().contains("exited with status 7"), "{}", fx.log());
+}
+
+#[test]
+fn forwards_sigterm_to_the_command() {
+    let fx = Fixture::new();
+    fx.write_env(SECRET);
+    let mut child = Running(fx.spawn_stand_in(&["sh"]));
+    fx.wait_for("the stand-in to start", || fx.path("seen").exists());
+    signal(&child.0, "TERM");
+    let status = fx.wait_exit(&mut child.0);
+    assert!(fx.path("stopped").exists(), "SIGTERM reached the command");
+    // The stand-in exits 0 on SIGTERM; its status is the entrypoint's.
+    assert_eq!(status.code(), Some(0), "log:\n{}", fx.log());
+}
+
+#[test]
+fn stops_while_waiting_on_sigterm() {
+    let fx = Fixture::new();
+    let mut child = Running(fx.spawn_stand_in(&["sh"]));
+    fx.wait_for("the waiting message", || fx.log().contains("waiting for"));
+    signal(&child.0, "TERM");
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(status.code(), Some(143));
+    assert!(!fx.path("seen").exists());
+}
+
+#[test]
+fn passes_only_the_listed_keys_when_asked() {
+    let fx = Fixture::new();
+    fx.write_env(SECRET);
+    let out = fx.path("seen");
+    let record = format!("env >'{}'", out.display());
+    let mut child = Running(fx.spawn(
+        &["sh"],
+        &[("CONVEX_ENTRYPOINT_KEYS", "NEXT_PUBLIC_DEPLOYMENT_URL")],
+        &["sh", "-c", &record],
+    ));
+    let status = fx.wait_exit(&mut child.0);
+    assert!(status.success(), "log:\n{}", fx.log());
+    let seen = fx.seen();
+    assert_eq!(
+        seen["NEXT_PUBLIC_DEPLOYMENT_URL"],
+        "https://convex-api--main--ws--alice.apps.example.com"
+    );
+    assert!(
+        !seen.contains_key("INSTANCE_SECRET"),
+        "the dashboard needs no secret"
+    );
+    assert!(!seen.contains_key("POSTGRES_URL"));
+}
+
+#[test]
+fn rejects_a_call_without_a_command() {
+    let fx = Fixture::new();
+    let mut child = Running(fx.spawn(&["sh"], &[], &[]));
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(status.code(), Some(64));
+    assert!(fx.log().contains("usage:"), "{}", fx.log());
+}
+
+#[test]
+fn scripts_are_shellcheck_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scripts: Vec<PathBuf> = ["scripts", "coder-template/scripts"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("a scripts directory"))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sh"))
+        .collect();
+    assert!(scripts.len() >= 4, "{scripts:?}");
+    // They run under dash and busybox: shellcheck takes the dialect from the shebang.
+    for name in ["convex-entrypoint.sh", "install.sh"] {
+        let text = std::fs::read_to_string(root.join("scripts").join(name)).expect("the script");
+        assert_eq!(text.lines().next(), Some("#!/bin/sh"), "{name} is POSIX sh");
+    }
+    let Ok(output) = Command::new("shellcheck").args(&scripts).output() else {
+        eprintln!("shellcheck is not installed; skipping");
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "shellcheck:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

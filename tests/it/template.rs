@@ -1,0 +1,842 @@
+//! The Coder template (`coder-template/*.tf`), parsed with hcl-rs and held to what the binary
+//! assumes: app slugs and ports come from `coder_convex::urls::App`, the Postgres sidecar's
+//! URL goes through the library's own normalisation, and the sidecars share the workspace's
+//! network namespace. The template cannot drift from the binary without a test failing here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use coder_convex::database;
+use coder_convex::urls::{self, App};
+use hcl::expr::{Expression, ObjectKey, TemplateExpr};
+use hcl::{Block, Body};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn template_dir() -> PathBuf {
+    repo_root().join("coder-template")
+}
+
+/// Top-level blocks of every `.tf` file of the template, plus the raw text.
+struct Template {
+    blocks: Vec<Block>,
+    text: String,
+}
+
+impl Template {
+    fn load() -> Self {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(template_dir())
+            .expect("coder-template/ exists")
+            .map(|entry| entry.expect("readable directory entry").path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "tf"))
+            .collect();
+        files.sort();
+        assert!(
+            files.iter().any(|f| f.ends_with("main.tf")),
+            "no main.tf in {files:?}"
+        );
+        let mut blocks = Vec::new();
+        let mut text = String::new();
+        for file in files {
+            let source = std::fs::read_to_string(&file).expect("readable .tf file");
+            let body: Body = hcl::parse(&source)
+                .unwrap_or_else(|err| panic!("{} does not parse: {err}", file.display()));
+            blocks.extend(body.into_blocks());
+            text.push_str(&source);
+        }
+        Self { blocks, text }
+    }
+
+    /// `<kind> "<type>" "<name>"` blocks (resource, data) of one type, by name.
+    fn labelled(&self, kind: &str, ty: &str) -> BTreeMap<String, &Body> {
+        self.blocks
+            .iter()
+            .filter(|b| b.identifier() == kind)
+            .filter(|b| b.labels().first().map(|l| l.as_str()) == Some(ty))
+            .map(|b| {
+                let name = b.labels().get(1).expect("a second label").as_str();
+                (name.to_owned(), b.body())
+            })
+            .collect()
+    }
+
+    fn resources(&self, ty: &str) -> BTreeMap<String, &Body> {
+        self.labelled("resource", ty)
+    }
+
+    fn resource(&self, ty: &str, name: &str) -> &Body {
+        self.resources(ty)
+            .remove(name)
+            .unwrap_or_else(|| panic!("no resource {ty}.{name}"))
+    }
+
+    fn data(&self, ty: &str, name: &str) -> &Body {
+        self.labelled("data", ty)
+            .remove(name)
+            .unwrap_or_else(|| panic!("no data.{ty}.{name}"))
+    }
+
+    fn local(&self, name: &str) -> &Expression {
+        self.blocks
+            .iter()
+            .filter(|b| b.identifier() == "locals")
+            .find_map(|b| attr(b.body(), name))
+            .unwrap_or_else(|| panic!("no local.{name}"))
+    }
+
+    fn variable_default(&self, name: &str) -> &Expression {
+        let var = self
+            .blocks
+            .iter()
+            .find(|b| {
+                b.identifier() == "variable" && b.labels().first().map(|l| l.as_str()) == Some(name)
+            })
+            .unwrap_or_else(|| panic!("no variable {name:?}"));
+        attr(var.body(), "default").unwrap_or_else(|| panic!("variable {name:?} has no default"))
+    }
+
+    /// A string attribute's value with `${var.x}` (string default) and `${local.y}` (string
+    /// local) substituted, for the plain cases this template uses.
+    fn resolve(&self, expr: &Expression) -> String {
+        let raw = match expr {
+            Expression::Traversal(_) | Expression::Variable(_) => format!("${{{expr}}}"),
+            other => text(other).unwrap_or_else(|| panic!("not a string: {other}")),
+        };
+        substitute(&raw, |inner| {
+            if let Some(name) = inner.strip_prefix("var.") {
+                Some(self.resolve(self.variable_default(name)))
+            } else {
+                inner
+                    .strip_prefix("local.")
+                    .map(|name| self.resolve(self.local(name)))
+            }
+        })
+    }
+}
+
+fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
+    body.attributes().find(|a| a.key() == key).map(|a| a.expr())
+}
+
+fn blocks<'a>(body: &'a Body, ident: &str) -> impl Iterator<Item = &'a Body> + 'a {
+    let ident = ident.to_owned();
+    body.blocks()
+        .filter(move |b| b.identifier() == ident)
+        .map(|b| b.body())
+}
+
+fn single_block<'a>(body: &'a Body, ident: &str) -> &'a Body {
+    let found: Vec<&Body> = blocks(body, ident).collect();
+    assert_eq!(found.len(), 1, "expected one `{ident}` block");
+    found[0]
+}
+
+/// A string or template attribute as its raw text (interpolations kept as `${…}`).
+fn text(expr: &Expression) -> Option<String> {
+    match expr {
+        Expression::String(s) => Some(s.clone()),
+        Expression::TemplateExpr(t) => Some(match t.as_ref() {
+            TemplateExpr::QuotedString(s) => s.clone(),
+            TemplateExpr::Heredoc(h) => h.template.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn text_attr(body: &Body, key: &str) -> String {
+    let expr = attr(body, key).unwrap_or_else(|| panic!("no attribute {key:?}"));
+    text(expr).unwrap_or_else(|| panic!("{key} is not a string: {expr}"))
+}
+
+fn bool_attr(body: &Body, key: &str) -> bool {
+    match attr(body, key) {
+        Some(Expression::Bool(b)) => *b,
+        other => panic!("{key} is not a literal bool: {other:?}"),
+    }
+}
+
+fn number_attr(body: &Body, key: &str) -> f64 {
+    match attr(body, key) {
+        Some(Expression::Number(n)) => n.as_f64().expect("a finite number"),
+        other => panic!("{key} is not a literal number: {other:?}"),
+    }
+}
+
+/// The expression as HCL source, for comparing references like `local.home`.
+fn source(body: &Body, key: &str) -> String {
+    attr(body, key)
+        .unwrap_or_else(|| panic!("no attribute {key:?}"))
+        .to_string()
+}
+
+/// Replace each top-level `${…}` whose inner text `f` knows; keep the others.
+fn substitute(raw: &str, f: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let mut depth = 1;
+        let end = after
+            .char_indices()
+            .find_map(|(i, c)| {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(i)
+            })
+            .unwrap_or_else(|| panic!("unbalanced interpolation in {raw:?}"));
+        let inner = after[..end].trim();
+        match f(inner) {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&rest[start..start + 2 + end + 1]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Keys of an object expression; `merge(…)` of objects and `local.*` references is followed.
+fn object_keys(template: &Template, expr: &Expression) -> Vec<String> {
+    match expr {
+        Expression::Object(object) => object
+            .iter()
+            .map(|(key, _)| match key {
+                ObjectKey::Expression(expr) => text(expr).unwrap_or_else(|| expr.to_string()),
+                other => other.to_string(),
+            })
+            .collect(),
+        Expression::FuncCall(call) if call.name.name.as_str() == "merge" => call
+            .args
+            .iter()
+            .flat_map(|arg| object_keys(template, arg))
+            .collect(),
+        Expression::Traversal(_) => {
+            let reference = expr.to_string();
+            let name = reference
+                .strip_prefix("local.")
+                .unwrap_or_else(|| panic!("not a local: {reference}"));
+            object_keys(template, template.local(name))
+        }
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn expected_share(app: App) -> &'static str {
+    match app {
+        // Browsers' websocket clients, the Convex CLI, the backend's own auth discovery
+        // and webhooks arrive without a Coder session.
+        App::Api | App::Site => "public",
+        App::Dashboard => "owner",
+    }
+}
+
+#[test]
+fn apps_have_the_binarys_slugs_ports_and_share_levels() {
+    let template = Template::load();
+    let apps = template.resources("coder_app");
+    for app in App::ALL {
+        let slug = app.default_slug();
+        assert!(urls::is_valid_slug(slug), "{slug}");
+        let matching: Vec<(&String, &&Body)> = apps
+            .iter()
+            .filter(|(_, body)| attr(body, "slug").and_then(text).as_deref() == Some(slug))
+            .collect();
+        assert_eq!(matching.len(), 1, "one coder_app with slug {slug}");
+        let (name, body) = matching[0];
+        let url = format!("http://localhost:{}", app.port());
+        assert_eq!(text_attr(body, "url"), url, "coder_app.{name}.url");
+        assert!(
+            bool_attr(body, "subdomain"),
+            "coder_app.{name} is a subdomain app"
+        );
+        assert_eq!(
+            text_attr(body, "share"),
+            expected_share(app),
+            "coder_app.{name}.share"
+        );
+
+        let health = single_block(body, "healthcheck");
+        let health_url = text_attr(health, "url");
+        match app {
+            App::Api => assert_eq!(health_url, format!("{url}/version")),
+            // No /version on the site proxy: any answer below 500 shows it is up.
+            App::Site => assert!(health_url.starts_with(&url), "{health_url}"),
+            App::Dashboard => assert_eq!(health_url.trim_end_matches('/'), url),
+        }
+        assert!(number_attr(health, "interval") > 0.0);
+        assert!(number_attr(health, "threshold") > 0.0);
+    }
+
+    // No other app claims one of our ports.
+    for (name, body) in &apps {
+        let Some(url) = attr(body, "url").and_then(text) else {
+            continue;
+        };
+        let slug = text_attr(body, "slug");
+        for app in App::ALL {
+            if url.contains(&format!(":{}", app.port())) {
+                assert_eq!(slug, app.default_slug(), "coder_app.{name} uses {url}");
+            }
+        }
+    }
+}
+
+#[test]
+fn convex_images_share_one_pinned_release_tag() {
+    let template = Template::load();
+    let containers = template.resources("docker_container");
+    let tag_of = |repository: &str| -> String {
+        let images: Vec<String> = containers
+            .values()
+            .filter_map(|body| attr(body, "image").and_then(text))
+            .filter_map(|image| {
+                image
+                    .strip_prefix(&format!("{repository}:"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(images.len(), 1, "one container runs {repository}");
+        images[0].clone()
+    };
+    let backend = tag_of("ghcr.io/get-convex/convex-backend");
+    let dashboard = tag_of("ghcr.io/get-convex/convex-dashboard");
+    assert_eq!(backend, dashboard, "backend and dashboard use one tag");
+    assert!(
+        backend.starts_with("${var.") && backend.ends_with('}'),
+        "the tag is a variable: {backend}"
+    );
+    let tag = template.resolve(&Expression::String(backend));
+    assert_is_release_tag(&tag);
+}
+
+/// Convex publishes self-hosted releases as commit hashes; `latest` is not a pin.
+fn assert_is_release_tag(tag: &str) {
+    assert_ne!(tag, "latest");
+    assert!(
+        tag.len() == 40
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "{tag:?} is not a release commit hash"
+    );
+}
+
+#[test]
+fn sidecars_share_the_workspace_network_namespace() {
+    let template = Template::load();
+    let containers = template.resources("docker_container");
+    assert!(containers.contains_key("workspace"));
+    let expected = "container:${docker_container.workspace[0].id}";
+    for name in ["convex_backend", "convex_dashboard", "postgres"] {
+        let body = containers
+            .get(name)
+            .unwrap_or_else(|| panic!("no docker_container.{name}"));
+        assert_eq!(text_attr(body, "network_mode"), expected, "{name}");
+        let restart = text_attr(body, "restart");
+        assert!(
+            ["unless-stopped", "always"].contains(&restart.as_str()),
+            "{name} restarts after the entrypoint exits: {restart}"
+        );
+        assert!(
+            source(body, "count").contains("data.coder_workspace.me.start_count"),
+            "{name} stops with the workspace"
+        );
+        assert!(
+            attr(body, "ports").is_none() && blocks(body, "ports").next().is_none(),
+            "{name} publishes no ports: they are the workspace's"
+        );
+    }
+    assert!(
+        source(containers["workspace"], "count").contains("data.coder_workspace.me.start_count")
+    );
+}
+
+#[test]
+fn convex_containers_start_through_the_entrypoint_with_the_project_env_file() {
+    let template = Template::load();
+    let home = template.resolve(template.local("home"));
+    let env_file = template.resolve(template.local("env_file"));
+    assert!(env_file.starts_with(&format!("{home}/")), "{env_file}");
+    assert!(env_file.ends_with("/.env.convex.local"), "{env_file}");
+
+    let workspace = template.resource("docker_container", "workspace");
+    let home_mount = blocks(workspace, "volumes")
+        .find(|v| source(v, "container_path") == "local.home")
+        .expect("the workspace mounts the home volume");
+    let home_volume = source(home_mount, "volume_name");
+
+    let entrypoint_path = template.resolve(template.local("entrypoint_path"));
+    for name in ["convex_backend", "convex_dashboard"] {
+        let body = template.resource("docker_container", name);
+        let Some(Expression::Array(entrypoint)) = attr(body, "entrypoint") else {
+            panic!("{name} has an entrypoint list");
+        };
+        let entrypoint: Vec<String> = entrypoint.iter().map(|e| template.resolve(e)).collect();
+        assert_eq!(
+            entrypoint,
+            ["/bin/sh", entrypoint_path.as_str(), env_file.as_str()],
+            "{name}"
+        );
+        let upload = single_block(body, "upload");
+        assert_eq!(
+            template.resolve(attr(upload, "file").expect("file")),
+            entrypoint_path
+        );
+        assert_eq!(source(upload, "content"), "local.entrypoint_sh");
+
+        // The project (on the home volume) is visible, read-only, at the same path.
+        let mount = blocks(body, "volumes")
+            .find(|v| source(v, "volume_name") == home_volume)
+            .unwrap_or_else(|| panic!("{name} mounts the home volume"));
+        assert_eq!(source(mount, "container_path"), "local.home");
+        assert!(bool_attr(mount, "read_only"), "{name} mounts it read-only");
+    }
+    assert_eq!(
+        source(
+            template.resource("docker_container", "convex_backend"),
+            "command"
+        ),
+        "var.convex_backend_command"
+    );
+    let Expression::Array(backend_command) = template.variable_default("convex_backend_command")
+    else {
+        panic!("convex_backend_command is a list");
+    };
+    assert_eq!(
+        text(&backend_command[0]).as_deref(),
+        Some("./run_backend.sh")
+    );
+
+    let entrypoint_sh = template.local("entrypoint_sh").to_string();
+    assert!(
+        entrypoint_sh.contains("scripts/convex-entrypoint.sh"),
+        "{entrypoint_sh}"
+    );
+}
+
+#[test]
+fn backend_data_lives_on_its_own_persistent_volume() {
+    let template = Template::load();
+    let backend = template.resource("docker_container", "convex_backend");
+    let data = blocks(backend, "volumes")
+        .find(|v| text_attr(v, "container_path") == "/convex/data")
+        .expect("the backend mounts /convex/data");
+    assert_eq!(
+        source(data, "volume_name"),
+        "docker_volume.convex_data.name"
+    );
+    assert!(!bool_attr(data, "read_only"));
+
+    let volumes = template.resources("docker_volume");
+    for name in ["home_volume", "convex_data", "postgres_data"] {
+        let body = volumes
+            .get(name)
+            .unwrap_or_else(|| panic!("no docker_volume.{name}"));
+        let lifecycle = single_block(body, "lifecycle");
+        assert_eq!(source(lifecycle, "ignore_changes"), "all", "{name}");
+        assert!(
+            attr(body, "count").is_none_or(|c| !c.to_string().contains("start_count")),
+            "docker_volume.{name} must outlive a stopped workspace"
+        );
+    }
+}
+
+#[test]
+fn resources_carry_coder_labels() {
+    let template = Template::load();
+    let container_labels = object_keys(&template, template.local("container_labels"));
+    let volume_labels = object_keys(&template, template.local("volume_labels"));
+    for label in ["coder.owner", "coder.owner_id", "coder.workspace_id"] {
+        assert!(
+            container_labels.iter().any(|l| l == label),
+            "{label} in {container_labels:?}"
+        );
+        assert!(
+            volume_labels.iter().any(|l| l == label),
+            "{label} in {volume_labels:?}"
+        );
+    }
+    assert!(container_labels.iter().any(|l| l == "coder.workspace_name"));
+    let labelled = |ty: &str, local: &str| {
+        for (name, body) in template.resources(ty) {
+            let dynamic = body
+                .blocks()
+                .find(|b| {
+                    b.identifier() == "dynamic"
+                        && b.labels().first().map(|l| l.as_str()) == Some("labels")
+                })
+                .unwrap_or_else(|| panic!("{ty}.{name} has labels"));
+            assert_eq!(
+                source(dynamic.body(), "for_each"),
+                format!("local.{local}"),
+                "{ty}.{name}"
+            );
+        }
+    };
+    labelled("docker_container", "container_labels");
+    labelled("docker_volume", "volume_labels");
+}
+
+#[test]
+fn startup_script_installs_the_binary_and_runs_setup() {
+    let template = Template::load();
+    let scripts = template.resources("coder_script");
+    assert_eq!(scripts.len(), 1, "one coder_script");
+    let script = scripts.values().next().expect("one script");
+    assert!(bool_attr(script, "run_on_start"));
+    assert!(
+        !bool_attr(script, "start_blocks_login"),
+        "must not block login"
+    );
+    assert!(!text_attr(script, "display_name").is_empty());
+    assert!(!text_attr(script, "icon").is_empty());
+
+    let body = text_attr(script, "script");
+    let lines: Vec<&str> = body.lines().map(str::trim).collect();
+    let install = lines
+        .iter()
+        .position(|l| l.contains("base64encode(local.install_sh)"))
+        .expect("the script embeds scripts/install.sh");
+    let setup = lines
+        .iter()
+        .position(|l| {
+            l.contains("coder-convex setup") && !l.starts_with("say") && !l.starts_with('#')
+        })
+        .expect("the script runs `coder-convex setup`");
+    assert!(install < setup, "install before setup");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("set -") && l.contains('x')),
+        "no xtrace: it would log secrets"
+    );
+    assert_eq!(
+        template.local("install_sh").to_string(),
+        r#"file("${path.module}/scripts/install.sh")"#
+    );
+}
+
+#[test]
+fn template_scripts_are_copies_of_the_repository_scripts() {
+    // `coder templates push` uploads coder-template/ only, so it carries copies.
+    for script in ["convex-entrypoint.sh", "install.sh"] {
+        let original = repo_root().join("scripts").join(script);
+        let copy = template_dir().join("scripts").join(script);
+        let read = |path: &Path| {
+            std::fs::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+        };
+        assert!(
+            read(&original) == read(&copy),
+            "{} differs from {}; copy it over",
+            copy.display(),
+            original.display()
+        );
+    }
+}
+
+#[test]
+fn database_parameter_offers_sqlite_postgres_and_external() {
+    let template = Template::load();
+    let param = template.data("coder_parameter", "database");
+    assert_eq!(text_attr(param, "default"), "sqlite");
+    let values: Vec<String> = blocks(param, "option")
+        .map(|o| text_attr(o, "value"))
+        .collect();
+    assert_eq!(values, ["sqlite", "postgres", "external"]);
+
+    let external = template.data("coder_parameter", "database_url");
+    assert!(bool_attr(external, "mutable"));
+    assert_eq!(text_attr(external, "default"), "");
+}
+
+#[test]
+fn postgres_sidecar_url_names_the_database_the_backend_opens() {
+    let template = Template::load();
+    // The postgres branch of local.database_url, with a stand-in for the generated password.
+    let mut expr = template.local("database_url");
+    while let Expression::Parenthesis(inner) = expr {
+        expr = inner;
+    }
+    let Expression::Conditional(cond) = expr else {
+        panic!("local.database_url is a conditional: {expr}");
+    };
+    assert_eq!(cond.cond_expr.to_string(), "local.use_postgres");
+    let raw = text(&cond.true_expr).expect("a URL template");
+    let url = substitute(&raw, |inner| {
+        if inner.contains("random_password.postgres") {
+            Some("generated".to_owned())
+        } else {
+            inner
+                .strip_prefix("local.")
+                .map(|name| template.resolve(template.local(name)))
+        }
+    });
+    assert!(!url.contains("${"), "{url}");
+
+    let db = database::normalise("DATABASE_URL", &url).expect("the library accepts the URL");
+    assert!(db.do_not_require_ssl, "loopback Postgres without TLS");
+    let (instance, _) =
+        database::instance_name(None, Some(&db), None, &mut Vec::new()).expect("an instance name");
+    assert_eq!(instance, database::DEFAULT_INSTANCE_NAME);
+
+    // The sidecar creates exactly that database: the backend does not create it.
+    let postgres = template.resource("docker_container", "postgres");
+    let Some(Expression::Array(env)) = attr(postgres, "env") else {
+        panic!("postgres has an env list");
+    };
+    let env: Vec<String> = env.iter().map(|e| text(e).expect("env strings")).collect();
+    let resolved: Vec<String> = env
+        .iter()
+        .map(|e| {
+            substitute(e, |inner| {
+                inner
+                    .strip_prefix("local.")
+                    .map(|name| template.resolve(template.local(name)))
+            })
+        })
+        .collect();
+    let wanted = format!("POSTGRES_DB={}", database::database_for_instance(&instance));
+    assert!(resolved.contains(&wanted), "{resolved:?} has {wanted}");
+    let password = env
+        .iter()
+        .find(|e| e.starts_with("POSTGRES_PASSWORD="))
+        .expect("POSTGRES_PASSWORD");
+    assert!(password.contains("random_password.postgres"), "{password}");
+}
+
+#[test]
+fn nothing_secret_is_baked_into_the_template() {
+    let template = Template::load();
+    for line in template.text.lines() {
+        let line = line.trim();
+        if let Some((_, value)) = line.split_once("PASSWORD=") {
+            assert!(value.starts_with("${"), "literal password: {line}");
+        }
+        assert!(!line.contains("INSTANCE_SECRET="), "{line}");
+        assert!(!line.contains("ADMIN_KEY="), "{line}");
+    }
+    // The agent's env is stored by Coder; the database URL travels in the container env.
+    let agent = template.resource("coder_agent", "main");
+    let env = attr(agent, "env").expect("agent env");
+    assert!(
+        !object_keys(&template, env)
+            .iter()
+            .any(|k| k.contains("DATABASE_URL") || k.contains("PASSWORD")),
+        "{env}"
+    );
+    let workspace_env = source(template.resource("docker_container", "workspace"), "env");
+    assert!(workspace_env.contains("DATABASE_URL="), "{workspace_env}");
+}
+
+#[test]
+fn terraform_fmt_is_clean() {
+    let Ok(output) = Command::new("terraform")
+        .args(["fmt", "-check", "-recursive", "-diff"])
+        .arg(template_dir())
+        .output()
+    else {
+        eprintln!("terraform is not installed; skipping `terraform fmt -check`");
+        return;
+    };
+    assert!(
+        output.status.success(),
+        "terraform fmt -check:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// --- scripts/docker-compose.convex.yml --------------------------------------------------------
+// No YAML parser among the dependencies: the file is checked line by line (block style, no
+// tabs), and through `docker compose config` where docker compose is installed.
+
+fn compose_path() -> PathBuf {
+    repo_root().join("scripts/docker-compose.convex.yml")
+}
+
+/// Lines of the block under `key:` at `indent` spaces (comments and blank lines dropped).
+fn yaml_section<'a>(lines: &[&'a str], indent: usize, key: &str) -> Vec<&'a str> {
+    let header = format!("{}{key}:", " ".repeat(indent));
+    let start = lines
+        .iter()
+        .position(|l| *l == header || l.starts_with(&format!("{header} ")))
+        .unwrap_or_else(|| panic!("no `{key}:` at indent {indent}"));
+    lines[start + 1..]
+        .iter()
+        .take_while(|l| l.len() - l.trim_start().len() > indent)
+        .copied()
+        .collect()
+}
+
+fn compose_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn compose_file_runs_both_services_from_the_project_env_file() {
+    let text = std::fs::read_to_string(compose_path()).expect("the compose file exists");
+    assert!(!text.contains('\t'), "YAML forbids tabs for indentation");
+    let lines = compose_lines(&text);
+    let top: Vec<&str> = lines
+        .iter()
+        .filter(|l| !l.starts_with(' '))
+        .copied()
+        .collect();
+    for line in &top {
+        assert!(
+            line.ends_with(':') || line.contains(": "),
+            "not a mapping key: {line:?}"
+        );
+    }
+    let services = yaml_section(&lines, 0, "services");
+    let names: Vec<&str> = services
+        .iter()
+        .filter(|l| l.len() - l.trim_start().len() == 2)
+        .map(|l| l.trim().trim_end_matches(':'))
+        .collect();
+    assert_eq!(names, ["backend", "dashboard"]);
+    assert!(
+        yaml_section(&lines, 0, "volumes")
+            .iter()
+            .any(|l| l.trim() == "convex-data:"),
+        "a named data volume"
+    );
+
+    let template = Template::load();
+    let pinned = template.resolve(template.variable_default("convex_image_tag"));
+    for (service, repository) in [
+        ("backend", "ghcr.io/get-convex/convex-backend"),
+        ("dashboard", "ghcr.io/get-convex/convex-dashboard"),
+    ] {
+        let body = yaml_section(&services, 2, service);
+        let image = body
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("image: "))
+            .unwrap_or_else(|| panic!("{service} has an image"));
+        // Same tag for both, overridable, defaulting to the template's pin.
+        assert_eq!(
+            image,
+            format!("{repository}:${{CONVEX_IMAGE_TAG:-{pinned}}}")
+        );
+        let entrypoint = body
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("entrypoint: "))
+            .unwrap_or_else(|| panic!("{service} has an entrypoint"));
+        assert_eq!(
+            entrypoint,
+            r#"["/bin/sh", "/usr/local/bin/convex-entrypoint.sh", "/project/.env.convex.local"]"#
+        );
+        let volumes = yaml_section(&body, 4, "volumes");
+        assert!(
+            volumes.iter().any(|l| l.trim() == "- *project-mount"),
+            "{service}"
+        );
+        assert!(
+            volumes.iter().any(|l| l.trim() == "- *entrypoint-mount"),
+            "{service}"
+        );
+        let restart = body.iter().find_map(|l| l.trim().strip_prefix("restart: "));
+        assert_eq!(restart, Some("unless-stopped"), "{service}");
+    }
+    // `..` is the project root, where coder-convex writes the env file.
+    let project = yaml_section(&lines, 0, "x-project-mount");
+    assert!(project.contains(&"  source: .."), "{project:?}");
+    assert!(project.contains(&"  target: /project"), "{project:?}");
+    let script = yaml_section(&lines, 0, "x-entrypoint-mount");
+    assert!(
+        script.contains(&"  source: ./convex-entrypoint.sh"),
+        "{script:?}"
+    );
+    assert!(repo_root().join("scripts/convex-entrypoint.sh").is_file());
+
+    let backend = yaml_section(&services, 2, "backend");
+    let env_file = yaml_section(&backend, 4, "env_file");
+    assert!(
+        env_file
+            .iter()
+            .any(|l| l.trim() == "- path: ../.env.convex.local"),
+        "{env_file:?}"
+    );
+    assert!(
+        backend
+            .iter()
+            .any(|l| l.contains("- convex-data:/convex/data"))
+    );
+    let health = yaml_section(&backend, 4, "healthcheck");
+    assert!(
+        health
+            .iter()
+            .any(|l| l.contains("http://127.0.0.1:3210/version")),
+        "{health:?}"
+    );
+}
+
+#[test]
+fn compose_file_binds_every_port_to_loopback() {
+    let text = std::fs::read_to_string(compose_path()).expect("the compose file exists");
+    let lines = compose_lines(&text);
+    let services = yaml_section(&lines, 0, "services");
+    let mut published = Vec::new();
+    for service in ["backend", "dashboard"] {
+        for line in yaml_section(&yaml_section(&services, 2, service), 4, "ports") {
+            let mapping = line.trim().trim_start_matches("- ").trim_matches('"');
+            let parts: Vec<&str> = mapping.split(':').collect();
+            assert_eq!(
+                parts.len(),
+                3,
+                "{service}: {mapping} names the host address"
+            );
+            assert_eq!(parts[0], "127.0.0.1", "{service}: {mapping}");
+            assert_eq!(parts[1], parts[2], "{service}: {mapping}");
+            published.push(parts[1].parse::<u16>().expect("a port"));
+        }
+    }
+    published.sort_unstable();
+    let mut expected: Vec<u16> = App::ALL.iter().map(|a| a.port()).collect();
+    expected.sort_unstable();
+    assert_eq!(published, expected);
+}
+
+/// The real parser, where it exists (CI images with docker compose v2).
+#[test]
+fn compose_file_passes_docker_compose_config() {
+    let available = Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        eprintln!("docker compose is not installed; skipping `docker compose config`");
+        return;
+    }
+    let output = Command::new("docker")
+        .args(["compose", "-p", "convex-config-check", "-f"])
+        .arg(compose_path())
+        .args(["config", "--format", "json"])
+        .env_remove("CONVEX_IMAGE_TAG")
+        .output()
+        .expect("docker compose runs");
+    assert!(
+        output.status.success(),
+        "docker compose config: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("docker compose prints JSON");
+    for service in ["backend", "dashboard"] {
+        let ports = config["services"][service]["ports"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{service} publishes ports"));
+        for port in ports {
+            assert_eq!(port["host_ip"], "127.0.0.1", "{service}: {port}");
+        }
+    }
+}
