@@ -169,9 +169,14 @@ pub enum Command {
     Doctor {
         #[command(flatten)]
         derive: DeriveArgs,
-        /// Repair what is safe to repair.
+        #[command(flatten)]
+        push: PushArgs,
+        /// Repair what is safe to repair: file modes, the missing database, stale deployment variables.
         #[arg(long)]
         fix: bool,
+        /// Internal URL of the dashboard.
+        #[arg(long, env = ev::CODER_CONVEX_DASHBOARD_INTERNAL_URL, value_name = "URL", default_value = "http://127.0.0.1:6791")]
+        dashboard_internal_url: String,
     },
     /// Push the deployment environment variables (changed ones only, in one call).
     EnvSet {

@@ -100,6 +100,8 @@ env_vars! {
     MYSQL_URL: ReadWrite;
     /// Written as `1` when the database connection does not use TLS.
     DO_NOT_REQUIRE_SSL: Write;
+    /// Extra CA certificates (PEM) the backend and the preflight trust for Postgres TLS.
+    PG_CA_FILE: Read;
 
     // Identity and secrets.
     /// Backend instance name; also names the database.
@@ -126,6 +128,8 @@ env_vars! {
     SITE_URL: ReadWrite;
     /// Pushed to the deployment: the variable names coder-convex owns (it deletes only those).
     CODER_CONVEX_MANAGED_VARS: Write;
+    /// Internal URL of the dashboard, for `doctor` (default `http://127.0.0.1:6791`).
+    CODER_CONVEX_DASHBOARD_INTERNAL_URL: Read;
     /// Seconds `convex deploy` may run (default 600).
     CODER_CONVEX_DEPLOY_TIMEOUT: Read;
 }

@@ -15,6 +15,9 @@ pub mod exit {
     pub const BACKEND_UNREACHABLE: u8 = 3;
     /// The backend rejected our identity (instance name) or admin key.
     pub const IDENTITY_REJECTED: u8 = 4;
+    /// The database cannot be used: unreachable, authentication, TLS, or the instance
+    /// database is missing and cannot be created.
+    pub const DATABASE: u8 = 5;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,11 @@ pub enum Error {
     IdentityRejected {
         url: String,
         what: String,
+        hint: Option<String>,
+    },
+    #[error("{message}")]
+    Database {
+        message: String,
         hint: Option<String>,
     },
     /// A child process (the Convex CLI) failed; its code is ours.
@@ -101,6 +109,7 @@ impl Error {
             | Self::BackendUnreachable { hint, .. }
             | Self::IdentityRejected { hint, .. }
             | Self::Child { hint, .. }
+            | Self::Database { hint, .. }
             | Self::Runtime { hint, .. } => *hint = text,
             Self::Io(_) | Self::NotImplemented(_) => {}
         }
@@ -114,6 +123,7 @@ impl Error {
             | Self::BackendUnreachable { hint, .. }
             | Self::IdentityRejected { hint, .. }
             | Self::Child { hint, .. }
+            | Self::Database { hint, .. }
             | Self::Runtime { hint, .. } => hint.as_deref(),
             Self::Io(_) => None,
             Self::NotImplemented(_) => Some("this command arrives in a later release"),
@@ -125,6 +135,7 @@ impl Error {
             Self::InvalidInput { .. } | Self::ProjectFile { .. } => exit::INVALID_INPUT,
             Self::BackendUnreachable { .. } => exit::BACKEND_UNREACHABLE,
             Self::IdentityRejected { .. } => exit::IDENTITY_REJECTED,
+            Self::Database { .. } => exit::DATABASE,
             Self::Child { code, .. } => *code,
             Self::Io(_) | Self::NotImplemented(_) | Self::Runtime { .. } => exit::FAILURE,
         }

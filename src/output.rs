@@ -56,6 +56,11 @@ impl Output {
         }
     }
 
+    /// A report line for people that `-q` keeps (the doctor table).
+    pub fn report(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
     pub fn warn(&self, line: impl AsRef<str>) {
         eprintln!("{} {}", self.paint("33;1", "warning:"), line.as_ref());
     }

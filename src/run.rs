@@ -10,11 +10,13 @@ use crate::backend::{self, Backend};
 use crate::cli::{Cli, Command, DeployArgs, DeriveArgs, EnvFormat, PushArgs, WaitArgs, WriteArgs};
 use crate::config::{self, Derived, Identity, ProjectState};
 use crate::configure;
+use crate::doctor;
 use crate::dotenv::{self, Change, ProjectLock};
 use crate::env_vars as ev;
 use crate::error::{Error, Result, exit};
 use crate::output::Output;
 use crate::pipeline;
+use crate::postgres;
 use crate::project;
 use crate::secrets::{self, InstanceSecret, JwtKey, mask_admin_key};
 use crate::settings::{self, RawEnv};
@@ -134,7 +136,28 @@ pub async fn run(
             }
             Ok(exit::OK)
         }
-        Command::Doctor { .. } => Err(Error::NotImplemented("doctor")),
+        Command::Doctor {
+            derive,
+            push,
+            fix,
+            dashboard_internal_url,
+        } => {
+            let opts = doctor::Options {
+                dir: &dir,
+                derive: &derive,
+                site_url: push.site_url.as_deref(),
+                dashboard_internal_url: &dashboard_internal_url,
+                fix,
+            };
+            let checks = doctor::run(&env, &opts, out).await;
+            let ok = checks.iter().all(|c| c.status != doctor::Status::Fail);
+            if json {
+                out.json(&json!({ "ok": ok, "checks": checks }));
+            } else {
+                doctor::print(out, &checks);
+            }
+            Ok(if ok { exit::OK } else { exit::FAILURE })
+        }
     }
 }
 
@@ -189,6 +212,33 @@ async fn setup(
         .admin_key
         .as_ref()
         .ok_or_else(|| Error::runtime("no admin key"))?;
+
+    let database = match &derived.database {
+        Some(db) => {
+            let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
+            let found = postgres::preflight(db, &derived.instance_name, ca, true)
+                .await
+                .map_err(|e| Error::Database {
+                    message: e.message,
+                    hint: Some(e.hint),
+                })?;
+            if found.created {
+                out.success(format!(
+                    "created database {} on {}",
+                    found.database,
+                    db.masked()
+                ));
+            } else {
+                out.success(format!(
+                    "database {} is ready on {}",
+                    found.database,
+                    db.masked()
+                ));
+            }
+            Some(found)
+        }
+        None => None,
+    };
 
     let backend = Backend::new(&derived.backend_url, admin_key)?;
     let version = pipeline::wait(&backend, Duration::from_secs(wait.wait), out).await?;
@@ -256,6 +306,7 @@ async fn setup(
             "url_source": derived.urls.source.as_str(),
             "urls": urls_json(&derived),
             "backend_version": version,
+            "database": database,
             "legacy_admin_key": verified.legacy_key.is_some(),
             "files": written.files,
             "env": env_report,

@@ -32,6 +32,8 @@ pub struct RawEnv {
     pub coder_convex_site_slug: Option<String>,
     pub coder_convex_dashboard_slug: Option<String>,
     pub no_color: Option<String>,
+    pub pg_ca_file: Option<String>,
+    pub convex_deployment: Option<String>,
     pub coder_convex_log: Option<String>,
 }
 

@@ -7,8 +7,10 @@ mod fake_backend;
 
 mod auth_keys;
 mod configure;
+mod doctor;
 mod entrypoint;
 mod env_cmd;
+mod pg;
 mod readme;
 mod setup;
 mod template;

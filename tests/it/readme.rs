@@ -34,6 +34,7 @@ fn every_exit_code_is_documented() {
         exit::INVALID_INPUT,
         exit::BACKEND_UNREACHABLE,
         exit::IDENTITY_REJECTED,
+        exit::DATABASE,
     ] {
         assert!(
             readme.lines().any(|l| l.starts_with(&format!("| {code} "))),

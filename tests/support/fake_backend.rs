@@ -175,6 +175,16 @@ impl FakeBackend {
         self.recorded(|r| r.env.clone())
     }
 
+    /// Change a deployment variable behind coder-convex's back (a fault for doctor).
+    pub fn set_env(&self, name: &str, value: &str) {
+        self.shared
+            .recorded
+            .lock()
+            .expect("fake state")
+            .env
+            .insert(name.to_owned(), value.to_owned());
+    }
+
     pub fn update_count(&self) -> usize {
         self.recorded(|r| r.updates.len())
     }

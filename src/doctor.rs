@@ -1,0 +1,868 @@
+//! `coder-convex doctor`: every check of DESIGN §9, each with a status, a detail line and a
+//! hint. File checks never depend on the backend, so a down backend cannot hide a bad file.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backend::{self, Backend, PublicProbe};
+use crate::cli::DeriveArgs;
+use crate::config::{self, Derived, EnvFile, ProjectState};
+use crate::dotenv::{self, SECRET_MODE};
+use crate::env_vars as ev;
+use crate::envset::{self, OWNED_VAR};
+use crate::output::Output;
+use crate::pipeline;
+use crate::postgres;
+use crate::project::{self, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE};
+use crate::secrets::{InstanceSecret, JwtKey, validate_admin_key};
+use crate::settings::RawEnv;
+use crate::urls::{App, UrlSource};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub detail: String,
+    pub hint: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: Status::Pass,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: Status::Warn,
+            detail: detail.into(),
+            hint: Some(hint.into()),
+        }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: Status::Fail,
+            detail: detail.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// What doctor needs besides the environment.
+pub struct Options<'a> {
+    pub dir: &'a Path,
+    pub derive: &'a DeriveArgs,
+    pub site_url: Option<&'a str>,
+    pub dashboard_internal_url: &'a str,
+    pub fix: bool,
+}
+
+/// Backend calls in doctor get one short try each, so the whole run stays bounded.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Run every check; `out` reports what `--fix` repaired.
+pub async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<Check> {
+    let dir = opts.dir;
+    let mut checks = Vec::new();
+
+    // Files first: they need nothing else.
+    let convex_env = file_check(
+        &mut checks,
+        "file .env.convex.local",
+        dir,
+        CONVEX_ENV_FILE,
+        true,
+    );
+    let cli_env = file_check(&mut checks, "file .env.local", dir, CLI_ENV_FILE, true);
+    file_check(
+        &mut checks,
+        "file .env.convex.deployment",
+        dir,
+        DEPLOYMENT_ENV_FILE,
+        false,
+    );
+    let jwt = jwt_check(&mut checks, dir);
+    checks.push(modes_check(dir, opts.fix, out));
+    checks.push(typo_check(dir));
+    checks.push(deployment_conflict_check(env, cli_env.as_ref()));
+    if let Some(file) = &convex_env {
+        checks.push(tls_flag_check(file));
+    }
+
+    // Inputs and derivation.
+    let state = ProjectState::load(dir);
+    let derived = match &state {
+        Ok(state) => {
+            let inputs = config::url_inputs(env, opts.derive, None);
+            let manifest = match &inputs {
+                Ok(i) if i.wants_manifest() => {
+                    let addr = env
+                        .coder_agent_debug_address
+                        .as_deref()
+                        .unwrap_or(crate::urls::DEFAULT_AGENT_DEBUG_ADDRESS);
+                    backend::fetch_manifest(addr).await
+                }
+                _ => None,
+            };
+            config::derive(env, opts.derive, state, manifest.as_ref())
+        }
+        Err(e) => Err(crate::error::Error::runtime(e.to_string())),
+    };
+    let derived = match derived {
+        Ok(d) => {
+            checks.push(Check::pass(
+                "environment inputs",
+                "all variables and flags parse",
+            ));
+            d
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "environment inputs",
+                e.to_string(),
+                e.hint().unwrap_or("fix the input named above"),
+            ));
+            return checks;
+        }
+    };
+    checks.push(url_source_check(&derived));
+    checks.push(site_origin_check(&derived, convex_env.as_ref()));
+    if let Some(file) = &convex_env {
+        checks.push(files_current_check(&derived, file));
+    }
+    let secret = convex_env
+        .as_ref()
+        .and_then(|f| f.get(ev::INSTANCE_SECRET))
+        .and_then(|s| InstanceSecret::from_hex(s).ok());
+    let secret = env
+        .instance_secret
+        .as_deref()
+        .and_then(|s| InstanceSecret::from_hex(s).ok())
+        .or(secret);
+    let admin_key = cli_env
+        .as_ref()
+        .and_then(|f| f.get(ev::CONVEX_SELF_HOSTED_ADMIN_KEY))
+        .map(str::to_owned);
+    checks.push(admin_key_file_check(
+        &derived,
+        secret.as_ref(),
+        admin_key.as_deref(),
+    ));
+
+    if let Some(db) = &derived.database {
+        checks.push(database_check(env, &derived, db, opts.fix, out).await);
+    }
+
+    backend_checks(
+        &mut checks,
+        &derived,
+        admin_key.as_deref(),
+        jwt.as_ref(),
+        opts,
+        state.ok().as_ref(),
+        out,
+    )
+    .await;
+    checks
+}
+
+fn file_check(
+    checks: &mut Vec<Check>,
+    name: &'static str,
+    dir: &Path,
+    file: &str,
+    required: bool,
+) -> Option<EnvFile> {
+    let path = dir.join(file);
+    match EnvFile::load(path) {
+        Ok(f) if f.text.is_some() => {
+            let n = f.values.len();
+            checks.push(Check::pass(
+                name,
+                format!("{n} variable{}", if n == 1 { "" } else { "s" }),
+            ));
+            Some(f)
+        }
+        Ok(_) if required => {
+            checks.push(Check::fail(
+                name,
+                "missing",
+                "run `coder-convex setup` (or `configure`) to write it",
+            ));
+            None
+        }
+        Ok(_) => {
+            checks.push(Check::pass(name, "absent (optional)"));
+            None
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                name,
+                e.to_string(),
+                e.hint().unwrap_or("fix the file"),
+            ));
+            None
+        }
+    }
+}
+
+fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
+    let name = "file jwt_private_key.pem";
+    match dotenv::read_optional(&dir.join(JWT_KEY_FILE)) {
+        Ok(Some(pem)) => match JwtKey::from_pem(&pem) {
+            Ok(key) => {
+                checks.push(Check::pass(name, "RSA PKCS#8 key"));
+                Some(key)
+            }
+            Err(why) => {
+                checks.push(Check::fail(
+                    name,
+                    format!("the key {why}"),
+                    "replace it with `coder-convex configure --rotate-jwt-key`",
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            checks.push(Check::fail(
+                name,
+                "missing",
+                "run `coder-convex setup` (or `configure`) to generate it",
+            ));
+            None
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                name,
+                e.to_string(),
+                "check the file's permissions",
+            ));
+            None
+        }
+    }
+}
+
+fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
+    let name = "secret file modes";
+    let mut loose = Vec::new();
+    for file in [
+        CONVEX_ENV_FILE,
+        CLI_ENV_FILE,
+        JWT_KEY_FILE,
+        DEPLOYMENT_ENV_FILE,
+    ] {
+        let path = dir.join(file);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            if fix
+                && std::fs::set_permissions(&path, std::fs::Permissions::from_mode(SECRET_MODE))
+                    .is_ok()
+            {
+                out.info(format!("fixed: {file} mode {mode:03o} → 600"));
+                continue;
+            }
+            loose.push(format!("{file} ({mode:03o})"));
+        }
+    }
+    if loose.is_empty() {
+        Check::pass(name, "files with secrets are 0600")
+    } else {
+        Check::fail(
+            name,
+            format!("readable by others: {}", loose.join(", ")),
+            "run `coder-convex doctor --fix` (or `chmod 600` the files)",
+        )
+    }
+}
+
+/// `KEY==value` lines: a typo that sets `KEY` to `=value`.
+fn typo_check(dir: &Path) -> Check {
+    let name = "env file typos";
+    let mut found = Vec::new();
+    for file in [
+        CONVEX_ENV_FILE,
+        CLI_ENV_FILE,
+        project::BROWSER_ENV_FILE,
+        DEPLOYMENT_ENV_FILE,
+        ".env",
+    ] {
+        let Ok(Some(text)) = dotenv::read_optional(&dir.join(file)) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if let Some(key) = dotenv::assignment_key(line) {
+                let after = line.split_once('=').map_or("", |(_, rest)| rest);
+                if after.starts_with('=') {
+                    found.push(format!("{file}:{} {key}==", i + 1));
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        Check::pass(name, "no `KEY==value` lines")
+    } else {
+        Check::fail(
+            name,
+            found.join(", "),
+            "use a single `=`: with `==` the value starts with `=`",
+        )
+    }
+}
+
+fn deployment_conflict_check(env: &RawEnv, cli_env: Option<&EnvFile>) -> Check {
+    let name = "CONVEX_DEPLOYMENT conflict";
+    let in_file = cli_env.and_then(|f| f.get(ev::CONVEX_DEPLOYMENT)).is_some();
+    let in_env = env.convex_deployment.is_some();
+    if !in_file && !in_env {
+        return Check::pass(name, "not set");
+    }
+    let place = if in_file {
+        ".env.local"
+    } else {
+        "the environment"
+    };
+    Check::fail(
+        name,
+        format!(
+            "CONVEX_DEPLOYMENT is set in {place} beside CONVEX_SELF_HOSTED_*; the Convex CLI refuses both"
+        ),
+        if in_file {
+            "run `coder-convex configure` (it comments the line out)"
+        } else {
+            "unset CONVEX_DEPLOYMENT in your shell or template"
+        },
+    )
+}
+
+fn tls_flag_check(file: &EnvFile) -> Check {
+    let name = "database TLS settings";
+    let flag = file.values.get(ev::DO_NOT_REQUIRE_SSL).map(String::as_str);
+    if let Some(v) = flag
+        && matches!(
+            v.to_ascii_lowercase().as_str(),
+            "false" | "0" | "no" | "off"
+        )
+    {
+        return Check::fail(
+            name,
+            format!(
+                "DO_NOT_REQUIRE_SSL={v} still disables the TLS requirement (any non-empty value does)"
+            ),
+            "remove the line to require TLS, or write DO_NOT_REQUIRE_SSL=1 if the database has no TLS",
+        );
+    }
+    let Some(url) = file.get(ev::POSTGRES_URL) else {
+        return Check::pass(name, "no Postgres URL");
+    };
+    let mode = url
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("sslmode=")))
+        .unwrap_or("");
+    let lax = matches!(mode, "disable" | "allow" | "prefer");
+    if lax && flag.is_none_or(str::is_empty) {
+        return Check::fail(
+            name,
+            format!(
+                "POSTGRES_URL has sslmode={mode} but DO_NOT_REQUIRE_SSL is not set, so the backend forces sslmode=require"
+            ),
+            "add DO_NOT_REQUIRE_SSL=1 (coder-convex configure writes it for in-cluster hosts)",
+        );
+    }
+    Check::pass(
+        name,
+        format!(
+            "sslmode={}{}",
+            if mode.is_empty() {
+                "require (backend default)"
+            } else {
+                mode
+            },
+            if lax { " with DO_NOT_REQUIRE_SSL" } else { "" }
+        ),
+    )
+}
+
+fn url_source_check(derived: &Derived) -> Check {
+    let name = "public URLs";
+    let detail = format!(
+        "from {}: {}",
+        derived.urls.source.as_str(),
+        derived.urls.api
+    );
+    if derived.urls.source == UrlSource::CoderNoWildcard {
+        return Check::warn(
+            name,
+            format!("{detail} (Coder has no wildcard access URL)"),
+            "ask the Coder admin to set CODER_WILDCARD_ACCESS_URL, or use `coder port-forward <workspace> --tcp 3210:3210 --tcp 3211:3211 --tcp 6791:6791`",
+        );
+    }
+    Check::pass(name, format!("{detail} (host labels within 63 characters)"))
+}
+
+fn site_origin_check(derived: &Derived, file: Option<&EnvFile>) -> Check {
+    let name = "site origin";
+    let mut origins = vec![("derived", derived.urls.site.clone())];
+    if let Some(v) = file.and_then(|f| f.get(ev::CONVEX_SITE_ORIGIN)) {
+        origins.push((".env.convex.local", v.to_owned()));
+    }
+    for (place, origin) in &origins {
+        let port = url::Url::parse(origin)
+            .ok()
+            .and_then(|u| u.port_or_known_default());
+        let wrong = if origin == &derived.urls.api || port == Some(App::Api.port()) {
+            Some("points at the API (port 3210)")
+        } else if port == Some(3212) {
+            Some("points at port 3212, where nothing listens")
+        } else {
+            None
+        };
+        if let Some(why) = wrong {
+            return Check::fail(
+                name,
+                format!(
+                    "CONVEX_SITE_ORIGIN {origin} ({place}) {why}; auth discovery and HTTP actions live on the site proxy (3211)"
+                ),
+                "point CONVEX_SITE_ORIGIN at the convex-site app (port 3211), or unset it to use the derived URL",
+            );
+        }
+    }
+    Check::pass(name, derived.urls.site.clone())
+}
+
+fn files_current_check(derived: &Derived, file: &EnvFile) -> Check {
+    let name = "files match the workspace";
+    let mut stale = Vec::new();
+    for (key, want) in [
+        (ev::INSTANCE_NAME, derived.instance_name.as_str()),
+        (ev::CONVEX_CLOUD_ORIGIN, derived.urls.api.as_str()),
+        (ev::CONVEX_SITE_ORIGIN, derived.urls.site.as_str()),
+        (ev::CONVEX_DASHBOARD_URL, derived.urls.dashboard.as_str()),
+    ] {
+        if file.get(key) != Some(want) {
+            stale.push(key);
+        }
+    }
+    if stale.is_empty() {
+        Check::pass(name, ".env.convex.local is current")
+    } else {
+        Check::warn(
+            name,
+            format!("stale in .env.convex.local: {}", stale.join(", ")),
+            "run `coder-convex setup` (the backend restarts with the new file)",
+        )
+    }
+}
+
+fn admin_key_file_check(
+    derived: &Derived,
+    secret: Option<&InstanceSecret>,
+    key: Option<&str>,
+) -> Check {
+    let name = "admin key file";
+    match (secret, key) {
+        (Some(secret), Some(key)) => {
+            match validate_admin_key(key, secret, &derived.instance_name) {
+                Ok(_) => Check::pass(name, ".env.local's key belongs to this instance and secret"),
+                Err(why) => Check::fail(
+                    name,
+                    format!(".env.local's admin key: {why}"),
+                    "run `coder-convex configure` to mint a matching key",
+                ),
+            }
+        }
+        _ => Check::fail(
+            name,
+            "no instance secret or admin key",
+            "run `coder-convex setup` (or `configure`)",
+        ),
+    }
+}
+
+async fn database_check(
+    env: &RawEnv,
+    derived: &Derived,
+    db: &crate::database::Database,
+    fix: bool,
+    out: &Output,
+) -> Check {
+    let name = "database";
+    let ca = env.pg_ca_file.as_deref().map(Path::new);
+    match postgres::preflight(db, &derived.instance_name, ca, fix).await {
+        Ok(found) => {
+            if found.created {
+                out.info(format!("fixed: created database {}", found.database));
+            }
+            Check::pass(
+                name,
+                format!(
+                    "{} reachable; database {} exists",
+                    db.masked(),
+                    found.database
+                ),
+            )
+        }
+        Err(e) => Check::fail(name, e.message, e.hint),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn backend_checks(
+    checks: &mut Vec<Check>,
+    derived: &Derived,
+    admin_key: Option<&str>,
+    jwt: Option<&JwtKey>,
+    opts: &Options<'_>,
+    state: Option<&ProjectState>,
+    out: &Output,
+) {
+    checks.push(ports_check(derived, opts.dashboard_internal_url).await);
+    let Ok(backend) = Backend::new(&derived.backend_url, admin_key.unwrap_or_default()) else {
+        return;
+    };
+    let down = |name: &'static str| {
+        Check::fail(
+            name,
+            "not checked: the backend is not answering",
+            "start the backend first",
+        )
+    };
+    let version = tokio::time::timeout(PROBE_TIMEOUT, backend.version_once()).await;
+    let healthy = match version {
+        Ok(Ok(v)) => {
+            checks.push(Check::pass("backend health", format!("GET /version: {v}")));
+            true
+        }
+        Ok(Err(e)) => {
+            checks.push(Check::fail("backend health", format!("{}: {e}", derived.backend_url), "start the backend (in Coder: the convex-backend container; locally: docker compose)"));
+            false
+        }
+        Err(_) => {
+            checks.push(Check::fail(
+                "backend health",
+                format!(
+                    "{}: no answer within {}s",
+                    derived.backend_url,
+                    PROBE_TIMEOUT.as_secs()
+                ),
+                "check the backend's logs",
+            ));
+            false
+        }
+    };
+    let names = [
+        "instance name",
+        "admin key accepted",
+        "canonical URLs",
+        "deployment env",
+        "auth discovery",
+    ];
+    if !healthy {
+        checks.extend(names.iter().map(|n| down(n)));
+        checks.extend(public_checks(derived).await);
+        return;
+    }
+    match backend.instance_name().await {
+        Ok(name) if name == derived.instance_name => {
+            checks.push(Check::pass("instance name", name))
+        }
+        Ok(name) => checks.push(Check::fail(
+            "instance name",
+            format!(
+                "the backend runs {name:?}, this project is {:?}",
+                derived.instance_name
+            ),
+            "restart the backend so it loads .env.convex.local",
+        )),
+        Err(e) => checks.push(Check::fail(
+            "instance name",
+            e.to_string(),
+            "check the backend's logs",
+        )),
+    }
+    let accepted = admin_key.is_some() && matches!(backend.check_admin_key().await, Ok(true));
+    if accepted {
+        checks.push(Check::pass(
+            "admin key accepted",
+            "GET /api/check_admin_key: 200",
+        ));
+    } else {
+        checks.push(Check::fail(
+            "admin key accepted",
+            "the backend rejects .env.local's admin key",
+            "restart the backend so it loads .env.convex.local (its INSTANCE_SECRET), then `coder-convex setup`",
+        ));
+        checks.extend(names[2..4].iter().map(|n| {
+            Check::fail(
+                n,
+                "not checked: the admin key is rejected",
+                "fix the admin key first",
+            )
+        }));
+    }
+    if accepted {
+        match backend.canonical_urls().await {
+            Ok(u)
+                if u.convex_cloud_url == derived.urls.api
+                    && u.convex_site_url == derived.urls.site =>
+            {
+                checks.push(Check::pass(
+                    "canonical URLs",
+                    "the backend's URLs match the workspace",
+                ))
+            }
+            Ok(u) => checks.push(Check::fail(
+                "canonical URLs",
+                format!(
+                    "the backend runs with {} / {}, the workspace is {} / {}",
+                    u.convex_cloud_url, u.convex_site_url, derived.urls.api, derived.urls.site
+                ),
+                "restart the backend so it loads .env.convex.local",
+            )),
+            Err(e) => checks.push(Check::warn(
+                "canonical URLs",
+                e.to_string(),
+                "older backends lack this endpoint",
+            )),
+        }
+        checks.push(env_check(&backend, derived, jwt, opts, out).await);
+    }
+    let uses_auth = pipeline::uses_convex_auth(state.and_then(|s| s.package_json.as_ref()));
+    match (uses_auth, jwt) {
+        (true, Some(jwt)) => {
+            let found = pipeline::verify_auth(derived, jwt).await;
+            let failing: Vec<_> = found
+                .iter()
+                .filter(|c| !c.ok && c.name != "public site URL")
+                .collect();
+            if failing.is_empty() {
+                checks.push(Check::pass(
+                    "auth discovery",
+                    format!("issuer {} with the key's JWKS", derived.urls.site),
+                ));
+            } else {
+                let detail = failing
+                    .iter()
+                    .map(|c| c.detail.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let hint = failing
+                    .iter()
+                    .find_map(|c| c.hint.clone())
+                    .unwrap_or_default();
+                checks.push(Check::fail("auth discovery", detail, hint));
+            }
+        }
+        _ => checks.push(Check::pass(
+            "auth discovery",
+            "the project does not use @convex-dev/auth",
+        )),
+    }
+    checks.extend(public_checks(derived).await);
+}
+
+async fn env_check(
+    backend: &Backend,
+    derived: &Derived,
+    jwt: Option<&JwtKey>,
+    opts: &Options<'_>,
+    out: &Output,
+) -> Check {
+    let name = "deployment env";
+    let Some(jwt) = jwt else {
+        return Check::fail(
+            name,
+            "not checked: no valid jwt_private_key.pem",
+            "fix the key first",
+        );
+    };
+    let desired = match pipeline::desired_env(opts.dir, derived, jwt, opts.site_url) {
+        Ok(d) => d,
+        Err(e) => {
+            return Check::fail(
+                name,
+                e.to_string(),
+                e.hint().unwrap_or("fix .env.convex.deployment"),
+            );
+        }
+    };
+    let current = match backend.list_env().await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Check::warn(
+                name,
+                "the backend cannot list its variables (older than 2025-08)",
+                "`coder-convex env-set` pushes them all",
+            );
+        }
+        Err(e) => return Check::fail(name, e.to_string(), "check the backend's logs"),
+    };
+    let changes = envset::diff(&desired, Some(&current));
+    if changes.is_empty() {
+        return Check::pass(
+            name,
+            format!("{} variables present and current", desired.len()),
+        );
+    }
+    let jwks_wrong = current.get(ev::JWKS).is_some_and(|v| v != &jwt.jwks());
+    if opts.fix && backend.update_env(&changes).await.is_ok() {
+        out.info(format!(
+            "fixed: pushed {}",
+            changes
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Check::pass(name, "re-pushed the stale variables");
+    }
+    let names: Vec<&str> = changes
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| *n != OWNED_VAR)
+        .collect();
+    let detail = if jwks_wrong {
+        format!(
+            "the deployment's JWKS does not match jwt_private_key.pem (stale: {})",
+            names.join(", ")
+        )
+    } else {
+        format!("missing or stale: {}", names.join(", "))
+    };
+    Check::fail(
+        name,
+        detail,
+        "run `coder-convex env-set` (or `doctor --fix`)",
+    )
+}
+
+async fn ports_check(derived: &Derived, dashboard: &str) -> Check {
+    let name = "ports";
+    let mut down = Vec::new();
+    let mut dashboard_down = false;
+    for (label, url) in [
+        ("api", derived.backend_url.as_str()),
+        ("site", derived.site_proxy_url.as_str()),
+        ("dashboard", dashboard),
+    ] {
+        let Some(addr) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        else {
+            continue;
+        };
+        let ok = matches!(
+            tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::net::TcpStream::connect(&addr)
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        if !ok {
+            if label == "dashboard" {
+                dashboard_down = true;
+            } else {
+                down.push(format!("{label} ({addr})"));
+            }
+        }
+    }
+    if !down.is_empty() {
+        return Check::fail(
+            name,
+            format!("not listening: {}", down.join(", ")),
+            "start the backend (3210 API, 3211 site proxy)",
+        );
+    }
+    if dashboard_down {
+        return Check::warn(
+            name,
+            format!("the dashboard ({dashboard}) is not listening"),
+            "start the dashboard container (it is optional for the backend)",
+        );
+    }
+    Check::pass(name, "api, site and dashboard answer")
+}
+
+/// In Coder, the public API and site URLs must answer without a login redirect.
+async fn public_checks(derived: &Derived) -> Vec<Check> {
+    if !matches!(
+        derived.urls.source,
+        UrlSource::CoderProxyUri | UrlSource::CoderManifest
+    ) {
+        return vec![Check::pass(
+            "public URL access",
+            "not behind Coder's app proxy",
+        )];
+    }
+    let mut redirected = Vec::new();
+    let mut unreachable = Vec::new();
+    for (slug, url) in [
+        ("convex-api", &derived.urls.api),
+        ("convex-site", &derived.urls.site),
+    ] {
+        match backend::probe_public(&format!("{url}/")).await {
+            PublicProbe::CoderLogin => redirected.push(slug),
+            PublicProbe::Unreachable(e) => unreachable.push(format!("{url}: {e}")),
+            PublicProbe::Open(_) => {}
+        }
+    }
+    if !redirected.is_empty() {
+        return vec![Check::fail(
+            "public URL access",
+            format!("{} redirect to the Coder login", redirected.join(" and ")),
+            "set `share = \"public\"` on those coder_apps: the backend and webhooks reach them without a Coder session",
+        )];
+    }
+    if !unreachable.is_empty() {
+        return vec![Check::warn(
+            "public URL access",
+            unreachable.join("; "),
+            "check the wildcard DNS and that the workspace is running",
+        )];
+    }
+    vec![Check::pass(
+        "public URL access",
+        "api and site answer without a Coder session",
+    )]
+}
+
+/// Print the table on stderr (✓ ! ✗).
+pub fn print(out: &Output, checks: &[Check]) {
+    let width = checks
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for check in checks {
+        let mark = match check.status {
+            Status::Pass => "✓",
+            Status::Warn => "!",
+            Status::Fail => "✗",
+        };
+        out.report(&format!("{mark} {:<width$}  {}", check.name, check.detail));
+        if check.status != Status::Pass
+            && let Some(hint) = &check.hint
+        {
+            out.report(&format!("  {:<width$}  hint: {hint}", ""));
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Database preflight (DESIGN §3, §9): connect the way the backend will — same URL, same TLS
+//! expectations (`require` verifies the certificate against the system roots plus
+//! `PG_CA_FILE`) — check that the instance database exists, and create it when asked.
+//! MySQL gets a TCP reachability check.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+
+use crate::database::{self, Database, DbKind};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the database cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Failure {
+    HostUnreachable,
+    AuthFailed,
+    TlsFailed,
+    DatabaseMissing,
+    PermissionDenied,
+    Other,
+}
+
+/// A preflight failure: host, user and reason, never the password.
+#[derive(Debug, Clone, Serialize)]
+pub struct PgError {
+    pub failure: Failure,
+    pub message: String,
+    pub hint: String,
+}
+
+/// What the preflight found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preflight {
+    pub database: String,
+    pub existed: bool,
+    pub created: bool,
+    pub tls: bool,
+}
+
+/// Check the instance database; with `create`, create it when it is missing.
+pub async fn preflight(
+    db: &Database,
+    instance_name: &str,
+    ca_file: Option<&Path>,
+    create: bool,
+) -> Result<Preflight, PgError> {
+    let database = database::database_for_instance(instance_name);
+    match db.kind {
+        DbKind::Postgres => postgres(db, &database, ca_file, create).await,
+        DbKind::Mysql => mysql_reachable(db).await.map(|()| Preflight {
+            database,
+            existed: true,
+            created: false,
+            tls: false,
+        }),
+    }
+}
+
+fn target(db: &Database) -> String {
+    format!(
+        "{}@{}",
+        db.user,
+        db.host.as_deref().unwrap_or("the unix socket")
+    )
+}
+
+async fn postgres(
+    db: &Database,
+    database: &str,
+    ca_file: Option<&Path>,
+    create: bool,
+) -> Result<Preflight, PgError> {
+    let who = target(db);
+    let mode = db.sslmode.clone().unwrap_or_else(|| "require".to_owned());
+    // tokio-postgres knows disable/prefer/require only; TLS is decided here instead.
+    let url = strip_param(db.expose_url(), "sslmode");
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| PgError {
+        failure: Failure::Other,
+        message: format!("cannot use the URL for {who}: {e}"),
+        hint: "check the query parameters of the database URL".to_owned(),
+    })?;
+    config.connect_timeout(CONNECT_TIMEOUT);
+    config.ssl_mode(match mode.as_str() {
+        "disable" | "allow" => SslMode::Disable,
+        "prefer" => SslMode::Prefer,
+        _ => SslMode::Require,
+    });
+    let tls = !matches!(mode.as_str(), "disable" | "allow");
+    let connector = tls_connector(ca_file).map_err(|message| PgError {
+        failure: Failure::TlsFailed,
+        message,
+        hint: "PG_CA_FILE must name a PEM file with the CA certificate(s) of the database server"
+            .to_owned(),
+    })?;
+
+    let mut last = None;
+    // The maintenance database is `postgres`; some servers only have template1.
+    for maintenance in ["postgres", "template1"] {
+        config.dbname(maintenance);
+        match config.connect(connector.clone()).await {
+            Ok((client, connection)) => {
+                let task = tokio::spawn(connection);
+                let result = check_database(&client, database, create, &who).await;
+                drop(client);
+                task.abort();
+                return result.map(|(existed, created)| Preflight {
+                    database: database.to_owned(),
+                    existed,
+                    created,
+                    tls,
+                });
+            }
+            Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => last = Some(e),
+            Err(e) => return Err(classify(&e, &who, &mode)),
+        }
+    }
+    Err(classify(&last.expect("tried at least once"), &who, &mode))
+}
+
+async fn check_database(
+    client: &tokio_postgres::Client,
+    database: &str,
+    create: bool,
+    who: &str,
+) -> Result<(bool, bool), PgError> {
+    let other = |e: tokio_postgres::Error| PgError {
+        failure: Failure::Other,
+        message: format!("querying {who} failed: {}", describe(&e)),
+        hint: "check that the role may read pg_database".to_owned(),
+    };
+    let exists = !client
+        .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+        .await
+        .map_err(other)?
+        .is_empty();
+    if exists {
+        return Ok((true, false));
+    }
+    if !create {
+        return Err(PgError {
+            failure: Failure::DatabaseMissing,
+            message: format!(
+                "database {database:?} does not exist on {who}; the backend needs it before it starts"
+            ),
+            hint: format!(
+                "run `coder-convex doctor --fix` (or `setup`) to create it, or `CREATE DATABASE {database};` as a role that may"
+            ),
+        });
+    }
+    // The name is validated ([a-z0-9_]), so quoting it as an identifier is enough.
+    match client
+        .batch_execute(&format!("CREATE DATABASE \"{database}\""))
+        .await
+    {
+        Ok(()) => Ok((false, true)),
+        Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok((true, false)),
+        Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => Err(PgError {
+            failure: Failure::PermissionDenied,
+            message: format!("database {database:?} does not exist and {who} may not create it"),
+            hint: format!(
+                "ask the database admin to run `CREATE DATABASE {database} OWNER {};` or grant CREATEDB",
+                quote_user(who)
+            ),
+        }),
+        Err(e) => Err(other(e)),
+    }
+}
+
+fn quote_user(who: &str) -> &str {
+    who.split('@').next().unwrap_or(who)
+}
+
+fn classify(e: &tokio_postgres::Error, who: &str, mode: &str) -> PgError {
+    let text = describe(e);
+    if let Some(code) = e.code()
+        && (code == &SqlState::INVALID_PASSWORD
+            || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+    {
+        return PgError {
+            failure: Failure::AuthFailed,
+            message: format!("authentication failed for {who}: {text}"),
+            hint: "check the user name and password in the database URL (percent-encode special characters)".to_owned(),
+        };
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("tls")
+        || lower.contains("certificate")
+        || lower.contains("ssl")
+        || lower.contains("handshake")
+    {
+        return PgError {
+            failure: Failure::TlsFailed,
+            message: format!("TLS to {who} failed (sslmode={mode}): {text}"),
+            hint: "the backend verifies the server certificate against the system roots plus PG_CA_FILE: set PG_CA_FILE to the server's CA, or for an in-cluster server with a self-signed certificate use `sslmode=disable` in the URL together with DO_NOT_REQUIRE_SSL=1".to_owned(),
+        };
+    }
+    if e.as_db_error().is_none() {
+        return PgError {
+            failure: Failure::HostUnreachable,
+            message: format!("cannot reach {who}: {text}"),
+            hint: "check the host and port, and that the database server is running and reachable from the workspace".to_owned(),
+        };
+    }
+    PgError {
+        failure: Failure::Other,
+        message: format!("{who}: {text}"),
+        hint: "see the server's message above".to_owned(),
+    }
+}
+
+/// The error and its causes on one line.
+fn describe(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn tls_connector(
+    ca_file: Option<&Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("PG_CA_FILE {}: {e}", path.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("PG_CA_FILE {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "PG_CA_FILE {} holds no certificate",
+                path.display()
+            ));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("PG_CA_FILE {}: {e}", path.display()))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+fn strip_param(url: &str, name: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| p.split('=').next() != Some(name))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+async fn mysql_reachable(db: &Database) -> Result<(), PgError> {
+    let who = target(db);
+    let host = db.host.clone().unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = port_of(db.expose_url()).unwrap_or(3306);
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(PgError {
+            failure: Failure::HostUnreachable,
+            message: format!("cannot reach MySQL at {who}:{port}: {e}"),
+            hint: "check the host and port, and that the MySQL server is running".to_owned(),
+        }),
+        Err(_) => Err(PgError {
+            failure: Failure::HostUnreachable,
+            message: format!(
+                "no answer from MySQL at {who}:{port} within {}s",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            hint: "check the host, port and firewall".to_owned(),
+        }),
+    }
+}
+
+/// The port of the first host in `scheme://user@host:port…`.
+fn port_of(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['?', '/']).next()?;
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .split(',')
+        .next()?;
+    let port = if host.starts_with('[') {
+        host.rsplit_once("]:")?.1
+    } else {
+        host.rsplit_once(':')?.1
+    };
+    port.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_and_ports() {
+        assert_eq!(
+            strip_param("postgres://u@h?sslmode=disable", "sslmode"),
+            "postgres://u@h"
+        );
+        assert_eq!(
+            strip_param("postgres://u@h?a=1&sslmode=x&b=2", "sslmode"),
+            "postgres://u@h?a=1&b=2"
+        );
+        assert_eq!(port_of("mysql://root:pw@db:3307"), Some(3307));
+        assert_eq!(port_of("mysql://root@[::1]:3308?x=1"), Some(3308));
+        assert_eq!(port_of("mysql://root@db"), None);
+    }
+}
