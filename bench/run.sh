@@ -117,6 +117,8 @@ SCRIPT
     --export-json "$results/setup-no-deploy-re-run.json" "$bin --project-dir $project -q setup --no-deploy" >/dev/null 2>&1
   hyperfine -N --style none --warmup 5 --runs 50 \
     --export-json "$results/env-set-re-run.json" "$bin --project-dir $project -q env-set" >/dev/null 2>&1
+  CODER_CONVEX_DASHBOARD_INTERNAL_URL=http://127.0.0.1:43211 hyperfine -N --style none --warmup 3 --runs 30 \
+    --export-json "$results/doctor-healthy.json" "$bin --project-dir $project doctor" >/dev/null 2>&1
 
   local base first ratio rss_ours rss_base
   base="$(mean_ms baseline-7x-convex-env-set)"
@@ -130,6 +132,7 @@ SCRIPT
   printf '| %-34s | %12sx | >= %9sx | %-6s |\n' "speed-up over the baseline" "$ratio" 50 "$(verdict 49.999 "$ratio")"
   row setup-no-deploy-re-run 50
   row env-set-re-run 50
+  row doctor-healthy 1000
   printf '| %-34s | %9s MiB | < %7s MiB | %-6s |\n' "peak RSS, setup --no-deploy" "$((rss_ours / 1024))" 20 "$(verdict "$rss_ours" 20480)"
   printf '| %-34s | %9s MiB |               |        |\n' "peak RSS, baseline (largest child)" "$((rss_base / 1024))"
 }
