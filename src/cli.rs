@@ -197,18 +197,3 @@ pub enum Command {
         deploy: DeployArgs,
     },
 }
-
-impl Command {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Setup { .. } => "setup",
-            Self::Configure { .. } => "configure",
-            Self::Env { .. } => "env",
-            Self::AdminKey { .. } => "admin-key",
-            Self::Status { .. } => "status",
-            Self::Doctor { .. } => "doctor",
-            Self::EnvSet { .. } => "env-set",
-            Self::Deploy { .. } => "deploy",
-        }
-    }
-}

@@ -64,8 +64,6 @@ pub enum Error {
         tail: Vec<String>,
         hint: Option<String>,
     },
-    #[error("`coder-convex {0}` is not implemented yet")]
-    NotImplemented(&'static str),
     #[error("{message}")]
     Runtime {
         message: String,
@@ -111,7 +109,7 @@ impl Error {
             | Self::Child { hint, .. }
             | Self::Database { hint, .. }
             | Self::Runtime { hint, .. } => *hint = text,
-            Self::Io(_) | Self::NotImplemented(_) => {}
+            Self::Io(_) => {}
         }
         self
     }
@@ -126,7 +124,6 @@ impl Error {
             | Self::Database { hint, .. }
             | Self::Runtime { hint, .. } => hint.as_deref(),
             Self::Io(_) => None,
-            Self::NotImplemented(_) => Some("this command arrives in a later release"),
         }
     }
 
@@ -137,7 +134,7 @@ impl Error {
             Self::IdentityRejected { .. } => exit::IDENTITY_REJECTED,
             Self::Database { .. } => exit::DATABASE,
             Self::Child { code, .. } => *code,
-            Self::Io(_) | Self::NotImplemented(_) | Self::Runtime { .. } => exit::FAILURE,
+            Self::Io(_) | Self::Runtime { .. } => exit::FAILURE,
         }
     }
 }

@@ -546,3 +546,76 @@ fn the_real_convex_cli_works_against_the_fake() {
     run_with(&p, &["env-set"], &fake, &[]).ok();
     assert_eq!(fake.env()["GREETING"], "hello world");
 }
+
+/// A launcher that records SIGTERM and otherwise runs for a long time.
+fn slow_launcher(p: &Project) -> String {
+    let bin = deployable(p, None);
+    let script = r#"#!/bin/sh
+trap 'echo term > "$PWD/got-term"; exit 143' TERM
+echo started > "$PWD/started"
+echo "deploying slowly"
+sleep 30 &
+wait $!
+"#;
+    std::fs::write(bin.join("npx"), script).unwrap();
+    path_with(&bin)
+}
+
+#[test]
+fn a_deploy_past_its_timeout_is_stopped() {
+    let (p, secret) = configured();
+    let path = slow_launcher(&p);
+    let fake = FakeBackend::start(fake_for(&secret));
+    let started = Instant::now();
+    let run = run_with(
+        &p,
+        &["deploy", "--deploy-timeout", "1"],
+        &fake,
+        &[("PATH", &path)],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code(), 143, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("ran longer than 1s"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("--deploy-timeout"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(p.read("got-term"), "term\n");
+}
+
+#[test]
+fn sigterm_is_forwarded_to_the_deploy() {
+    let (p, secret) = configured();
+    let path = slow_launcher(&p);
+    let fake = FakeBackend::start(fake_for(&secret));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coder-convex"))
+        .arg("deploy")
+        .current_dir(p.path())
+        .env_clear()
+        .env("PATH", &path)
+        .env("HOME", p.path())
+        .env("CODER_CONVEX_BACKEND_URL", &fake.api_url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.file("started").exists() {
+        assert!(Instant::now() < deadline, "the launcher never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(p.read("got-term"), "term\n");
+}
