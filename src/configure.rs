@@ -13,7 +13,7 @@ use crate::project::{
 };
 use crate::secrets::JwtKey;
 
-pub const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
+const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
 
 const DEPLOYMENT_TEMPLATE: &str = "\
 # Environment variables for your Convex functions, one KEY=VALUE per line.
@@ -180,7 +180,8 @@ pub fn write_project(
     })
 }
 
-fn merge_and_write(
+/// Merge `entries` into the project file `name` and write it if it changed.
+pub fn merge_and_write(
     dir: &Path,
     name: &str,
     current: Option<&str>,

@@ -246,17 +246,12 @@ async fn setup(
     let mut admin_key = admin_key.clone();
     if let Some(legacy) = &verified.legacy_key {
         // The Convex CLI needs a key this backend accepts.
-        let cli_env = config::EnvFile::load(ctx.dir.join(project::CLI_ENV_FILE))?;
-        let text = dotenv::merge(
-            cli_env.text.as_deref(),
-            configure::HEADER,
+        let current = dotenv::read_optional(&ctx.dir.join(project::CLI_ENV_FILE))?;
+        configure::merge_and_write(
+            ctx.dir,
+            project::CLI_ENV_FILE,
+            current.as_deref(),
             &[dotenv::Entry::set(ev::CONVEX_SELF_HOSTED_ADMIN_KEY, legacy)],
-        )
-        .map_err(Error::runtime)?;
-        dotenv::write_if_changed(
-            &cli_env.path,
-            cli_env.text.as_deref(),
-            &text,
             dotenv::SECRET_MODE,
         )?;
         admin_key = legacy.clone();

@@ -140,3 +140,22 @@ pub fn node_peers() -> PathBuf {
     *done = true;
     dir
 }
+
+/// A one-route HTTP stub on a free loopback port: `respond` maps the request line to the
+/// whole raw response. Returns `host:port`. Serves until the test process exits.
+pub fn http_stub(respond: fn(&str) -> String) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a stub port");
+    let addr = listener.local_addr().expect("stub address").to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let line = request.lines().next().unwrap_or_default();
+            let _ = stream.write_all(respond(line).as_bytes());
+        }
+    });
+    addr
+}

@@ -1,14 +1,12 @@
 //! `doctor` against the fake backend: a healthy setup passes every check, and each fault
 //! from the field makes exactly its check fail (or warn), with a hint.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
 
 use coder_convex::secrets::InstanceSecret;
 use serde_json::Value;
 
-use crate::common::{Project, Run};
+use crate::common::{Project, Run, http_stub};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 
 struct Healthy {
@@ -314,18 +312,8 @@ fn coder_specific_faults() {
 
 /// A stand-in for Coder's app proxy that sends anonymous requests to the login.
 fn coder_login_proxy() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 2048];
-            let _ = stream.read(&mut buf);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 307 Temporary Redirect\r\nlocation: https://coder.example.com/api/v2/applications/auth-redirect?redirect_uri=x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
+    let addr = http_stub(|_| {
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: https://coder.example.com/api/v2/applications/auth-redirect?redirect_uri=x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
     });
     format!("http://{addr}")
 }

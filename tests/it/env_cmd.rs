@@ -1,39 +1,26 @@
 //! `env` and `admin-key`: every URL rule end to end, masking, and no writes.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
-
 use coder_convex::secrets::{InstanceSecret, validate_admin_key};
 
-use crate::common::{CODER_ENV, Project};
+use crate::common::{CODER_ENV, Project, http_stub};
 
 fn env_json(p: &Project, env: &[(&str, &str)]) -> serde_json::Value {
     p.run(&["env", "--format", "json"], env).json()
 }
 
-/// A stand-in Coder agent debug server answering every request with `body`.
-fn fake_agent(body: &'static str) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut buf = [0u8; 4096];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let request = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if request.starts_with("GET /debug/manifest ") {
-                ("200 OK", body)
-            } else {
-                ("404 Not Found", "")
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    addr
+/// A stand-in Coder agent debug server serving [`MANIFEST`].
+fn fake_agent() -> String {
+    http_stub(|line| {
+        let (status, body) = if line.starts_with("GET /debug/manifest ") {
+            ("200 OK", MANIFEST)
+        } else {
+            ("404 Not Found", "")
+        };
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    })
 }
 
 const MANIFEST: &str = r#"{
@@ -49,7 +36,7 @@ const MANIFEST: &str = r#"{
 #[test]
 fn every_url_rule_end_to_end() {
     let p = Project::new();
-    let agent = fake_agent(MANIFEST);
+    let agent = fake_agent();
     type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, [&'a str; 3]);
     let cases: Vec<Case> = vec![
         (
