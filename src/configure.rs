@@ -163,12 +163,7 @@ pub fn write_project(
         let path = dir.join(".gitignore");
         let current = dotenv::read_optional(&path)?;
         let change = match project::gitignore_with_entries(current.as_deref()) {
-            Some(text) => dotenv::write_if_changed(
-                &path,
-                current.as_deref(),
-                &text,
-                existing_mode(&path).unwrap_or(PUBLIC_MODE),
-            )?,
+            Some(text) => dotenv::write_if_changed(&path, current.as_deref(), &text, PUBLIC_MODE)?,
             None => Change::Unchanged,
         };
         record(".gitignore", change);
@@ -195,13 +190,6 @@ pub fn merge_and_write(
         )
     })?;
     dotenv::write_if_changed(&path, current, &content, mode)
-}
-
-fn existing_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o777)
 }
 
 /// Reuse a valid key; never replace an invalid one silently; rotate on request.

@@ -168,7 +168,9 @@ pub enum Change {
 }
 
 /// Write `content` atomically (temp file in the same directory + rename) when it differs
-/// from what is there; set `mode` either way. A symlink is followed, not replaced.
+/// from what is there. [`SECRET_MODE`] is enforced even on an unchanged file; any other
+/// `mode` only applies to a new file (an existing file keeps the mode its owner gave it).
+/// A symlink is followed, not replaced.
 pub fn write_if_changed(
     path: &Path,
     current: Option<&str>,
@@ -176,9 +178,16 @@ pub fn write_if_changed(
     mode: u32,
 ) -> Result<Change> {
     let target = resolve_symlink(path)?;
+    let existing = std::fs::metadata(&target)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777);
+    let mode = if mode == SECRET_MODE {
+        mode
+    } else {
+        existing.unwrap_or(mode)
+    };
     if current == Some(content) {
-        let meta = fs_err::metadata(&target)?;
-        if meta.permissions().mode() & 0o777 != mode {
+        if existing != Some(mode) {
             fs_err::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
             return Ok(Change::Chmod);
         }
@@ -373,6 +382,33 @@ mod tests {
         assert_eq!(fs_err::read_to_string(&path).unwrap(), "A='2'\n");
         // No temporary files are left behind.
         assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn public_files_keep_their_owners_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env.development.local");
+        assert_eq!(
+            write_if_changed(&path, None, "A='1'\n", PUBLIC_MODE).unwrap(),
+            Change::Created
+        );
+        assert_eq!(
+            fs_err::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            write_if_changed(&path, Some("A='1'\n"), "A='1'\n", PUBLIC_MODE).unwrap(),
+            Change::Unchanged
+        );
+        assert_eq!(
+            write_if_changed(&path, Some("A='1'\n"), "A='2'\n", PUBLIC_MODE).unwrap(),
+            Change::Updated
+        );
+        assert_eq!(
+            fs_err::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
