@@ -12,6 +12,7 @@ pub mod configure;
 pub mod database;
 pub mod deploy;
 pub mod doctor;
+mod doctor_live;
 pub mod dotenv;
 pub mod env_vars;
 pub mod envset;
@@ -23,6 +24,7 @@ pub mod project;
 pub mod run;
 pub mod secrets;
 pub mod settings;
+mod status;
 pub mod urls;
 
 use cli::Cli;

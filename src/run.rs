@@ -20,6 +20,7 @@ use crate::postgres;
 use crate::project;
 use crate::secrets::{self, InstanceSecret, JwtKey, mask_admin_key};
 use crate::settings::{self, RawEnv};
+use crate::status;
 use crate::urls::{self, App};
 
 /// Run one command; returns the exit code on success. `process_env` is handed (filtered) to
@@ -64,7 +65,7 @@ pub async fn run(
             wait,
             deploy,
         } => deploy_command(&ctx, &derive, &wait, &deploy).await,
-        Command::Status { derive, push } => status(&ctx, &derive, &push).await,
+        Command::Status { derive, push } => status::status(&ctx, &derive, &push).await,
         Command::Env {
             derive,
             format,
@@ -162,12 +163,12 @@ pub async fn run(
 }
 
 /// What every command needs besides its own flags.
-struct Ctx<'a> {
-    env: &'a RawEnv,
-    process_env: &'a [(OsString, OsString)],
-    dir: &'a Path,
-    json: bool,
-    out: &'a Output,
+pub(crate) struct Ctx<'a> {
+    pub(crate) env: &'a RawEnv,
+    pub(crate) process_env: &'a [(OsString, OsString)],
+    pub(crate) dir: &'a Path,
+    pub(crate) json: bool,
+    pub(crate) out: &'a Output,
 }
 
 /// The project lock, announcing when another run holds it.
@@ -348,7 +349,7 @@ async fn backend_session(
 }
 
 /// The JWT key on disk; commands other than setup/configure never create one.
-fn existing_jwt_key(dir: &Path) -> Result<JwtKey> {
+pub(crate) fn existing_jwt_key(dir: &Path) -> Result<JwtKey> {
     let path = dir.join(project::JWT_KEY_FILE);
     let pem = dotenv::read_optional(&path)?.ok_or_else(|| {
         Error::file(&path, "does not exist")
@@ -415,108 +416,8 @@ async fn deploy_command(
     Ok(exit::OK)
 }
 
-/// `status`: what is running and whether it matches this project; never writes.
-async fn status(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> Result<u8> {
-    let out = ctx.out;
-    let (state, derived) = load_and_derive(ctx.env, derive, ctx.dir, out).await?;
-    let identity = config::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
-    let key = identity.admin_key.as_ref().map(|(k, _)| k.clone());
-    let backend = Backend::new(&derived.backend_url, key.as_deref().unwrap_or_default())?;
-    let version = backend.version_once().await;
-    let healthy = version.is_ok();
-    let mut instance = None;
-    let mut key_accepted = None;
-    let mut canonical_match = None;
-    let mut pending: Option<Vec<String>> = None;
-    if healthy {
-        instance = backend.instance_name().await.ok();
-        if key.is_some() {
-            key_accepted = backend.check_admin_key().await.ok();
-        }
-        if key_accepted == Some(true) {
-            canonical_match = backend.canonical_urls().await.ok().map(|u| {
-                u.convex_cloud_url == derived.urls.api && u.convex_site_url == derived.urls.site
-            });
-            if let Ok(jwt) = existing_jwt_key(ctx.dir)
-                && let Ok(desired) =
-                    pipeline::desired_env(ctx.dir, &derived, &jwt, push.site_url.as_deref())
-                && let Ok((changes, _)) = pipeline::env_changes(&backend, &desired).await
-            {
-                pending = Some(changes.into_iter().map(|c| c.name).collect());
-            }
-        }
-    }
-    let instance_ok = instance.as_deref() == Some(derived.instance_name.as_str());
-    if ctx.json {
-        out.json(&json!({
-            "urls": urls_json(&derived),
-            "url_source": derived.urls.source.as_str(),
-            "instance_name": derived.instance_name,
-            "backend": {
-                "url": derived.backend_url,
-                "healthy": healthy,
-                "version": version.as_ref().ok(),
-                "error": version.as_ref().err().map(ToString::to_string),
-                "instance_name": instance,
-            },
-            "admin_key_accepted": key_accepted,
-            "canonical_urls_match": canonical_match,
-            "env_in_sync": pending.as_ref().map(Vec::is_empty),
-            "env_pending": pending,
-        }));
-    } else {
-        let mark = |ok: Option<bool>| match ok {
-            Some(true) => "✓",
-            Some(false) => "✗",
-            None => "–",
-        };
-        out.data(format!("API        {}", derived.urls.api));
-        out.data(format!("Site       {}", derived.urls.site));
-        out.data(format!("Dashboard  {}", derived.urls.dashboard));
-        out.data(format!("URLs from  {}", derived.urls.source.as_str()));
-        match &version {
-            Ok(v) => out.data(format!(
-                "{} backend   {} (version {v})",
-                mark(Some(true)),
-                derived.backend_url
-            )),
-            Err(e) => out.data(format!(
-                "{} backend   {} not answering: {e}",
-                mark(Some(false)),
-                derived.backend_url
-            )),
-        }
-        if healthy {
-            out.data(format!(
-                "{} instance  {} (backend: {})",
-                mark(Some(instance_ok)),
-                derived.instance_name,
-                instance.as_deref().unwrap_or("?")
-            ));
-            out.data(format!("{} admin key accepted", mark(key_accepted)));
-            out.data(format!("{} canonical URLs match", mark(canonical_match)));
-            match &pending {
-                Some(p) if p.is_empty() => {
-                    out.data(format!("{} deployment env in sync", mark(Some(true))))
-                }
-                Some(p) => out.data(format!(
-                    "{} deployment env: pending {}",
-                    mark(Some(false)),
-                    p.join(", ")
-                )),
-                None => out.data(format!("{} deployment env not checked", mark(None))),
-            }
-        }
-    }
-    Ok(if healthy {
-        exit::OK
-    } else {
-        exit::BACKEND_UNREACHABLE
-    })
-}
-
 /// Steps 1–2: read the project, probe the Coder manifest when it is needed, derive.
-async fn load_and_derive(
+pub(crate) async fn load_and_derive(
     env: &RawEnv,
     args: &DeriveArgs,
     dir: &std::path::Path,
@@ -613,7 +514,7 @@ fn summary(out: &Output, derived: &Derived) {
     ));
 }
 
-fn urls_json(derived: &Derived) -> Value {
+pub(crate) fn urls_json(derived: &Derived) -> Value {
     json!({
         "api": derived.urls.api,
         "site": derived.urls.site,
