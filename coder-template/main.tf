@@ -286,8 +286,9 @@ resource "coder_app" "convex_api" {
 
 # HTTP actions and auth discovery: public because the backend fetches
 # /.well-known/openid-configuration from this origin itself and webhooks arrive without a
-# browser session. The site proxy has no /version: any answer below 500 (a 404 when no
-# route matches) shows the proxy is up, and a stopped backend refuses the connection.
+# browser session. The site proxy answers /version itself, without the backend; `/` is
+# forwarded to the backend's /http/ routes, and Coder counts any answer below 500 (a 404 when
+# no HTTP action matches) as healthy.
 resource "coder_app" "convex_site" {
   agent_id     = coder_agent.main.id
   slug         = "convex-site"
@@ -423,6 +424,13 @@ resource "docker_container" "convex_backend" {
   restart    = "unless-stopped"
   entrypoint = ["/bin/sh", local.entrypoint_path, local.env_file]
   command    = var.convex_backend_command
+  # The backend drains requests and stops cleanly on SIGINT only (SIGTERM kills it), as in
+  # Convex's own compose file (`stop_signal: SIGINT`); the entrypoint passes a stop on as SIGINT.
+  env = ["CONVEX_ENTRYPOINT_STOP_SIGNAL=INT"]
+  # Time for that clean stop: on `docker stop`, and when the workspace stops (without
+  # destroy_grace_seconds the provider kills the container at once).
+  stop_timeout          = 15
+  destroy_grace_seconds = 15
   upload {
     file       = local.entrypoint_path
     content    = local.entrypoint_sh
@@ -484,12 +492,18 @@ resource "docker_container" "postgres" {
   name         = "${local.container_name}-postgres"
   network_mode = "container:${docker_container.workspace[0].id}"
   restart      = "unless-stopped"
+  # A clean shutdown when the workspace stops, instead of crash recovery on the next start.
+  destroy_grace_seconds = 15
   # Loopback only: the shared network namespace also has the workspace's bridge address.
   command = ["postgres", "-c", "listen_addresses=127.0.0.1"]
   env = [
     "POSTGRES_USER=${local.postgres_user}",
     "POSTGRES_PASSWORD=${one(random_password.postgres[*].result)}",
     "POSTGRES_DB=${local.postgres_database}",
+    # Where the volume is mounted. Images 18+ default to /var/lib/postgresql/<major>/docker:
+    # without this, a new database would land outside the volume, and existing data here
+    # would stop the container from starting.
+    "PGDATA=/var/lib/postgresql/data",
   ]
   healthcheck {
     test     = ["CMD-SHELL", "pg_isready -h 127.0.0.1 -U ${local.postgres_user} -d ${local.postgres_database}"]

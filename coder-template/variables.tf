@@ -33,17 +33,16 @@ variable "convex_backend_command" {
   type        = list(string)
 }
 
-# Older dashboard images start `node ./server.js`, newer ones `node dashboard-self-hosted/server.js`
-# (the image CMD changed); this default works for both.
+# The dashboard image's CMD, unchanged since 2025-02 (self-hosted/docker-build/Dockerfile.dashboard).
 variable "convex_dashboard_command" {
-  default     = ["/bin/sh", "-c", "if [ -f dashboard-self-hosted/server.js ]; then exec node dashboard-self-hosted/server.js; else exec node ./server.js; fi"]
+  default     = ["node", "./server.js"]
   description = "Command of the dashboard image (its CMD, relative to its WORKDIR /app)."
   type        = list(string)
 }
 
 variable "postgres_image" {
   default     = "postgres:17"
-  description = "Image of the Postgres sidecar (database = postgres)."
+  description = "Image of the Postgres sidecar (database = postgres). Changing the major version of an existing workspace needs a dump and restore (pg_upgrade), as with any Postgres."
   type        = string
 }
 

@@ -12,6 +12,9 @@
 #   CONVEX_ENTRYPOINT_POLL_SECONDS      how often to check the file (default 2)
 #   CONVEX_ENTRYPOINT_WAIT_LOG_SECONDS  how often to log while waiting for it (default 10)
 #   CONVEX_ENTRYPOINT_GRACE_SECONDS     how long a stopping command may take before SIGKILL (default 10)
+#   CONVEX_ENTRYPOINT_STOP_SIGNAL       the signal that stops the command, on a change of the file and
+#                                       when the container is stopped (TERM or INT; default TERM).
+#                                       The backend shuts down gracefully on INT only: TERM kills it.
 #   CONVEX_ENTRYPOINT_KEYS              space-separated names: pass only these to the command
 #                                       (the dashboard needs NEXT_PUBLIC_DEPLOYMENT_URL only)
 #
@@ -41,6 +44,16 @@ _ce_poll=${CONVEX_ENTRYPOINT_POLL_SECONDS:-2}
 _ce_wait_log=${CONVEX_ENTRYPOINT_WAIT_LOG_SECONDS:-10}
 _ce_grace=${CONVEX_ENTRYPOINT_GRACE_SECONDS:-10}
 _ce_keys=${CONVEX_ENTRYPOINT_KEYS:-}
+_ce_stop_signal=${CONVEX_ENTRYPOINT_STOP_SIGNAL:-TERM}
+_ce_stop_signal=${_ce_stop_signal#SIG}
+
+case $_ce_stop_signal in
+TERM | INT) ;;
+*)
+    _ce_log "CONVEX_ENTRYPOINT_STOP_SIGNAL: '$_ce_stop_signal' is not TERM or INT"
+    exit 64
+    ;;
+esac
 
 for _ce_key in $_ce_keys; do
     case $_ce_key in
@@ -168,17 +181,34 @@ done
 
 # --- run the command --------------------------------------------------------------------------
 
-# From here on, signals are recorded by the traps and handled by the loops below.
-trap '_ce_signal=TERM; _ce_trapped=1' TERM
-trap '_ce_signal=INT; _ce_trapped=1' INT
+# From here on, a TERM or INT (`docker stop`) is passed on to the command at once, as the stop
+# signal, by the trap itself: a flag alone could be set just before a `wait` starts and then
+# wait forever. A change of the file is a flag; the watcher repeats its signal every poll.
+# shellcheck disable=SC2317 # called from the traps
+_ce_on_signal() {
+    _ce_signal=$1
+    _ce_trapped=1
+    if [ -n "$_ce_child" ]; then
+        kill -s "$_ce_stop_signal" "$_ce_child" 2>/dev/null
+        _ce_forwarded=1
+    fi
+}
+_ce_forwarded=0
+trap '_ce_on_signal TERM' TERM
+trap '_ce_on_signal INT' INT
 trap '_ce_changed=1; _ce_trapped=1' USR1
 
 _ce_log "loaded $_ce_loaded from $_ce_file; starting $1"
-# A background command of a non-interactive shell starts with SIGINT ignored unless it installs
-# its own handler (Node and the backend do); SIGTERM always works, and the grace period bounds
-# a command that ignores the signal it is sent.
+# A background command of a non-interactive shell starts with SIGINT ignored. A program that
+# installs its own handler still gets it (the backend's Rust runtime and Node do); a shell script
+# cannot trap it, so use INT only for such programs. The grace period bounds a command that
+# ignores the signal it is sent.
 "$@" &
 _ce_child=$!
+# A signal that came before the command existed.
+if [ -n "$_ce_signal" ] && [ "$_ce_forwarded" = 0 ]; then
+    kill -s "$_ce_stop_signal" "$_ce_child" 2>/dev/null
+fi
 
 # The watcher signals this shell (`$$` in a subshell) while the file differs from what was
 # loaded; repeating the signal every poll closes the race with a `wait` that starts just after.
@@ -200,39 +230,36 @@ _ce_wait_child() {
     [ "$_ce_trapped" = 0 ]
 }
 
-# Send a signal to the command and wait for it to exit; SIGKILL after the grace period.
-_ce_stop() {
-    kill -s "$1" "$_ce_child" 2>/dev/null
+# Wait for the command, which has been sent the stop signal, to exit; SIGKILL after the grace
+# period. A signal received meanwhile reaches it through the trap (the backend takes a second
+# SIGINT as "stop now").
+_ce_finish() {
     (
         sleep "$_ce_grace"
         kill -s KILL "$_ce_child"
     ) >/dev/null 2>&1 &
     _ce_killer=$!
     until _ce_wait_child; do
-        if [ -n "$_ce_signal" ]; then
-            kill -s "$_ce_signal" "$_ce_child" 2>/dev/null
-            _ce_signal=
-        fi
+        :
     done
     kill "$_ce_killer" 2>/dev/null
     _ce_killer=
 }
 
 until _ce_wait_child; do
+    if [ -n "$_ce_signal" ]; then
+        _ce_log "received SIG$_ce_signal; stopping $1 (SIG$_ce_stop_signal)"
+        _ce_finish
+        _ce_log "$1 exited with status $_ce_status"
+        exit "$_ce_status"
+    fi
     if [ "$_ce_changed" = 1 ]; then
         kill "$_ce_watcher" 2>/dev/null
         _ce_watcher=
-        _ce_log "$_ce_file changed; stopping $1 so that the container restarts with the new settings"
-        _ce_stop TERM
+        _ce_log "$_ce_file changed; stopping $1 (SIG$_ce_stop_signal) so that the container restarts with the new settings"
+        kill -s "$_ce_stop_signal" "$_ce_child" 2>/dev/null
+        _ce_finish
         exit 75
-    fi
-    if [ -n "$_ce_signal" ]; then
-        _ce_received=$_ce_signal
-        _ce_signal=
-        _ce_log "received SIG$_ce_received; stopping $1"
-        _ce_stop "$_ce_received"
-        _ce_log "$1 exited with status $_ce_status"
-        exit "$_ce_status"
     fi
 done
 _ce_log "$1 exited with status $_ce_status"

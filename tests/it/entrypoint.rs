@@ -31,6 +31,28 @@ env >"$out/seen.tmp" && mv "$out/seen.tmp" "$out/seen"
 while kill -0 "$PPID" 2>/dev/null; do sleep 0.05; done
 "#;
 
+/// A stand-in that catches SIGINT: a shell script cannot (a background job of a non-interactive
+/// shell starts with SIGINT ignored, and sh may not trap a signal ignored on entry), while a
+/// program installing its own handler can, as the backend (tokio `ctrl_c`) and Node do.
+/// Records its environment, then the first stop signal it gets, and exits 0.
+const SIGNAL_STAND_IN: &str = r#"
+my $out = shift;
+for my $sig (qw(INT TERM)) {
+    $SIG{$sig} = sub {
+        open(my $f, '>>', "$out/stopped") or die;
+        print $f "$sig\n";
+        close $f;
+        exit 0;
+    };
+}
+open(my $f, '>', "$out/seen.tmp") or die;
+print $f map { "$_=$ENV{$_}\n" } sort keys %ENV;
+close $f;
+rename("$out/seen.tmp", "$out/seen") or die;
+my $parent = getppid();
+select(undef, undef, undef, 0.05) while kill(0, $parent);
+"#;
+
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/convex-entrypoint.sh")
 }
@@ -98,6 +120,23 @@ impl Fixture {
         self.spawn(shell, &[], &["sh", stand_in.to_str().expect("UTF-8"), out])
     }
 
+    /// The SIGINT-catching stand-in under perl, with the given stop signal setting.
+    fn spawn_signal_stand_in(&self, shell: &[&str], stop_signal: &str) -> Child {
+        let stand_in = self.path("backend.pl");
+        std::fs::write(&stand_in, SIGNAL_STAND_IN).expect("write the stand-in");
+        let out = self.dir.path().to_str().expect("a UTF-8 temp path");
+        self.spawn(
+            shell,
+            &[("CONVEX_ENTRYPOINT_STOP_SIGNAL", stop_signal)],
+            &["perl", stand_in.to_str().expect("UTF-8"), out],
+        )
+    }
+
+    /// The signals the stand-in recorded, one per line.
+    fn stopped_by(&self) -> String {
+        std::fs::read_to_string(self.path("stopped")).unwrap_or_default()
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.path("log")).unwrap_or_default()
     }
@@ -153,14 +192,6 @@ fn signal(child: &Child, name: &str) {
         .status()
         .expect("run kill");
     assert!(status.success());
-}
-
-fn shell_available(shell: &[&str]) -> bool {
-    Command::new(shell[0])
-        .args(&shell[1..])
-        .args(["-c", "exit 0"])
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn waits_loads_and_restarts_on_change(shell: &[&str]) {
@@ -225,20 +256,13 @@ fn waits_for_the_env_file_passes_its_settings_and_exits_when_it_changes() {
 /// The same under bash, which some images use as `sh`.
 #[test]
 fn works_under_bash_too() {
-    if !shell_available(&["bash"]) {
-        eprintln!("bash is not installed; skipping");
-        return;
-    }
     waits_loads_and_restarts_on_change(&["bash"]);
 }
 
-/// And under busybox, the `sh` of Alpine-based images (older dashboard images).
+/// And under busybox, the `sh` of Alpine-based images: dashboard images up to 2025-12 are built
+/// `FROM node:18-alpine`, the pinned release among them.
 #[test]
 fn works_under_busybox_sh_too() {
-    if !shell_available(&["busybox", "sh"]) {
-        eprintln!("busybox is not installed; skipping");
-        return;
-    }
     waits_loads_and_restarts_on_change(&["busybox", "sh"]);
 }
 
@@ -325,13 +349,88 @@ fn scripts_are_shellcheck_clean() {
         let text = std::fs::read_to_string(root.join("scripts").join(name)).expect("the script");
         assert_eq!(text.lines().next(), Some("#!/bin/sh"), "{name} is POSIX sh");
     }
-    let Ok(output) = Command::new("shellcheck").args(&scripts).output() else {
-        eprintln!("shellcheck is not installed; skipping");
-        return;
-    };
+    let output = Command::new("shellcheck")
+        .args(&scripts)
+        .output()
+        .expect("shellcheck runs (.ci/run installs it)");
     assert!(
         output.status.success(),
         "shellcheck:\n{}",
         String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+/// `docker stop` sends SIGTERM to the entrypoint; with `CONVEX_ENTRYPOINT_STOP_SIGNAL=INT` (the
+/// backend's setting) the command gets SIGINT, on which the backend drains and exits cleanly.
+fn stops_with_sigint_on_sigterm(shell: &[&str]) {
+    let fx = Fixture::new();
+    fx.write_env(SECRET);
+    let mut child = Running(fx.spawn_signal_stand_in(shell, "INT"));
+    fx.wait_for("the stand-in to start", || fx.path("seen").exists());
+    assert_eq!(fx.seen()["INSTANCE_SECRET"], SECRET);
+    signal(&child.0, "TERM");
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(fx.stopped_by(), "INT\n", "log:\n{}", fx.log());
+    assert_eq!(status.code(), Some(0), "log:\n{}", fx.log());
+    assert!(
+        fx.log()
+            .contains("received SIGTERM; stopping perl (SIGINT)"),
+        "{}",
+        fx.log()
+    );
+}
+
+#[test]
+fn stops_the_command_with_the_configured_signal_on_sigterm() {
+    stops_with_sigint_on_sigterm(&["sh"]);
+}
+
+#[test]
+fn stops_the_command_with_the_configured_signal_under_bash_and_busybox() {
+    stops_with_sigint_on_sigterm(&["bash"]);
+    stops_with_sigint_on_sigterm(&["busybox", "sh"]);
+}
+
+/// The same signal when the env file changes; the `SIG` prefix is accepted.
+#[test]
+fn stops_the_command_with_the_configured_signal_on_a_change() {
+    let fx = Fixture::new();
+    fx.write_env(SECRET);
+    let mut child = Running(fx.spawn_signal_stand_in(&["sh"], "SIGINT"));
+    fx.wait_for("the stand-in to start", || fx.path("seen").exists());
+    fx.write_env(NEW_SECRET);
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(status.code(), Some(75), "log:\n{}", fx.log());
+    assert_eq!(fx.stopped_by(), "INT\n", "log:\n{}", fx.log());
+}
+
+/// Without the setting, SIGTERM.
+#[test]
+fn stops_the_command_with_sigterm_by_default() {
+    let fx = Fixture::new();
+    fx.write_env(SECRET);
+    let mut child = Running(fx.spawn_signal_stand_in(&["sh"], ""));
+    fx.wait_for("the stand-in to start", || fx.path("seen").exists());
+    signal(&child.0, "INT");
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(fx.stopped_by(), "TERM\n", "log:\n{}", fx.log());
+    assert_eq!(status.code(), Some(0), "log:\n{}", fx.log());
+}
+
+#[test]
+fn rejects_an_unknown_stop_signal() {
+    let fx = Fixture::new();
+    let mut child = Running(fx.spawn(
+        &["sh"],
+        &[("CONVEX_ENTRYPOINT_STOP_SIGNAL", "HUP")],
+        &["true"],
+    ));
+    let status = fx.wait_exit(&mut child.0);
+    assert_eq!(status.code(), Some(64));
+    assert!(
+        fx.log()
+            .contains("CONVEX_ENTRYPOINT_STOP_SIGNAL: 'HUP' is not TERM or INT"),
+        "{}",
+        fx.log()
     );
 }
