@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod doctor;
 mod doctor_live;
 pub mod dotenv;
+mod env_cmd;
 pub mod env_vars;
 pub mod envset;
 pub mod error;

@@ -70,6 +70,20 @@ pub async fn wait(backend: &Backend, deadline: Duration, out: &Output) -> Result
     Ok(version)
 }
 
+/// Steps 5–6: wait for the backend, then prove its identity and our key.
+pub async fn connect(
+    derived: &Derived,
+    admin_key: &str,
+    secret: &InstanceSecret,
+    deadline: Duration,
+    out: &Output,
+) -> Result<(String, Verified)> {
+    let backend = Backend::new(&derived.backend_url, admin_key)?;
+    let version = wait(&backend, deadline, out).await?;
+    let verified = verify_identity(&backend, derived, secret, out).await?;
+    Ok((version, verified))
+}
+
 /// What step 6 established.
 #[derive(Debug, Clone)]
 pub struct Verified {

@@ -7,11 +7,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::backend::{self, Backend};
-use crate::cli::{Cli, Command, DeployArgs, DeriveArgs, EnvFormat, PushArgs, WaitArgs, WriteArgs};
-use crate::config::{self, Derived, Identity, ProjectState};
+use crate::cli::{Cli, Command, DeployArgs, DeriveArgs, PushArgs, WaitArgs, WriteArgs};
+use crate::config::{self, Derived, ProjectState};
 use crate::configure;
 use crate::doctor;
 use crate::dotenv::{self, Change, ProjectLock};
+use crate::env_cmd;
 use crate::env_vars as ev;
 use crate::error::{Error, Result, exit};
 use crate::output::Output;
@@ -21,7 +22,7 @@ use crate::project;
 use crate::secrets::{self, InstanceSecret, JwtKey, mask_admin_key};
 use crate::settings::{self, RawEnv};
 use crate::status;
-use crate::urls::{self, App};
+use crate::urls;
 
 /// Run one command; returns the exit code on success. `process_env` is handed (filtered) to
 /// child processes; `env` is what we read.
@@ -49,16 +50,20 @@ pub async fn run(
             deploy,
             no_deploy,
         } => {
-            setup(
-                &ctx,
-                &derive,
-                &write,
-                &wait,
-                &push,
-                (!no_deploy).then_some(&deploy),
-            )
-            .await
+            let deploy = (!no_deploy).then_some(&deploy);
+            setup(&ctx, &derive, &write, &wait, &push, deploy).await
         }
+        Command::Configure { derive, write } => configure_command(&ctx, &derive, &write).await,
+        Command::Env {
+            derive,
+            format,
+            reveal,
+        } => env_cmd::env(&ctx, &derive, format, reveal).await,
+        Command::AdminKey {
+            derive,
+            legacy,
+            check,
+        } => admin_key(&ctx, &derive, legacy, check).await,
         Command::EnvSet { derive, wait, push } => env_set(&ctx, &derive, &wait, &push).await,
         Command::Deploy {
             derive,
@@ -66,77 +71,6 @@ pub async fn run(
             deploy,
         } => deploy_command(&ctx, &derive, &wait, &deploy).await,
         Command::Status { derive, push } => status::status(&ctx, &derive, &push).await,
-        Command::Env {
-            derive,
-            format,
-            reveal,
-        } => {
-            let format = if json { EnvFormat::Json } else { format };
-            let (state, derived) = load_and_derive(&env, &derive, &dir, out).await?;
-            let identity = config::resolve_identity(&env, &state, &derived.instance_name, false)?;
-            print_env(out, &derived, &identity, format, reveal);
-            Ok(exit::OK)
-        }
-        Command::Configure { derive, write } => {
-            configure_command(&env, &derive, &write, &dir, json, out).await?;
-            Ok(exit::OK)
-        }
-        Command::AdminKey {
-            derive,
-            legacy,
-            check,
-        } => {
-            let (state, derived) = load_and_derive(&env, &derive, &dir, out).await?;
-            let identity = config::resolve_identity(&env, &state, &derived.instance_name, false)?;
-            let Some((secret, _)) = &identity.secret else {
-                return Err(Error::runtime(format!(
-                    "there is no instance secret yet in {}",
-                    project::CONVEX_ENV_FILE
-                ))
-                .with_hint(
-                    "run `coder-convex configure` (or `setup`) first, or set INSTANCE_SECRET",
-                ));
-            };
-            let key = if legacy {
-                secrets::mint_legacy_admin_key(secret, &derived.instance_name)
-            } else {
-                identity.admin_key.map(|(k, _)| k).unwrap_or_default()
-            };
-            if check {
-                let backend = Backend::new(&derived.backend_url, &key)?;
-                let accepted =
-                    backend
-                        .check_admin_key()
-                        .await
-                        .map_err(|e| Error::BackendUnreachable {
-                            url: derived.backend_url.clone(),
-                            message: e.to_string(),
-                            hint: Some("start the backend, or point --backend-url at it".into()),
-                        })?;
-                if !accepted {
-                    return Err(Error::IdentityRejected {
-                        url: derived.backend_url.clone(),
-                        what: format!("the admin key {}", mask_admin_key(&key)),
-                        hint: Some(format!(
-                            "restart the backend so it loads {} (or try --legacy)",
-                            project::CONVEX_ENV_FILE
-                        )),
-                    });
-                }
-                out.success(format!(
-                    "{} accepts the admin key {}",
-                    derived.backend_url,
-                    mask_admin_key(&key)
-                ));
-                return Ok(exit::OK);
-            }
-            if json {
-                out.json(&json!({ "instance_name": derived.instance_name, "admin_key": key, "legacy": legacy }));
-            } else {
-                out.data(key);
-            }
-            Ok(exit::OK)
-        }
         Command::Doctor {
             derive,
             push,
@@ -160,6 +94,49 @@ pub async fn run(
             Ok(if ok { exit::OK } else { exit::FAILURE })
         }
     }
+}
+
+/// `admin-key`: print the key (or mint the legacy format); with `--check`, ask the backend.
+async fn admin_key(ctx: &Ctx<'_>, derive: &DeriveArgs, legacy: bool, check: bool) -> Result<u8> {
+    let (_, derived, secret, key) = backend_session(ctx, derive).await?;
+    let key = if legacy {
+        secrets::mint_legacy_admin_key(&secret, &derived.instance_name)
+    } else {
+        key
+    };
+    if !check {
+        if ctx.json {
+            ctx.out.json(&json!({ "instance_name": derived.instance_name, "admin_key": key, "legacy": legacy }));
+        } else {
+            ctx.out.data(key);
+        }
+        return Ok(exit::OK);
+    }
+    let backend = Backend::new(&derived.backend_url, &key)?;
+    let accepted = backend
+        .check_admin_key()
+        .await
+        .map_err(|e| Error::BackendUnreachable {
+            url: derived.backend_url.clone(),
+            message: e.to_string(),
+            hint: Some("start the backend, or point --backend-url at it".into()),
+        })?;
+    if !accepted {
+        return Err(Error::IdentityRejected {
+            url: derived.backend_url.clone(),
+            what: format!("the admin key {}", mask_admin_key(&key)),
+            hint: Some(format!(
+                "restart the backend so it loads {} (or try --legacy)",
+                project::CONVEX_ENV_FILE
+            )),
+        });
+    }
+    ctx.out.success(format!(
+        "{} accepts the admin key {}",
+        derived.backend_url,
+        mask_admin_key(&key)
+    ));
+    Ok(exit::OK)
 }
 
 /// What every command needs besides its own flags.
@@ -241,9 +218,14 @@ async fn setup(
         None => None,
     };
 
-    let backend = Backend::new(&derived.backend_url, admin_key)?;
-    let version = pipeline::wait(&backend, Duration::from_secs(wait.wait), out).await?;
-    let verified = pipeline::verify_identity(&backend, &derived, secret, out).await?;
+    let (version, verified) = pipeline::connect(
+        &derived,
+        admin_key,
+        secret,
+        Duration::from_secs(wait.wait),
+        out,
+    )
+    .await?;
     let mut admin_key = admin_key.clone();
     if let Some(legacy) = &verified.legacy_key {
         // The Convex CLI needs a key this backend accepts.
@@ -344,7 +326,9 @@ async fn backend_session(
             "there is no instance secret yet in {}",
             project::CONVEX_ENV_FILE
         ))
-        .with_hint("run `coder-convex setup` (or `configure`) first")),
+        .with_hint(
+            "run `coder-convex setup` or `coder-convex configure` first, or set INSTANCE_SECRET",
+        )),
     }
 }
 
@@ -371,9 +355,14 @@ async fn env_set(
     let (_, derived, secret, key) = backend_session(ctx, derive).await?;
     let jwt = existing_jwt_key(ctx.dir)?;
     let desired = pipeline::desired_env(ctx.dir, &derived, &jwt, push.site_url.as_deref())?;
-    let backend = Backend::new(&derived.backend_url, &key)?;
-    pipeline::wait(&backend, Duration::from_secs(wait.wait), ctx.out).await?;
-    let verified = pipeline::verify_identity(&backend, &derived, &secret, ctx.out).await?;
+    let (_, verified) = pipeline::connect(
+        &derived,
+        &key,
+        &secret,
+        Duration::from_secs(wait.wait),
+        ctx.out,
+    )
+    .await?;
     let report = pipeline::push_env(&verified.backend, &desired, ctx.out).await?;
     if ctx.json {
         ctx.out.json(&json!({ "env": report }));
@@ -396,9 +385,14 @@ async fn deploy_command(
             ),
         );
     }
-    let backend = Backend::new(&derived.backend_url, &key)?;
-    pipeline::wait(&backend, Duration::from_secs(wait.wait), ctx.out).await?;
-    let verified = pipeline::verify_identity(&backend, &derived, &secret, ctx.out).await?;
+    let (_, verified) = pipeline::connect(
+        &derived,
+        &key,
+        &secret,
+        Duration::from_secs(wait.wait),
+        ctx.out,
+    )
+    .await?;
     let key = verified.legacy_key.clone().unwrap_or(key);
     let outcome = pipeline::deploy(
         ctx.dir,
@@ -442,17 +436,9 @@ pub(crate) async fn load_and_derive(
 }
 
 /// `configure`: steps 1–4 under the project lock.
-async fn configure_command(
-    env: &RawEnv,
-    derive: &DeriveArgs,
-    write: &WriteArgs,
-    dir: &std::path::Path,
-    json: bool,
-    out: &Output,
-) -> Result<()> {
-    let _lock = ProjectLock::acquire(dir, || {
-        out.info("waiting for another coder-convex run in this project to finish…")
-    })?;
+async fn configure_command(ctx: &Ctx<'_>, derive: &DeriveArgs, write: &WriteArgs) -> Result<u8> {
+    let (env, dir, json, out) = (ctx.env, ctx.dir, ctx.json, ctx.out);
+    let _lock = lock(ctx)?;
     let (state, derived) = load_and_derive(env, derive, dir, out).await?;
     let identity = config::resolve_identity(env, &state, &derived.instance_name, true)?;
     let written = configure::write_project(&state, &derived, &identity, write.rotate_jwt_key)?;
@@ -467,7 +453,7 @@ async fn configure_command(
             "jwt_key_backup": written.rotated_backup,
             "warnings": derived.warnings,
         }));
-        return Ok(());
+        return Ok(exit::OK);
     }
     let changed: Vec<String> = written
         .files
@@ -484,7 +470,7 @@ async fn configure_command(
         out.info(format!("  new JWT key; the previous one is in {backup}"));
     }
     summary(out, &derived);
-    Ok(())
+    Ok(exit::OK)
 }
 
 fn change_word(change: Change) -> &'static str {
@@ -523,96 +509,4 @@ pub(crate) fn urls_json(derived: &Derived) -> Value {
         "backend": derived.backend_url,
         "site_proxy": derived.site_proxy_url,
     })
-}
-
-/// The `env` command's key/value list, secrets masked unless `reveal`.
-fn env_pairs(
-    derived: &Derived,
-    identity: &Identity,
-    reveal: bool,
-) -> Vec<(&'static str, Option<String>)> {
-    let secret = identity.secret.as_ref().map(|(s, _)| {
-        if reveal {
-            s.expose_hex()
-        } else {
-            "****".to_owned()
-        }
-    });
-    let admin_key = identity
-        .admin_key
-        .as_ref()
-        .map(|(k, _)| if reveal { k.clone() } else { mask_admin_key(k) });
-    let mut pairs = vec![
-        (ev::INSTANCE_NAME, Some(derived.instance_name.clone())),
-        (ev::INSTANCE_SECRET, secret),
-        (
-            ev::CONVEX_CLOUD_ORIGIN,
-            Some(derived.urls.get(App::Api).to_owned()),
-        ),
-        (
-            ev::CONVEX_SITE_ORIGIN,
-            Some(derived.urls.get(App::Site).to_owned()),
-        ),
-        (
-            ev::CONVEX_DASHBOARD_URL,
-            Some(derived.urls.get(App::Dashboard).to_owned()),
-        ),
-        (
-            ev::CONVEX_SELF_HOSTED_URL,
-            Some(derived.backend_url.clone()),
-        ),
-        (ev::CONVEX_SELF_HOSTED_ADMIN_KEY, admin_key),
-    ];
-    if let Some(db) = &derived.database {
-        let url = if reveal {
-            db.expose_url().to_owned()
-        } else {
-            db.masked()
-        };
-        pairs.push((db.kind.backend_var(), Some(url)));
-        if db.do_not_require_ssl {
-            pairs.push((ev::DO_NOT_REQUIRE_SSL, Some("1".to_owned())));
-        }
-    }
-    pairs
-}
-
-fn print_env(
-    out: &Output,
-    derived: &Derived,
-    identity: &Identity,
-    format: EnvFormat,
-    reveal: bool,
-) {
-    let pairs = env_pairs(derived, identity, reveal);
-    if format == EnvFormat::Json {
-        let mut map = serde_json::Map::new();
-        for (k, v) in pairs {
-            map.insert(k.to_owned(), v.map_or(Value::Null, Value::String));
-        }
-        map.insert(
-            "url_source".to_owned(),
-            Value::String(derived.urls.source.as_str().to_owned()),
-        );
-        out.json(&Value::Object(map));
-        return;
-    }
-    let export = if format == EnvFormat::Shell {
-        "export "
-    } else {
-        ""
-    };
-    let mut text = String::new();
-    for (k, v) in pairs {
-        match v.map(|v| dotenv::render(k, &v)) {
-            Some(Ok(line)) => text.push_str(&format!("{export}{line}\n")),
-            // Derived values never hold a quote; say so rather than print something unsafe.
-            Some(Err(why)) => text.push_str(&format!("# {k}: {why}\n")),
-            None => text.push_str(&format!(
-                "# {k} is not set yet (run `coder-convex configure`)\n"
-            )),
-        }
-    }
-    text.push_str(&format!("# url_source={}", derived.urls.source.as_str()));
-    out.data(text);
 }
