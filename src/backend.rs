@@ -89,18 +89,38 @@ pub struct CanonicalUrls {
 }
 
 /// One change of `update_environment_variables`: `None` deletes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct EnvChange {
     pub name: String,
     pub value: Option<String>,
 }
 
+/// Values may be secrets (`JWT_PRIVATE_KEY`): `Debug` shows the name only.
+impl std::fmt::Debug for EnvChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.value.is_some() {
+            "set"
+        } else {
+            "delete"
+        };
+        write!(f, "EnvChange({} {what})", self.name)
+    }
+}
+
 /// The admin API of one backend, with one admin key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Backend {
     client: Client,
     url: String,
     admin_key: String,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Backend {
@@ -256,10 +276,14 @@ pub async fn wait_healthy(
     let started = Instant::now();
     let mut delay = POLL_FIRST;
     loop {
-        let attempt = backend.version_once().await;
-        let last_error = match attempt {
-            Ok(version) => return Ok(version),
-            Err(e) => e.to_string(),
+        // A backend that accepts connections but hangs must not outlast the deadline.
+        let remaining = deadline
+            .saturating_sub(started.elapsed())
+            .max(POLL_FAST_MAX);
+        let last_error = match tokio::time::timeout(remaining, backend.version_once()).await {
+            Ok(Ok(version)) => return Ok(version),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", remaining.as_millis()),
         };
         let elapsed = started.elapsed();
         if elapsed >= deadline {

@@ -14,12 +14,21 @@ use crate::secrets::{self, InstanceSecret};
 use crate::settings::RawEnv;
 use crate::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
 
-/// An env file as found on disk.
-#[derive(Debug, Clone, Default)]
+/// An env file as found on disk. `Debug` shows the names, never the values.
+#[derive(Clone, Default)]
 pub struct EnvFile {
     pub path: PathBuf,
     pub text: Option<String>,
     pub values: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for EnvFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvFile")
+            .field("path", &self.path)
+            .field("names", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl EnvFile {
@@ -173,8 +182,8 @@ pub enum Origin {
     Minted,
 }
 
-/// The instance secret and admin key, when they exist (or were made).
-#[derive(Debug, Clone)]
+/// The instance secret and admin key, when they exist (or were made); no `Debug`.
+#[derive(Clone)]
 pub struct Identity {
     pub secret: Option<(InstanceSecret, Origin)>,
     pub admin_key: Option<(String, Origin)>,

@@ -84,8 +84,8 @@ pub async fn connect(
     Ok((version, verified))
 }
 
-/// What step 6 established.
-#[derive(Debug, Clone)]
+/// What step 6 established (no `Debug`: it holds an admin key).
+#[derive(Clone)]
 pub struct Verified {
     /// The backend with the key it accepted.
     pub backend: Backend,

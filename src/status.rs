@@ -1,9 +1,11 @@
 //! `coder-convex status`: the URLs, whether the backend answers, whether it is this project's
 //! instance and accepts our key, and whether the deployment environment is in sync.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, CallError};
 use crate::cli::{DeriveArgs, PushArgs};
 use crate::config;
 use crate::error::{Result, exit};
@@ -11,13 +13,22 @@ use crate::pipeline;
 use crate::run::{Ctx, existing_jwt_key, load_and_derive, urls_json};
 
 /// `status`: what is running and whether it matches this project; never writes.
+/// `status` is a quick look: a hanging backend counts as not answering.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub(crate) async fn status(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> Result<u8> {
     let out = ctx.out;
     let (state, derived) = load_and_derive(ctx.env, derive, ctx.dir, out).await?;
     let identity = config::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
     let key = identity.admin_key.as_ref().map(|(k, _)| k.clone());
     let backend = Backend::new(&derived.backend_url, key.as_deref().unwrap_or_default())?;
-    let version = backend.version_once().await;
+    let version = match tokio::time::timeout(STATUS_TIMEOUT, backend.version_once()).await {
+        Ok(result) => result,
+        Err(_) => Err(CallError::Transport(format!(
+            "no answer within {} s",
+            STATUS_TIMEOUT.as_secs()
+        ))),
+    };
     let healthy = version.is_ok();
     let mut instance = None;
     let mut key_accepted = None;
