@@ -619,3 +619,34 @@ fn sigterm_is_forwarded_to_the_deploy() {
     assert_eq!(status.code(), Some(143));
     assert_eq!(p.read("got-term"), "term\n");
 }
+
+#[test]
+fn a_backend_that_accepts_but_never_answers_is_bounded_by_the_wait() {
+    let (p, _) = configured();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let run = p.run(
+        &["env-set", "--wait", "1"],
+        &[("CODER_CONVEX_BACKEND_URL", &url)],
+    );
+    assert_eq!(run.code(), 3, "{}", run.stderr());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = p.run(&["status"], &[("CODER_CONVEX_BACKEND_URL", &url)]);
+    assert_eq!(status.code(), 3);
+    assert!(
+        status.stdout().contains("no answer within 3 s"),
+        "{}",
+        status.stdout()
+    );
+}
