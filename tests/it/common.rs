@@ -124,6 +124,21 @@ pub const CODER_ENV: [(&str, &str); 5] = [
     ("CODER_WORKSPACE_OWNER_NAME", "alice"),
 ];
 
+/// Coder variables whose 4-part host labels exceed 63 characters.
+pub const CODER_LONG_LABEL_ENV: [(&str, &str); 5] = [
+    ("CODER", "true"),
+    (
+        "VSCODE_PROXY_URI",
+        "https://{{port}}--main--my-very-long-workspace-name-for-demos--alice.apps.example.com",
+    ),
+    ("CODER_WORKSPACE_AGENT_NAME", "main"),
+    (
+        "CODER_WORKSPACE_NAME",
+        "my-very-long-workspace-name-for-demos",
+    ),
+    ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+];
+
 /// `tests/node` with its npm packages installed (once per test run).
 pub fn node_peers() -> PathBuf {
     static INSTALL: Mutex<bool> = Mutex::new(false);

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use coder_convex::secrets::InstanceSecret;
 use serde_json::Value;
 
-use crate::common::{Project, Run, http_stub};
+use crate::common::{CODER_ENV, CODER_LONG_LABEL_ENV, Project, Run, http_stub};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 
 struct Healthy {
@@ -269,19 +269,7 @@ fn a_down_backend_fails_the_backend_checks_but_file_checks_still_run() {
 fn coder_specific_faults() {
     // Labels over 63 characters: the inputs check fails, the file checks still run.
     let p = Project::new();
-    let long = [
-        ("CODER", "true"),
-        (
-            "VSCODE_PROXY_URI",
-            "https://{{port}}--main--my-very-long-workspace-name-for-demos--alice.apps.example.com",
-        ),
-        ("CODER_WORKSPACE_AGENT_NAME", "main"),
-        (
-            "CODER_WORKSPACE_NAME",
-            "my-very-long-workspace-name-for-demos",
-        ),
-        ("CODER_WORKSPACE_OWNER_NAME", "alice"),
-    ];
+    let long = CODER_LONG_LABEL_ENV;
     let run = p.run(&["doctor", "--json"], &long);
     let v: Value = serde_json::from_str(&run.stdout()).unwrap();
     let checks = v["checks"].as_array().unwrap();
@@ -321,18 +309,11 @@ fn coder_login_proxy() -> String {
 #[test]
 fn a_public_url_behind_the_coder_login_is_named() {
     let (api, site) = (coder_login_proxy(), coder_login_proxy());
-    let env = [
-        ("CODER", "true"),
-        (
-            "VSCODE_PROXY_URI",
-            "https://{{port}}--main--ws--alice.apps.example.com/",
-        ),
-        ("CODER_WORKSPACE_AGENT_NAME", "main"),
-        ("CODER_WORKSPACE_NAME", "ws"),
-        ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+    let mut env = CODER_ENV.to_vec();
+    env.extend([
         ("CONVEX_CLOUD_ORIGIN", api.as_str()),
         ("CONVEX_SITE_ORIGIN", site.as_str()),
-    ];
+    ]);
     let h = Healthy::new(&env);
     let (_, checks) = h.doctor();
     only_failing(&checks, "public URL access");

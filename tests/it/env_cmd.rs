@@ -2,7 +2,7 @@
 
 use coder_convex::secrets::{InstanceSecret, validate_admin_key};
 
-use crate::common::{CODER_ENV, Project, http_stub};
+use crate::common::{CODER_ENV, CODER_LONG_LABEL_ENV, Project, http_stub};
 
 fn env_json(p: &Project, env: &[(&str, &str)]) -> serde_json::Value {
     p.run(&["env", "--format", "json"], env).json()
@@ -318,19 +318,7 @@ fn admin_key_prints_one_valid_line() {
 #[test]
 fn long_labels_fail_with_a_hint() {
     let p = Project::new();
-    let env = [
-        ("CODER", "true"),
-        (
-            "VSCODE_PROXY_URI",
-            "https://{{port}}--main--my-very-long-workspace-name-for-demos--alice.apps.example.com",
-        ),
-        ("CODER_WORKSPACE_AGENT_NAME", "main"),
-        (
-            "CODER_WORKSPACE_NAME",
-            "my-very-long-workspace-name-for-demos",
-        ),
-        ("CODER_WORKSPACE_OWNER_NAME", "alice"),
-    ];
+    let env = CODER_LONG_LABEL_ENV;
     let run = p.run(&["configure"], &env);
     assert_eq!(run.code(), 2);
     assert!(run.stderr().contains("DNS allows 63"), "{}", run.stderr());
