@@ -2,10 +2,11 @@
 #
 # The Convex containers join the workspace container's network namespace
 # (`network_mode = "container:…"`): Coder's app proxy only dials the agent's localhost, so
-# that is where ports 3210, 3211 and 6791 must listen. `coder-convex setup` (run by the
-# coder_script below) writes `.env.convex.local` into the project; the Convex containers
-# wait for that file, start with it, and restart whenever it changes
-# (scripts/convex-entrypoint.sh).
+# that is where ports 3210, 3211 and 6791 must listen, and only there: on 127.0.0.1, not on
+# the workspace's bridge address, where other containers could bypass Coder's share levels.
+# `coder-convex setup` (run by the coder_script below) writes `.env.convex.local` into the
+# project; the Convex containers wait for that file, start with it, and restart whenever it
+# changes (scripts/convex-entrypoint.sh).
 
 terraform {
   required_providers {
@@ -423,7 +424,10 @@ resource "docker_container" "convex_backend" {
   # The entrypoint exits when the env file changes; the restart policy brings it back.
   restart    = "unless-stopped"
   entrypoint = ["/bin/sh", local.entrypoint_path, local.env_file]
-  command    = var.convex_backend_command
+  # Loopback only. run_backend.sh hands its arguments on to convex-local-backend, whose
+  # `--interface` (default 0.0.0.0) is the address of both the API (3210) and the HTTP-actions
+  # proxy (3211); the proxy forwards to 127.0.0.1:3210 itself.
+  command = concat(var.convex_backend_command, ["--interface", "127.0.0.1"])
   # The backend drains requests and stops cleanly on SIGINT only (SIGTERM kills it), as in
   # Convex's own compose file (`stop_signal: SIGINT`); the entrypoint passes a stop on as SIGINT.
   env = ["CONVEX_ENTRYPOINT_STOP_SIGNAL=INT"]
@@ -465,8 +469,13 @@ resource "docker_container" "convex_dashboard" {
   user       = "root"
   entrypoint = ["/bin/sh", local.entrypoint_path, local.env_file]
   command    = var.convex_dashboard_command
-  # The dashboard needs the public API URL only, not the instance secret.
-  env = ["CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL"]
+  env = [
+    # The dashboard needs the public API URL only, not the instance secret.
+    "CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL",
+    # Loopback only. Next's standalone server.js listens on $HOSTNAME, which the image sets
+    # to 0.0.0.0; this value replaces it.
+    "HOSTNAME=127.0.0.1",
+  ]
   upload {
     file       = local.entrypoint_path
     content    = local.entrypoint_sh

@@ -29,7 +29,7 @@ variable "convex_image_tag" {
 # The images' own commands, run by scripts/convex-entrypoint.sh once the env file exists.
 variable "convex_backend_command" {
   default     = ["./run_backend.sh"]
-  description = "Command of the backend image (its ENTRYPOINT, relative to its WORKDIR /convex)."
+  description = "Command of the backend image (its ENTRYPOINT, relative to its WORKDIR /convex). The template appends `--interface 127.0.0.1`, so it must pass its arguments on to convex-local-backend, as run_backend.sh does."
   type        = list(string)
 }
 

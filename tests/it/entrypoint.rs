@@ -325,6 +325,44 @@ fn passes_only_the_listed_keys_when_asked() {
     assert!(!seen.contains_key("POSTGRES_URL"));
 }
 
+/// The dashboard's listen address comes from the container's environment
+/// (`HOSTNAME=127.0.0.1` in coder-template/main.tf; Next's standalone server listens on
+/// `$HOSTNAME`), not from the env file: with `CONVEX_ENTRYPOINT_KEYS` set it reaches the command
+/// unchanged under each shell an image may have (busybox in the dashboard's Alpine image), and
+/// a HOSTNAME line in the file cannot replace it.
+#[test]
+fn keeps_the_containers_listen_address_when_passing_listed_keys() {
+    for shell in [&["sh"][..], &["bash"], &["busybox", "sh"]] {
+        let fx = Fixture::new();
+        fx.write_env(SECRET);
+        let mut contents = std::fs::read_to_string(fx.env_file()).expect("the env file");
+        contents.push_str("HOSTNAME='0.0.0.0'\n");
+        std::fs::write(fx.env_file(), contents).expect("append to the env file");
+
+        let out = fx.path("seen");
+        let record = format!("env >'{}'", out.display());
+        let mut command: Vec<&str> = shell.to_vec();
+        command.extend(["-c", record.as_str()]);
+        let mut child = Running(fx.spawn(
+            shell,
+            &[
+                ("CONVEX_ENTRYPOINT_KEYS", "NEXT_PUBLIC_DEPLOYMENT_URL"),
+                ("HOSTNAME", "127.0.0.1"),
+            ],
+            &command,
+        ));
+        let status = fx.wait_exit(&mut child.0);
+        assert!(status.success(), "{shell:?}; log:\n{}", fx.log());
+        let seen = fx.seen();
+        assert_eq!(seen["HOSTNAME"], "127.0.0.1", "{shell:?}");
+        assert_eq!(
+            seen["NEXT_PUBLIC_DEPLOYMENT_URL"],
+            "https://convex-api--main--ws--alice.apps.example.com",
+            "{shell:?}"
+        );
+    }
+}
+
 #[test]
 fn rejects_a_call_without_a_command() {
     let fx = Fixture::new();

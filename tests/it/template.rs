@@ -1,7 +1,8 @@
 //! The Coder template (`coder-template/*.tf`), parsed with hcl-rs and held to what the binary
 //! assumes: app slugs and ports come from `coder_convex::urls::App`, the Postgres sidecar's
 //! URL goes through the library's own normalisation, and the sidecars share the workspace's
-//! network namespace. The template cannot drift from the binary without a test failing here.
+//! network namespace, listening on its loopback only. The template cannot drift from the binary
+//! without a test failing here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -404,18 +405,9 @@ fn convex_containers_start_through_the_entrypoint_with_the_project_env_file() {
         assert!(bool_attr(mount, "read_only"), "{name} mounts it read-only");
     }
     assert_eq!(
-        source(
-            template.resource("docker_container", "convex_backend"),
-            "command"
-        ),
-        "var.convex_backend_command"
-    );
-    let Expression::Array(backend_command) = template.variable_default("convex_backend_command")
-    else {
-        panic!("convex_backend_command is a list");
-    };
-    assert_eq!(
-        text(&backend_command[0]).as_deref(),
+        container_command(&template, "convex_backend")
+            .first()
+            .map(String::as_str),
         Some("./run_backend.sh")
     );
 
@@ -657,6 +649,44 @@ fn string_list(expr: &Expression) -> Vec<String> {
 const BACKEND_COMMAND: [&str; 1] = ["./run_backend.sh"];
 const DASHBOARD_COMMAND: [&str; 2] = ["node", "./server.js"];
 
+/// A list-valued expression as strings: a literal list, a `var.*` list (its default), or
+/// `concat(…)` of those.
+fn list_value(template: &Template, expr: &Expression) -> Vec<String> {
+    match expr {
+        Expression::Array(_) => string_list(expr),
+        Expression::Traversal(_) => {
+            let reference = expr.to_string();
+            let name = reference
+                .strip_prefix("var.")
+                .unwrap_or_else(|| panic!("not a variable: {reference}"));
+            string_list(template.variable_default(name))
+        }
+        Expression::FuncCall(call) if call.name.name.as_str() == "concat" => call
+            .args
+            .iter()
+            .flat_map(|arg| list_value(template, arg))
+            .collect(),
+        other => panic!("not a list: {other}"),
+    }
+}
+
+/// A container's `command` with the variables' defaults filled in.
+fn container_command(template: &Template, container: &str) -> Vec<String> {
+    let body = template.resource("docker_container", container);
+    list_value(template, attr(body, "command").expect("a command"))
+}
+
+/// The variable a container's `command` starts with: alone, or as the first list of `concat`.
+fn command_variable(template: &Template, container: &str) -> String {
+    let body = template.resource("docker_container", container);
+    match attr(body, "command").expect("a command") {
+        Expression::FuncCall(call) if call.name.name.as_str() == "concat" => {
+            call.args.first().expect("concat has arguments").to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 #[test]
 fn sidecars_run_the_images_own_commands() {
     let template = Template::load();
@@ -672,14 +702,88 @@ fn sidecars_run_the_images_own_commands() {
             &DASHBOARD_COMMAND[..],
         ),
     ] {
-        let body = template.resource("docker_container", container);
-        assert_eq!(source(body, "command"), format!("var.{variable}"));
+        assert_eq!(
+            command_variable(&template, container),
+            format!("var.{variable}")
+        );
         assert_eq!(
             string_list(template.variable_default(variable)),
             expected,
             "{variable}"
         );
     }
+}
+
+/// The sidecars share the workspace's network namespace, which also holds its address on the
+/// Docker bridge: listening there would let other containers reach the ports without Coder's
+/// share levels. Coder's app proxy and the agent's health checks reach 127.0.0.1.
+///
+/// Upstream at the pinned tag (get-convex/convex-backend): `run_backend.sh` puts its own
+/// arguments (`"$@"`) first on the `convex-local-backend` command line, and that binary's
+/// `--interface` (an IPv4 address, default 0.0.0.0; crates/local_backend/src/config.rs)
+/// addresses both the API port and the HTTP-actions proxy. The dashboard image runs Next's
+/// standalone `server.js`, which listens on `process.env.HOSTNAME || '0.0.0.0'`; its
+/// Dockerfile sets `ENV HOSTNAME=0.0.0.0`.
+#[test]
+fn sidecars_listen_on_loopback_only() {
+    let template = Template::load();
+    assert_eq!(
+        container_command(&template, "convex_backend"),
+        ["./run_backend.sh", "--interface", "127.0.0.1"]
+    );
+    assert_eq!(
+        source(
+            template.resource("docker_container", "convex_backend"),
+            "command"
+        ),
+        r#"concat(var.convex_backend_command, ["--interface", "127.0.0.1"])"#
+    );
+
+    let dashboard = template.resource("docker_container", "convex_dashboard");
+    assert_eq!(
+        string_list(attr(dashboard, "env").expect("dashboard env")),
+        [
+            "CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL",
+            "HOSTNAME=127.0.0.1"
+        ]
+    );
+    assert_eq!(
+        container_command(&template, "convex_dashboard"),
+        ["node", "./server.js"],
+        "no command-line override of HOSTNAME"
+    );
+
+    let postgres = template.resource("docker_container", "postgres");
+    assert_eq!(
+        string_list(attr(postgres, "command").expect("postgres command")),
+        ["postgres", "-c", "listen_addresses=127.0.0.1"]
+    );
+    let health = single_block(postgres, "healthcheck");
+    assert_eq!(
+        string_list(attr(health, "test").expect("a test")),
+        [
+            "CMD-SHELL",
+            "pg_isready -h 127.0.0.1 -U ${local.postgres_user} -d ${local.postgres_database}"
+        ]
+    );
+    let database_url = template.local("database_url").to_string();
+    assert!(
+        database_url.contains("@127.0.0.1:5432/"),
+        "the backend reaches Postgres on loopback: {database_url}"
+    );
+
+    // The compose file is the opposite case: each service has a network namespace of its own
+    // and Docker forwards the published (host-loopback) ports to the container's bridge
+    // address, so the services keep the images' all-interfaces defaults.
+    let compose = compose();
+    assert_eq!(
+        str_list(&compose, "services.backend.command"),
+        BACKEND_COMMAND
+    );
+    assert!(
+        at(&compose, "services.dashboard.environment")["HOSTNAME"].is_badvalue(),
+        "the dashboard keeps the image's HOSTNAME=0.0.0.0 under compose"
+    );
 }
 
 /// The backend drains requests and shuts down on SIGINT only (tokio `ctrl_c`); SIGTERM kills
@@ -695,11 +799,18 @@ fn backend_is_stopped_with_sigint_and_given_time_to_drain() {
     assert_eq!(number_attr(backend, "stop_timeout"), 15.0);
     assert_eq!(number_attr(backend, "destroy_grace_seconds"), 15.0);
 
-    // The dashboard gets the one setting it reads, and the default stop signal.
+    // The dashboard gets the one setting it reads (plus its listen address, checked in
+    // `sidecars_listen_on_loopback_only`), and the default stop signal.
     let dashboard = template.resource("docker_container", "convex_dashboard");
-    assert_eq!(
-        string_list(attr(dashboard, "env").expect("dashboard env")),
-        ["CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL"]
+    let env = string_list(attr(dashboard, "env").expect("dashboard env"));
+    assert!(
+        env.contains(&"CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL".to_owned()),
+        "{env:?}"
+    );
+    assert!(
+        !env.iter()
+            .any(|e| e.starts_with("CONVEX_ENTRYPOINT_STOP_SIGNAL=")),
+        "{env:?}"
     );
     assert_eq!(text_attr(dashboard, "user"), "root");
 
