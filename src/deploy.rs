@@ -115,11 +115,49 @@ pub fn child_env(
     env
 }
 
-/// How a deploy went.
-#[derive(Debug, Clone, Serialize)]
+/// How a successful deploy went; the last one is kept for `status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DeployOutcome {
     pub command: String,
-    pub duration_ms: u128,
+    pub duration_ms: u64,
+    /// Unix seconds when it finished.
+    pub finished_at: u64,
+}
+
+/// Where the last successful deploy is recorded. `node_modules/.cache` is where JS tools keep
+/// per-project state: never committed, gone with `node_modules`, and there whenever a deploy
+/// could run from this directory.
+pub const LAST_DEPLOY_FILE: &str = "node_modules/.cache/coder-convex/last-deploy.json";
+
+/// Record a successful deploy (best effort: `status` is the only reader).
+pub fn record(dir: &Path, outcome: &DeployOutcome) {
+    if !dir.join("node_modules").is_dir() {
+        return;
+    }
+    let path = dir.join(LAST_DEPLOY_FILE);
+    let written = path
+        .parent()
+        .map_or(Ok(()), fs_err::create_dir_all)
+        .map_err(crate::error::Error::from)
+        .and_then(|()| {
+            let text = serde_json::to_string(outcome).unwrap_or_default();
+            let current = crate::dotenv::read_optional(&path)?;
+            crate::dotenv::write_if_changed(
+                &path,
+                current.as_deref(),
+                &text,
+                crate::dotenv::PUBLIC_MODE,
+            )
+        });
+    if let Err(e) = written {
+        tracing::debug!(error = %e, "could not record the deploy");
+    }
+}
+
+/// The last successful deploy, if one was recorded.
+pub fn last(dir: &Path) -> Option<DeployOutcome> {
+    let text = std::fs::read_to_string(dir.join(LAST_DEPLOY_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Run `convex deploy` in `dir`; a non-zero exit becomes [`Error::Child`] with its code.
@@ -221,10 +259,16 @@ pub async fn run(
         tail.push_back(line);
     }
     if status.success() && !timed_out {
-        return Ok(DeployOutcome {
+        let finished_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let outcome = DeployOutcome {
             command: display,
-            duration_ms: started.elapsed().as_millis(),
-        });
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            finished_at,
+        };
+        record(dir, &outcome);
+        return Ok(outcome);
     }
     let code = exit_code(&status);
     let hint = if timed_out {

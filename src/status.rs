@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::backend::{Backend, CallError};
 use crate::cli::{DeriveArgs, PushArgs};
 use crate::config;
+use crate::deploy;
 use crate::error::{Result, exit};
 use crate::pipeline;
 use crate::run::{Ctx, existing_jwt_key, load_and_derive, urls_json};
@@ -53,6 +54,7 @@ pub(crate) async fn status(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) 
         }
     }
     let instance_ok = instance.as_deref() == Some(derived.instance_name.as_str());
+    let last_deploy = deploy::last(ctx.dir);
     if ctx.json {
         out.json(&json!({
             "urls": urls_json(&derived),
@@ -69,6 +71,7 @@ pub(crate) async fn status(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) 
             "canonical_urls_match": canonical_match,
             "env_in_sync": pending.as_ref().map(Vec::is_empty),
             "env_pending": pending,
+            "last_deploy": last_deploy,
         }));
     } else {
         let mark = |ok: Option<bool>| match ok {
@@ -113,10 +116,33 @@ pub(crate) async fn status(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) 
                 None => out.data(format!("{} deployment env not checked", mark(None))),
             }
         }
+        match &last_deploy {
+            Some(d) => out.data(format!(
+                "last deploy {} ({}, {:.1} s)",
+                ago(d.finished_at),
+                d.command,
+                d.duration_ms as f64 / 1000.0
+            )),
+            None => out.data("last deploy none recorded from this directory"),
+        }
     }
     Ok(if healthy {
         exit::OK
     } else {
         exit::BACKEND_UNREACHABLE
     })
+}
+
+/// `42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
+fn ago(unix_s: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let secs = now.saturating_sub(unix_s);
+    match secs {
+        0..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86400),
+    }
 }

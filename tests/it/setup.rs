@@ -650,3 +650,38 @@ fn a_backend_that_accepts_but_never_answers_is_bounded_by_the_wait() {
         status.stdout()
     );
 }
+
+#[test]
+fn status_shows_the_last_successful_deploy() {
+    let (p, secret) = configured();
+    let bin = deployable(&p, Some("pnpm-lock.yaml"));
+    let fake = FakeBackend::start(fake_for(&secret));
+    let path = path_with(&bin);
+    let none = run_with(&p, &["--json", "status"], &fake, &[]).json();
+    assert_eq!(none["last_deploy"], serde_json::Value::Null);
+
+    run_with(&p, &["deploy"], &fake, &[("PATH", &path)]).ok();
+    let v = run_with(&p, &["--json", "status"], &fake, &[]).json();
+    assert_eq!(v["last_deploy"]["command"], "pnpm exec convex deploy --yes");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = v["last_deploy"]["finished_at"].as_u64().unwrap();
+    assert!(now - at < 60, "{at} vs {now}");
+    let human = run_with(&p, &["status"], &fake, &[]).ok();
+    assert!(
+        human.contains("last deploy ") && human.contains(" s ago (pnpm exec convex deploy --yes, "),
+        "{human}"
+    );
+
+    // A failed deploy leaves the record as it was.
+    run_with(
+        &p,
+        &["deploy"],
+        &fake,
+        &[("PATH", &path), ("FAKE_EXIT", "2")],
+    );
+    let after = run_with(&p, &["--json", "status"], &fake, &[]).json();
+    assert_eq!(after["last_deploy"], v["last_deploy"]);
+}
