@@ -141,6 +141,25 @@ fn database_from_file(file: &EnvFile) -> Result<Option<Database>> {
     Ok(None)
 }
 
+/// [`derive`], probing the Coder agent manifest first when the environment calls for it.
+pub async fn derive_probing(
+    env: &RawEnv,
+    args: &DeriveArgs,
+    state: &ProjectState,
+) -> Result<Derived> {
+    let inputs = url_inputs(env, args, None)?;
+    let manifest = if inputs.wants_manifest() {
+        let addr = env
+            .coder_agent_debug_address
+            .as_deref()
+            .unwrap_or(urls::DEFAULT_AGENT_DEBUG_ADDRESS);
+        crate::backend::fetch_manifest(addr).await
+    } else {
+        None
+    };
+    derive(env, args, state, manifest.as_ref())
+}
+
 /// Assemble the URL derivation inputs from the environment and flags.
 pub fn url_inputs<'a>(
     env: &'a RawEnv,

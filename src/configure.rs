@@ -199,9 +199,7 @@ fn jwt_key(dir: &Path, rotate: bool) -> Result<(JwtKey, Change, Option<String>)>
     let mut backup = None;
     let key = match &current {
         Some(pem) if rotate => {
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+            let stamp = crate::unix_now();
             let name = format!("{JWT_KEY_FILE}.{stamp}.bak");
             dotenv::write_if_changed(&dir.join(&name), None, pem, SECRET_MODE)?;
             backup = Some(name);

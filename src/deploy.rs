@@ -225,13 +225,7 @@ pub async fn run(
     let status = loop {
         tokio::select! {
             line = rx.recv(), if lines_open => match line {
-                Some(line) => {
-                    out.info(format!("  │ {line}"));
-                    if tail.len() == TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
-                }
+                Some(line) => echo_and_keep(out, &mut tail, line),
                 None => lines_open = false,
             },
             status = child.wait() => break status?,
@@ -252,20 +246,13 @@ pub async fn run(
     // not keep us here.
     let drain_until = tokio::time::Instant::now() + DRAIN_LIMIT;
     while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, rx.recv()).await {
-        out.info(format!("  │ {line}"));
-        if tail.len() == TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line);
+        echo_and_keep(out, &mut tail, line);
     }
     if status.success() && !timed_out {
-        let finished_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let outcome = DeployOutcome {
             command: display,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            finished_at,
+            finished_at: crate::unix_now(),
         };
         record(dir, &outcome);
         return Ok(outcome);
@@ -285,6 +272,15 @@ pub async fn run(
         tail: tail.into(),
         hint: Some(hint),
     })
+}
+
+/// Show a line of the child's output live and keep the last [`TAIL_LINES`] for the error.
+fn echo_and_keep(out: &Output, tail: &mut VecDeque<String>, line: String) {
+    out.info(format!("  │ {line}"));
+    if tail.len() == TAIL_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(line);
 }
 
 fn forward(pid: Option<Pid>, signal: Signal) {

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::backend;
 use crate::cli::DeriveArgs;
 use crate::config::{self, Derived, EnvFile, ProjectState};
 use crate::doctor_live;
@@ -110,20 +109,7 @@ pub async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<Check> {
     // Inputs and derivation.
     let state = ProjectState::load(dir);
     let derived = match &state {
-        Ok(state) => {
-            let inputs = config::url_inputs(env, opts.derive, None);
-            let manifest = match &inputs {
-                Ok(i) if i.wants_manifest() => {
-                    let addr = env
-                        .coder_agent_debug_address
-                        .as_deref()
-                        .unwrap_or(crate::urls::DEFAULT_AGENT_DEBUG_ADDRESS);
-                    backend::fetch_manifest(addr).await
-                }
-                _ => None,
-            };
-            config::derive(env, opts.derive, state, manifest.as_ref())
-        }
+        Ok(state) => config::derive_probing(env, opts.derive, state).await,
         Err(e) => Err(crate::error::Error::runtime(e.to_string())),
     };
     let derived = match derived {

@@ -46,7 +46,6 @@ pub(crate) async fn database_check(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn backend_checks(
     checks: &mut Vec<Check>,
     derived: &Derived,

@@ -33,6 +33,13 @@ use error::Result;
 use output::Output;
 use settings::RawEnv;
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Run a parsed command line against an environment snapshot; returns the exit code.
 pub fn main(
     cli: Cli,

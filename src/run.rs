@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::backend::{self, Backend};
+use crate::backend::Backend;
 use crate::cli::{Cli, Command, DeployArgs, DeriveArgs, PushArgs, WaitArgs, WriteArgs};
 use crate::config::{self, Derived, ProjectState};
 use crate::configure;
@@ -22,7 +22,6 @@ use crate::project;
 use crate::secrets::{self, InstanceSecret, JwtKey, mask_admin_key};
 use crate::settings::{self, RawEnv};
 use crate::status;
-use crate::urls;
 
 /// Run one command; returns the exit code on success. `process_env` is handed (filtered) to
 /// child processes; `env` is what we read.
@@ -418,17 +417,7 @@ pub(crate) async fn load_and_derive(
     out: &Output,
 ) -> Result<(ProjectState, Derived)> {
     let state = ProjectState::load(dir)?;
-    let inputs = config::url_inputs(env, args, None)?;
-    let manifest = if inputs.wants_manifest() {
-        let addr = env
-            .coder_agent_debug_address
-            .as_deref()
-            .unwrap_or(urls::DEFAULT_AGENT_DEBUG_ADDRESS);
-        backend::fetch_manifest(addr).await
-    } else {
-        None
-    };
-    let derived = config::derive(env, args, &state, manifest.as_ref())?;
+    let derived = config::derive_probing(env, args, &state).await?;
     for warning in &derived.warnings {
         out.warn(warning);
     }

@@ -1,8 +1,6 @@
 //! Instance secret, admin keys (current and legacy formats) and the Convex Auth RSA key:
 //! DESIGN §5–§6. Minting is local, so no `docker exec … generate_admin_key.sh`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aes_gcm_siv::Aes128GcmSiv;
 use aes_gcm_siv::aead::{Aead as _, KeyInit as _, Payload};
 use base64::Engine as _;
@@ -202,10 +200,9 @@ pub fn mask_admin_key(key: &str) -> String {
     }
 }
 
+/// `issued_s` must be non-zero.
 fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| d.as_secs().max(1))
+    crate::unix_now().max(1)
 }
 
 /// Protobuf `AdminKey`: field 2 issued_s, field 3 member_id (always), field 5 is_read_only

@@ -135,10 +135,7 @@ pub(crate) async fn status(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) 
 
 /// `42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
 fn ago(unix_s: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let secs = now.saturating_sub(unix_s);
+    let secs = crate::unix_now().saturating_sub(unix_s);
     match secs {
         0..60 => format!("{secs} s ago"),
         60..3600 => format!("{} min ago", secs / 60),
