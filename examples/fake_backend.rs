@@ -1,6 +1,7 @@
 //! The test fake backend as a process, for benchmarks and manual runs:
 //! `INSTANCE_SECRET=… cargo run --example fake_backend -- <instance-name> <api-port> <site-port>`.
 //! It prints `ready <api-url> <site-url>` on stdout and serves until killed.
+#![allow(unreachable_pub, clippy::print_stdout)]
 
 #[path = "../tests/support/fake_backend.rs"]
 #[allow(dead_code)]

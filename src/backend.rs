@@ -12,11 +12,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::urls::Manifest;
 
-pub const USER_AGENT: &str = concat!("coder-convex/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("coder-convex/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The manifest probe must never slow a run down noticeably.
 const MANIFEST_TIMEOUT: Duration = Duration::from_millis(500);
+/// Auth discovery on the site proxy.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Public URLs go through DNS, TLS and Coder's proxy.
+const PUBLIC_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const PUBLIC_TIMEOUT: Duration = Duration::from_secs(6);
 /// Health polling: start fast, stay at `POLL_FAST_MAX` for a while (most backends come up
 /// then, and we see it within ~250 ms), then slow to `POLL_SLOW`.
 const POLL_FIRST: Duration = Duration::from_millis(20);
@@ -24,7 +29,7 @@ const POLL_FAST_MAX: Duration = Duration::from_millis(250);
 const POLL_FAST_WINDOW: Duration = Duration::from_secs(30);
 const POLL_SLOW: Duration = Duration::from_secs(1);
 
-fn loopback_client(timeout: Duration) -> Result<Client> {
+fn loopback_client(timeout: Duration) -> reqwest::Result<Client> {
     Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
@@ -33,7 +38,6 @@ fn loopback_client(timeout: Duration) -> Result<Client> {
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Error::runtime(format!("cannot build the HTTP client: {e}")))
 }
 
 /// Retries for transient failures: connection errors, resets, timeouts and 5xx.
@@ -44,53 +48,71 @@ fn retry_policy() -> ExponentialBuilder {
         .with_max_times(4)
 }
 
-/// A failed call: transport trouble or an HTTP status we did not expect.
+/// A failed call: transport trouble, no answer in time, an HTTP status we did not expect,
+/// or a body we do not understand. Causes are kept for the `caused by:` lines.
 #[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    #[error("{0}")]
-    Transport(String),
+pub(crate) enum CallError {
+    #[error("{url}: request failed")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
     #[error("HTTP {status}: {body}")]
     Status { status: StatusCode, body: String },
+    #[error("unexpected {what} response")]
+    Decode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 impl CallError {
     fn transient(&self) -> bool {
         match self {
-            Self::Transport(_) => true,
+            Self::Transport { .. } | Self::Timeout(_) => true,
             Self::Status { status, .. } => status.is_server_error(),
+            Self::Decode { .. } => false,
         }
     }
 
-    pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            Self::Status { status, .. } => Some(*status),
-            Self::Transport(_) => None,
+    /// One line with the innermost cause, for status lines and doctor details.
+    pub(crate) fn summary(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = std::error::Error::source(self);
+        let mut last = None;
+        while let Some(cause) = next {
+            last = Some(cause.to_string());
+            next = cause.source();
         }
+        if let Some(cause) = last {
+            text = format!("{text}: {cause}");
+        }
+        text
     }
 }
 
-fn transport(e: reqwest::Error) -> CallError {
-    // reqwest's Display hides the cause ("error sending request"); the source says why.
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
+fn transport(url: &str) -> impl FnOnce(reqwest::Error) -> CallError + '_ {
+    move |source| CallError::Transport {
+        url: url.to_owned(),
+        source: source.without_url(),
     }
-    CallError::Transport(text)
 }
 
 /// The backend's deployment URLs as it reports them.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CanonicalUrls {
+pub(crate) struct CanonicalUrls {
     pub convex_cloud_url: String,
     pub convex_site_url: String,
 }
 
 /// One change of `update_environment_variables`: `None` deletes.
 #[derive(Clone, PartialEq, Eq, Serialize)]
-pub struct EnvChange {
+pub(crate) struct EnvChange {
     pub name: String,
     pub value: Option<String>,
 }
@@ -109,7 +131,7 @@ impl std::fmt::Debug for EnvChange {
 
 /// The admin API of one backend, with one admin key.
 #[derive(Clone)]
-pub struct Backend {
+pub(crate) struct Backend {
     client: Client,
     url: String,
     admin_key: String,
@@ -124,20 +146,21 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
-    pub fn new(url: &str, admin_key: &str) -> Result<Self> {
+    pub(crate) fn new(url: &str, admin_key: &str) -> Result<Self> {
         Ok(Self {
-            client: loopback_client(REQUEST_TIMEOUT)?,
+            client: loopback_client(REQUEST_TIMEOUT)
+                .map_err(|e| Error::runtime_from("cannot build the HTTP client", e))?,
             url: url.to_owned(),
             admin_key: admin_key.to_owned(),
         })
     }
 
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// The same backend with another key (the legacy-format fallback).
-    pub fn with_key(&self, admin_key: &str) -> Self {
+    pub(crate) fn with_key(&self, admin_key: &str) -> Self {
         Self {
             admin_key: admin_key.to_owned(),
             ..self.clone()
@@ -145,13 +168,14 @@ impl Backend {
     }
 
     async fn get_once(&self, path: &str, auth: bool) -> Result<(StatusCode, String), CallError> {
-        let mut request = self.client.get(format!("{}{path}", self.url));
+        let url = format!("{}{path}", self.url);
+        let mut request = self.client.get(&url);
         if auth {
             request = request.header("Authorization", format!("Convex {}", self.admin_key));
         }
-        let response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(transport(&url))?;
         let status = response.status();
-        let body = response.text().await.map_err(transport)?;
+        let body = response.text().await.map_err(transport(&url))?;
         Ok((status, body))
     }
 
@@ -175,7 +199,7 @@ impl Backend {
     }
 
     /// `GET /version` once, no retries (the wait loop polls).
-    pub async fn version_once(&self) -> Result<String, CallError> {
+    pub(crate) async fn version_once(&self) -> Result<String, CallError> {
         let (status, body) = self.get_once("/version", false).await?;
         if status.is_success() {
             Ok(body.trim().to_owned())
@@ -187,14 +211,14 @@ impl Backend {
         }
     }
 
-    pub async fn instance_name(&self) -> Result<String, CallError> {
+    pub(crate) async fn instance_name(&self) -> Result<String, CallError> {
         self.get("/instance_name", false)
             .await
             .map(|b| b.trim().to_owned())
     }
 
     /// `Ok(true)` accepted, `Ok(false)` rejected (401/403), `Err` for anything else.
-    pub async fn check_admin_key(&self) -> Result<bool, CallError> {
+    pub(crate) async fn check_admin_key(&self) -> Result<bool, CallError> {
         match self.get("/api/check_admin_key", true).await {
             Ok(_) => Ok(true),
             Err(CallError::Status {
@@ -205,14 +229,16 @@ impl Backend {
         }
     }
 
-    pub async fn canonical_urls(&self) -> Result<CanonicalUrls, CallError> {
+    pub(crate) async fn canonical_urls(&self) -> Result<CanonicalUrls, CallError> {
         let body = self.get("/api/v1/get_canonical_urls", true).await?;
-        serde_json::from_str(&body)
-            .map_err(|e| CallError::Transport(format!("unexpected canonical URLs response: {e}")))
+        serde_json::from_str(&body).map_err(|source| CallError::Decode {
+            what: "canonical URLs",
+            source,
+        })
     }
 
     /// The deployment's variables; `None` on backends without the list endpoint (404).
-    pub async fn list_env(&self) -> Result<Option<BTreeMap<String, String>>, CallError> {
+    pub(crate) async fn list_env(&self) -> Result<Option<BTreeMap<String, String>>, CallError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct List {
@@ -221,7 +247,10 @@ impl Backend {
         match self.get("/api/v1/list_environment_variables", true).await {
             Ok(body) => serde_json::from_str::<List>(&body)
                 .map(|l| Some(l.environment_variables))
-                .map_err(|e| CallError::Transport(format!("unexpected list response: {e}"))),
+                .map_err(|source| CallError::Decode {
+                    what: "environment variable list",
+                    source,
+                }),
             Err(CallError::Status {
                 status: StatusCode::NOT_FOUND,
                 ..
@@ -232,17 +261,18 @@ impl Backend {
 
     /// One transactional update. Retried on transient failures: the backend applies all
     /// changes or none, and re-sending the same values is harmless.
-    pub async fn update_env(&self, changes: &[EnvChange]) -> Result<(), CallError> {
+    pub(crate) async fn update_env(&self, changes: &[EnvChange]) -> Result<(), CallError> {
         let body = serde_json::json!({ "changes": changes });
+        let url = format!("{}/api/v1/update_environment_variables", self.url);
         let call = || async {
             let response = self
                 .client
-                .post(format!("{}/api/v1/update_environment_variables", self.url))
+                .post(&url)
                 .header("Authorization", format!("Convex {}", self.admin_key))
                 .json(&body)
                 .send()
                 .await
-                .map_err(transport)?;
+                .map_err(transport(&url))?;
             let status = response.status();
             if status.is_success() {
                 return Ok(());
@@ -263,12 +293,12 @@ impl Backend {
 }
 
 /// Progress of the health wait, for the spinner or the log line.
-pub trait WaitProgress {
+pub(crate) trait WaitProgress {
     fn tick(&mut self, elapsed: Duration, last_error: &str);
 }
 
 /// Poll `GET /version` until it answers 200 or `deadline` passes.
-pub async fn wait_healthy(
+pub(crate) async fn wait_healthy(
     backend: &Backend,
     deadline: Duration,
     progress: &mut dyn WaitProgress,
@@ -282,20 +312,24 @@ pub async fn wait_healthy(
             .max(POLL_FAST_MAX);
         let last_error = match tokio::time::timeout(remaining, backend.version_once()).await {
             Ok(Ok(version)) => return Ok(version),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", remaining.as_millis()),
+            Ok(Err(e)) => e,
+            Err(_) => CallError::Timeout(remaining),
         };
         let elapsed = started.elapsed();
         if elapsed >= deadline {
             return Err(Error::BackendUnreachable {
                 url: backend.url().to_owned(),
-                message: format!("no healthy answer from GET /version within {}s (last: {last_error})", deadline.as_secs()),
+                message: format!(
+                    "no healthy answer from GET /version within {}s",
+                    deadline.as_secs()
+                ),
+                source: Some(Box::new(last_error)),
                 hint: Some(
                     "start the backend (in Coder: check the convex-backend container; locally: `docker compose -f scripts/docker-compose.convex.yml up -d`), or wait longer with --wait".to_owned(),
                 ),
             });
         }
-        progress.tick(elapsed, &last_error);
+        progress.tick(elapsed, &last_error.summary());
         let cap = if elapsed < POLL_FAST_WINDOW {
             POLL_FAST_MAX
         } else {
@@ -308,22 +342,21 @@ pub async fn wait_healthy(
 
 /// What the site proxy serves for Convex Auth discovery.
 #[derive(Debug, Clone)]
-pub struct AuthDiscovery {
+pub(crate) struct AuthDiscovery {
     pub issuer: Option<String>,
     pub jwks: Option<serde_json::Value>,
 }
 
 /// `GET <site>/.well-known/openid-configuration` and `/.well-known/jwks.json`.
-pub async fn auth_discovery(site_url: &str) -> Result<AuthDiscovery, CallError> {
-    let client =
-        loopback_client(Duration::from_secs(5)).map_err(|e| CallError::Transport(e.to_string()))?;
+pub(crate) async fn auth_discovery(site_url: &str) -> Result<AuthDiscovery, CallError> {
+    let client = loopback_client(DISCOVERY_TIMEOUT).map_err(transport(site_url))?;
     let fetch = |path: &'static str| {
         let client = client.clone();
         let url = format!("{site_url}{path}");
         async move {
-            let response = client.get(&url).send().await.map_err(transport)?;
+            let response = client.get(&url).send().await.map_err(transport(&url))?;
             let status = response.status();
-            let body = response.text().await.map_err(transport)?;
+            let body = response.text().await.map_err(transport(&url))?;
             if !status.is_success() {
                 return Err(CallError::Status {
                     status,
@@ -331,7 +364,7 @@ pub async fn auth_discovery(site_url: &str) -> Result<AuthDiscovery, CallError> 
                 });
             }
             serde_json::from_str::<serde_json::Value>(&body)
-                .map_err(|e| CallError::Transport(format!("{path} is not JSON: {e}")))
+                .map_err(|source| CallError::Decode { what: path, source })
         }
     };
     let config = fetch("/.well-known/openid-configuration").await?;
@@ -347,7 +380,7 @@ pub async fn auth_discovery(site_url: &str) -> Result<AuthDiscovery, CallError> 
 
 /// What a public URL answers to an anonymous request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicProbe {
+pub(crate) enum PublicProbe {
     /// Reachable without a Coder session.
     Open(u16),
     /// Coder redirected to its login: the app is not `share = "public"`.
@@ -356,11 +389,11 @@ pub enum PublicProbe {
 }
 
 /// Probe a public URL the way the backend (or a webhook sender) would reach it.
-pub async fn probe_public(url: &str) -> PublicProbe {
+pub(crate) async fn probe_public(url: &str) -> PublicProbe {
     let client = match Client::builder()
         .user_agent(USER_AGENT)
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(6))
+        .connect_timeout(PUBLIC_CONNECT_TIMEOUT)
+        .timeout(PUBLIC_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
     {
@@ -381,13 +414,13 @@ pub async fn probe_public(url: &str) -> PublicProbe {
                 PublicProbe::Open(status.as_u16())
             }
         }
-        Err(e) => PublicProbe::Unreachable(transport(e).to_string()),
+        Err(e) => PublicProbe::Unreachable(transport(url)(e).summary()),
     }
 }
 
 /// `GET http://<addr>/debug/manifest`; `None` when the agent does not answer usefully.
 /// The manifest carries environment variables: it is parsed into [`Manifest`] and dropped.
-pub async fn fetch_manifest(debug_address: &str) -> Option<Manifest> {
+pub(crate) async fn fetch_manifest(debug_address: &str) -> Option<Manifest> {
     let client = loopback_client(MANIFEST_TIMEOUT).ok()?;
     let url = format!(
         "http://{}/debug/manifest",

@@ -1,4 +1,4 @@
-//! Step 8: run the project's Convex CLI (`convex deploy`) as a child process (DESIGN §8).
+//! Step 8: run the project's Convex CLI (`convex deploy`) as a child process (README "Talking to the backend").
 //!
 //! Secrets reach the child by environment, never argv. Output is streamed line by line (the
 //! Coder startup log shows it live) and the tail is kept for the error message. SIGINT and
@@ -29,7 +29,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PackageManager {
+pub(crate) enum PackageManager {
     Npm,
     Pnpm,
     Yarn,
@@ -38,7 +38,7 @@ pub enum PackageManager {
 
 impl PackageManager {
     /// `packageManager` in package.json, else the lock file, else npm.
-    pub fn detect(dir: &Path, package_json: Option<&serde_json::Value>) -> Self {
+    pub(crate) fn detect(dir: &Path, package_json: Option<&serde_json::Value>) -> Self {
         let declared = package_json
             .and_then(|p| p.get("packageManager"))
             .and_then(|v| v.as_str())
@@ -63,7 +63,7 @@ impl PackageManager {
     }
 
     /// Program and arguments that run the project's `convex deploy`.
-    pub fn deploy_command(self) -> (&'static str, Vec<&'static str>) {
+    pub(crate) fn deploy_command(self) -> (&'static str, Vec<&'static str>) {
         let tail = ["convex", "deploy", "--yes"];
         let (program, head): (&str, &[&str]) = match self {
             Self::Npm => ("npx", &["--no-install"]),
@@ -74,7 +74,7 @@ impl PackageManager {
         (program, head.iter().chain(tail.iter()).copied().collect())
     }
 
-    pub fn install_hint(self) -> &'static str {
+    pub(crate) fn install_hint(self) -> &'static str {
         match self {
             Self::Npm => "npm install convex",
             Self::Pnpm => "pnpm add convex",
@@ -85,7 +85,7 @@ impl PackageManager {
 }
 
 /// Where the project's `convex` package is installed (this dir or a workspace root above).
-pub fn convex_installed(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn convex_installed(dir: &Path) -> Option<PathBuf> {
     dir.ancestors()
         .map(|a| a.join("node_modules/convex/package.json"))
         .find(|p| p.exists())
@@ -93,7 +93,7 @@ pub fn convex_installed(dir: &Path) -> Option<PathBuf> {
 
 /// The child's environment: ours, minus what would select another deployment or is not the
 /// child's business, plus the self-hosted URL and admin key.
-pub fn child_env(
+pub(crate) fn child_env(
     process_env: &[(OsString, OsString)],
     backend_url: &str,
     admin_key: &str,
@@ -117,7 +117,7 @@ pub fn child_env(
 
 /// How a successful deploy went; the last one is kept for `status`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct DeployOutcome {
+pub(crate) struct DeployOutcome {
     pub command: String,
     pub duration_ms: u64,
     /// Unix seconds when it finished.
@@ -127,10 +127,10 @@ pub struct DeployOutcome {
 /// Where the last successful deploy is recorded. `node_modules/.cache` is where JS tools keep
 /// per-project state: never committed, gone with `node_modules`, and there whenever a deploy
 /// could run from this directory.
-pub const LAST_DEPLOY_FILE: &str = "node_modules/.cache/coder-convex/last-deploy.json";
+pub(crate) const LAST_DEPLOY_FILE: &str = "node_modules/.cache/coder-convex/last-deploy.json";
 
 /// Record a successful deploy (best effort: `status` is the only reader).
-pub fn record(dir: &Path, outcome: &DeployOutcome) {
+pub(crate) fn record(dir: &Path, outcome: &DeployOutcome) {
     if !dir.join("node_modules").is_dir() {
         return;
     }
@@ -155,13 +155,13 @@ pub fn record(dir: &Path, outcome: &DeployOutcome) {
 }
 
 /// The last successful deploy, if one was recorded.
-pub fn last(dir: &Path) -> Option<DeployOutcome> {
+pub(crate) fn last(dir: &Path) -> Option<DeployOutcome> {
     let text = std::fs::read_to_string(dir.join(LAST_DEPLOY_FILE)).ok()?;
     serde_json::from_str(&text).ok()
 }
 
 /// Run `convex deploy` in `dir`; a non-zero exit becomes [`Error::Child`] with its code.
-pub async fn run(
+pub(crate) async fn run(
     dir: &Path,
     pm: PackageManager,
     env: Vec<(OsString, OsString)>,
@@ -252,7 +252,7 @@ pub async fn run(
         let outcome = DeployOutcome {
             command: display,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            finished_at: crate::unix_now(),
+            finished_at: crate::clock::unix_now(),
         };
         record(dir, &outcome);
         return Ok(outcome);

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Owner read/write only: every file that holds a secret.
-pub const SECRET_MODE: u32 = 0o600;
+pub(crate) const SECRET_MODE: u32 = 0o600;
 /// Files without secrets (browser-facing URLs).
-pub const PUBLIC_MODE: u32 = 0o644;
+pub(crate) const PUBLIC_MODE: u32 = 0o644;
 
 /// One line we manage: `Some(value)` to set it, `None` to comment out any assignment.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub key: String,
     pub value: Option<String>,
     /// Why an assignment is commented out (for `value: None`).
@@ -27,7 +27,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn set(key: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn set(key: &str, value: impl Into<String>) -> Self {
         Self {
             key: key.to_owned(),
             value: Some(value.into()),
@@ -35,7 +35,7 @@ impl Entry {
         }
     }
 
-    pub fn unset(key: &str, note: &'static str) -> Self {
+    pub(crate) fn unset(key: &str, note: &'static str) -> Self {
         Self {
             key: key.to_owned(),
             value: None,
@@ -45,7 +45,7 @@ impl Entry {
 }
 
 /// `KEY='value'`, or an error naming the key when the value cannot be quoted safely.
-pub fn render(key: &str, value: &str) -> std::result::Result<String, String> {
+pub(crate) fn render(key: &str, value: &str) -> std::result::Result<String, String> {
     if value.contains('\'') || value.contains('\n') || value.contains('\r') {
         return Err(format!(
             "the value of {key} contains a single quote or a line break, which env files cannot hold portably"
@@ -55,7 +55,7 @@ pub fn render(key: &str, value: &str) -> std::result::Result<String, String> {
 }
 
 /// The key a line assigns, if it is an assignment (`KEY=…` or `export KEY=…`).
-pub fn assignment_key(line: &str) -> Option<&str> {
+pub(crate) fn assignment_key(line: &str) -> Option<&str> {
     let rest = line.trim_start();
     let rest = rest.strip_prefix("export ").map_or(rest, str::trim_start);
     let end = rest
@@ -70,7 +70,7 @@ pub fn assignment_key(line: &str) -> Option<&str> {
 }
 
 /// Parse an env file's values the way dotenvy (and the Convex CLI's dotenv) read them.
-pub fn parse(path: &Path, content: &str) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse(path: &Path, content: &str) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     for item in dotenvy::from_read_iter(content.as_bytes()) {
         let (k, v) = item.map_err(|e| {
@@ -82,10 +82,10 @@ pub fn parse(path: &Path, content: &str) -> Result<BTreeMap<String, String>> {
     Ok(values)
 }
 
-/// Merge `entries` into `existing` (DESIGN §4): managed keys are updated in place, missing
+/// Merge `entries` into `existing`: managed keys are updated in place, missing
 /// ones are added after the last managed line (or under `header`), later duplicates and
 /// `None` entries are commented out with a note. Every other line is kept byte for byte.
-pub fn merge(
+pub(crate) fn merge(
     existing: Option<&str>,
     header: &str,
     entries: &[Entry],
@@ -159,7 +159,7 @@ pub fn merge(
 /// What happened to a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Change {
+pub(crate) enum Change {
     Unchanged,
     Created,
     Updated,
@@ -167,11 +167,23 @@ pub enum Change {
     Chmod,
 }
 
+impl Change {
+    /// How people read it.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::Unchanged => "unchanged",
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Chmod => "mode set to 0600",
+        }
+    }
+}
+
 /// Write `content` atomically (temp file in the same directory + rename) when it differs
 /// from what is there. [`SECRET_MODE`] is enforced even on an unchanged file; any other
 /// `mode` only applies to a new file (an existing file keeps the mode its owner gave it).
 /// A symlink is followed, not replaced.
-pub fn write_if_changed(
+pub(crate) fn write_if_changed(
     path: &Path,
     current: Option<&str>,
     content: &str,
@@ -230,7 +242,7 @@ fn resolve_symlink(path: &Path) -> Result<PathBuf> {
 }
 
 /// Read a file that may not exist.
-pub fn read_optional(path: &Path) -> Result<Option<String>> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
     match fs_err::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -241,13 +253,13 @@ pub fn read_optional(path: &Path) -> Result<Option<String>> {
 /// An exclusive lock on the project directory, so a startup script and a manual run cannot
 /// interleave writes. Locking the directory itself leaves no lock file behind.
 #[derive(Debug)]
-pub struct ProjectLock {
+pub(crate) struct ProjectLock {
     _dir: std::fs::File,
 }
 
 impl ProjectLock {
     /// Take the lock; when another run holds it, call `on_wait` once and block.
-    pub fn acquire(dir: &Path, on_wait: impl FnOnce()) -> Result<Self> {
+    pub(crate) fn acquire(dir: &Path, on_wait: impl FnOnce()) -> Result<Self> {
         let file = fs_err::File::open(dir)?.into_parts().0;
         match file.try_lock() {
             Ok(()) => {}

@@ -3,29 +3,17 @@
 //! The README's variable table is checked against [`ALL`] by a test, so adding a name here
 //! without documenting it fails the build.
 
-/// How a variable is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Use {
-    /// Read from the process environment.
-    Read,
-    /// Written to a project file (or pushed to the deployment).
-    Write,
-    /// Both.
-    ReadWrite,
-}
-
 pub struct EnvVar {
     pub name: &'static str,
-    pub usage: Use,
     pub doc: &'static str,
 }
 
 macro_rules! env_vars {
-    ($( $(#[doc = $doc:literal])+ $ident:ident: $usage:ident; )+) => {
+    ($( $(#[doc = $doc:literal])+ $ident:ident; )+) => {
         $( $(#[doc = $doc])+ pub const $ident: &str = stringify!($ident); )+
         /// All variables, in declaration order.
         pub const ALL: &[EnvVar] = &[
-            $( EnvVar { name: stringify!($ident), usage: Use::$usage, doc: concat!($($doc),+) }, )+
+            $( EnvVar { name: stringify!($ident), doc: concat!($($doc),+) }, )+
         ];
     };
 }
@@ -33,103 +21,103 @@ macro_rules! env_vars {
 env_vars! {
     // Our own settings.
     /// Project directory (default: the current directory).
-    CODER_CONVEX_PROJECT_DIR: Read;
+    CODER_CONVEX_PROJECT_DIR;
     /// Internal API URL of the backend (default `http://127.0.0.1:3210`).
-    CODER_CONVEX_BACKEND_URL: Read;
+    CODER_CONVEX_BACKEND_URL;
     /// Internal URL of the backend's site proxy (default `http://127.0.0.1:3211`).
-    CODER_CONVEX_SITE_PROXY_URL: Read;
+    CODER_CONVEX_SITE_PROXY_URL;
     /// Seconds to wait for the backend to become healthy (default 120).
-    CODER_CONVEX_WAIT: Read;
+    CODER_CONVEX_WAIT;
     /// Coder app slug of the API (default `convex-api`).
-    CODER_CONVEX_API_SLUG: Read;
+    CODER_CONVEX_API_SLUG;
     /// Coder app slug of the site proxy (default `convex-site`).
-    CODER_CONVEX_SITE_SLUG: Read;
+    CODER_CONVEX_SITE_SLUG;
     /// Coder app slug of the dashboard (default `convex-dashboard`).
-    CODER_CONVEX_DASHBOARD_SLUG: Read;
+    CODER_CONVEX_DASHBOARD_SLUG;
     /// `true`: use the 3-part Coder host label `slug--workspace--owner` (newer Coder servers).
-    CODER_CONVEX_SHORT_LABELS: Read;
+    CODER_CONVEX_SHORT_LABELS;
     /// Log filter (`debug`, `coder_convex=trace`, ...); `-v` sets `debug`.
-    CODER_CONVEX_LOG: Read;
+    CODER_CONVEX_LOG;
     /// Any value disables colored output.
-    NO_COLOR: Read;
+    NO_COLOR;
 
     // Public URLs.
     /// Public URL of the Convex API (port 3210); explicit override, then written.
-    CONVEX_CLOUD_ORIGIN: ReadWrite;
+    CONVEX_CLOUD_ORIGIN;
     /// Public URL of the HTTP actions / site proxy (port 3211); explicit override, then written.
-    CONVEX_SITE_ORIGIN: ReadWrite;
+    CONVEX_SITE_ORIGIN;
     /// Public URL of the dashboard (port 6791); explicit override, then written.
-    CONVEX_DASHBOARD_URL: ReadWrite;
+    CONVEX_DASHBOARD_URL;
     /// The API URL the dashboard container uses from the browser.
-    NEXT_PUBLIC_DEPLOYMENT_URL: Write;
+    NEXT_PUBLIC_DEPLOYMENT_URL;
     /// Public API URL for the frontend, written with the framework's prefix (`VITE_`, `NEXT_PUBLIC_`, ...).
-    CONVEX_URL: Write;
+    CONVEX_URL;
     /// Public site URL for the frontend, written with the framework's prefix.
-    CONVEX_SITE_URL: Write;
+    CONVEX_SITE_URL;
 
     // Coder, set by the workspace agent.
     /// `true` inside a Coder workspace.
-    CODER: Read;
+    CODER;
     /// Port-proxy URL template with `{{port}}`; set when Coder has a wildcard access URL.
-    VSCODE_PROXY_URI: Read;
+    VSCODE_PROXY_URI;
     /// Workspace name (Coder).
-    CODER_WORKSPACE_NAME: Read;
+    CODER_WORKSPACE_NAME;
     /// Agent name (Coder).
-    CODER_WORKSPACE_AGENT_NAME: Read;
+    CODER_WORKSPACE_AGENT_NAME;
     /// Workspace owner's user name (Coder >= 2.24).
-    CODER_WORKSPACE_OWNER_NAME: Read;
+    CODER_WORKSPACE_OWNER_NAME;
     /// Address of the agent's debug server, for `/debug/manifest` (default `127.0.0.1:2113`).
-    CODER_AGENT_DEBUG_ADDRESS: Read;
+    CODER_AGENT_DEBUG_ADDRESS;
 
     // Other cloud IDEs.
     /// GitHub Codespaces: the codespace name.
-    CODESPACE_NAME: Read;
+    CODESPACE_NAME;
     /// GitHub Codespaces: the port-forwarding domain.
-    GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN: Read;
+    GITHUB_CODESPACES_PORT_FORWARDING_DOMAIN;
     /// Gitpod: the workspace URL.
-    GITPOD_WORKSPACE_URL: Read;
+    GITPOD_WORKSPACE_URL;
 
     // Database.
     /// Postgres URL (first choice); a MySQL URL is accepted too.
-    DATABASE_URL: Read;
+    DATABASE_URL;
     /// Postgres URL (second choice).
-    POSTGRES_URI: Read;
+    POSTGRES_URI;
     /// Postgres URL (third choice); written normalised for the backend.
-    POSTGRES_URL: ReadWrite;
+    POSTGRES_URL;
     /// MySQL URL; written normalised for the backend.
-    MYSQL_URL: ReadWrite;
+    MYSQL_URL;
     /// Written as `1` when the database connection does not use TLS.
-    DO_NOT_REQUIRE_SSL: Write;
+    DO_NOT_REQUIRE_SSL;
     /// Extra CA certificates (PEM) the backend and the preflight trust for Postgres TLS.
-    PG_CA_FILE: Read;
+    PG_CA_FILE;
 
     // Identity and secrets.
     /// Backend instance name; also names the database.
-    INSTANCE_NAME: ReadWrite;
+    INSTANCE_NAME;
     /// 64 hex characters; generated once and kept in `.env.convex.local`.
-    INSTANCE_SECRET: ReadWrite;
+    INSTANCE_SECRET;
     /// Internal API URL for the Convex CLI (`.env.local`).
-    CONVEX_SELF_HOSTED_URL: Write;
+    CONVEX_SELF_HOSTED_URL;
     /// Admin key for the Convex CLI (`.env.local`).
-    CONVEX_SELF_HOSTED_ADMIN_KEY: Write;
+    CONVEX_SELF_HOSTED_ADMIN_KEY;
     /// Cloud deployment selector; commented out of `.env.local` (it conflicts with self-hosting).
-    CONVEX_DEPLOYMENT: Write;
+    CONVEX_DEPLOYMENT;
     /// Cloud deploy key; removed from the Convex CLI's environment.
-    CONVEX_DEPLOY_KEY: Read;
+    CONVEX_DEPLOY_KEY;
 
     // Convex Auth, pushed to the deployment.
     /// RSA private key (PKCS#8 PEM, newlines as spaces).
-    JWT_PRIVATE_KEY: Write;
+    JWT_PRIVATE_KEY;
     /// The public key set matching `JWT_PRIVATE_KEY`.
-    JWKS: Write;
+    JWKS;
     /// The site origin, for projects that read it.
-    JWT_ISSUER: Write;
+    JWT_ISSUER;
     /// The frontend URL Convex Auth redirects to (`--site-url`); pushed when known.
-    SITE_URL: ReadWrite;
+    SITE_URL;
     /// Pushed to the deployment: the variable names coder-convex owns (it deletes only those).
-    CODER_CONVEX_MANAGED_VARS: Write;
+    CODER_CONVEX_MANAGED_VARS;
     /// Internal URL of the dashboard, for `doctor` (default `http://127.0.0.1:6791`).
-    CODER_CONVEX_DASHBOARD_INTERNAL_URL: Read;
+    CODER_CONVEX_DASHBOARD_INTERNAL_URL;
     /// Seconds `convex deploy` may run (default 600).
-    CODER_CONVEX_DEPLOY_TIMEOUT: Read;
+    CODER_CONVEX_DEPLOY_TIMEOUT;
 }

@@ -1,6 +1,8 @@
-//! The one error type of the tool: what failed, which input, what to do next, and the exit code.
+//! The one error type of the tool and the one exit-status mapping.
 //!
-//! Every fallible path ends here so the exit-code table in the README has a single source.
+//! Every fallible path ends in [`Error`]: what failed, which input, the cause chain
+//! (`#[source]`), a hint, a stable snake_case code for `--json`, and an [`ExitStatus`].
+//! [`ExitStatus::code`] is the only place that turns an outcome into a process exit code.
 
 use std::path::PathBuf;
 
@@ -19,6 +21,36 @@ pub mod exit {
     /// database is missing and cannot be created.
     pub const DATABASE: u8 = 5;
 }
+
+/// How a command ended; [`ExitStatus::code`] maps it to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    Failure,
+    InvalidInput,
+    BackendUnreachable,
+    IdentityRejected,
+    Database,
+    /// A child process's own exit code, passed through.
+    Child(u8),
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Success => exit::OK,
+            Self::Failure => exit::FAILURE,
+            Self::InvalidInput => exit::INVALID_INPUT,
+            Self::BackendUnreachable => exit::BACKEND_UNREACHABLE,
+            Self::IdentityRejected => exit::IDENTITY_REJECTED,
+            Self::Database => exit::DATABASE,
+            Self::Child(code) => code,
+        }
+    }
+}
+
+/// An underlying cause, kept for the `caused by:` lines.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,6 +75,8 @@ pub enum Error {
     BackendUnreachable {
         url: String,
         message: String,
+        #[source]
+        source: Option<Cause>,
         hint: Option<String>,
     },
     #[error("the backend at {url} rejected {what}")]
@@ -54,9 +88,11 @@ pub enum Error {
     #[error("{message}")]
     Database {
         message: String,
+        #[source]
+        source: Option<Cause>,
         hint: Option<String>,
     },
-    /// A child process (the Convex CLI) failed; its code is ours.
+    /// A child process (the Convex CLI) failed; its code passes through.
     #[error("{program} exited with code {code}")]
     Child {
         program: String,
@@ -64,14 +100,60 @@ pub enum Error {
         tail: Vec<String>,
         hint: Option<String>,
     },
+    /// Everything ran, but a verification after it failed (for example auth discovery).
+    #[error("{message}")]
+    Verification {
+        message: String,
+        hint: Option<String>,
+    },
     #[error("{message}")]
     Runtime {
         message: String,
+        #[source]
+        source: Option<Cause>,
         hint: Option<String>,
     },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every `--json` error code with its exit code and meaning; the README's table is checked
+/// against this list.
+pub const CODES: &[(&str, &str, &str)] = &[
+    (
+        "invalid_input",
+        "2",
+        "a variable, flag or argument is not usable",
+    ),
+    (
+        "project_file",
+        "2",
+        "a project file exists but cannot be used as it is",
+    ),
+    ("io", "1", "reading or writing a file failed"),
+    (
+        "backend_unreachable",
+        "3",
+        "the backend did not answer in time",
+    ),
+    (
+        "identity_rejected",
+        "4",
+        "the backend runs another instance or rejects the admin key",
+    ),
+    ("database", "5", "the database cannot be used"),
+    (
+        "child_failed",
+        "the child's code",
+        "the Convex CLI exited with an error",
+    ),
+    (
+        "verification_failed",
+        "1",
+        "a check after the work failed (auth discovery)",
+    ),
+    ("runtime", "1", "any other failure"),
+];
 
 impl Error {
     pub fn invalid(input: impl Into<String>, message: impl Into<String>) -> Self {
@@ -93,6 +175,19 @@ impl Error {
     pub fn runtime(message: impl Into<String>) -> Self {
         Self::Runtime {
             message: message.into(),
+            source: None,
+            hint: None,
+        }
+    }
+
+    /// A runtime failure that keeps its cause.
+    pub fn runtime_from(
+        message: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Runtime {
+            message: message.into(),
+            source: Some(Box::new(cause)),
             hint: None,
         }
     }
@@ -100,18 +195,24 @@ impl Error {
     /// Attach (or replace) the hint shown under the error.
     #[must_use]
     pub fn with_hint(mut self, text: impl Into<String>) -> Self {
-        let text = Some(text.into());
-        match &mut self {
+        if let Some(hint) = self.hint_slot() {
+            *hint = Some(text.into());
+        }
+        self
+    }
+
+    fn hint_slot(&mut self) -> Option<&mut Option<String>> {
+        match self {
             Self::InvalidInput { hint, .. }
             | Self::ProjectFile { hint, .. }
             | Self::BackendUnreachable { hint, .. }
             | Self::IdentityRejected { hint, .. }
             | Self::Child { hint, .. }
             | Self::Database { hint, .. }
-            | Self::Runtime { hint, .. } => *hint = text,
-            Self::Io(_) => {}
+            | Self::Verification { hint, .. }
+            | Self::Runtime { hint, .. } => Some(hint),
+            Self::Io(_) => None,
         }
-        self
     }
 
     pub fn hint(&self) -> Option<&str> {
@@ -122,19 +223,54 @@ impl Error {
             | Self::IdentityRejected { hint, .. }
             | Self::Child { hint, .. }
             | Self::Database { hint, .. }
+            | Self::Verification { hint, .. }
             | Self::Runtime { hint, .. } => hint.as_deref(),
             Self::Io(_) => None,
         }
     }
 
-    pub fn exit_code(&self) -> u8 {
+    /// The stable code `--json` reports (see [`CODES`]).
+    pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidInput { .. } | Self::ProjectFile { .. } => exit::INVALID_INPUT,
-            Self::BackendUnreachable { .. } => exit::BACKEND_UNREACHABLE,
-            Self::IdentityRejected { .. } => exit::IDENTITY_REJECTED,
-            Self::Database { .. } => exit::DATABASE,
-            Self::Child { code, .. } => *code,
-            Self::Io(_) | Self::Runtime { .. } => exit::FAILURE,
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::ProjectFile { .. } => "project_file",
+            Self::Io(_) => "io",
+            Self::BackendUnreachable { .. } => "backend_unreachable",
+            Self::IdentityRejected { .. } => "identity_rejected",
+            Self::Database { .. } => "database",
+            Self::Child { .. } => "child_failed",
+            Self::Verification { .. } => "verification_failed",
+            Self::Runtime { .. } => "runtime",
         }
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Self::InvalidInput { .. } | Self::ProjectFile { .. } => ExitStatus::InvalidInput,
+            Self::BackendUnreachable { .. } => ExitStatus::BackendUnreachable,
+            Self::IdentityRejected { .. } => ExitStatus::IdentityRejected,
+            Self::Database { .. } => ExitStatus::Database,
+            Self::Child { code, .. } => ExitStatus::Child(*code),
+            Self::Io(_) | Self::Verification { .. } | Self::Runtime { .. } => ExitStatus::Failure,
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.exit_status().code()
+    }
+
+    /// The messages of the cause chain, outermost first, without this error's own.
+    pub fn causes(&self) -> Vec<String> {
+        let mut causes = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            // reqwest and friends repeat their cause in their own message: skip echoes.
+            if causes.last() != Some(&text) {
+                causes.push(text);
+            }
+            next = cause.source();
+        }
+        causes
     }
 }

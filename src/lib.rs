@@ -3,57 +3,78 @@
 //! the secrets, writes the env files, and (with a backend running) pushes the deployment
 //! environment and deploys.
 //!
-//! The pipeline and its contract are in the README; each module owns one concern.
+//! `ARCHITECTURE.md` maps the modules; [`run`] dispatches one parsed command line.
 
-pub mod backend;
+// The library's public surface is what the binary, the tests and the stand-in backend use.
 pub mod cli;
-pub mod config;
-pub mod configure;
 pub mod database;
-pub mod deploy;
-pub mod doctor;
-mod doctor_live;
-pub mod dotenv;
-mod env_cmd;
 pub mod env_vars;
-pub mod envset;
 pub mod error;
-pub mod output;
-pub mod pipeline;
-pub mod postgres;
-pub mod project;
-pub mod run;
 pub mod secrets;
-pub mod settings;
-mod status;
 pub mod urls;
 
-use cli::Cli;
-use error::Result;
-use output::Output;
-use settings::RawEnv;
+mod backend;
+mod clock;
+mod commands;
+mod deploy;
+mod deployment_env;
+mod derive;
+mod doctor;
+mod dotenv;
+mod identity;
+mod output;
+mod postgres;
+mod probe;
+mod process_env;
+mod project;
+mod project_files;
 
-/// Seconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+use std::ffi::OsString;
+
+use cli::{Cli, Command, EnvFormat};
+use commands::{Ctx, Outcome};
+use error::{ExitStatus, Result};
+use output::Output;
+pub use process_env::RawEnv;
+
+/// Run a parsed command line against an environment snapshot. `process_env` is handed
+/// (filtered) to child processes; `env` is what we read. Prints the result (with `--json`,
+/// exactly one JSON document on stdout) and returns how the command ended.
+pub fn run(cli: Cli, env: Result<RawEnv>, process_env: Vec<(OsString, OsString)>) -> ExitStatus {
+    let no_color = env.as_ref().is_ok_and(|e| e.no_color.is_some());
+    let out = Output::new(cli.global.quiet, cli.global.color, no_color);
+    init_logging(&cli, env.as_ref().ok(), &out);
+    let json = cli.global.json
+        || matches!(
+            cli.command,
+            Command::Env {
+                format: EnvFormat::Json,
+                ..
+            }
+        );
+    let result = env.and_then(|env| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(dispatch(cli, &env, &process_env, json, &out))
+    });
+    let (report, failure) = match result {
+        Ok(Outcome { report, failure }) => (report, failure),
+        Err(err) => (None, Some(err)),
+    };
+    if let Some(err) = &failure {
+        out.error(err);
+    }
+    if json {
+        out.document(report.as_ref(), failure.as_ref());
+    }
+    failure.map_or(ExitStatus::Success, |e| e.exit_status())
 }
 
-/// Run a parsed command line against an environment snapshot; returns the exit code.
-pub fn main(
-    cli: Cli,
-    env: Result<RawEnv>,
-    process_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
-) -> u8 {
-    let out = Output::new(
-        cli.global.quiet,
-        cli.global.color,
-        env.as_ref().is_ok_and(|e| e.no_color.is_some()),
-    );
+fn init_logging(cli: &Cli, env: Option<&RawEnv>, out: &Output) {
     let filter = match (
         cli.global.verbose,
-        env.as_ref().ok().and_then(|e| e.coder_convex_log.clone()),
+        env.and_then(|e| e.coder_convex_log.clone()),
     ) {
         (0, Some(filter)) => filter,
         (0, None) => "warn".to_owned(),
@@ -63,19 +84,70 @@ pub fn main(
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_default())
         .with_writer(std::io::stderr)
+        .with_ansi(out.color())
         .without_time()
         .init();
-    let result = env.and_then(|env| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(run::run(cli, env, process_env, &out))
-    });
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            out.error(&err);
-            err.exit_code()
+}
+
+/// The dispatcher: one arm per command.
+async fn dispatch(
+    cli: Cli,
+    env: &RawEnv,
+    process_env: &[(OsString, OsString)],
+    json: bool,
+    out: &Output,
+) -> Result<Outcome> {
+    let dir = process_env::project_dir(cli.global.project_dir.clone())?;
+    let ctx = Ctx {
+        env,
+        process_env,
+        dir: &dir,
+        json,
+        out,
+    };
+    match &cli.command {
+        Command::Setup {
+            derive,
+            write,
+            wait,
+            push,
+            deploy,
+            no_deploy,
+        } => {
+            let args = commands::setup::Args {
+                derive,
+                write,
+                wait,
+                push,
+                deploy: (!no_deploy).then_some(deploy),
+            };
+            commands::setup::run(&ctx, &args).await
         }
+        Command::Configure { derive, write } => commands::configure::run(&ctx, derive, write).await,
+        Command::Env {
+            derive,
+            format,
+            reveal,
+        } => commands::env::run(&ctx, derive, *format, *reveal).await,
+        Command::AdminKey {
+            derive,
+            legacy,
+            check,
+        } => commands::admin_key::run(&ctx, derive, *legacy, *check).await,
+        Command::EnvSet { derive, wait, push } => {
+            commands::env_set::run(&ctx, derive, wait, push).await
+        }
+        Command::Deploy {
+            derive,
+            wait,
+            deploy,
+        } => commands::deploy::run(&ctx, derive, wait, deploy).await,
+        Command::Status { derive, push } => commands::status::run(&ctx, derive, push).await,
+        Command::Doctor {
+            derive,
+            push,
+            fix,
+            dashboard_internal_url,
+        } => commands::doctor::run(&ctx, derive, push, *fix, dashboard_internal_url).await,
     }
 }

@@ -1,10 +1,11 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use coder_convex::{cli::Cli, settings::RawEnv};
+use coder_convex::{RawEnv, cli::Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = RawEnv::from_process();
-    ExitCode::from(coder_convex::main(cli, env, std::env::vars_os().collect()))
+    let status = coder_convex::run(cli, env, std::env::vars_os().collect());
+    ExitCode::from(status.code())
 }

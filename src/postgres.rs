@@ -1,4 +1,4 @@
-//! Database preflight (DESIGN §3, §9): connect the way the backend will — same URL, same TLS
+//! Database preflight (README "Database URL" and "Doctor"): connect the way the backend will — same URL, same TLS
 //! expectations (`require` verifies the certificate against the system roots plus
 //! `PG_CA_FILE`) — check that the instance database exists, and create it when asked.
 //! MySQL gets a TCP reachability check.
@@ -12,32 +12,58 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use crate::database::{self, Database, DbKind};
+use crate::error::Error;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Why the database cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Failure {
-    HostUnreachable,
-    AuthFailed,
-    TlsFailed,
-    DatabaseMissing,
-    PermissionDenied,
-    Other,
+/// A preflight failure: host, user and reason, never the password; the driver's error is
+/// kept as the cause.
+#[derive(Debug)]
+pub(crate) struct PgError {
+    message: String,
+    cause: Option<crate::error::Cause>,
+    hint: String,
 }
 
-/// A preflight failure: host, user and reason, never the password.
-#[derive(Debug, Clone, Serialize)]
-pub struct PgError {
-    pub failure: Failure,
-    pub message: String,
-    pub hint: String,
+impl PgError {
+    fn new(message: String, hint: impl Into<String>) -> Self {
+        Self {
+            message,
+            cause: None,
+            hint: hint.into(),
+        }
+    }
+
+    fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+
+    /// The message with its innermost causes, on one line (doctor's detail column).
+    pub(crate) fn detail(&self) -> String {
+        match &self.cause {
+            Some(cause) => format!("{}: {}", self.message, describe(cause.as_ref())),
+            None => self.message.clone(),
+        }
+    }
+
+    pub(crate) fn hint(&self) -> &str {
+        &self.hint
+    }
+
+    /// The tool's error (exit 5), keeping the cause.
+    pub(crate) fn into_error(self) -> Error {
+        Error::Database {
+            message: self.message,
+            source: self.cause,
+            hint: Some(self.hint),
+        }
+    }
 }
 
 /// What the preflight found.
 #[derive(Debug, Clone, Serialize)]
-pub struct Preflight {
+pub(crate) struct Preflight {
     pub database: String,
     pub existed: bool,
     pub created: bool,
@@ -45,7 +71,7 @@ pub struct Preflight {
 }
 
 /// Check the instance database; with `create`, create it when it is missing.
-pub async fn preflight(
+pub(crate) async fn preflight(
     db: &Database,
     instance_name: &str,
     ca_file: Option<&Path>,
@@ -81,10 +107,12 @@ async fn postgres(
     let mode = db.sslmode.clone().unwrap_or_else(|| "require".to_owned());
     // tokio-postgres knows disable/prefer/require only; TLS is decided here instead.
     let url = strip_param(db.expose_url(), "sslmode");
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e| PgError {
-        failure: Failure::Other,
-        message: format!("cannot use the URL for {who}: {e}"),
-        hint: "check the query parameters of the database URL".to_owned(),
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        PgError::new(
+            format!("cannot use the URL for {who}"),
+            "check the query parameters of the database URL",
+        )
+        .caused_by(e)
     })?;
     config.connect_timeout(CONNECT_TIMEOUT);
     config.ssl_mode(match mode.as_str() {
@@ -93,11 +121,11 @@ async fn postgres(
         _ => SslMode::Require,
     });
     let tls = !matches!(mode.as_str(), "disable" | "allow");
-    let connector = tls_connector(ca_file).map_err(|message| PgError {
-        failure: Failure::TlsFailed,
-        message,
-        hint: "PG_CA_FILE must name a PEM file with the CA certificate(s) of the database server"
-            .to_owned(),
+    let connector = tls_connector(ca_file).map_err(|message| {
+        PgError::new(
+            message,
+            "PG_CA_FILE must name a PEM file with the CA certificate(s) of the database server",
+        )
     })?;
 
     let mut last = None;
@@ -118,10 +146,10 @@ async fn postgres(
                 });
             }
             Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => last = Some(e),
-            Err(e) => return Err(classify(&e, &who, &mode)),
+            Err(e) => return Err(classify(e, &who, &mode)),
         }
     }
-    Err(classify(&last.expect("tried at least once"), &who, &mode))
+    Err(classify(last.expect("tried at least once"), &who, &mode))
 }
 
 async fn check_database(
@@ -130,10 +158,12 @@ async fn check_database(
     create: bool,
     who: &str,
 ) -> Result<(bool, bool), PgError> {
-    let other = |e: tokio_postgres::Error| PgError {
-        failure: Failure::Other,
-        message: format!("querying {who} failed: {}", describe(&e)),
-        hint: "check that the role may read pg_database".to_owned(),
+    let other = |e: tokio_postgres::Error| {
+        PgError::new(
+            format!("querying {who} failed"),
+            "check that the role may read pg_database",
+        )
+        .caused_by(e)
     };
     let exists = !client
         .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
@@ -144,15 +174,14 @@ async fn check_database(
         return Ok((true, false));
     }
     if !create {
-        return Err(PgError {
-            failure: Failure::DatabaseMissing,
-            message: format!(
+        return Err(PgError::new(
+            format!(
                 "database {database:?} does not exist on {who}; the backend needs it before it starts"
             ),
-            hint: format!(
+            format!(
                 "run `coder-convex doctor --fix` (or `setup`) to create it, or `CREATE DATABASE {database};` as a role that may"
             ),
-        });
+        ));
     }
     // The name is validated ([a-z0-9_]), so quoting it as an identifier is enough.
     match client
@@ -161,14 +190,14 @@ async fn check_database(
     {
         Ok(()) => Ok((false, true)),
         Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok((true, false)),
-        Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => Err(PgError {
-            failure: Failure::PermissionDenied,
-            message: format!("database {database:?} does not exist and {who} may not create it"),
-            hint: format!(
+        Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => Err(PgError::new(
+            format!("database {database:?} does not exist and {who} may not create it"),
+            format!(
                 "ask the database admin to run `CREATE DATABASE {database} OWNER {};` or grant CREATEDB",
                 quote_user(who)
             ),
-        }),
+        )
+        .caused_by(e)),
         Err(e) => Err(other(e)),
     }
 }
@@ -177,48 +206,43 @@ fn quote_user(who: &str) -> &str {
     who.split('@').next().unwrap_or(who)
 }
 
-fn classify(e: &tokio_postgres::Error, who: &str, mode: &str) -> PgError {
-    let text = describe(e);
+fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> PgError {
     if let Some(code) = e.code()
         && (code == &SqlState::INVALID_PASSWORD
             || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
     {
-        return PgError {
-            failure: Failure::AuthFailed,
-            message: format!("authentication failed for {who}: {text}"),
-            hint: "check the user name and password in the database URL (percent-encode special characters)".to_owned(),
-        };
+        return PgError::new(
+            format!("authentication failed for {who}"),
+            "check the user name and password in the database URL (percent-encode special characters)",
+        )
+        .caused_by(e);
     }
-    let lower = text.to_ascii_lowercase();
+    let lower = describe(&e).to_ascii_lowercase();
     if lower.contains("tls")
         || lower.contains("certificate")
         || lower.contains("ssl")
         || lower.contains("handshake")
     {
-        return PgError {
-            failure: Failure::TlsFailed,
-            message: format!("TLS to {who} failed (sslmode={mode}): {text}"),
-            hint: "the backend verifies the server certificate against the system roots plus PG_CA_FILE: set PG_CA_FILE to the server's CA, or for an in-cluster server with a self-signed certificate use `sslmode=disable` in the URL together with DO_NOT_REQUIRE_SSL=1".to_owned(),
-        };
+        return PgError::new(
+            format!("TLS to {who} failed (sslmode={mode})"),
+            "the backend verifies the server certificate against the system roots plus PG_CA_FILE: set PG_CA_FILE to the server's CA, or for an in-cluster server with a self-signed certificate use `sslmode=disable` in the URL together with DO_NOT_REQUIRE_SSL=1",
+        )
+        .caused_by(e);
     }
     if e.as_db_error().is_none() {
-        return PgError {
-            failure: Failure::HostUnreachable,
-            message: format!("cannot reach {who}: {text}"),
-            hint: "check the host and port, and that the database server is running and reachable from the workspace".to_owned(),
-        };
+        return PgError::new(
+            format!("cannot reach {who}"),
+            "check the host and port, and that the database server is running and reachable from the workspace",
+        )
+        .caused_by(e);
     }
-    PgError {
-        failure: Failure::Other,
-        message: format!("{who}: {text}"),
-        hint: "see the server's message above".to_owned(),
-    }
+    PgError::new(who.to_owned(), "see the server's message above").caused_by(e)
 }
 
-/// The error and its causes on one line.
-fn describe(e: &tokio_postgres::Error) -> String {
+/// An error and its causes on one line.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
         if !text.contains(&cause_text) {
@@ -286,19 +310,18 @@ async fn mysql_reachable(db: &Database) -> Result<(), PgError> {
     let connect = tokio::net::TcpStream::connect((host.as_str(), port));
     match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(PgError {
-            failure: Failure::HostUnreachable,
-            message: format!("cannot reach MySQL at {who}:{port}: {e}"),
-            hint: "check the host and port, and that the MySQL server is running".to_owned(),
-        }),
-        Err(_) => Err(PgError {
-            failure: Failure::HostUnreachable,
-            message: format!(
+        Ok(Err(e)) => Err(PgError::new(
+            format!("cannot reach MySQL at {who}:{port}"),
+            "check the host and port, and that the MySQL server is running",
+        )
+        .caused_by(e)),
+        Err(_) => Err(PgError::new(
+            format!(
                 "no answer from MySQL at {who}:{port} within {}s",
                 CONNECT_TIMEOUT.as_secs()
             ),
-            hint: "check the host, port and firewall".to_owned(),
-        }),
+            "check the host, port and firewall",
+        )),
     }
 }
 

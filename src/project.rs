@@ -8,18 +8,18 @@ use crate::dotenv;
 use crate::error::Result;
 
 /// Backend + dashboard settings (docker compose `env_file`, shell `source`, this tool).
-pub const CONVEX_ENV_FILE: &str = ".env.convex.local";
+pub(crate) const CONVEX_ENV_FILE: &str = ".env.convex.local";
 /// The Convex Auth signing key.
-pub const JWT_KEY_FILE: &str = "jwt_private_key.pem";
+pub(crate) const JWT_KEY_FILE: &str = "jwt_private_key.pem";
 /// The Convex CLI's settings.
-pub const CLI_ENV_FILE: &str = ".env.local";
+pub(crate) const CLI_ENV_FILE: &str = ".env.local";
 /// Browser-facing URLs for the dev server.
-pub const BROWSER_ENV_FILE: &str = ".env.development.local";
+pub(crate) const BROWSER_ENV_FILE: &str = ".env.development.local";
 /// The user's deployment variables, pushed by `env-set`.
-pub const DEPLOYMENT_ENV_FILE: &str = ".env.convex.deployment";
+pub(crate) const DEPLOYMENT_ENV_FILE: &str = ".env.convex.deployment";
 
 /// Files that must never be committed.
-pub const IGNORED_FILES: [&str; 5] = [
+pub(crate) const IGNORED_FILES: [&str; 5] = [
     CONVEX_ENV_FILE,
     JWT_KEY_FILE,
     CLI_ENV_FILE,
@@ -30,7 +30,7 @@ pub const IGNORED_FILES: [&str; 5] = [
 /// The frontend framework decides the prefix of browser-visible variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Framework {
+pub(crate) enum Framework {
     Next,
     Vite,
     CreateReactApp,
@@ -40,7 +40,7 @@ pub enum Framework {
 }
 
 impl Framework {
-    pub fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             Self::Next => "NEXT_PUBLIC_",
             Self::Vite => "VITE_",
@@ -53,7 +53,7 @@ impl Framework {
 
     /// From `package.json` dependencies; the most specific framework wins (SvelteKit and
     /// TanStack Start both use Vite).
-    pub fn detect(package_json: Option<&serde_json::Value>) -> Self {
+    pub(crate) fn detect(package_json: Option<&serde_json::Value>) -> Self {
         let Some(pkg) = package_json else {
             return Self::Other;
         };
@@ -79,7 +79,7 @@ impl Framework {
 }
 
 /// Read and parse `package.json`, if there is one.
-pub fn read_package_json(dir: &Path) -> Result<Option<serde_json::Value>> {
+pub(crate) fn read_package_json(dir: &Path) -> Result<Option<serde_json::Value>> {
     let path = dir.join("package.json");
     let Some(text) = dotenv::read_optional(&path)? else {
         return Ok(None);
@@ -91,13 +91,13 @@ pub fn read_package_json(dir: &Path) -> Result<Option<serde_json::Value>> {
 }
 
 /// Whether `dir` is inside a git work tree (a `.git` directory or file above it).
-pub fn in_git_work_tree(dir: &Path) -> bool {
+pub(crate) fn in_git_work_tree(dir: &Path) -> bool {
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     dir.ancestors().any(|a| a.join(".git").exists())
 }
 
 /// `.gitignore` with our entries appended once (those not already covered).
-pub fn gitignore_with_entries(existing: Option<&str>) -> Option<String> {
+pub(crate) fn gitignore_with_entries(existing: Option<&str>) -> Option<String> {
     let existing = existing.unwrap_or_default();
     let patterns: Vec<&str> = existing
         .lines()

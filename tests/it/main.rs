@@ -1,16 +1,24 @@
 //! Integration tests: the real binary against temp project dirs, fakes and real peers.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    unreachable_pub,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 #[path = "../support/fake_backend.rs"]
 mod fake_backend;
 
+mod architecture;
 mod auth_keys;
 mod configure;
 mod doctor;
 mod entrypoint;
 mod env_cmd;
+mod json;
 mod pg;
 mod readme;
 mod setup;
+mod snapshots;
 mod template;

@@ -42,3 +42,15 @@ fn every_exit_code_is_documented() {
         );
     }
 }
+
+#[test]
+fn every_json_error_code_is_documented_with_its_exit_code() {
+    let readme = readme();
+    for (code, exit, _) in coder_convex::error::CODES {
+        let row = format!("| `{code}` | {exit} |");
+        assert!(
+            readme.lines().any(|l| l.starts_with(&row)),
+            "README lacks the row {row}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use crate::common::{CODER_ENV, Project, Run, node_peers};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 
 /// A configured project and the secret its backend must be started with.
-fn configured() -> (Project, InstanceSecret) {
+pub(crate) fn configured() -> (Project, InstanceSecret) {
     let p = Project::new();
     p.run(&["configure"], &[]).ok();
     let secret =
@@ -19,7 +19,7 @@ fn configured() -> (Project, InstanceSecret) {
     (p, secret)
 }
 
-fn fake_for(secret: &InstanceSecret) -> FakeConfig {
+pub(crate) fn fake_for(secret: &InstanceSecret) -> FakeConfig {
     FakeConfig::new("convex-self-hosted", secret.clone())
 }
 
@@ -30,7 +30,12 @@ fn backend_env(fake: &FakeBackend) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run_with(p: &Project, args: &[&str], fake: &FakeBackend, extra: &[(&str, &str)]) -> Run {
+pub(crate) fn run_with(
+    p: &Project,
+    args: &[&str],
+    fake: &FakeBackend,
+    extra: &[(&str, &str)],
+) -> Run {
     let env = backend_env(fake);
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     all.extend_from_slice(extra);
@@ -296,7 +301,7 @@ fn admin_key_check_and_status() {
 
 /// A project with `convex/`, an installed `convex` package and a fake package-manager
 /// launcher on PATH that records its argv and environment.
-fn deployable(p: &Project, lock_file: Option<&str>) -> std::path::PathBuf {
+pub(crate) fn deployable(p: &Project, lock_file: Option<&str>) -> std::path::PathBuf {
     std::fs::create_dir_all(p.file("convex")).unwrap();
     std::fs::create_dir_all(p.file("node_modules/convex")).unwrap();
     p.write(
@@ -323,7 +328,7 @@ exit "${FAKE_EXIT:-0}"
     bin
 }
 
-fn path_with(bin: &Path) -> String {
+pub(crate) fn path_with(bin: &Path) -> String {
     format!(
         "{}:{}",
         bin.display(),

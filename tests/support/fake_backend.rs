@@ -1,4 +1,4 @@
-//! A stateful stand-in for a self-hosted Convex backend (DESIGN §7), for tests and benchmarks:
+//! A stateful stand-in for a self-hosted Convex backend (the admin API in README "Talking to the backend"), for tests and benchmarks:
 //! the admin API on one port and the site proxy on another, admin keys checked with the real
 //! algorithm, an environment-variable store, and injectable faults. The real `convex` CLI's
 //! `env set` works against it (a test proves it).

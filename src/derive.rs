@@ -1,25 +1,27 @@
-//! Steps 1–3 of the pipeline: read the project files, derive URLs, database and instance
-//! name, and resolve the secrets. Everything a command needs to know, in one value.
+//! Steps 1–2 of the pipeline: read the project files, then derive the public and internal
+//! URLs, the database and the instance name. Pure but for reading files and the optional
+//! Coder manifest probe in [`derive_probing`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::cli::DeriveArgs;
 use crate::database::{self, Database, DbInputs, InstanceNameSource};
+use crate::deployment_env;
 use crate::dotenv;
 use crate::env_vars as ev;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::process_env::RawEnv;
 use crate::project::{self, Framework};
-use crate::secrets::{self, InstanceSecret};
-use crate::settings::RawEnv;
+use crate::secrets::JwtKey;
 use crate::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
 
 /// An env file as found on disk. `Debug` shows the names, never the values.
 #[derive(Clone, Default)]
-pub struct EnvFile {
-    pub path: PathBuf,
-    pub text: Option<String>,
-    pub values: BTreeMap<String, String>,
+pub(crate) struct EnvFile {
+    pub(crate) path: PathBuf,
+    pub(crate) text: Option<String>,
+    pub(crate) values: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for EnvFile {
@@ -32,7 +34,7 @@ impl std::fmt::Debug for EnvFile {
 }
 
 impl EnvFile {
-    pub fn load(path: PathBuf) -> Result<Self> {
+    pub(crate) fn load(path: PathBuf) -> Result<Self> {
         let text = dotenv::read_optional(&path)?;
         let values = match &text {
             Some(t) => dotenv::parse(&path, t)?,
@@ -41,7 +43,7 @@ impl EnvFile {
         Ok(Self { path, text, values })
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.values
             .get(key)
             .map(String::as_str)
@@ -51,15 +53,15 @@ impl EnvFile {
 
 /// The project files this tool reads before deciding anything.
 #[derive(Debug, Clone)]
-pub struct ProjectState {
-    pub dir: PathBuf,
-    pub convex_env: EnvFile,
-    pub cli_env: EnvFile,
-    pub package_json: Option<serde_json::Value>,
+pub(crate) struct ProjectState {
+    pub(crate) dir: PathBuf,
+    pub(crate) convex_env: EnvFile,
+    pub(crate) cli_env: EnvFile,
+    pub(crate) package_json: Option<serde_json::Value>,
 }
 
 impl ProjectState {
-    pub fn load(dir: &Path) -> Result<Self> {
+    pub(crate) fn load(dir: &Path) -> Result<Self> {
         Ok(Self {
             dir: dir.to_owned(),
             convex_env: EnvFile::load(dir.join(project::CONVEX_ENV_FILE))?,
@@ -71,20 +73,22 @@ impl ProjectState {
 
 /// Everything derived from the environment and the project (no secrets).
 #[derive(Debug, Clone)]
-pub struct Derived {
-    pub urls: PublicUrls,
-    pub backend_url: String,
-    pub site_proxy_url: String,
-    pub database: Option<Database>,
-    pub instance_name: String,
-    pub instance_name_source: InstanceNameSource,
-    pub framework: Framework,
-    pub warnings: Vec<String>,
+pub(crate) struct Derived {
+    pub(crate) urls: PublicUrls,
+    /// The Coder app slugs the URLs were built from.
+    pub(crate) slugs: Slugs,
+    pub(crate) backend_url: String,
+    pub(crate) site_proxy_url: String,
+    pub(crate) database: Option<Database>,
+    pub(crate) instance_name: String,
+    pub(crate) instance_name_source: InstanceNameSource,
+    pub(crate) framework: Framework,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Derive URLs, database and instance name. `manifest` is the Coder agent manifest when the
 /// caller probed it (see [`UrlInputs::wants_manifest`]).
-pub fn derive(
+pub(crate) fn derive(
     env: &RawEnv,
     args: &DeriveArgs,
     state: &ProjectState,
@@ -92,6 +96,7 @@ pub fn derive(
 ) -> Result<Derived> {
     let inputs = url_inputs(env, args, manifest)?;
     let urls = urls::derive(&inputs)?;
+    let slugs = inputs.slugs.clone();
     let mut warnings = urls.warnings.clone();
 
     let backend_url = match &args.backend_url {
@@ -121,6 +126,7 @@ pub fn derive(
     )?;
     Ok(Derived {
         urls,
+        slugs,
         backend_url,
         site_proxy_url,
         database,
@@ -141,8 +147,8 @@ fn database_from_file(file: &EnvFile) -> Result<Option<Database>> {
     Ok(None)
 }
 
-/// [`derive`], probing the Coder agent manifest first when the environment calls for it.
-pub async fn derive_probing(
+/// [`derive()`], probing the Coder agent manifest first when the environment calls for it.
+pub(crate) async fn derive_probing(
     env: &RawEnv,
     args: &DeriveArgs,
     state: &ProjectState,
@@ -161,7 +167,7 @@ pub async fn derive_probing(
 }
 
 /// Assemble the URL derivation inputs from the environment and flags.
-pub fn url_inputs<'a>(
+pub(crate) fn url_inputs<'a>(
     env: &'a RawEnv,
     args: &'a DeriveArgs,
     manifest: Option<&'a Manifest>,
@@ -191,60 +197,19 @@ pub fn url_inputs<'a>(
     })
 }
 
-/// Where a secret came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Origin {
-    Environment,
-    ProjectFile,
-    Generated,
-    Minted,
-}
-
-/// The instance secret and admin key, when they exist (or were made); no `Debug`.
-#[derive(Clone)]
-pub struct Identity {
-    pub secret: Option<(InstanceSecret, Origin)>,
-    pub admin_key: Option<(String, Origin)>,
-}
-
-/// Resolve the instance secret (environment > `.env.convex.local` > generate) and the admin key
-/// (a valid one in `.env.local` is kept, else one is minted). With `generate == false` a
-/// missing secret stays missing.
-pub fn resolve_identity(
-    env: &RawEnv,
-    state: &ProjectState,
-    instance_name: &str,
-    generate: bool,
-) -> Result<Identity> {
-    let secret = if let Some(raw) = &env.instance_secret {
-        let secret = InstanceSecret::from_hex(raw).map_err(|why| {
-            Error::invalid(ev::INSTANCE_SECRET, why)
-                .with_hint("unset it to keep the generated secret, or give 64 hex characters (`openssl rand -hex 32`)")
-        })?;
-        Some((secret, Origin::Environment))
-    } else if let Some(raw) = state.convex_env.get(ev::INSTANCE_SECRET) {
-        let secret = InstanceSecret::from_hex(raw).map_err(|why| {
-            Error::file(&state.convex_env.path, format!("{} {why}", ev::INSTANCE_SECRET)).with_hint(
-                "restore the secret the backend was started with; a new secret invalidates every admin key",
-            )
-        })?;
-        Some((secret, Origin::ProjectFile))
-    } else if generate {
-        Some((InstanceSecret::generate(), Origin::Generated))
-    } else {
-        None
-    };
-    let admin_key = secret.as_ref().map(|(secret, _)| {
-        match state.cli_env.get(ev::CONVEX_SELF_HOSTED_ADMIN_KEY) {
-            Some(key) if secrets::validate_admin_key(key, secret, instance_name).is_ok() => {
-                (key.to_owned(), Origin::ProjectFile)
-            }
-            _ => (
-                secrets::mint_admin_key(secret, instance_name),
-                Origin::Minted,
-            ),
-        }
-    });
-    Ok(Identity { secret, admin_key })
+/// The deployment variables we want, from the key, the URLs and the user's file.
+pub(crate) fn desired_env(
+    dir: &Path,
+    derived: &Derived,
+    jwt: &JwtKey,
+    site_url: Option<&str>,
+) -> Result<BTreeMap<String, String>> {
+    let user_file = EnvFile::load(dir.join(project::DEPLOYMENT_ENV_FILE))?;
+    deployment_env::desired(
+        jwt,
+        &derived.urls.site,
+        site_url,
+        &user_file.values,
+        &user_file.path,
+    )
 }

@@ -1,13 +1,14 @@
-//! Step 4: write the project files (DESIGN §4) from the derived configuration.
+//! Step 4: write the project files (README "Files written in the project directory") from the derived configuration.
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::{Derived, Identity, ProjectState};
+use crate::derive::{Derived, ProjectState};
 use crate::dotenv::{self, Change, Entry, PUBLIC_MODE, SECRET_MODE};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
+use crate::identity::Identity;
 use crate::project::{
     self, BROWSER_ENV_FILE, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE,
 };
@@ -26,14 +27,14 @@ const DEPLOYMENT_TEMPLATE: &str = "\
 
 /// What happened to one file.
 #[derive(Debug, Clone, Serialize)]
-pub struct FileChange {
+pub(crate) struct FileChange {
     pub file: String,
     pub change: Change,
 }
 
 /// The result of writing the project files.
 #[derive(Debug, Clone)]
-pub struct Written {
+pub(crate) struct Written {
     pub files: Vec<FileChange>,
     pub jwt_key: JwtKey,
     /// Where the previous key went when it was rotated.
@@ -41,7 +42,7 @@ pub struct Written {
 }
 
 /// Write every project file; unchanged files are not touched.
-pub fn write_project(
+pub(crate) fn write_project(
     state: &ProjectState,
     derived: &Derived,
     identity: &Identity,
@@ -176,7 +177,7 @@ pub fn write_project(
 }
 
 /// Merge `entries` into the project file `name` and write it if it changed.
-pub fn merge_and_write(
+pub(crate) fn merge_and_write(
     dir: &Path,
     name: &str,
     current: Option<&str>,
@@ -199,7 +200,7 @@ fn jwt_key(dir: &Path, rotate: bool) -> Result<(JwtKey, Change, Option<String>)>
     let mut backup = None;
     let key = match &current {
         Some(pem) if rotate => {
-            let stamp = crate::unix_now();
+            let stamp = crate::clock::unix_now();
             let name = format!("{JWT_KEY_FILE}.{stamp}.bak");
             dotenv::write_if_changed(&dir.join(&name), None, pem, SECRET_MODE)?;
             backup = Some(name);

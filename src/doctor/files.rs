@@ -1,176 +1,22 @@
-//! `coder-convex doctor`: every check of DESIGN §9, each with a status, a detail line and a
-//! hint. File checks never depend on the backend, so a down backend cannot hide a bad file.
+//! The doctor's offline checks: the project files, their modes and consistency, the inputs
+//! and the derived URLs. None of them needs the backend, so a down backend cannot hide a bad
+//! file.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use serde::Serialize;
-
-use crate::cli::DeriveArgs;
-use crate::config::{self, Derived, EnvFile, ProjectState};
-use crate::doctor_live;
+use crate::derive::{Derived, EnvFile};
 use crate::dotenv::{self, SECRET_MODE};
 use crate::env_vars as ev;
 use crate::output::Output;
+use crate::process_env::RawEnv;
 use crate::project::{self, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE};
 use crate::secrets::{InstanceSecret, JwtKey, validate_admin_key};
-use crate::settings::RawEnv;
 use crate::urls::{App, UrlSource};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pass,
-    Warn,
-    Fail,
-}
+use super::check::Check;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: &'static str,
-    pub status: Status,
-    pub detail: String,
-    pub hint: Option<String>,
-}
-
-impl Check {
-    pub(crate) fn pass(name: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            name,
-            status: Status::Pass,
-            detail: detail.into(),
-            hint: None,
-        }
-    }
-    pub(crate) fn warn(
-        name: &'static str,
-        detail: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
-        Self {
-            name,
-            status: Status::Warn,
-            detail: detail.into(),
-            hint: Some(hint.into()),
-        }
-    }
-    pub(crate) fn fail(
-        name: &'static str,
-        detail: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
-        Self {
-            name,
-            status: Status::Fail,
-            detail: detail.into(),
-            hint: Some(hint.into()),
-        }
-    }
-}
-
-/// What doctor needs besides the environment.
-pub struct Options<'a> {
-    pub dir: &'a Path,
-    pub derive: &'a DeriveArgs,
-    pub site_url: Option<&'a str>,
-    pub dashboard_internal_url: &'a str,
-    pub fix: bool,
-}
-
-/// Run every check; `out` reports what `--fix` repaired.
-pub async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<Check> {
-    let dir = opts.dir;
-    let mut checks = Vec::new();
-
-    // Files first: they need nothing else.
-    let convex_env = file_check(
-        &mut checks,
-        "file .env.convex.local",
-        dir,
-        CONVEX_ENV_FILE,
-        true,
-    );
-    let cli_env = file_check(&mut checks, "file .env.local", dir, CLI_ENV_FILE, true);
-    file_check(
-        &mut checks,
-        "file .env.convex.deployment",
-        dir,
-        DEPLOYMENT_ENV_FILE,
-        false,
-    );
-    let jwt = jwt_check(&mut checks, dir);
-    checks.push(modes_check(dir, opts.fix, out));
-    checks.push(typo_check(dir));
-    checks.push(deployment_conflict_check(env, cli_env.as_ref()));
-    if let Some(file) = &convex_env {
-        checks.push(tls_flag_check(file));
-    }
-
-    // Inputs and derivation.
-    let state = ProjectState::load(dir);
-    let derived = match &state {
-        Ok(state) => config::derive_probing(env, opts.derive, state).await,
-        Err(e) => Err(crate::error::Error::runtime(e.to_string())),
-    };
-    let derived = match derived {
-        Ok(d) => {
-            checks.push(Check::pass(
-                "environment inputs",
-                "all variables and flags parse",
-            ));
-            d
-        }
-        Err(e) => {
-            checks.push(Check::fail(
-                "environment inputs",
-                e.to_string(),
-                e.hint().unwrap_or("fix the input named above"),
-            ));
-            return checks;
-        }
-    };
-    checks.push(url_source_check(&derived));
-    checks.push(site_origin_check(&derived, convex_env.as_ref()));
-    if let Some(file) = &convex_env {
-        checks.push(files_current_check(&derived, file));
-    }
-    let secret = convex_env
-        .as_ref()
-        .and_then(|f| f.get(ev::INSTANCE_SECRET))
-        .and_then(|s| InstanceSecret::from_hex(s).ok());
-    let secret = env
-        .instance_secret
-        .as_deref()
-        .and_then(|s| InstanceSecret::from_hex(s).ok())
-        .or(secret);
-    let admin_key = cli_env
-        .as_ref()
-        .and_then(|f| f.get(ev::CONVEX_SELF_HOSTED_ADMIN_KEY))
-        .map(str::to_owned);
-    checks.push(admin_key_file_check(
-        &derived,
-        secret.as_ref(),
-        admin_key.as_deref(),
-    ));
-
-    if let Some(db) = &derived.database {
-        checks.push(doctor_live::database_check(env, &derived, db, opts.fix, out).await);
-    }
-
-    doctor_live::backend_checks(
-        &mut checks,
-        &derived,
-        admin_key.as_deref(),
-        jwt.as_ref(),
-        opts,
-        state.ok().as_ref(),
-        out,
-    )
-    .await;
-    checks
-}
-
-fn file_check(
+pub(super) fn file_check(
     checks: &mut Vec<Check>,
     name: &'static str,
     dir: &Path,
@@ -210,7 +56,7 @@ fn file_check(
     }
 }
 
-fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
+pub(super) fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
     let name = "file jwt_private_key.pem";
     match dotenv::read_optional(&dir.join(JWT_KEY_FILE)) {
         Ok(Some(pem)) => match JwtKey::from_pem(&pem) {
@@ -246,7 +92,7 @@ fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
     }
 }
 
-fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
+pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
     let name = "secret file modes";
     let mut loose = Vec::new();
     for file in [
@@ -283,7 +129,7 @@ fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
 }
 
 /// `KEY==value` lines: a typo that sets `KEY` to `=value`.
-fn typo_check(dir: &Path) -> Check {
+pub(super) fn typo_check(dir: &Path) -> Check {
     let name = "env file typos";
     let mut found = Vec::new();
     for file in [
@@ -316,7 +162,7 @@ fn typo_check(dir: &Path) -> Check {
     }
 }
 
-fn deployment_conflict_check(env: &RawEnv, cli_env: Option<&EnvFile>) -> Check {
+pub(super) fn deployment_conflict_check(env: &RawEnv, cli_env: Option<&EnvFile>) -> Check {
     let name = "CONVEX_DEPLOYMENT conflict";
     let in_file = cli_env.and_then(|f| f.get(ev::CONVEX_DEPLOYMENT)).is_some();
     let in_env = env.convex_deployment.is_some();
@@ -341,7 +187,7 @@ fn deployment_conflict_check(env: &RawEnv, cli_env: Option<&EnvFile>) -> Check {
     )
 }
 
-fn tls_flag_check(file: &EnvFile) -> Check {
+pub(super) fn tls_flag_check(file: &EnvFile) -> Check {
     let name = "database TLS settings";
     let flag = file.values.get(ev::DO_NOT_REQUIRE_SSL).map(String::as_str);
     if let Some(v) = flag
@@ -389,7 +235,7 @@ fn tls_flag_check(file: &EnvFile) -> Check {
     )
 }
 
-fn url_source_check(derived: &Derived) -> Check {
+pub(super) fn url_source_check(derived: &Derived) -> Check {
     let name = "public URLs";
     let detail = format!(
         "from {}: {}",
@@ -406,7 +252,7 @@ fn url_source_check(derived: &Derived) -> Check {
     Check::pass(name, format!("{detail} (host labels within 63 characters)"))
 }
 
-fn site_origin_check(derived: &Derived, file: Option<&EnvFile>) -> Check {
+pub(super) fn site_origin_check(derived: &Derived, file: Option<&EnvFile>) -> Check {
     let name = "site origin";
     let mut origins = vec![("derived", derived.urls.site.clone())];
     if let Some(v) = file.and_then(|f| f.get(ev::CONVEX_SITE_ORIGIN)) {
@@ -436,7 +282,7 @@ fn site_origin_check(derived: &Derived, file: Option<&EnvFile>) -> Check {
     Check::pass(name, derived.urls.site.clone())
 }
 
-fn files_current_check(derived: &Derived, file: &EnvFile) -> Check {
+pub(super) fn files_current_check(derived: &Derived, file: &EnvFile) -> Check {
     let name = "files match the workspace";
     let mut stale = Vec::new();
     for (key, want) in [
@@ -460,7 +306,7 @@ fn files_current_check(derived: &Derived, file: &EnvFile) -> Check {
     }
 }
 
-fn admin_key_file_check(
+pub(super) fn admin_key_file_check(
     derived: &Derived,
     secret: Option<&InstanceSecret>,
     key: Option<&str>,
@@ -482,27 +328,5 @@ fn admin_key_file_check(
             "no instance secret or admin key",
             "run `coder-convex setup` (or `configure`)",
         ),
-    }
-}
-
-/// Print the table on stderr (✓ ! ✗).
-pub fn print(out: &Output, checks: &[Check]) {
-    let width = checks
-        .iter()
-        .map(|c| c.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    for check in checks {
-        let mark = match check.status {
-            Status::Pass => "✓",
-            Status::Warn => "!",
-            Status::Fail => "✗",
-        };
-        out.report(&format!("{mark} {:<width$}  {}", check.name, check.detail));
-        if check.status != Status::Pass
-            && let Some(hint) = &check.hint
-        {
-            out.report(&format!("  {:<width$}  hint: {hint}", ""));
-        }
     }
 }

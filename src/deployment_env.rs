@@ -1,4 +1,4 @@
-//! The deployment environment (DESIGN §6–§7, pure): what we want set, validated against the
+//! The deployment environment (pure; README "Talking to the backend"): what we want set, validated against the
 //! backend's limits before sending, and the minimal change set against what is there.
 //!
 //! Ownership: the names we set are recorded in the deployment itself, in
@@ -15,16 +15,16 @@ use crate::error::{Error, Result};
 use crate::secrets::JwtKey;
 
 /// The deployment variable listing the names coder-convex owns (comma-separated).
-pub const OWNED_VAR: &str = ev::CODER_CONVEX_MANAGED_VARS;
+pub(crate) const OWNED_VAR: &str = ev::CODER_CONVEX_MANAGED_VARS;
 /// Built into every deployment; setting them fails with 400.
-pub const RESERVED: [&str; 2] = ["CONVEX_SITE_URL", "CONVEX_CLOUD_URL"];
-pub const MAX_NAME_BYTES: usize = 256;
-pub const MAX_VALUE_BYTES: usize = 8192;
-pub const MAX_VARS: usize = 512;
-pub const MAX_TOTAL_BYTES: usize = 512 * 1024;
+pub(crate) const RESERVED: [&str; 2] = ["CONVEX_SITE_URL", "CONVEX_CLOUD_URL"];
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+pub(crate) const MAX_VALUE_BYTES: usize = 8192;
+pub(crate) const MAX_VARS: usize = 512;
+pub(crate) const MAX_TOTAL_BYTES: usize = 512 * 1024;
 
 /// `^[a-zA-Z_]+[a-zA-Z0-9_]*$`.
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -32,7 +32,7 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// Everything we want in the deployment, including the ownership record.
-pub fn desired(
+pub(crate) fn desired(
     jwt: &JwtKey,
     site_origin: &str,
     site_url: Option<&str>,
@@ -117,7 +117,7 @@ fn check_limits(vars: &BTreeMap<String, String>, user_file: &Path) -> Result<()>
 
 /// The changes that turn `current` into `desired`; `current == None` (no list endpoint)
 /// sends everything and deletes nothing.
-pub fn diff(
+pub(crate) fn diff(
     desired: &BTreeMap<String, String>,
     current: Option<&BTreeMap<String, String>>,
 ) -> Vec<EnvChange> {

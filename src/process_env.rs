@@ -70,7 +70,7 @@ impl RawEnv {
 }
 
 /// Resolve the project directory: flag/env, else the current directory.
-pub fn project_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
+pub(crate) fn project_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
     let dir = match flag {
         Some(dir) => dir,
         None => std::env::current_dir()?,

@@ -4,26 +4,39 @@
 use serde_json::Value;
 
 use crate::cli::{DeriveArgs, EnvFormat};
-use crate::config::{self, Derived, Identity};
+use crate::derive::Derived;
 use crate::dotenv;
 use crate::env_vars as ev;
-use crate::error::{Result, exit};
-use crate::output::Output;
-use crate::run::{Ctx, load_and_derive};
+use crate::error::Result;
+use crate::identity::{self, Identity};
 use crate::secrets::mask_admin_key;
 use crate::urls::App;
 
-pub(crate) async fn env(
+use super::context::{self, Ctx, Outcome};
+
+/// `--format json` (or `--json`): the report is the variables plus `url_source`.
+pub(crate) async fn run(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
     format: EnvFormat,
     reveal: bool,
-) -> Result<u8> {
-    let format = if ctx.json { EnvFormat::Json } else { format };
-    let (state, derived) = load_and_derive(ctx.env, derive, ctx.dir, ctx.out).await?;
-    let identity = config::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
-    print_env(ctx.out, &derived, &identity, format, reveal);
-    Ok(exit::OK)
+) -> Result<Outcome> {
+    let (state, derived) = context::load_and_derive(ctx, derive).await?;
+    let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
+    let pairs = env_pairs(&derived, &identity, reveal);
+    if ctx.json || format == EnvFormat::Json {
+        let mut map = serde_json::Map::new();
+        for (k, v) in pairs {
+            map.insert(k.to_owned(), v.map_or(Value::Null, Value::String));
+        }
+        map.insert(
+            "url_source".to_owned(),
+            Value::String(context::url_source(&derived).to_owned()),
+        );
+        return Ok(Outcome::ok(&map));
+    }
+    ctx.out.data(render(&derived, pairs, format));
+    Ok(Outcome::empty())
 }
 
 /// The `env` command's key/value list, secrets masked unless `reveal`.
@@ -78,26 +91,12 @@ fn env_pairs(
     pairs
 }
 
-fn print_env(
-    out: &Output,
+/// The dotenv or shell text.
+fn render(
     derived: &Derived,
-    identity: &Identity,
+    pairs: Vec<(&'static str, Option<String>)>,
     format: EnvFormat,
-    reveal: bool,
-) {
-    let pairs = env_pairs(derived, identity, reveal);
-    if format == EnvFormat::Json {
-        let mut map = serde_json::Map::new();
-        for (k, v) in pairs {
-            map.insert(k.to_owned(), v.map_or(Value::Null, Value::String));
-        }
-        map.insert(
-            "url_source".to_owned(),
-            Value::String(derived.urls.source.as_str().to_owned()),
-        );
-        out.json(&Value::Object(map));
-        return;
-    }
+) -> String {
     let export = if format == EnvFormat::Shell {
         "export "
     } else {
@@ -115,5 +114,5 @@ fn print_env(
         }
     }
     text.push_str(&format!("# url_source={}", derived.urls.source.as_str()));
-    out.data(text);
+    text
 }

@@ -1,0 +1,80 @@
+//! `coder-convex admin-key`: print the admin key (one line on stdout), mint the legacy
+//! format, or ask the backend whether it accepts the key.
+
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::cli::DeriveArgs;
+use crate::error::{Error, Result};
+use crate::project;
+use crate::secrets::{self, mask_admin_key};
+
+use super::context::{self, Ctx, Outcome};
+
+#[derive(Serialize)]
+struct Report<'a> {
+    instance_name: &'a str,
+    /// Only when printing was asked for (not with `--check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_key: Option<&'a str>,
+    legacy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accepted: Option<bool>,
+}
+
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    legacy: bool,
+    check: bool,
+) -> Result<Outcome> {
+    let session = context::session(ctx, derive).await?;
+    let derived = &session.derived;
+    let key = if legacy {
+        secrets::mint_legacy_admin_key(&session.secret, &derived.instance_name)
+    } else {
+        session.admin_key
+    };
+    if !check {
+        if !ctx.json {
+            ctx.out.data(&key);
+        }
+        return Ok(Outcome::ok(&Report {
+            instance_name: &derived.instance_name,
+            admin_key: Some(&key),
+            legacy,
+            accepted: None,
+        }));
+    }
+    let backend = Backend::new(&derived.backend_url, &key)?;
+    let accepted = backend.check_admin_key().await.map_err(|e| {
+        Error::BackendUnreachable {
+            url: derived.backend_url.clone(),
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+            hint: None,
+        }
+        .with_hint("start the backend, or point --backend-url at it")
+    })?;
+    if !accepted {
+        return Err(Error::IdentityRejected {
+            url: derived.backend_url.clone(),
+            what: format!("the admin key {}", mask_admin_key(&key)),
+            hint: Some(format!(
+                "restart the backend so it loads {} (or try --legacy)",
+                project::CONVEX_ENV_FILE
+            )),
+        });
+    }
+    ctx.out.success(format!(
+        "{} accepts the admin key {}",
+        derived.backend_url,
+        mask_admin_key(&key)
+    ));
+    Ok(Outcome::ok(&Report {
+        instance_name: &derived.instance_name,
+        admin_key: None,
+        legacy,
+        accepted: Some(true),
+    }))
+}

@@ -1,0 +1,96 @@
+//! `coder-convex configure`: steps 1–4 — derive, resolve the secrets, write the project
+//! files — under the project lock. No backend needed. `setup` starts with the same steps.
+
+use serde::Serialize;
+
+use crate::cli::{DeriveArgs, WriteArgs};
+use crate::derive::{Derived, ProjectState};
+use crate::dotenv::Change;
+use crate::error::Result;
+use crate::identity::{self, Identity, Origin};
+use crate::project::Framework;
+use crate::project_files::{self, FileChange, Written};
+
+use super::context::{self, Ctx, Outcome, UrlsReport};
+
+/// Everything steps 1–4 produced.
+pub(crate) struct Configured {
+    pub(crate) state: ProjectState,
+    pub(crate) derived: Derived,
+    pub(crate) identity: Identity,
+    pub(crate) written: Written,
+}
+
+/// Steps 1–4; the caller holds the project lock.
+pub(crate) async fn configure(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    write: &WriteArgs,
+) -> Result<Configured> {
+    let (state, derived) = context::load_and_derive(ctx, derive).await?;
+    let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, true)?;
+    let written = project_files::write_project(&state, &derived, &identity, write.rotate_jwt_key)?;
+    Ok(Configured {
+        state,
+        derived,
+        identity,
+        written,
+    })
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    instance_name: &'a str,
+    instance_name_source: crate::database::InstanceNameSource,
+    instance_secret: Option<Origin>,
+    url_source: &'static str,
+    urls: UrlsReport,
+    database: Option<String>,
+    framework: Framework,
+    files: &'a [FileChange],
+    jwt_key_backup: Option<&'a str>,
+    warnings: &'a [String],
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, write: &WriteArgs) -> Result<Outcome> {
+    let _lock = context::lock(ctx)?;
+    let Configured {
+        derived,
+        identity,
+        written,
+        ..
+    } = configure(ctx, derive, write).await?;
+    let report = Report {
+        instance_name: &derived.instance_name,
+        instance_name_source: derived.instance_name_source,
+        instance_secret: identity.secret.as_ref().map(|(_, origin)| *origin),
+        url_source: context::url_source(&derived),
+        urls: UrlsReport::new(&derived),
+        database: derived.database.as_ref().map(|d| d.masked()),
+        framework: derived.framework,
+        files: &written.files,
+        jwt_key_backup: written.rotated_backup.as_deref(),
+        warnings: &derived.warnings,
+    };
+    if ctx.json {
+        return Ok(Outcome::ok(&report));
+    }
+    let changed: Vec<String> = written
+        .files
+        .iter()
+        .filter(|f| f.change != Change::Unchanged)
+        .map(|f| format!("{} ({})", f.file, f.change.describe()))
+        .collect();
+    if changed.is_empty() {
+        ctx.out
+            .success("configuration is up to date; nothing changed");
+    } else {
+        ctx.out.success(format!("wrote {}", changed.join(", ")));
+    }
+    if let Some(backup) = &written.rotated_backup {
+        ctx.out
+            .info(format!("  new JWT key; the previous one is in {backup}"));
+    }
+    context::summary(ctx.out, &derived);
+    Ok(Outcome::ok(&report))
+}

@@ -1,0 +1,54 @@
+//! `coder-convex doctor [--fix]`: run every check, print the table (or `--json`), fail when a
+//! check fails.
+
+use serde::Serialize;
+
+use crate::cli::{DeriveArgs, PushArgs};
+use crate::doctor::{self, Check, Status};
+use crate::error::{Error, Result};
+
+use super::context::{Ctx, Outcome};
+
+#[derive(Serialize)]
+struct Report {
+    checks: Vec<Check>,
+}
+
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    push: &PushArgs,
+    fix: bool,
+    dashboard_internal_url: &str,
+) -> Result<Outcome> {
+    let opts = doctor::Options {
+        dir: ctx.dir,
+        derive,
+        site_url: push.site_url.as_deref(),
+        dashboard_internal_url,
+        fix,
+    };
+    let checks = doctor::run(ctx.env, &opts, ctx.out).await;
+    if !ctx.json {
+        doctor::print(ctx.out, &checks);
+    }
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.name)
+        .collect();
+    let report = Report { checks };
+    if failed.is_empty() {
+        return Ok(Outcome::ok(&report));
+    }
+    let failure = Error::Verification {
+        message: format!(
+            "{} check{} failed: {}",
+            failed.len(),
+            if failed.len() == 1 { "" } else { "s" },
+            failed.join(", ")
+        ),
+        hint: Some("each failing check above has its own hint; `coder-convex doctor --fix` repairs file modes, the missing database and stale variables".to_owned()),
+    };
+    Ok(Outcome::failed(&report, failure))
+}

@@ -1,0 +1,40 @@
+//! `coder-convex env-set`: steps 5–7 — wait, verify, push the deployment environment
+//! (only what changed, in one call).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::{DeriveArgs, PushArgs, WaitArgs};
+use crate::error::Result;
+
+use super::context::{self, Ctx, Outcome};
+use super::steps::{self, EnvReport};
+
+#[derive(Serialize)]
+struct Report {
+    env: EnvReport,
+}
+
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    wait: &WaitArgs,
+    push: &PushArgs,
+) -> Result<Outcome> {
+    let _lock = context::lock(ctx)?;
+    let session = context::session(ctx, derive).await?;
+    let jwt = context::existing_jwt_key(ctx.dir)?;
+    let desired =
+        crate::derive::desired_env(ctx.dir, &session.derived, &jwt, push.site_url.as_deref())?;
+    let connected = steps::connect(
+        &session.derived,
+        &session.admin_key,
+        &session.secret,
+        Duration::from_secs(wait.wait),
+        ctx.out,
+    )
+    .await?;
+    let env = steps::push_env(&connected.backend, &desired, ctx.out).await?;
+    Ok(Outcome::ok(&Report { env }))
+}

@@ -1,0 +1,188 @@
+//! `coder-convex setup`: the whole pipeline under the project lock (a second run waits, then
+//! finds nothing to do): configure (1–4), the database preflight, wait and verify (5–6),
+//! push the environment (7), deploy (8), verify auth (9), report (10).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::{DeployArgs, DeriveArgs, PushArgs, WaitArgs, WriteArgs};
+use crate::deploy::DeployOutcome;
+use crate::dotenv::{self, Change};
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
+use crate::postgres::{self, Preflight};
+use crate::probe::{self, AuthCheck};
+use crate::project;
+use crate::project_files::{self, FileChange};
+
+use super::configure::{self, Configured};
+use super::context::{self, Ctx, Outcome, UrlsReport};
+use super::steps::{self, EnvReport};
+
+/// The flags of `setup`.
+pub(crate) struct Args<'a> {
+    pub(crate) derive: &'a DeriveArgs,
+    pub(crate) write: &'a WriteArgs,
+    pub(crate) wait: &'a WaitArgs,
+    pub(crate) push: &'a PushArgs,
+    /// `None` with `--no-deploy`.
+    pub(crate) deploy: Option<&'a DeployArgs>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    instance_name: &'a str,
+    url_source: &'static str,
+    urls: UrlsReport,
+    backend_version: String,
+    database: Option<Preflight>,
+    legacy_admin_key: bool,
+    files: &'a [FileChange],
+    env: EnvReport,
+    deploy: Option<DeployOutcome>,
+    auth: Vec<AuthCheck>,
+    warnings: &'a [String],
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
+    let out = ctx.out;
+    let _lock = context::lock(ctx)?;
+    let Configured {
+        state,
+        derived,
+        identity,
+        written,
+    } = configure::configure(ctx, args.derive, args.write).await?;
+    let changed: Vec<&str> = written
+        .files
+        .iter()
+        .filter(|f| f.change != Change::Unchanged)
+        .map(|f| f.file.as_str())
+        .collect();
+    if changed.is_empty() {
+        out.success("project files are up to date");
+    } else {
+        out.success(format!("wrote {}", changed.join(", ")));
+    }
+    let (secret, _) = identity
+        .secret
+        .as_ref()
+        .ok_or_else(|| Error::runtime("no instance secret"))?;
+    let (admin_key, _) = identity
+        .admin_key
+        .as_ref()
+        .ok_or_else(|| Error::runtime("no admin key"))?;
+
+    let database = match &derived.database {
+        Some(db) => {
+            let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
+            let found = postgres::preflight(db, &derived.instance_name, ca, true)
+                .await
+                .map_err(postgres::PgError::into_error)?;
+            let verb = if found.created {
+                "created database"
+            } else {
+                "database"
+            };
+            let state = if found.created { "on" } else { "is ready on" };
+            out.success(format!("{verb} {} {state} {}", found.database, db.masked()));
+            Some(found)
+        }
+        None => None,
+    };
+
+    let connected = steps::connect(
+        &derived,
+        admin_key,
+        secret,
+        Duration::from_secs(args.wait.wait),
+        out,
+    )
+    .await?;
+    let mut admin_key = admin_key.clone();
+    if let Some(legacy) = &connected.legacy_key {
+        // The Convex CLI needs a key this backend accepts.
+        let current = dotenv::read_optional(&ctx.dir.join(project::CLI_ENV_FILE))?;
+        project_files::merge_and_write(
+            ctx.dir,
+            project::CLI_ENV_FILE,
+            current.as_deref(),
+            &[dotenv::Entry::set(ev::CONVEX_SELF_HOSTED_ADMIN_KEY, legacy)],
+            dotenv::SECRET_MODE,
+        )?;
+        admin_key = legacy.clone();
+    }
+    let desired = crate::derive::desired_env(
+        ctx.dir,
+        &derived,
+        &written.jwt_key,
+        args.push.site_url.as_deref(),
+    )?;
+    let env = steps::push_env(&connected.backend, &desired, out).await?;
+
+    let has_functions = ctx.dir.join("convex").is_dir();
+    let deployed = match args.deploy {
+        Some(deploy) if has_functions => Some(
+            steps::deploy(
+                ctx,
+                state.package_json.as_ref(),
+                &connected.backend,
+                &admin_key,
+                Duration::from_secs(deploy.deploy_timeout),
+            )
+            .await?,
+        ),
+        Some(_) => {
+            out.info("no convex/ directory: nothing to deploy");
+            None
+        }
+        None => {
+            out.info("deploy skipped (--no-deploy)");
+            None
+        }
+    };
+
+    let auth = if probe::uses_convex_auth(state.package_json.as_ref()) && deployed.is_some() {
+        probe::auth(&derived, &written.jwt_key).await
+    } else {
+        vec![]
+    };
+    let auth_ok = auth.iter().all(|c| c.ok);
+    if !ctx.json {
+        for check in &auth {
+            if check.ok {
+                out.success(format!("{}: {}", check.name, check.detail));
+            } else {
+                out.warn(format!("{}: {}", check.name, check.detail));
+                if let Some(hint) = &check.hint {
+                    out.info(format!("  hint: {hint}"));
+                }
+            }
+        }
+        context::summary(out, &derived);
+    }
+    let report = Report {
+        instance_name: &derived.instance_name,
+        url_source: context::url_source(&derived),
+        urls: UrlsReport::new(&derived),
+        backend_version: connected.version,
+        database,
+        legacy_admin_key: connected.legacy_key.is_some(),
+        files: &written.files,
+        env,
+        deploy: deployed,
+        auth,
+        warnings: &derived.warnings,
+    };
+    if auth_ok {
+        Ok(Outcome::ok(&report))
+    } else {
+        let failure = Error::Verification {
+            message: "Convex Auth is not set up correctly (see above)".to_owned(),
+            hint: Some("fix the failing check and run `coder-convex setup` again; `coder-convex doctor` shows everything".to_owned()),
+        };
+        Ok(Outcome::failed(&report, failure))
+    }
+}

@@ -1,0 +1,237 @@
+//! The pipeline steps against a running backend, in the strict form `setup`, `env-set` and
+//! `deploy` use: wait (step 5), verify identity (6), push the environment (7), deploy (8).
+//! A failure here stops the command with the error that says why.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::backend::{self, Backend, CallError, WaitProgress};
+use crate::deploy::{self, DeployOutcome, PackageManager};
+use crate::derive::Derived;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::probe::{self, Instance, KeyCheck};
+use crate::project;
+use crate::secrets::InstanceSecret;
+
+use super::context::Ctx;
+
+/// Spinner on a terminal; one plain line every few seconds otherwise (the Coder startup log).
+struct Progress<'a> {
+    out: &'a Output,
+    tty: bool,
+    last_line: Option<Duration>,
+    frame: usize,
+}
+
+const LOG_EVERY: Duration = Duration::from_secs(5);
+const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+impl WaitProgress for Progress<'_> {
+    fn tick(&mut self, elapsed: Duration, last_error: &str) {
+        if self.tty {
+            self.frame = (self.frame + 1) % FRAMES.len();
+            self.out.spinner(&format!(
+                "{} waiting for the backend ({}s)",
+                FRAMES[self.frame],
+                elapsed.as_secs()
+            ));
+        } else if self.last_line.is_none_or(|t| elapsed >= t + LOG_EVERY) {
+            self.last_line = Some(elapsed);
+            self.out.info(format!(
+                "waiting for the backend ({}s): {last_error}",
+                elapsed.as_secs()
+            ));
+        }
+    }
+}
+
+/// Step 5: wait for `GET /version`.
+async fn wait(backend: &Backend, deadline: Duration, out: &Output) -> Result<String> {
+    let started = Instant::now();
+    let mut progress = Progress {
+        out,
+        tty: out.is_tty(),
+        last_line: None,
+        frame: 0,
+    };
+    let result = backend::wait_healthy(backend, deadline, &mut progress).await;
+    if progress.tty {
+        out.spinner("");
+    }
+    let version = result?;
+    out.success(format!(
+        "backend {} is up (version {version}, {} ms)",
+        backend.url(),
+        started.elapsed().as_millis()
+    ));
+    Ok(version)
+}
+
+/// A backend that answered, runs our instance and accepts our key (no `Debug`: it holds
+/// the key).
+pub(crate) struct Connected {
+    pub(crate) version: String,
+    /// The backend with the key it accepted.
+    pub(crate) backend: Backend,
+    /// Set when only the legacy key format was accepted.
+    pub(crate) legacy_key: Option<String>,
+}
+
+/// Steps 5–6: wait for the backend, then prove its identity and our key; stale canonical
+/// URLs are a warning.
+pub(crate) async fn connect(
+    derived: &Derived,
+    admin_key: &str,
+    secret: &InstanceSecret,
+    deadline: Duration,
+    out: &Output,
+) -> Result<Connected> {
+    let backend = Backend::new(&derived.backend_url, admin_key)?;
+    let version = wait(&backend, deadline, out).await?;
+    let unreachable = |e: CallError| Error::BackendUnreachable {
+        url: backend.url().to_owned(),
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+        hint: None,
+    };
+    if let Instance::Other(name) = probe::instance(&backend, derived)
+        .await
+        .map_err(unreachable)?
+    {
+        return Err(Error::IdentityRejected {
+            url: backend.url().to_owned(),
+            what: format!(
+                "our identity: it runs instance {name:?}, this project is {:?}",
+                derived.instance_name
+            ),
+            hint: Some(format!(
+                "restart the backend so it loads {} (in Coder: restart the workspace or the convex-backend container; with compose: `docker compose -f scripts/docker-compose.convex.yml up -d --force-recreate`)",
+                project::CONVEX_ENV_FILE
+            )),
+        });
+    }
+    let mut connected = Connected {
+        version,
+        backend: backend.clone(),
+        legacy_key: None,
+    };
+    match probe::admin_key(&backend, Some(secret), &derived.instance_name)
+        .await
+        .map_err(unreachable)?
+    {
+        KeyCheck::Accepted => {}
+        KeyCheck::AcceptedLegacy(legacy) => {
+            out.info("the backend only accepts legacy-format admin keys (an image from before 2025-05-30); using one");
+            connected.backend = backend.with_key(&legacy);
+            connected.legacy_key = Some(legacy);
+        }
+        KeyCheck::Rejected => {
+            return Err(Error::IdentityRejected {
+                url: backend.url().to_owned(),
+                what: "our admin key (current and legacy formats)".to_owned(),
+                hint: Some(format!(
+                    "the backend was started with another INSTANCE_SECRET; restart it so it loads {}, or restore the secret it was started with",
+                    project::CONVEX_ENV_FILE
+                )),
+            });
+        }
+    }
+    out.success(format!(
+        "instance {} accepts our admin key",
+        derived.instance_name
+    ));
+    match probe::canonical(&connected.backend, &derived.urls).await {
+        Ok(found) if !found.matches => out.warn(format!(
+            "{}; restart the backend so it loads {} (stale env: auth and file URLs will be wrong)",
+            found.mismatch(&derived.urls),
+            project::CONVEX_ENV_FILE
+        )),
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e.summary(), "canonical URLs not available"),
+    }
+    Ok(connected)
+}
+
+/// What step 7 did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct EnvReport {
+    pub(crate) set: Vec<String>,
+    pub(crate) deleted: Vec<String>,
+    /// Whether an update was sent (at most one).
+    pub(crate) posted: bool,
+    /// The backend has no list endpoint, so everything was sent.
+    pub(crate) sent_all: bool,
+}
+
+/// Step 7: one POST with only the changes; none when nothing changed.
+pub(crate) async fn push_env(
+    backend: &Backend,
+    desired: &BTreeMap<String, String>,
+    out: &Output,
+) -> Result<EnvReport> {
+    let diff = probe::env_diff(backend, desired).await.map_err(|e| {
+        Error::runtime_from("listing the deployment's variables failed", e)
+            .with_hint("check the backend's logs, then run `coder-convex env-set` again")
+    })?;
+    let mut report = EnvReport {
+        sent_all: !diff.listed,
+        ..EnvReport::default()
+    };
+    for change in &diff.changes {
+        let names = if change.value.is_some() {
+            &mut report.set
+        } else {
+            &mut report.deleted
+        };
+        names.push(change.name.clone());
+    }
+    if diff.changes.is_empty() {
+        out.success("deployment environment is up to date");
+        return Ok(report);
+    }
+    backend.update_env(&diff.changes).await.map_err(|e| {
+        Error::runtime_from("updating the deployment's variables failed", e).with_hint(
+            "nothing was changed (the update is all or nothing); run `coder-convex env-set` again",
+        )
+    })?;
+    report.posted = true;
+    let mut what = format!("set {}", report.set.join(", "));
+    if !report.deleted.is_empty() {
+        what.push_str(&format!("; deleted {}", report.deleted.join(", ")));
+    }
+    out.success(format!(
+        "deployment environment updated in one call: {what}"
+    ));
+    Ok(report)
+}
+
+/// Step 8, when there is something to deploy.
+pub(crate) async fn deploy(
+    ctx: &Ctx<'_>,
+    package_json: Option<&serde_json::Value>,
+    backend: &Backend,
+    admin_key: &str,
+    timeout: Duration,
+) -> Result<DeployOutcome> {
+    let pm = PackageManager::detect(ctx.dir, package_json);
+    if deploy::convex_installed(ctx.dir).is_none() {
+        return Err(Error::runtime(format!(
+            "the `convex` package is not installed in {}",
+            ctx.dir.display()
+        ))
+        .with_hint(format!(
+            "run `{}` (and your package manager's install), or skip this step with --no-deploy",
+            pm.install_hint()
+        )));
+    }
+    let env = deploy::child_env(ctx.process_env, backend.url(), admin_key);
+    let outcome = deploy::run(ctx.dir, pm, env, timeout, ctx.out).await?;
+    ctx.out.success(format!(
+        "deployed in {:.1}s",
+        outcome.duration_ms as f64 / 1000.0
+    ));
+    Ok(outcome)
+}

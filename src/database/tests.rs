@@ -1,0 +1,220 @@
+//! Unit vectors for `database`.
+use super::*;
+
+fn pg(raw: &str) -> Database {
+    normalise("DATABASE_URL", raw).unwrap()
+}
+
+#[test]
+fn private_hosts_disable_tls() {
+    for host in [
+        "127.0.0.1",
+        "localhost",
+        "10.1.2.3",
+        "172.20.0.5",
+        "192.168.1.10",
+        "postgres",
+        "db.default.svc",
+        "db.default.svc.cluster.local",
+        "db.internal",
+        "host.docker.internal",
+        "[::1]",
+        "[fd12::5]",
+    ] {
+        let db = pg(&format!("postgres://app:pw@{host}:5432/convex_prod"));
+        assert_eq!(
+            db.expose_url(),
+            format!("postgres://app:pw@{host}:5432?sslmode=disable"),
+            "{host}"
+        );
+        assert!(db.do_not_require_ssl, "{host}");
+        assert_eq!(db.database.as_deref(), Some("convex_prod"));
+    }
+}
+
+#[test]
+fn public_hosts_require_tls() {
+    for host in ["db.example.com", "8.8.8.8", "172.32.0.1", "[2001:db8::1]"] {
+        let db = pg(&format!("postgresql://app:pw@{host}/x"));
+        assert_eq!(
+            db.expose_url(),
+            format!("postgresql://app:pw@{host}?sslmode=require")
+        );
+        assert!(!db.do_not_require_ssl);
+        assert_eq!(db.sslmode.as_deref(), Some("require"));
+    }
+}
+
+#[test]
+fn explicit_sslmode_and_params_kept_in_order() {
+    let db = pg(
+        "postgres://app:pw@db.example.com:5432/app?application_name=x&sslmode=disable&connect_timeout=5",
+    );
+    assert_eq!(
+        db.expose_url(),
+        "postgres://app:pw@db.example.com:5432?application_name=x&sslmode=disable&connect_timeout=5"
+    );
+    assert!(db.do_not_require_ssl);
+    let db =
+        pg("postgres://app:pw@10.0.0.1/app?sslmode=verify-full&target_session_attrs=read-write");
+    assert_eq!(
+        db.expose_url(),
+        "postgres://app:pw@10.0.0.1?sslmode=verify-full&target_session_attrs=read-write"
+    );
+    assert!(!db.do_not_require_ssl);
+    for (mode, lax) in [
+        ("allow", true),
+        ("prefer", true),
+        ("require", false),
+        ("verify-ca", false),
+    ] {
+        assert_eq!(
+            pg(&format!("postgres://u@h/d?sslmode={mode}")).do_not_require_ssl,
+            lax,
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn passwords() {
+    // Raw `@` (split at the last one) and `'` are encoded; existing escapes are kept.
+    let db = pg("postgres://app:p@ss'w%2Fd@db:5432/convex");
+    assert_eq!(
+        db.expose_url(),
+        "postgres://app:p%40ss%27w%2Fd@db:5432?sslmode=disable"
+    );
+    assert_eq!(db.masked(), "postgres://app:****@db:5432?sslmode=disable");
+    assert_eq!(db.user, "app");
+    assert!(!format!("{db:?}").contains("p%40ss"));
+    let db = pg("postgres://app:100%pure@db/x");
+    assert_eq!(
+        db.expose_url(),
+        "postgres://app:100%25pure@db?sslmode=disable"
+    );
+}
+
+#[test]
+fn unix_socket_and_ipv6() {
+    let db = pg("postgres://app@/convex_dev?host=/run/postgresql");
+    assert_eq!(
+        db.expose_url(),
+        "postgres://app@?host=/run/postgresql&sslmode=disable"
+    );
+    assert_eq!(db.database.as_deref(), Some("convex_dev"));
+    assert!(db.host.is_none());
+    let db = pg("postgres://app:pw@[2001:db8::1]:6543/d");
+    assert_eq!(db.host.as_deref(), Some("2001:db8::1"));
+}
+
+#[test]
+fn errors_name_the_variable_and_mask_the_password() {
+    for (raw, what) in [
+        ("mongodb://u:secretpw@h/d", "unsupported scheme"),
+        ("postgres://:secretpw@h/d", "no user name"),
+        ("postgres://h/d", "no user name"),
+        ("not a url secretpw", "is not a URL"),
+        ("postgres://u:secretpw@h/a/b", "nested path"),
+    ] {
+        let err = normalise("POSTGRES_URL", raw).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.exit_code(), 2);
+        assert!(text.starts_with("invalid POSTGRES_URL"), "{text}");
+        assert!(text.contains(what), "{text}");
+        assert!(
+            !text.contains("secretpw") || raw.starts_with("not a url"),
+            "{text}"
+        );
+        assert!(err.hint().is_some());
+    }
+    let err = normalise("DATABASE_URL", "postgres://app:hunter2@/d").unwrap_err();
+    assert!(err.to_string().contains("postgres://app:****@/d"), "{err}");
+}
+
+#[test]
+fn precedence() {
+    let pick = |d, u, l, m| {
+        from_inputs(&DbInputs {
+            database_url: d,
+            postgres_uri: u,
+            postgres_url: l,
+            mysql_url: m,
+        })
+        .unwrap()
+        .map(|db| (db.source.clone(), db.kind))
+    };
+    let (a, b, c, m) = (
+        Some("postgres://a@h/x"),
+        Some("postgres://b@h/x"),
+        Some("postgres://c@h/x"),
+        Some("mysql://m@h/x"),
+    );
+    assert_eq!(
+        pick(a, b, c, m),
+        Some(("DATABASE_URL".into(), DbKind::Postgres))
+    );
+    assert_eq!(
+        pick(None, b, c, m),
+        Some(("POSTGRES_URI".into(), DbKind::Postgres))
+    );
+    assert_eq!(
+        pick(None, None, c, m),
+        Some(("POSTGRES_URL".into(), DbKind::Postgres))
+    );
+    assert_eq!(
+        pick(None, None, None, m),
+        Some(("MYSQL_URL".into(), DbKind::Mysql))
+    );
+    assert_eq!(pick(None, None, None, None), None);
+}
+
+#[test]
+fn mysql() {
+    let db = normalise("MYSQL_URL", "mysql://root:pw@127.0.0.1:3306/convex_prod").unwrap();
+    assert_eq!(db.expose_url(), "mysql://root:pw@127.0.0.1:3306");
+    assert!(db.do_not_require_ssl);
+    assert_eq!(db.kind.backend_var(), "MYSQL_URL");
+    let db = normalise("MYSQL_URL", "mysql://root:pw@mysql.example.com/convex").unwrap();
+    assert_eq!(db.expose_url(), "mysql://root:pw@mysql.example.com");
+    assert!(!db.do_not_require_ssl);
+}
+
+#[test]
+fn instance_names() {
+    let db = pg("postgres://u@h/convex_prod");
+    let mut w = vec![];
+    assert_eq!(
+        instance_name(None, Some(&db), Some("old"), &mut w).unwrap(),
+        ("convex-prod".into(), InstanceNameSource::DatabaseUrl)
+    );
+    assert_eq!(
+        instance_name(Some("other"), Some(&db), None, &mut w)
+            .unwrap()
+            .0,
+        "other"
+    );
+    assert_eq!(w.len(), 1);
+    assert!(w[0].contains("\"other\""), "{}", w[0]);
+    let nodb = pg("postgres://u@h");
+    assert_eq!(
+        instance_name(None, Some(&nodb), Some("from-file"), &mut w)
+            .unwrap()
+            .0,
+        "from-file"
+    );
+    assert_eq!(
+        instance_name(None, None, None, &mut w).unwrap(),
+        ("convex-self-hosted".into(), InstanceNameSource::Default)
+    );
+    for bad in ["Has-Upper", "a|b", "a:b", "a b", "-a", "a--b", ""] {
+        let err = instance_name(Some(bad), None, None, &mut w).unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid INSTANCE_NAME"),
+            "{err}"
+        );
+    }
+    let upper = pg("postgres://u@h/ConvexDb");
+    let err = instance_name(None, Some(&upper), None, &mut w).unwrap_err();
+    assert!(err.to_string().starts_with("invalid DATABASE_URL"), "{err}");
+    assert_eq!(database_for_instance("convex-prod"), "convex_prod");
+}

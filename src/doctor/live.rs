@@ -1,0 +1,326 @@
+//! The doctor's live checks: the database, the backend's ports, then the shared backend
+//! probe ([`probe::quick`]) turned into checks, auth discovery and the public URLs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::database::Database;
+use crate::deployment_env::OWNED_VAR;
+use crate::derive::Derived;
+use crate::output::Output;
+use crate::postgres;
+use crate::probe::{self, AuthCheckKind, Findings, Instance, KeyCheck, PublicAccess};
+use crate::project::CONVEX_ENV_FILE;
+use crate::secrets::JwtKey;
+
+use super::check::Check;
+
+/// A port that does not accept a connection within this is down.
+const PORT_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub(super) async fn database_check(
+    ca_file: Option<&Path>,
+    derived: &Derived,
+    db: &Database,
+    fix: bool,
+    out: &Output,
+) -> Check {
+    let name = "database";
+    match postgres::preflight(db, &derived.instance_name, ca_file, fix).await {
+        Ok(found) => {
+            if found.created {
+                out.info(format!("fixed: created database {}", found.database));
+            }
+            Check::pass(
+                name,
+                format!(
+                    "{} reachable; database {} exists",
+                    db.masked(),
+                    found.database
+                ),
+            )
+        }
+        Err(e) => Check::fail(name, e.detail(), e.hint()),
+    }
+}
+
+/// What the live checks need besides the derivation.
+pub(super) struct LiveInputs<'a> {
+    pub(super) admin_key: Option<&'a str>,
+    pub(super) jwt: Option<&'a JwtKey>,
+    /// The variables the deployment should have, or why they cannot be computed.
+    pub(super) desired: Option<crate::error::Result<BTreeMap<String, String>>>,
+    pub(super) uses_convex_auth: bool,
+    pub(super) dashboard_internal_url: &'a str,
+    pub(super) fix: bool,
+}
+
+pub(super) async fn backend_checks(
+    checks: &mut Vec<Check>,
+    derived: &Derived,
+    inputs: &LiveInputs<'_>,
+    out: &Output,
+) {
+    checks.push(ports_check(derived, inputs.dashboard_internal_url).await);
+    let Ok(backend) = Backend::new(&derived.backend_url, inputs.admin_key.unwrap_or_default())
+    else {
+        return;
+    };
+    let desired = inputs.desired.as_ref().and_then(|d| d.as_ref().ok());
+    let findings = probe::quick(&backend, derived, inputs.admin_key.is_some(), desired).await;
+    match &findings.health {
+        Ok(v) => checks.push(Check::pass("backend health", format!("GET /version: {v}"))),
+        Err(e) => {
+            checks.push(Check::fail(
+                "backend health",
+                format!("{}: {}", derived.backend_url, e.summary()),
+                "start the backend (in Coder: the convex-backend container; locally: docker compose)",
+            ));
+            for name in [
+                "instance name",
+                "admin key accepted",
+                "canonical URLs",
+                "deployment env",
+                "auth discovery",
+            ] {
+                checks.push(Check::fail(
+                    name,
+                    "not checked: the backend is not answering",
+                    "start the backend first",
+                ));
+            }
+            checks.push(public_check(derived).await);
+            return;
+        }
+    }
+    checks.push(instance_check(derived, &findings));
+    if findings.key_accepted() {
+        checks.push(Check::pass(
+            "admin key accepted",
+            "GET /api/check_admin_key: 200",
+        ));
+        checks.push(canonical_check(derived, &findings));
+        checks.push(env_check(&backend, inputs, &findings, out).await);
+    } else {
+        checks.push(Check::fail(
+            "admin key accepted",
+            "the backend rejects .env.local's admin key",
+            "restart the backend so it loads .env.convex.local (its INSTANCE_SECRET), then `coder-convex setup`",
+        ));
+        for name in ["canonical URLs", "deployment env"] {
+            checks.push(Check::fail(
+                name,
+                "not checked: the admin key is rejected",
+                "fix the admin key first",
+            ));
+        }
+    }
+    checks.push(auth_check(derived, inputs).await);
+    checks.push(public_check(derived).await);
+}
+
+fn instance_check(derived: &Derived, findings: &Findings) -> Check {
+    let name = "instance name";
+    match &findings.instance {
+        Some(Ok(Instance::Ours)) => Check::pass(name, derived.instance_name.clone()),
+        Some(Ok(Instance::Other(other))) => Check::fail(
+            name,
+            format!(
+                "the backend runs {other:?}, this project is {:?}",
+                derived.instance_name
+            ),
+            format!("restart the backend so it loads {CONVEX_ENV_FILE}"),
+        ),
+        Some(Err(e)) => Check::fail(name, e.summary(), "check the backend's logs"),
+        None => Check::fail(name, "not checked", "check the backend's logs"),
+    }
+}
+
+fn canonical_check(derived: &Derived, findings: &Findings) -> Check {
+    let name = "canonical URLs";
+    match &findings.canonical {
+        Some(Ok(found)) if found.matches => {
+            Check::pass(name, "the backend's URLs match the workspace")
+        }
+        Some(Ok(found)) => Check::fail(
+            name,
+            found.mismatch(&derived.urls),
+            format!("restart the backend so it loads {CONVEX_ENV_FILE}"),
+        ),
+        Some(Err(e)) => Check::warn(name, e.summary(), "older backends lack this endpoint"),
+        None => Check::warn(name, "not checked", "older backends lack this endpoint"),
+    }
+}
+
+async fn env_check(
+    backend: &Backend,
+    inputs: &LiveInputs<'_>,
+    findings: &Findings,
+    out: &Output,
+) -> Check {
+    let name = "deployment env";
+    let desired = match &inputs.desired {
+        None => {
+            return Check::fail(
+                name,
+                "not checked: no valid jwt_private_key.pem",
+                "fix the key first",
+            );
+        }
+        Some(Err(e)) => {
+            return Check::fail(
+                name,
+                e.to_string(),
+                e.hint().unwrap_or("fix .env.convex.deployment"),
+            );
+        }
+        Some(Ok(desired)) => desired,
+    };
+    let diff = match &findings.env {
+        Some(Ok(diff)) => diff,
+        Some(Err(e)) => return Check::fail(name, e.summary(), "check the backend's logs"),
+        None => return Check::fail(name, "not checked", "check the backend's logs"),
+    };
+    if !diff.listed {
+        return Check::warn(
+            name,
+            "the backend cannot list its variables (older than 2025-08)",
+            "`coder-convex env-set` pushes them all",
+        );
+    }
+    if diff.changes.is_empty() {
+        return Check::pass(
+            name,
+            format!("{} variables present and current", desired.len()),
+        );
+    }
+    // The probe may have found the legacy key: use the key that was accepted.
+    let backend = match &findings.key {
+        Some(Ok(KeyCheck::AcceptedLegacy(legacy))) => backend.with_key(legacy),
+        _ => backend.clone(),
+    };
+    if inputs.fix && backend.update_env(&diff.changes).await.is_ok() {
+        out.info(format!(
+            "fixed: pushed {}",
+            diff.changes
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Check::pass(name, "re-pushed the stale variables");
+    }
+    let names: Vec<&str> = diff
+        .changes
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|n| *n != OWNED_VAR)
+        .collect();
+    let detail = if diff.jwks_stale {
+        format!(
+            "the deployment's JWKS does not match jwt_private_key.pem (stale: {})",
+            names.join(", ")
+        )
+    } else {
+        format!("missing or stale: {}", names.join(", "))
+    };
+    Check::fail(
+        name,
+        detail,
+        "run `coder-convex env-set` (or `doctor --fix`)",
+    )
+}
+
+async fn auth_check(derived: &Derived, inputs: &LiveInputs<'_>) -> Check {
+    let name = "auth discovery";
+    let (true, Some(jwt)) = (inputs.uses_convex_auth, inputs.jwt) else {
+        return Check::pass(name, "the project does not use @convex-dev/auth");
+    };
+    // The public site URL has a check of its own.
+    let failing: Vec<_> = probe::auth(derived, jwt)
+        .await
+        .into_iter()
+        .filter(|c| !c.ok && c.kind != AuthCheckKind::PublicSite)
+        .collect();
+    if failing.is_empty() {
+        return Check::pass(
+            name,
+            format!("issuer {} with the key's JWKS", derived.urls.site),
+        );
+    }
+    let detail = failing
+        .iter()
+        .map(|c| c.detail.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let hint = failing
+        .iter()
+        .find_map(|c| c.hint.clone())
+        .unwrap_or_default();
+    Check::fail(name, detail, hint)
+}
+
+async fn ports_check(derived: &Derived, dashboard: &str) -> Check {
+    let name = "ports";
+    let mut down = Vec::new();
+    let mut dashboard_down = false;
+    for (label, url) in [
+        ("api", derived.backend_url.as_str()),
+        ("site", derived.site_proxy_url.as_str()),
+        ("dashboard", dashboard),
+    ] {
+        let Some(addr) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+        else {
+            continue;
+        };
+        let ok = matches!(
+            tokio::time::timeout(PORT_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await,
+            Ok(Ok(_))
+        );
+        if !ok {
+            if label == "dashboard" {
+                dashboard_down = true;
+            } else {
+                down.push(format!("{label} ({addr})"));
+            }
+        }
+    }
+    if !down.is_empty() {
+        return Check::fail(
+            name,
+            format!("not listening: {}", down.join(", ")),
+            "start the backend (3210 API, 3211 site proxy)",
+        );
+    }
+    if dashboard_down {
+        return Check::warn(
+            name,
+            format!("the dashboard ({dashboard}) is not listening"),
+            "start the dashboard container (it is optional for the backend)",
+        );
+    }
+    Check::pass(name, "api, site and dashboard answer")
+}
+
+/// In Coder, the public API and site URLs must answer without a login redirect.
+async fn public_check(derived: &Derived) -> Check {
+    let name = "public URL access";
+    match probe::public_access(derived).await {
+        PublicAccess::NotProxied => Check::pass(name, "not behind Coder's app proxy"),
+        PublicAccess::Open => Check::pass(name, "api and site answer without a Coder session"),
+        PublicAccess::LoginRedirect(slugs) => Check::fail(
+            name,
+            format!("{} redirect to the Coder login", slugs.join(" and ")),
+            "set `share = \"public\"` on those coder_apps: the backend and webhooks reach them without a Coder session",
+        ),
+        PublicAccess::Unreachable(what) => Check::warn(
+            name,
+            what.join("; "),
+            "check the wildcard DNS and that the workspace is running",
+        ),
+    }
+}

@@ -1,0 +1,125 @@
+//! `coder-convex doctor`'s checks: every check with a status, a detail line and a hint.
+//! Offline checks ([`files`]) come first; the live ones ([`live`]) share the backend probe
+//! with `status`.
+
+mod check;
+mod files;
+mod live;
+
+use std::path::Path;
+
+use crate::cli::DeriveArgs;
+use crate::derive::{self, ProjectState};
+use crate::env_vars as ev;
+use crate::output::Output;
+use crate::probe;
+use crate::process_env::RawEnv;
+use crate::project::{CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
+use crate::secrets::InstanceSecret;
+
+pub(crate) use check::{Check, Status, print};
+
+/// What doctor needs besides the environment.
+pub(crate) struct Options<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) derive: &'a DeriveArgs,
+    pub(crate) site_url: Option<&'a str>,
+    pub(crate) dashboard_internal_url: &'a str,
+    pub(crate) fix: bool,
+}
+
+/// Run every check; `out` reports what `--fix` repaired.
+pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<Check> {
+    let dir = opts.dir;
+    let mut checks = Vec::new();
+
+    // Files first: they need nothing else.
+    let convex_env = files::file_check(
+        &mut checks,
+        "file .env.convex.local",
+        dir,
+        CONVEX_ENV_FILE,
+        true,
+    );
+    let cli_env = files::file_check(&mut checks, "file .env.local", dir, CLI_ENV_FILE, true);
+    files::file_check(
+        &mut checks,
+        "file .env.convex.deployment",
+        dir,
+        DEPLOYMENT_ENV_FILE,
+        false,
+    );
+    let jwt = files::jwt_check(&mut checks, dir);
+    checks.push(files::modes_check(dir, opts.fix, out));
+    checks.push(files::typo_check(dir));
+    checks.push(files::deployment_conflict_check(env, cli_env.as_ref()));
+    if let Some(file) = &convex_env {
+        checks.push(files::tls_flag_check(file));
+    }
+
+    // Inputs and derivation.
+    let state = ProjectState::load(dir);
+    let derived = match &state {
+        Ok(state) => derive::derive_probing(env, opts.derive, state).await,
+        Err(e) => Err(crate::error::Error::runtime(e.to_string())),
+    };
+    let derived = match derived {
+        Ok(d) => {
+            checks.push(Check::pass(
+                "environment inputs",
+                "all variables and flags parse",
+            ));
+            d
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "environment inputs",
+                e.to_string(),
+                e.hint().unwrap_or("fix the input named above"),
+            ));
+            return checks;
+        }
+    };
+    checks.push(files::url_source_check(&derived));
+    checks.push(files::site_origin_check(&derived, convex_env.as_ref()));
+    if let Some(file) = &convex_env {
+        checks.push(files::files_current_check(&derived, file));
+    }
+    let secret = convex_env
+        .as_ref()
+        .and_then(|f| f.get(ev::INSTANCE_SECRET))
+        .and_then(|s| InstanceSecret::from_hex(s).ok());
+    let secret = env
+        .instance_secret
+        .as_deref()
+        .and_then(|s| InstanceSecret::from_hex(s).ok())
+        .or(secret);
+    let admin_key = cli_env
+        .as_ref()
+        .and_then(|f| f.get(ev::CONVEX_SELF_HOSTED_ADMIN_KEY))
+        .map(str::to_owned);
+    checks.push(files::admin_key_file_check(
+        &derived,
+        secret.as_ref(),
+        admin_key.as_deref(),
+    ));
+
+    if let Some(db) = &derived.database {
+        let ca = env.pg_ca_file.as_deref().map(Path::new);
+        checks.push(live::database_check(ca, &derived, db, opts.fix, out).await);
+    }
+
+    let package_json = state.as_ref().ok().and_then(|s| s.package_json.as_ref());
+    let inputs = live::LiveInputs {
+        admin_key: admin_key.as_deref(),
+        jwt: jwt.as_ref(),
+        desired: jwt
+            .as_ref()
+            .map(|jwt| derive::desired_env(dir, &derived, jwt, opts.site_url)),
+        uses_convex_auth: probe::uses_convex_auth(package_json),
+        dashboard_internal_url: opts.dashboard_internal_url,
+        fix: opts.fix,
+    };
+    live::backend_checks(&mut checks, &derived, &inputs, out).await;
+    checks
+}

@@ -1,0 +1,331 @@
+//! One probe of a running backend, shared by `setup` (strict: a failure stops it), `status`
+//! and `doctor` (quick: every finding is reported). Each step returns a typed finding; the
+//! commands decide how to show it. Comparisons (instance, canonical URLs, auth issuer) live
+//! here once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backend::{self, Backend, CallError, CanonicalUrls, EnvChange, PublicProbe};
+use crate::deployment_env;
+use crate::derive::Derived;
+use crate::secrets::{self, InstanceSecret, JwtKey};
+use crate::urls::{App, PublicUrls, UrlSource};
+
+/// `status` and `doctor` give each backend call one short try, so they stay bounded.
+pub(crate) const QUICK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `GET /version` once, bounded by `timeout` (a backend that accepts and hangs counts as down).
+pub(crate) async fn health(backend: &Backend, timeout: Duration) -> Result<String, CallError> {
+    tokio::time::timeout(timeout, backend.version_once())
+        .await
+        .unwrap_or(Err(CallError::Timeout(timeout)))
+}
+
+/// Which instance the backend runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Instance {
+    Ours,
+    Other(String),
+}
+
+pub(crate) async fn instance(backend: &Backend, derived: &Derived) -> Result<Instance, CallError> {
+    let name = backend.instance_name().await?;
+    Ok(if name == derived.instance_name {
+        Instance::Ours
+    } else {
+        Instance::Other(name)
+    })
+}
+
+/// Whether the backend accepts our admin key.
+#[derive(Clone)]
+pub(crate) enum KeyCheck {
+    Accepted,
+    /// Only the legacy format (images built before 2025-05-30); the key it accepted.
+    AcceptedLegacy(String),
+    Rejected,
+}
+
+/// Our key, then — when the secret is known — the legacy format once.
+pub(crate) async fn admin_key(
+    backend: &Backend,
+    secret: Option<&InstanceSecret>,
+    instance_name: &str,
+) -> Result<KeyCheck, CallError> {
+    if backend.check_admin_key().await? {
+        return Ok(KeyCheck::Accepted);
+    }
+    let Some(secret) = secret else {
+        return Ok(KeyCheck::Rejected);
+    };
+    let legacy = secrets::mint_legacy_admin_key(secret, instance_name);
+    Ok(if backend.with_key(&legacy).check_admin_key().await? {
+        KeyCheck::AcceptedLegacy(legacy)
+    } else {
+        KeyCheck::Rejected
+    })
+}
+
+/// The backend's canonical URLs and whether they are this workspace's.
+#[derive(Debug, Clone)]
+pub(crate) struct Canonical {
+    pub(crate) backend: CanonicalUrls,
+    pub(crate) matches: bool,
+}
+
+impl Canonical {
+    /// The one-line description of a mismatch.
+    pub(crate) fn mismatch(&self, urls: &PublicUrls) -> String {
+        format!(
+            "the backend runs with CONVEX_CLOUD_ORIGIN={} and CONVEX_SITE_ORIGIN={}, but this workspace's URLs are {} and {}",
+            self.backend.convex_cloud_url, self.backend.convex_site_url, urls.api, urls.site
+        )
+    }
+}
+
+pub(crate) async fn canonical(
+    backend: &Backend,
+    urls: &PublicUrls,
+) -> Result<Canonical, CallError> {
+    let found = backend.canonical_urls().await?;
+    let matches = found.convex_cloud_url == urls.api && found.convex_site_url == urls.site;
+    Ok(Canonical {
+        backend: found,
+        matches,
+    })
+}
+
+/// The pending changes to the deployment environment.
+#[derive(Debug, Clone)]
+pub(crate) struct EnvDiff {
+    pub(crate) changes: Vec<EnvChange>,
+    /// `false`: the backend has no list endpoint, so everything counts as pending.
+    pub(crate) listed: bool,
+    /// The deployment's JWKS differs from ours (the key was rotated or the env is stale).
+    pub(crate) jwks_stale: bool,
+}
+
+pub(crate) async fn env_diff(
+    backend: &Backend,
+    desired: &BTreeMap<String, String>,
+) -> Result<EnvDiff, CallError> {
+    let current = backend.list_env().await?;
+    let jwks_stale = match (&current, desired.get(crate::env_vars::JWKS)) {
+        (Some(current), Some(ours)) => current
+            .get(crate::env_vars::JWKS)
+            .is_some_and(|v| v != ours),
+        _ => false,
+    };
+    Ok(EnvDiff {
+        changes: deployment_env::diff(desired, current.as_ref()),
+        listed: current.is_some(),
+        jwks_stale,
+    })
+}
+
+/// Which auth check a finding belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AuthCheckKind {
+    /// The site proxy serves `/.well-known/openid-configuration`.
+    Discovery,
+    /// Its `issuer` is our site origin.
+    Issuer,
+    /// `/.well-known/jwks.json` matches our key.
+    Jwks,
+    /// The public site URL answers without a Coder login.
+    PublicSite,
+}
+
+/// One auth check's result.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AuthCheck {
+    pub(crate) kind: AuthCheckKind,
+    pub(crate) name: &'static str,
+    pub(crate) ok: bool,
+    pub(crate) detail: String,
+    pub(crate) hint: Option<String>,
+}
+
+/// Whether the project uses Convex Auth.
+pub(crate) fn uses_convex_auth(package_json: Option<&serde_json::Value>) -> bool {
+    package_json.is_some_and(|p| {
+        ["dependencies", "devDependencies"]
+            .iter()
+            .any(|s| p.get(s).and_then(|d| d.get("@convex-dev/auth")).is_some())
+    })
+}
+
+/// Whether the public URLs go through Coder's app proxy (and so may need a login).
+pub(crate) fn behind_coder_proxy(urls: &PublicUrls) -> bool {
+    matches!(
+        urls.source,
+        UrlSource::CoderProxyUri | UrlSource::CoderManifest
+    )
+}
+
+/// The site proxy serves discovery with our issuer and JWKS; behind Coder's proxy the public
+/// site URL answers without a login redirect.
+pub(crate) async fn auth(derived: &Derived, jwt: &JwtKey) -> Vec<AuthCheck> {
+    let mut checks = Vec::new();
+    let site = &derived.urls.site;
+    match backend::auth_discovery(&derived.site_proxy_url).await {
+        Ok(found) => {
+            let issuer_ok = found.issuer.as_deref() == Some(site.as_str());
+            checks.push(AuthCheck {
+                kind: AuthCheckKind::Issuer,
+                name: "auth issuer",
+                ok: issuer_ok,
+                detail: format!("issuer {:?}, expected {site:?}", found.issuer.unwrap_or_default()),
+                hint: (!issuer_ok).then(|| format!(
+                    "the backend's CONVEX_SITE_ORIGIN differs from this workspace's site URL; restart the backend so it loads {}",
+                    crate::project::CONVEX_ENV_FILE
+                )),
+            });
+            let ours: serde_json::Value = serde_json::from_str(&jwt.jwks()).unwrap_or_default();
+            let jwks_ok = found.jwks.as_ref() == Some(&ours);
+            checks.push(AuthCheck {
+                kind: AuthCheckKind::Jwks,
+                name: "auth JWKS",
+                ok: jwks_ok,
+                detail: if jwks_ok { "matches jwt_private_key.pem".into() } else { "does not match jwt_private_key.pem".into() },
+                hint: (!jwks_ok).then(|| "run `coder-convex env-set` to push the JWKS that matches the key, then deploy".to_owned()),
+            });
+        }
+        Err(e) => checks.push(AuthCheck {
+            kind: AuthCheckKind::Discovery,
+            name: "auth discovery",
+            ok: false,
+            detail: format!("{}/.well-known/openid-configuration: {e}", derived.site_proxy_url),
+            hint: Some("deploy the project (Convex Auth's `auth.addHttpRoutes(http)` in convex/http.ts serves it)".into()),
+        }),
+    }
+    if behind_coder_proxy(&derived.urls) {
+        let url = format!("{site}/.well-known/openid-configuration");
+        let slug = derived.slugs.get(App::Site);
+        let (ok, detail, hint) = match backend::probe_public(&url).await {
+            PublicProbe::Open(status) => (
+                true,
+                format!("{url} answers {status} without a Coder session"),
+                None,
+            ),
+            PublicProbe::CoderLogin => (
+                false,
+                format!("{url} redirects to the Coder login"),
+                Some(format!(
+                    "set `share = \"public\"` on the {slug} coder_app: the backend fetches this URL itself, without a session"
+                )),
+            ),
+            PublicProbe::Unreachable(e) => (
+                true,
+                format!("{url} not reachable from here ({e}); not checked"),
+                None,
+            ),
+        };
+        checks.push(AuthCheck {
+            kind: AuthCheckKind::PublicSite,
+            name: "public site URL",
+            ok,
+            detail,
+            hint,
+        });
+    }
+    checks
+}
+
+/// What the public API and site URLs answer without a Coder session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PublicAccess {
+    /// Not behind Coder's app proxy: nothing to check.
+    NotProxied,
+    Open,
+    /// These app slugs redirect to the Coder login.
+    LoginRedirect(Vec<String>),
+    Unreachable(Vec<String>),
+}
+
+pub(crate) async fn public_access(derived: &Derived) -> PublicAccess {
+    if !behind_coder_proxy(&derived.urls) {
+        return PublicAccess::NotProxied;
+    }
+    let mut redirected = Vec::new();
+    let mut unreachable = Vec::new();
+    for app in [App::Api, App::Site] {
+        let url = derived.urls.get(app);
+        match backend::probe_public(&format!("{url}/")).await {
+            PublicProbe::CoderLogin => redirected.push(derived.slugs.get(app).to_owned()),
+            PublicProbe::Unreachable(e) => unreachable.push(format!("{url}: {e}")),
+            PublicProbe::Open(_) => {}
+        }
+    }
+    if !redirected.is_empty() {
+        PublicAccess::LoginRedirect(redirected)
+    } else if !unreachable.is_empty() {
+        PublicAccess::Unreachable(unreachable)
+    } else {
+        PublicAccess::Open
+    }
+}
+
+/// Everything the quick probe found; `None` where an earlier step made a check impossible.
+pub(crate) struct Findings {
+    pub(crate) health: Result<String, CallError>,
+    pub(crate) instance: Option<Result<Instance, CallError>>,
+    pub(crate) key: Option<Result<KeyCheck, CallError>>,
+    /// Checked only with an accepted key.
+    pub(crate) canonical: Option<Result<Canonical, CallError>>,
+    pub(crate) env: Option<Result<EnvDiff, CallError>>,
+}
+
+impl Findings {
+    /// The backend that accepted a key (for follow-up calls such as `doctor --fix`).
+    pub(crate) fn key_accepted(&self) -> bool {
+        matches!(
+            self.key,
+            Some(Ok(KeyCheck::Accepted | KeyCheck::AcceptedLegacy(_)))
+        )
+    }
+}
+
+/// One call of the quick probe, bounded by [`QUICK_TIMEOUT`].
+async fn bounded<T>(call: impl Future<Output = Result<T, CallError>>) -> Result<T, CallError> {
+    tokio::time::timeout(QUICK_TIMEOUT, call)
+        .await
+        .unwrap_or(Err(CallError::Timeout(QUICK_TIMEOUT)))
+}
+
+/// The quick probe `status` and `doctor` share: health, identity, key, canonical URLs and,
+/// given the desired variables, the deployment environment.
+pub(crate) async fn quick(
+    backend: &Backend,
+    derived: &Derived,
+    has_key: bool,
+    desired: Option<&BTreeMap<String, String>>,
+) -> Findings {
+    let mut findings = Findings {
+        health: health(backend, QUICK_TIMEOUT).await,
+        instance: None,
+        key: None,
+        canonical: None,
+        env: None,
+    };
+    if findings.health.is_err() {
+        return findings;
+    }
+    findings.instance = Some(bounded(instance(backend, derived)).await);
+    if !has_key {
+        return findings;
+    }
+    findings.key = Some(bounded(admin_key(backend, None, &derived.instance_name)).await);
+    if !findings.key_accepted() {
+        return findings;
+    }
+    findings.canonical = Some(bounded(canonical(backend, &derived.urls)).await);
+    if let Some(desired) = desired {
+        findings.env = Some(bounded(env_diff(backend, desired)).await);
+    }
+    findings
+}

@@ -1,0 +1,157 @@
+//! `--json` prints exactly one JSON document on stdout for every outcome, failures included,
+//! with the stable error code and the exit code; the human text stays on stderr.
+
+use serde_json::Value;
+
+use crate::common::{Project, Run};
+use crate::fake_backend::{FakeBackend, FakeConfig};
+use crate::setup::{configured, deployable, fake_for, path_with, run_with};
+
+/// The one document on stdout, checked against the exit code and the error code.
+#[track_caller]
+fn failure(run: &Run, exit_code: i32, code: &str) -> Value {
+    assert_eq!(run.code(), exit_code, "{}", run.stderr());
+    let stdout = run.stdout();
+    let mut docs = serde_json::Deserializer::from_str(&stdout).into_iter::<Value>();
+    let doc = docs
+        .next()
+        .unwrap_or_else(|| panic!("no JSON on stdout; stderr: {}", run.stderr()))
+        .expect("stdout is JSON");
+    assert!(docs.next().is_none(), "exactly one document: {stdout}");
+    assert_eq!(doc["ok"], false, "{doc}");
+    assert_eq!(doc["exit_code"], exit_code, "{doc}");
+    assert_eq!(doc["error"]["code"], code, "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(run.stderr().contains("error:"), "{}", run.stderr());
+    doc
+}
+
+#[test]
+fn bad_input_is_code_2_invalid_input() {
+    let p = Project::new();
+    for args in [
+        &["--json", "configure"][..],
+        &["--json", "setup"],
+        &["--json", "env-set"],
+        &["--json", "status"],
+        &["--json", "deploy"],
+    ] {
+        let run = p.run(args, &[("DATABASE_URL", "mysqlx://app:hunter2@db/x")]);
+        let doc = failure(&run, 2, "invalid_input");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid DATABASE_URL"),
+            "{doc}"
+        );
+        assert!(doc["error"]["hint"].is_string(), "{doc}");
+        assert!(!run.all().contains("hunter2"), "{}", run.all());
+    }
+}
+
+#[test]
+fn an_unreachable_backend_is_code_3() {
+    let (p, _) = configured();
+    let env = [("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")];
+    let run = p.run(&["--json", "setup", "--wait", "1"], &env);
+    let doc = failure(&run, 3, "backend_unreachable");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("within 1s"),
+        "{doc}"
+    );
+    // status still reports what it found.
+    let status = p.run(&["--json", "status"], &env);
+    let doc = failure(&status, 3, "backend_unreachable");
+    assert_eq!(doc["backend"]["healthy"], false, "{doc}");
+    assert_eq!(doc["instance_name"], "convex-self-hosted", "{doc}");
+}
+
+#[test]
+fn another_instance_is_code_4() {
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(FakeConfig::new("other-app", secret));
+    let run = run_with(&p, &["--json", "env-set"], &fake, &[]);
+    failure(&run, 4, "identity_rejected");
+}
+
+#[test]
+fn an_unusable_database_is_code_5() {
+    let p = Project::new();
+    let run = p.run(
+        &["--json", "setup", "--wait", "1"],
+        &[("DATABASE_URL", "postgres://app:hunter2@127.0.0.1:9/convex")],
+    );
+    let doc = failure(&run, 5, "database");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot reach app@127.0.0.1"),
+        "{doc}"
+    );
+    assert!(
+        !doc["error"]["causes"].as_array().unwrap().is_empty(),
+        "the driver's error is kept as a cause: {doc}"
+    );
+    assert!(!run.all().contains("hunter2"));
+}
+
+#[test]
+fn a_runtime_failure_is_code_1() {
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(fake_for(&secret));
+    // No convex/ directory: nothing to deploy is a runtime failure for `deploy`.
+    let run = run_with(&p, &["--json", "deploy"], &fake, &[]);
+    failure(&run, 1, "runtime");
+}
+
+#[test]
+fn a_failing_child_passes_its_code_through() {
+    let (p, secret) = configured();
+    let bin = deployable(&p, None);
+    let fake = FakeBackend::start(fake_for(&secret));
+    let path = path_with(&bin);
+    let run = run_with(
+        &p,
+        &["--json", "deploy"],
+        &fake,
+        &[("PATH", &path), ("FAKE_EXIT", "7")],
+    );
+    let doc = failure(&run, 7, "child_failed");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("exited with code 7"),
+        "{doc}"
+    );
+}
+
+#[test]
+fn doctor_failures_keep_the_checks() {
+    let p = Project::new();
+    let run = p.run(
+        &["--json", "doctor"],
+        &[("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")],
+    );
+    let doc = failure(&run, 1, "verification_failed");
+    assert!(doc["checks"].as_array().unwrap().len() > 10, "{doc}");
+}
+
+#[test]
+fn success_has_ok_and_exit_code_0() {
+    let p = Project::new();
+    let doc = p.run(&["--json", "configure"], &[]).json();
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["exit_code"], 0);
+    assert!(doc.get("error").is_none());
+    assert_eq!(doc["instance_name"], "convex-self-hosted");
+}
