@@ -7,12 +7,13 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::derive::{self, Derived, ProjectState};
-use crate::dotenv::{self, ProjectLock};
+use crate::dotenv;
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::output::Output;
 use crate::process_env::RawEnv;
 use crate::project;
+use crate::project_lock::ProjectLock;
 use crate::secrets::{InstanceSecret, JwtKey};
 use crate::urls::UrlSource;
 
