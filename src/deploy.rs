@@ -141,12 +141,12 @@ pub(crate) fn record(dir: &Path, outcome: &DeployOutcome) {
         .map_err(crate::error::Error::from)
         .and_then(|()| {
             let text = serde_json::to_string(outcome).unwrap_or_default();
-            let current = crate::dotenv::read_optional(&path)?;
-            crate::dotenv::write_if_changed(
+            let current = crate::project_fs::read_optional(&path)?;
+            crate::project_fs::write_if_changed(
                 &path,
                 current.as_deref(),
                 &text,
-                crate::dotenv::PUBLIC_MODE,
+                crate::project_fs::PUBLIC_MODE,
             )
         });
     if let Err(e) = written {

@@ -10,9 +10,10 @@ use crate::database::{self, Database, DbInputs, InstanceNameSource};
 use crate::deployment_env;
 use crate::dotenv;
 use crate::env_vars as ev;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::process_env::RawEnv;
 use crate::project::{self, Framework};
+use crate::project_fs;
 use crate::secrets::JwtKey;
 use crate::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
 
@@ -35,7 +36,7 @@ impl std::fmt::Debug for EnvFile {
 
 impl EnvFile {
     pub(crate) fn load(path: PathBuf) -> Result<Self> {
-        let text = dotenv::read_optional(&path)?;
+        let text = project_fs::read_optional(&path)?;
         let values = match &text {
             Some(t) => dotenv::parse(&path, t)?,
             None => BTreeMap::new(),
@@ -205,6 +206,19 @@ pub(crate) fn desired_env(
     site_url: Option<&str>,
 ) -> Result<BTreeMap<String, String>> {
     let user_file = EnvFile::load(dir.join(project::DEPLOYMENT_ENV_FILE))?;
+    if let Some((line, key)) = user_file
+        .text
+        .as_deref()
+        .and_then(|t| dotenv::double_equals(t).into_iter().next())
+    {
+        return Err(Error::file(
+            &user_file.path,
+            format!("line {line}: {key}== sets {key} to a value that starts with `=`"),
+        )
+        .with_hint(format!(
+            "use a single `=`; if the value really starts with `=`, quote it: {key}='=…'"
+        )));
+    }
     deployment_env::desired(
         jwt,
         &derived.urls.site,

@@ -1,21 +1,16 @@
-//! Env files: render `KEY='value'` lines, merge them into an existing file without touching
-//! the user's lines, write atomically with the right mode, and lock the project directory.
+//! Env files (pure): render `KEY='value'` lines, parse values the way dotenvy does, and
+//! merge managed values into an existing file without touching the user's entries.
 //!
 //! Single-quoted values read the same through bash `source`, dotenvy and docker compose's
 //! `env_file` (no interpolation, no escapes in any of the three), so a value may contain
 //! neither `'` nor a newline.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Owner read/write only: every file that holds a secret.
-pub(crate) const SECRET_MODE: u32 = 0o600;
-/// Files without secrets (browser-facing URLs).
-pub(crate) const PUBLIC_MODE: u32 = 0o644;
+mod lexer;
 
 /// One line we manage: `Some(value)` to set it, `None` to comment out any assignment.
 #[derive(Debug, Clone)]
@@ -54,21 +49,6 @@ pub(crate) fn render(key: &str, value: &str) -> std::result::Result<String, Stri
     Ok(format!("{key}='{value}'"))
 }
 
-/// The key a line assigns, if it is an assignment (`KEY=…` or `export KEY=…`).
-pub(crate) fn assignment_key(line: &str) -> Option<&str> {
-    let rest = line.trim_start();
-    let rest = rest.strip_prefix("export ").map_or(rest, str::trim_start);
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-        .unwrap_or(rest.len());
-    let (key, after) = rest.split_at(end);
-    let starts_ok = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    (starts_ok && after.trim_start().starts_with('=')).then_some(key)
-}
-
 /// Parse an env file's values the way dotenvy (and the Convex CLI's dotenv) read them.
 pub(crate) fn parse(path: &Path, content: &str) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
@@ -82,51 +62,78 @@ pub(crate) fn parse(path: &Path, content: &str) -> Result<BTreeMap<String, Strin
     Ok(values)
 }
 
-/// Merge `entries` into `existing`: managed keys are updated in place, missing
-/// ones are added after the last managed line (or under `header`), later duplicates and
-/// `None` entries are commented out with a note. Every other line is kept byte for byte.
+/// `KEY==value` entries (1-based line, key): a typo that sets `KEY` to `=value`. A quoted
+/// value (`KEY='=value'`) is deliberate and not reported.
+pub(crate) fn double_equals(text: &str) -> Vec<(usize, &str)> {
+    lexer::lex(text)
+        .into_iter()
+        .filter_map(|item| {
+            let (key, _, value_at) = lexer::assignment(item.text)?;
+            item.text[value_at..]
+                .starts_with('=')
+                .then_some((item.line, key))
+        })
+        .collect()
+}
+
+/// The line ending of a file: `\r\n` when its lines end so, else `\n`. A file whose lines
+/// end in a lone `\r` is refused: no reader of env files (bash, dotenvy, compose) reads it.
+fn line_ending(text: &str) -> std::result::Result<&'static str, String> {
+    let crlf = text.matches("\r\n").count();
+    let cr = text.matches('\r').count() - crlf;
+    let lf = text.matches('\n').count() - crlf;
+    if cr > 0 && lf == 0 && crlf == 0 {
+        return Err("has lines that end in a lone carriage return (\\r), which bash, dotenvy and docker compose do not read as line breaks".to_owned());
+    }
+    Ok(if crlf > lf { "\r\n" } else { "\n" })
+}
+
+/// Merge `entries` into `existing`: managed keys are updated in place, missing ones are added
+/// after the last managed entry (or under `header`), later duplicates and `None` entries are
+/// commented out with a note. Every other entry — a multi-line quoted value included — is
+/// kept byte for byte, with its own line ending; new lines use the file's line ending.
 pub(crate) fn merge(
     existing: Option<&str>,
     header: &str,
     entries: &[Entry],
 ) -> std::result::Result<String, String> {
     let existing = existing.unwrap_or_default();
+    let eol = line_ending(existing)?;
     let by_key: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.key.as_str(), e)).collect();
     let mut seen: HashSet<&str> = HashSet::new();
     let mut out: Vec<String> = Vec::new();
     let mut last_managed: Option<usize> = None;
     let mut header_at: Option<usize> = None;
 
-    for line in existing.lines() {
-        if line.trim_end() == header {
+    for item in lexer::lex(existing) {
+        let ending = if item.ending().is_empty() {
+            eol
+        } else {
+            item.ending()
+        };
+        if item.body().trim_end() == header {
             header_at = Some(out.len());
         }
-        let Some(entry) = assignment_key(line).and_then(|k| by_key.get(k)) else {
-            out.push(line.to_owned());
+        let Some(entry) = item.key.and_then(|k| by_key.get(k)) else {
+            out.push(format!("{}{ending}", item.body()));
             continue;
         };
         match &entry.value {
             Some(value) if seen.insert(entry.key.as_str()) => {
-                let export = line.trim_start().starts_with("export ");
                 let rendered = render(&entry.key, value)?;
-                out.push(if export {
-                    format!("export {rendered}")
-                } else {
-                    rendered
-                });
+                let export = if item.export { "export " } else { "" };
+                out.push(format!("{export}{rendered}{ending}"));
                 last_managed = Some(out.len() - 1);
             }
-            Some(_) => {
-                out.push(format!(
-                    "# coder-convex: duplicate {} commented out; the value above is used",
+            Some(_) => out.push(comment_out(
+                &format!(
+                    "duplicate {} commented out; the value above is used",
                     entry.key
-                ));
-                out.push(format!("# {line}"));
-            }
-            None => {
-                out.push(format!("# coder-convex: {}", entry.note));
-                out.push(format!("# {line}"));
-            }
+                ),
+                item.body(),
+                ending,
+            )),
+            None => out.push(comment_out(entry.note, item.body(), ending)),
         }
     }
 
@@ -135,7 +142,7 @@ pub(crate) fn merge(
         if let Some(value) = &entry.value
             && !seen.contains(entry.key.as_str())
         {
-            missing.push(render(&entry.key, value)?);
+            missing.push(format!("{}{eol}", render(&entry.key, value)?));
         }
     }
     if !missing.is_empty() {
@@ -143,111 +150,25 @@ pub(crate) fn merge(
             (Some(i), _) | (None, Some(i)) => i + 1,
             (None, None) => {
                 if out.last().is_some_and(|l| !l.trim().is_empty()) {
-                    out.push(String::new());
+                    out.push(eol.to_owned());
                 }
-                out.push(header.to_owned());
+                out.push(format!("{header}{eol}"));
                 out.len()
             }
         };
         out.splice(at..at, missing);
     }
-    let mut text = out.join("\n");
-    text.push('\n');
-    Ok(text)
+    Ok(out.concat())
 }
 
-/// What happened to a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Change {
-    Unchanged,
-    Created,
-    Updated,
-    /// Only the mode was tightened.
-    Chmod,
-}
-
-impl Change {
-    /// How people read it.
-    pub(crate) fn describe(self) -> &'static str {
-        match self {
-            Self::Unchanged => "unchanged",
-            Self::Created => "created",
-            Self::Updated => "updated",
-            Self::Chmod => "mode set to 0600",
-        }
+/// `# coder-convex: <note>` and every line of `body` commented out.
+fn comment_out(note: &str, body: &str, eol: &str) -> String {
+    let mut text = format!("# coder-convex: {note}{eol}");
+    for line in body.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        text.push_str(&format!("# {line}{eol}"));
     }
-}
-
-/// Write `content` atomically (temp file in the same directory + rename) when it differs
-/// from what is there. [`SECRET_MODE`] is enforced even on an unchanged file; any other
-/// `mode` only applies to a new file (an existing file keeps the mode its owner gave it).
-/// A symlink is followed, not replaced.
-pub(crate) fn write_if_changed(
-    path: &Path,
-    current: Option<&str>,
-    content: &str,
-    mode: u32,
-) -> Result<Change> {
-    let target = resolve_symlink(path)?;
-    let existing = std::fs::metadata(&target)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o777);
-    let mode = if mode == SECRET_MODE {
-        mode
-    } else {
-        existing.unwrap_or(mode)
-    };
-    if current == Some(content) {
-        if existing != Some(mode) {
-            fs_err::set_permissions(&target, std::fs::Permissions::from_mode(mode))?;
-            return Ok(Change::Chmod);
-        }
-        return Ok(Change::Unchanged);
-    }
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".coder-convex-")
-        .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(dir)
-        .map_err(|e| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("creating a temporary file in {}: {e}", dir.display()),
-            ))
-        })?;
-    // The umask may have narrowed the mode at creation; set it exactly.
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.write_all(content.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(&target).map_err(|e| {
-        Error::Io(std::io::Error::new(
-            e.error.kind(),
-            format!("replacing {}: {}", target.display(), e.error),
-        ))
-    })?;
-    Ok(if current.is_some() {
-        Change::Updated
-    } else {
-        Change::Created
-    })
-}
-
-fn resolve_symlink(path: &Path) -> Result<PathBuf> {
-    match fs_err::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Ok(fs_err::canonicalize(path)?),
-        _ => Ok(path.to_owned()),
-    }
-}
-
-/// Read a file that may not exist.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
-    match fs_err::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    text
 }
 
 #[cfg(test)]
@@ -331,93 +252,6 @@ mod tests {
     }
 
     #[test]
-    fn assignment_keys() {
-        assert_eq!(assignment_key("A=1"), Some("A"));
-        assert_eq!(assignment_key("  export  A_B = 1"), Some("A_B"));
-        assert_eq!(assignment_key("# A=1"), None);
-        assert_eq!(assignment_key("1A=1"), None);
-        assert_eq!(assignment_key("A"), None);
-        assert_eq!(
-            assignment_key("CONVEX_SITE_URL==x"),
-            Some("CONVEX_SITE_URL")
-        );
-    }
-
-    #[test]
-    fn writes_are_atomic_idempotent_and_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".env.x");
-        assert_eq!(
-            write_if_changed(&path, None, "A='1'\n", SECRET_MODE).unwrap(),
-            Change::Created
-        );
-        assert_eq!(
-            fs_err::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            write_if_changed(&path, Some("A='1'\n"), "A='1'\n", SECRET_MODE).unwrap(),
-            Change::Unchanged
-        );
-        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            write_if_changed(&path, Some("A='1'\n"), "A='1'\n", SECRET_MODE).unwrap(),
-            Change::Chmod
-        );
-        assert_eq!(
-            write_if_changed(&path, Some("A='1'\n"), "A='2'\n", SECRET_MODE).unwrap(),
-            Change::Updated
-        );
-        assert_eq!(fs_err::read_to_string(&path).unwrap(), "A='2'\n");
-        // No temporary files are left behind.
-        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn public_files_keep_their_owners_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".env.development.local");
-        assert_eq!(
-            write_if_changed(&path, None, "A='1'\n", PUBLIC_MODE).unwrap(),
-            Change::Created
-        );
-        assert_eq!(
-            fs_err::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o644
-        );
-        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(
-            write_if_changed(&path, Some("A='1'\n"), "A='1'\n", PUBLIC_MODE).unwrap(),
-            Change::Unchanged
-        );
-        assert_eq!(
-            write_if_changed(&path, Some("A='1'\n"), "A='2'\n", PUBLIC_MODE).unwrap(),
-            Change::Updated
-        );
-        assert_eq!(
-            fs_err::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
-
-    #[test]
-    fn symlinks_are_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("real.env");
-        fs_err::write(&real, "A=1\n").unwrap();
-        let link = dir.path().join(".env.local");
-        std::os::unix::fs::symlink(&real, &link).unwrap();
-        write_if_changed(&link, Some("A=1\n"), "A='2'\n", SECRET_MODE).unwrap();
-        assert!(
-            fs_err::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        assert_eq!(fs_err::read_to_string(&real).unwrap(), "A='2'\n");
-    }
-
-    #[test]
     fn parse_reports_the_file() {
         let err = parse(Path::new("/p/.env.local"), "A='unterminated\n").unwrap_err();
         assert!(
@@ -426,5 +260,66 @@ mod tests {
             "{err}"
         );
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_multi_line_quoted_value_is_one_entry() {
+        let before = "NOTE=\"first\nINSTANCE_SECRET=inside\nlast\"\nA=1\n";
+        let out = merge(
+            Some(before),
+            H,
+            &[Entry::set("INSTANCE_SECRET", "s"), Entry::set("A", "2")],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "NOTE=\"first\nINSTANCE_SECRET=inside\nlast\"\nA='2'\nINSTANCE_SECRET='s'\n"
+        );
+        let parsed = parse(Path::new("f"), &out).unwrap();
+        assert_eq!(parsed["INSTANCE_SECRET"], "s");
+        assert_eq!(parsed["NOTE"], "first\nINSTANCE_SECRET=inside\nlast");
+        assert_eq!(
+            merge(
+                Some(&out),
+                H,
+                &[Entry::set("INSTANCE_SECRET", "s"), Entry::set("A", "2")]
+            )
+            .unwrap(),
+            out
+        );
+    }
+
+    #[test]
+    fn crlf_files_keep_their_bytes_and_cr_only_files_are_refused() {
+        let before = "# mine\r\nA=old\r\nB=\"x\r\ny\"\r\n";
+        let out = merge(
+            Some(before),
+            H,
+            &[Entry::set("A", "new"), Entry::set("C", "c")],
+        )
+        .unwrap();
+        assert_eq!(out, "# mine\r\nA='new'\r\nC='c'\r\nB=\"x\r\ny\"\r\n");
+        assert_eq!(
+            merge(
+                Some(&out),
+                H,
+                &[Entry::set("A", "new"), Entry::set("C", "c")]
+            )
+            .unwrap(),
+            out
+        );
+        let err = merge(Some("A=1\rB=2\r"), H, &[Entry::set("A", "x")]).unwrap_err();
+        assert!(err.contains("lone carriage return"), "{err}");
+    }
+
+    #[test]
+    fn commenting_out_a_multi_line_entry_comments_every_line() {
+        let out = merge(
+            Some("CONVEX_DEPLOYMENT=\"a\nb\"\n"),
+            H,
+            &[Entry::unset("CONVEX_DEPLOYMENT", "why")],
+        )
+        .unwrap();
+        assert_eq!(out, "# coder-convex: why\n# CONVEX_DEPLOYMENT=\"a\n# b\"\n");
     }
 }

@@ -28,6 +28,7 @@ mod probe;
 mod process_env;
 mod project;
 mod project_files;
+mod project_fs;
 mod project_lock;
 
 use std::ffi::OsString;

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::dotenv;
 use crate::error::Result;
+use crate::project_fs;
 
 /// Backend + dashboard settings (docker compose `env_file`, shell `source`, this tool).
 pub(crate) const CONVEX_ENV_FILE: &str = ".env.convex.local";
@@ -17,15 +17,6 @@ pub(crate) const CLI_ENV_FILE: &str = ".env.local";
 pub(crate) const BROWSER_ENV_FILE: &str = ".env.development.local";
 /// The user's deployment variables, pushed by `env-set`.
 pub(crate) const DEPLOYMENT_ENV_FILE: &str = ".env.convex.deployment";
-
-/// Files that must never be committed.
-pub(crate) const IGNORED_FILES: [&str; 5] = [
-    CONVEX_ENV_FILE,
-    JWT_KEY_FILE,
-    CLI_ENV_FILE,
-    BROWSER_ENV_FILE,
-    DEPLOYMENT_ENV_FILE,
-];
 
 /// The frontend framework decides the prefix of browser-visible variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,7 +72,7 @@ impl Framework {
 /// Read and parse `package.json`, if there is one.
 pub(crate) fn read_package_json(dir: &Path) -> Result<Option<serde_json::Value>> {
     let path = dir.join("package.json");
-    let Some(text) = dotenv::read_optional(&path)? else {
+    let Some(text) = project_fs::read_optional(&path)? else {
         return Ok(None);
     };
     serde_json::from_str(&text).map(Some).map_err(|e| {
@@ -96,53 +87,68 @@ pub(crate) fn in_git_work_tree(dir: &Path) -> bool {
     dir.ancestors().any(|a| a.join(".git").exists())
 }
 
-/// `.gitignore` with our entries appended once (those not already covered).
+/// What `.gitignore` must ignore: each pattern with a name it has to match.
+const IGNORE_PATTERNS: [(&str, &str); 8] = [
+    (CONVEX_ENV_FILE, CONVEX_ENV_FILE),
+    (JWT_KEY_FILE, JWT_KEY_FILE),
+    (CLI_ENV_FILE, CLI_ENV_FILE),
+    (BROWSER_ENV_FILE, BROWSER_ENV_FILE),
+    (DEPLOYMENT_ENV_FILE, DEPLOYMENT_ENV_FILE),
+    // Backups of replaced secrets and temporary files of interrupted runs.
+    (
+        "jwt_private_key.pem.*.bak",
+        "jwt_private_key.pem.1700000000.bak",
+    ),
+    (
+        ".env.convex.local.*.bak",
+        ".env.convex.local.1700000000.bak",
+    ),
+    (".coder-convex-*", ".coder-convex-a1b2c3"),
+];
+
+/// Whether `.gitignore` text ignores `name` (a file beside it), with git's rules: the last
+/// matching pattern wins, so `!.env.local` after `.env*` un-ignores it.
+fn ignores(gitignore: &str, name: &str) -> bool {
+    let mut builder = ignore::gitignore::GitignoreBuilder::new("/");
+    for line in gitignore.lines() {
+        // A line git cannot parse is one git ignores too.
+        let _ = builder.add_line(None, line);
+    }
+    builder
+        .build()
+        .is_ok_and(|g| g.matched(Path::new("/").join(name), false).is_ignore())
+}
+
+/// `.gitignore` with our patterns appended once (those whose files it does not ignore yet).
 pub(crate) fn gitignore_with_entries(existing: Option<&str>) -> Option<String> {
     let existing = existing.unwrap_or_default();
-    let patterns: Vec<&str> = existing
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-        .collect();
-    let missing: Vec<&str> = IGNORED_FILES
+    let missing: Vec<&str> = IGNORE_PATTERNS
         .into_iter()
-        .filter(|file| !patterns.iter().any(|p| ignore_pattern_covers(p, file)))
+        .filter(|(_, sample)| !ignores(existing, sample))
+        .map(|(pattern, _)| pattern)
         .collect();
     if missing.is_empty() {
         return None;
     }
+    let eol = if existing.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let mut text = existing.to_owned();
     if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+        text.push_str(eol);
     }
     if !text.is_empty() {
-        text.push('\n');
+        text.push_str(eol);
     }
-    text.push_str("# coder-convex: generated files with secrets or machine-specific URLs\n");
-    for file in missing {
-        text.push_str(file);
-        text.push('\n');
+    text.push_str("# coder-convex: generated files with secrets or machine-specific URLs");
+    text.push_str(eol);
+    for pattern in missing {
+        text.push_str(pattern);
+        text.push_str(eol);
     }
     Some(text)
-}
-
-/// A simple gitignore match for a file in the same directory: `name`, `/name`, and patterns
-/// with `*` (no directory parts). Anything fancier counts as not covering.
-fn ignore_pattern_covers(pattern: &str, file: &str) -> bool {
-    let pattern = pattern.strip_prefix('/').unwrap_or(pattern);
-    if pattern.contains('/') {
-        return false;
-    }
-    glob_match(pattern.as_bytes(), file.as_bytes())
-}
-
-fn glob_match(p: &[u8], s: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| glob_match(rest, &s[i..])),
-        Some((b'?', rest)) => !s.is_empty() && glob_match(rest, &s[1..]),
-        Some((c, rest)) => s.first() == Some(c) && glob_match(rest, &s[1..]),
-    }
 }
 
 #[cfg(test)]
@@ -199,18 +205,38 @@ mod tests {
 
     #[test]
     fn gitignore_entries() {
+        const NEW: &str = "jwt_private_key.pem.*.bak\n.env.convex.local.*.bak\n.coder-convex-*\n";
         let all = gitignore_with_entries(None).unwrap();
         assert_eq!(
             all,
-            "# coder-convex: generated files with secrets or machine-specific URLs\n.env.convex.local\n\
-             jwt_private_key.pem\n.env.local\n.env.development.local\n.env.convex.deployment\n"
+            format!(
+                "# coder-convex: generated files with secrets or machine-specific URLs\n.env.convex.local\n\
+                 jwt_private_key.pem\n.env.local\n.env.development.local\n.env.convex.deployment\n{NEW}"
+            )
         );
         assert_eq!(gitignore_with_entries(Some(&all)), None);
         let partial = gitignore_with_entries(Some("node_modules\n.env*.local\n/*.pem")).unwrap();
         assert_eq!(
             partial,
-            "node_modules\n.env*.local\n/*.pem\n\n# coder-convex: generated files with secrets or machine-specific URLs\n.env.convex.deployment\n"
+            format!(
+                "node_modules\n.env*.local\n/*.pem\n\n# coder-convex: generated files with secrets or machine-specific URLs\n.env.convex.deployment\n{NEW}"
+            )
         );
-        assert_eq!(gitignore_with_entries(Some(".env*\n*.pem\n")), None);
+        assert_eq!(
+            gitignore_with_entries(Some(".env*\n*.pem\n*.bak\n.coder-convex-*\n")),
+            None
+        );
+        // A negation un-ignores: `.env.local` is added again after it (git: last match wins).
+        let negated =
+            gitignore_with_entries(Some(".env*\n!.env.local\n*.pem\n*.bak\n.coder-convex-*\n"))
+                .unwrap();
+        assert!(negated.ends_with("URLs\n.env.local\n"), "{negated}");
+        assert!(ignores(&negated, ".env.local"));
+        // CRLF files get CRLF lines.
+        assert!(
+            gitignore_with_entries(Some("a\r\n"))
+                .unwrap()
+                .ends_with(".coder-convex-*\r\n")
+        );
     }
 }

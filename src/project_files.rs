@@ -1,17 +1,19 @@
-//! Step 4: write the project files (README "Files written in the project directory") from the derived configuration.
+//! Step 4: the project files (README "Files written in the project directory") from the
+//! derived configuration — planned and validated in full, then written.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::derive::{Derived, ProjectState};
-use crate::dotenv::{self, Change, Entry, PUBLIC_MODE, SECRET_MODE};
+use crate::dotenv::{self, Entry};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::project::{
     self, BROWSER_ENV_FILE, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE,
 };
+use crate::project_fs::{self, Change, PUBLIC_MODE, SECRET_MODE};
 use crate::secrets::JwtKey;
 
 const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
@@ -28,26 +30,48 @@ const DEPLOYMENT_TEMPLATE: &str = "\
 /// What happened to one file.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct FileChange {
-    pub file: String,
-    pub change: Change,
+    pub(crate) file: String,
+    pub(crate) change: Change,
+}
+
+/// One file's new content, decided before anything is written.
+struct Planned {
+    name: String,
+    current: Option<String>,
+    content: String,
+    mode: u32,
+}
+
+/// Everything step 4 will write: computed and validated first, so a refusal leaves every
+/// file as it was.
+pub(crate) struct Plan {
+    dir: PathBuf,
+    files: Vec<Planned>,
+    /// Copies to keep before anything is replaced: (file name, its current content).
+    backups: Vec<(String, String)>,
+    pub(crate) jwt_key: JwtKey,
 }
 
 /// The result of writing the project files.
 #[derive(Debug, Clone)]
 pub(crate) struct Written {
-    pub files: Vec<FileChange>,
-    pub jwt_key: JwtKey,
-    /// Where the previous key went when it was rotated.
-    pub rotated_backup: Option<String>,
+    pub(crate) files: Vec<FileChange>,
+    pub(crate) jwt_key: JwtKey,
+    /// Where the previous JWT key went when it was rotated.
+    pub(crate) rotated_backup: Option<String>,
+    /// Where the previous `.env.convex.local` went when its instance secret was replaced.
+    pub(crate) secret_backup: Option<String>,
+    /// Temporary files of killed runs that were removed.
+    pub(crate) stale_removed: Vec<String>,
 }
 
-/// Write every project file; unchanged files are not touched.
-pub(crate) fn write_project(
+/// Decide every project file's content; reads and validates, writes nothing.
+pub(crate) fn plan(
     state: &ProjectState,
     derived: &Derived,
     identity: &Identity,
     rotate_jwt_key: bool,
-) -> Result<Written> {
+) -> Result<Plan> {
     let dir = &state.dir;
     let (secret, _) = identity
         .secret
@@ -58,20 +82,152 @@ pub(crate) fn write_project(
         .as_ref()
         .ok_or_else(|| Error::runtime("no admin key to write"))?;
     let mut files = Vec::new();
-    let mut record = |name: &str, change: Change| {
-        files.push(FileChange {
-            file: name.to_owned(),
-            change,
-        })
+    let mut backups = Vec::new();
+
+    let jwt_path = dir.join(JWT_KEY_FILE);
+    let current_pem = project_fs::read_optional(&jwt_path)?;
+    let jwt_key = match &current_pem {
+        Some(pem) if rotate_jwt_key => {
+            backups.push((JWT_KEY_FILE.to_owned(), pem.clone()));
+            JwtKey::generate()
+        }
+        Some(pem) => JwtKey::from_pem(pem).map_err(|why| {
+            Error::file(&jwt_path, why).with_hint(
+                "restore the key, or replace it with `coder-convex configure --rotate-jwt-key` (signed-in users will have to sign in again)",
+            )
+        })?,
+        None => JwtKey::generate(),
     };
+    files.push(Planned {
+        name: JWT_KEY_FILE.to_owned(),
+        current: current_pem,
+        content: jwt_key.expose_pem().to_owned(),
+        mode: SECRET_MODE,
+    });
 
-    let (jwt_key, pem_change, rotated_backup) = jwt_key(dir, rotate_jwt_key)?;
-    record(JWT_KEY_FILE, pem_change);
+    // .env.convex.local: backend + dashboard. A stored secret is never replaced silently.
+    if let (Some(stored), Some(text)) = (
+        state.convex_env.get(ev::INSTANCE_SECRET),
+        state.convex_env.text.as_deref(),
+    ) && stored != secret.expose_hex()
+    {
+        backups.push((CONVEX_ENV_FILE.to_owned(), text.to_owned()));
+    }
+    let entries = convex_env_entries(derived, &secret.expose_hex());
+    files.push(merged(
+        dir,
+        CONVEX_ENV_FILE,
+        state.convex_env.text.clone(),
+        &entries,
+        SECRET_MODE,
+    )?);
 
-    // .env.convex.local: backend + dashboard.
+    // .env.local: the Convex CLI.
+    let entries = [
+        Entry::set(ev::CONVEX_SELF_HOSTED_URL, &derived.backend_url),
+        Entry::set(ev::CONVEX_SELF_HOSTED_ADMIN_KEY, admin_key),
+        Entry::unset(
+            ev::CONVEX_DEPLOYMENT,
+            "CONVEX_DEPLOYMENT selects a Convex cloud deployment; the CLI refuses it beside CONVEX_SELF_HOSTED_URL",
+        ),
+    ];
+    files.push(merged(
+        dir,
+        CLI_ENV_FILE,
+        state.cli_env.text.clone(),
+        &entries,
+        SECRET_MODE,
+    )?);
+
+    // .env.development.local: browser-facing URLs only, never a secret.
+    let prefix = derived.framework.prefix();
+    let entries = [
+        Entry::set(&format!("{prefix}{}", ev::CONVEX_URL), &derived.urls.api),
+        Entry::set(
+            &format!("{prefix}{}", ev::CONVEX_SITE_URL),
+            &derived.urls.site,
+        ),
+    ];
+    let current = project_fs::read_optional(&dir.join(BROWSER_ENV_FILE))?;
+    files.push(merged(
+        dir,
+        BROWSER_ENV_FILE,
+        current,
+        &entries,
+        PUBLIC_MODE,
+    )?);
+
+    // .env.convex.deployment: created once, never overwritten.
+    let current = project_fs::read_optional(&dir.join(DEPLOYMENT_ENV_FILE))?;
+    files.push(Planned {
+        name: DEPLOYMENT_ENV_FILE.to_owned(),
+        content: current
+            .clone()
+            .unwrap_or_else(|| DEPLOYMENT_TEMPLATE.to_owned()),
+        current,
+        mode: SECRET_MODE,
+    });
+
+    if project::in_git_work_tree(dir) {
+        let current = project_fs::read_optional(&dir.join(".gitignore"))?;
+        let content = project::gitignore_with_entries(current.as_deref())
+            .unwrap_or_else(|| current.clone().unwrap_or_default());
+        files.push(Planned {
+            name: ".gitignore".to_owned(),
+            current,
+            content,
+            mode: PUBLIC_MODE,
+        });
+    }
+    Ok(Plan {
+        dir: dir.clone(),
+        files,
+        backups,
+        jwt_key,
+    })
+}
+
+/// Write a plan: stale temporary files go, backups are kept first, then each file is
+/// replaced atomically (unchanged files are not touched). Call under the project lock.
+pub(crate) fn write(plan: Plan) -> Result<Written> {
+    let dir = &plan.dir;
+    let stale_removed = project_fs::remove_stale_temp_files(dir)?;
+    let mut rotated_backup = None;
+    let mut secret_backup = None;
+    for (name, content) in &plan.backups {
+        let kept = project_fs::backup(&dir.join(name), content)?;
+        if name == JWT_KEY_FILE {
+            rotated_backup = Some(kept);
+        } else {
+            secret_backup = Some(kept);
+        }
+    }
+    let mut files = Vec::new();
+    for file in &plan.files {
+        let change = project_fs::write_if_changed(
+            &dir.join(&file.name),
+            file.current.as_deref(),
+            &file.content,
+            file.mode,
+        )?;
+        files.push(FileChange {
+            file: file.name.clone(),
+            change,
+        });
+    }
+    Ok(Written {
+        files,
+        jwt_key: plan.jwt_key,
+        rotated_backup,
+        secret_backup,
+        stale_removed,
+    })
+}
+
+fn convex_env_entries(derived: &Derived, secret_hex: &str) -> Vec<Entry> {
     let mut entries = vec![
         Entry::set(ev::INSTANCE_NAME, &derived.instance_name),
-        Entry::set(ev::INSTANCE_SECRET, secret.expose_hex()),
+        Entry::set(ev::INSTANCE_SECRET, secret_hex),
         Entry::set(ev::CONVEX_CLOUD_ORIGIN, &derived.urls.api),
         Entry::set(ev::CONVEX_SITE_ORIGIN, &derived.urls.site),
         Entry::set(ev::CONVEX_DASHBOARD_URL, &derived.urls.dashboard),
@@ -103,80 +259,31 @@ pub(crate) fn write_project(
             "no external database is configured (embedded SQLite)",
         )),
     }
-    let change = merge_and_write(
-        dir,
-        CONVEX_ENV_FILE,
-        state.convex_env.text.as_deref(),
-        &entries,
-        SECRET_MODE,
-    )?;
-    record(CONVEX_ENV_FILE, change);
+    entries
+}
 
-    // .env.local: the Convex CLI.
-    let entries = [
-        Entry::set(ev::CONVEX_SELF_HOSTED_URL, &derived.backend_url),
-        Entry::set(ev::CONVEX_SELF_HOSTED_ADMIN_KEY, admin_key),
-        Entry::unset(
-            ev::CONVEX_DEPLOYMENT,
-            "CONVEX_DEPLOYMENT selects a Convex cloud deployment; the CLI refuses it beside CONVEX_SELF_HOSTED_URL",
-        ),
-    ];
-    let change = merge_and_write(
-        dir,
-        CLI_ENV_FILE,
-        state.cli_env.text.as_deref(),
-        &entries,
-        SECRET_MODE,
-    )?;
-    record(CLI_ENV_FILE, change);
-
-    // .env.development.local: browser-facing URLs only, never a secret.
-    let prefix = derived.framework.prefix();
-    let entries = [
-        Entry::set(&format!("{prefix}{}", ev::CONVEX_URL), &derived.urls.api),
-        Entry::set(
-            &format!("{prefix}{}", ev::CONVEX_SITE_URL),
-            &derived.urls.site,
-        ),
-    ];
-    let current = dotenv::read_optional(&dir.join(BROWSER_ENV_FILE))?;
-    let change = merge_and_write(
-        dir,
-        BROWSER_ENV_FILE,
-        current.as_deref(),
-        &entries,
-        PUBLIC_MODE,
-    )?;
-    record(BROWSER_ENV_FILE, change);
-
-    // .env.convex.deployment: created once, never overwritten.
-    let path = dir.join(DEPLOYMENT_ENV_FILE);
-    let current = dotenv::read_optional(&path)?;
-    let content = current
-        .clone()
-        .unwrap_or_else(|| DEPLOYMENT_TEMPLATE.to_owned());
-    record(
-        DEPLOYMENT_ENV_FILE,
-        dotenv::write_if_changed(&path, current.as_deref(), &content, SECRET_MODE)?,
-    );
-
-    if project::in_git_work_tree(dir) {
-        let path = dir.join(".gitignore");
-        let current = dotenv::read_optional(&path)?;
-        let change = match project::gitignore_with_entries(current.as_deref()) {
-            Some(text) => dotenv::write_if_changed(&path, current.as_deref(), &text, PUBLIC_MODE)?,
-            None => Change::Unchanged,
-        };
-        record(".gitignore", change);
-    }
-    Ok(Written {
-        files,
-        jwt_key,
-        rotated_backup,
+/// `entries` merged into the file `name` (its current text given).
+fn merged(
+    dir: &Path,
+    name: &str,
+    current: Option<String>,
+    entries: &[Entry],
+    mode: u32,
+) -> Result<Planned> {
+    let content = dotenv::merge(current.as_deref(), HEADER, entries).map_err(|why| {
+        Error::file(dir.join(name), why)
+            .with_hint("fix that line (for a URL value: percent-encode the quote or line break)")
+    })?;
+    Ok(Planned {
+        name: name.to_owned(),
+        current,
+        content,
+        mode,
     })
 }
 
-/// Merge `entries` into the project file `name` and write it if it changed.
+/// Merge `entries` into the project file `name` and write it if it changed (one file, for
+/// the legacy admin key `setup` learns from the backend).
 pub(crate) fn merge_and_write(
     dir: &Path,
     name: &str,
@@ -184,36 +291,6 @@ pub(crate) fn merge_and_write(
     entries: &[Entry],
     mode: u32,
 ) -> Result<Change> {
-    let path = dir.join(name);
-    let content = dotenv::merge(current, HEADER, entries).map_err(|why| {
-        Error::file(&path, why).with_hint(
-            "remove the quote or line break from that value (for URLs: percent-encode it)",
-        )
-    })?;
-    dotenv::write_if_changed(&path, current, &content, mode)
-}
-
-/// Reuse a valid key; never replace an invalid one silently; rotate on request.
-fn jwt_key(dir: &Path, rotate: bool) -> Result<(JwtKey, Change, Option<String>)> {
-    let path = dir.join(JWT_KEY_FILE);
-    let current = dotenv::read_optional(&path)?;
-    let mut backup = None;
-    let key = match &current {
-        Some(pem) if rotate => {
-            let stamp = crate::clock::unix_now();
-            let name = format!("{JWT_KEY_FILE}.{stamp}.bak");
-            dotenv::write_if_changed(&dir.join(&name), None, pem, SECRET_MODE)?;
-            backup = Some(name);
-            JwtKey::generate()
-        }
-        Some(pem) => JwtKey::from_pem(pem).map_err(|why| {
-            Error::file(&path, why).with_hint(
-                "restore the key, or replace it with `coder-convex configure --rotate-jwt-key` (signed-in users will have to sign in again)",
-            )
-        })?,
-        None => JwtKey::generate(),
-    };
-    let change =
-        dotenv::write_if_changed(&path, current.as_deref(), key.expose_pem(), SECRET_MODE)?;
-    Ok((key, change, backup))
+    let file = merged(dir, name, current.map(str::to_owned), entries, mode)?;
+    project_fs::write_if_changed(&dir.join(name), current, &file.content, mode)
 }

@@ -5,11 +5,11 @@ use serde::Serialize;
 
 use crate::cli::{DeriveArgs, WriteArgs};
 use crate::derive::{Derived, ProjectState};
-use crate::dotenv::Change;
 use crate::error::Result;
 use crate::identity::{self, Identity, Origin};
 use crate::project::Framework;
 use crate::project_files::{self, FileChange, Written};
+use crate::project_fs::Change;
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
 
@@ -21,15 +21,32 @@ pub(crate) struct Configured {
     pub(crate) written: Written,
 }
 
-/// Steps 1–4; the caller holds the project lock.
+/// Steps 1–4; the caller holds the project lock. Every value is derived and checked before
+/// the first file is written; `check` validates what a later step will need (`setup`: the
+/// deployment variables), so a refusal leaves the project as it was.
 pub(crate) async fn configure(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
     write: &WriteArgs,
+    check: impl FnOnce(&Derived, &project_files::Plan) -> Result<()>,
 ) -> Result<Configured> {
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, true)?;
-    let written = project_files::write_project(&state, &derived, &identity, write.rotate_jwt_key)?;
+    let plan = project_files::plan(&state, &derived, &identity, write.rotate_jwt_key)?;
+    check(&derived, &plan)?;
+    let written = project_files::write(plan)?;
+    if !written.stale_removed.is_empty() {
+        ctx.out.info(format!(
+            "removed temporary files an interrupted run left behind: {}",
+            written.stale_removed.join(", ")
+        ));
+    }
+    if let Some(backup) = &written.secret_backup {
+        ctx.out.warn(format!(
+            "INSTANCE_SECRET from the environment replaces the one stored in {}; the previous file is kept in {backup}. Admin keys minted from the old secret stop working, and the backend must restart with the new one",
+            crate::project::CONVEX_ENV_FILE
+        ));
+    }
     Ok(Configured {
         state,
         derived,
@@ -59,7 +76,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, write: &WriteArgs) -
         identity,
         written,
         ..
-    } = configure(ctx, derive, write).await?;
+    } = configure(ctx, derive, write, |_, _| Ok(())).await?;
     let report = Report {
         instance_name: &derived.instance_name,
         instance_name_source: derived.instance_name_source,

@@ -7,12 +7,12 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::derive::{self, Derived, ProjectState};
-use crate::dotenv;
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::output::Output;
 use crate::process_env::RawEnv;
 use crate::project;
+use crate::project_fs;
 use crate::project_lock::ProjectLock;
 use crate::secrets::{InstanceSecret, JwtKey};
 use crate::urls::UrlSource;
@@ -114,7 +114,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, args: &crate::cli::DeriveArgs) -> Res
 /// The JWT key on disk; commands other than setup/configure never create one.
 pub(crate) fn existing_jwt_key(dir: &Path) -> Result<JwtKey> {
     let path = dir.join(project::JWT_KEY_FILE);
-    let pem = dotenv::read_optional(&path)?.ok_or_else(|| {
+    let pem = project_fs::read_optional(&path)?.ok_or_else(|| {
         Error::file(&path, "does not exist")
             .with_hint("run `coder-convex setup` (or `configure`) first")
     })?;

@@ -9,13 +9,14 @@ use serde::Serialize;
 
 use crate::cli::{DeployArgs, DeriveArgs, PushArgs, WaitArgs, WriteArgs};
 use crate::deploy::DeployOutcome;
-use crate::dotenv::{self, Change};
+use crate::dotenv;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::postgres::{self, Preflight};
 use crate::probe::{self, AuthCheck};
 use crate::project;
 use crate::project_files::{self, FileChange};
+use crate::project_fs::{self, Change};
 
 use super::configure::{self, Configured};
 use super::context::{self, Ctx, Outcome, UrlsReport};
@@ -54,7 +55,17 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         derived,
         identity,
         written,
-    } = configure::configure(ctx, args.derive, args.write).await?;
+    } = configure::configure(ctx, args.derive, args.write, |derived, plan| {
+        // The deployment variables are checked before anything is written.
+        crate::derive::desired_env(
+            ctx.dir,
+            derived,
+            &plan.jwt_key,
+            args.push.site_url.as_deref(),
+        )
+        .map(drop)
+    })
+    .await?;
     let changed: Vec<&str> = written
         .files
         .iter()
@@ -104,13 +115,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
     let mut admin_key = admin_key.clone();
     if let Some(legacy) = &connected.legacy_key {
         // The Convex CLI needs a key this backend accepts.
-        let current = dotenv::read_optional(&ctx.dir.join(project::CLI_ENV_FILE))?;
+        let current = project_fs::read_optional(&ctx.dir.join(project::CLI_ENV_FILE))?;
         project_files::merge_and_write(
             ctx.dir,
             project::CLI_ENV_FILE,
             current.as_deref(),
             &[dotenv::Entry::set(ev::CONVEX_SELF_HOSTED_ADMIN_KEY, legacy)],
-            dotenv::SECRET_MODE,
+            project_fs::SECRET_MODE,
         )?;
         admin_key = legacy.clone();
     }

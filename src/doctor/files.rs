@@ -6,11 +6,12 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use crate::derive::{Derived, EnvFile};
-use crate::dotenv::{self, SECRET_MODE};
+use crate::dotenv;
 use crate::env_vars as ev;
 use crate::output::Output;
 use crate::process_env::RawEnv;
 use crate::project::{self, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE};
+use crate::project_fs::{self, SECRET_MODE};
 use crate::secrets::{InstanceSecret, JwtKey, validate_admin_key};
 use crate::urls::{App, UrlSource};
 
@@ -58,7 +59,7 @@ pub(super) fn file_check(
 
 pub(super) fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
     let name = "file jwt_private_key.pem";
-    match dotenv::read_optional(&dir.join(JWT_KEY_FILE)) {
+    match project_fs::read_optional(&dir.join(JWT_KEY_FILE)) {
         Ok(Some(pem)) => match JwtKey::from_pem(&pem) {
             Ok(key) => {
                 checks.push(Check::pass(name, "RSA PKCS#8 key"));
@@ -139,16 +140,11 @@ pub(super) fn typo_check(dir: &Path) -> Check {
         DEPLOYMENT_ENV_FILE,
         ".env",
     ] {
-        let Ok(Some(text)) = dotenv::read_optional(&dir.join(file)) else {
+        let Ok(Some(text)) = project_fs::read_optional(&dir.join(file)) else {
             continue;
         };
-        for (i, line) in text.lines().enumerate() {
-            if let Some(key) = dotenv::assignment_key(line) {
-                let after = line.split_once('=').map_or("", |(_, rest)| rest);
-                if after.starts_with('=') {
-                    found.push(format!("{file}:{} {key}==", i + 1));
-                }
-            }
+        for (line, key) in dotenv::double_equals(&text) {
+            found.push(format!("{file}:{line} {key}=="));
         }
     }
     if found.is_empty() {

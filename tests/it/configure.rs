@@ -327,7 +327,8 @@ fn git_work_trees_get_ignore_entries_once() {
     assert_eq!(
         ignore,
         "node_modules\n.env.local\n\n# coder-convex: generated files with secrets or machine-specific URLs\n\
-         .env.convex.local\njwt_private_key.pem\n.env.development.local\n.env.convex.deployment\n"
+         .env.convex.local\njwt_private_key.pem\n.env.development.local\n.env.convex.deployment\n\
+         jwt_private_key.pem.*.bak\n.env.convex.local.*.bak\n.coder-convex-*\n"
     );
     p.run(&["configure"], &[]).ok();
     assert_eq!(p.read(".gitignore"), ignore);

@@ -16,6 +16,7 @@ mod configure;
 mod doctor;
 mod entrypoint;
 mod env_cmd;
+mod hostile_files;
 mod json;
 mod pg;
 mod readme;
