@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 use crate::env_vars as ev;
 
@@ -61,6 +62,10 @@ pub struct DeriveArgs {
     /// Public URL of the dashboard.
     #[arg(long, env = ev::CONVEX_DASHBOARD_URL, value_name = "URL")]
     pub dashboard_url: Option<String>,
+    /// Forget URLs pinned by an earlier `--cloud-origin`/`--site-origin`/`--dashboard-url` (or
+    /// their variables) and derive them again.
+    #[arg(long)]
+    pub unpin_urls: bool,
     /// Use the 3-part Coder host label `slug--workspace--owner` (Coder servers after coder/coder#19750).
     #[arg(long, env = ev::CODER_CONVEX_SHORT_LABELS, value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
     pub short_labels: bool,
@@ -196,4 +201,53 @@ pub enum Command {
         #[command(flatten)]
         deploy: DeployArgs,
     },
+}
+
+/// Parse the command line; a bad value that came from an environment variable is reported
+/// under the variable's name (clap names only the flag).
+pub fn parse() -> Result<Cli, clap::Error> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    Cli::try_parse_from(&args).map_err(|err| name_the_variable(err, &args))
+}
+
+fn name_the_variable(err: clap::Error, args: &[std::ffi::OsString]) -> clap::Error {
+    if !matches!(
+        err.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return err;
+    }
+    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else {
+        return err;
+    };
+    let long = flag.split_whitespace().next().unwrap_or_default();
+    let on_command_line = args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == long || a.starts_with(&format!("{long}=")))
+    });
+    let command = Cli::command();
+    let env = command
+        .get_subcommands()
+        .chain(std::iter::once(&command))
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == long))
+        .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
+    match env {
+        Some(var) if !on_command_line && std::env::var_os(&var).is_some() => {
+            let value = match err.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(v)) => v.clone(),
+                _ => String::new(),
+            };
+            let why = std::error::Error::source(&err)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!(
+                    "invalid value {value:?} in the environment variable {var} (read for {long}){why}\n\n  hint: fix or unset {var}\n"
+                ),
+            )
+        }
+        _ => err,
+    }
 }

@@ -69,21 +69,7 @@ impl Database {
     }
 }
 
-/// Replace the password of any `scheme://user:pass@host…` string with `****`.
-pub fn mask_password(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return raw.to_owned();
-    };
-    let authority_end = rest.find('?').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return raw.to_owned();
-    };
-    let userinfo = &rest[..at];
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:****{}", &rest[at..]),
-        None => raw.to_owned(),
-    }
-}
+pub use crate::redact::mask_password;
 
 /// The database inputs, in precedence order, from the environment.
 pub struct DbInputs<'a> {
@@ -188,6 +174,12 @@ pub fn normalise(var: &str, raw: &str) -> Result<Database> {
     if host.is_none() {
         return Err(bad(format!("{} has no host", mask_password(raw))));
     }
+    if !first_host.is_empty() {
+        for one in hosts.split(',') {
+            check_host(one).map_err(|why| bad(format!("{why} in {}", mask_password(raw))))?;
+        }
+    }
+    check_params(kind, &params).map_err(|why| bad(format!("{why} in {}", mask_password(raw))))?;
     let host_name = host.as_deref().map(strip_port).unwrap_or_default();
     let private = host_name.starts_with('/') || is_private_host(&host_name);
 
@@ -234,6 +226,69 @@ pub fn normalise(var: &str, raw: &str) -> Result<Database> {
         host: (!host_name.starts_with('/')).then_some(host_name),
         user: percent_decode(user),
     })
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`: a valid name or address and a port in range.
+fn check_host(host: &str) -> std::result::Result<(), String> {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return Err(format!("the host {host:?} has an unclosed `[`"));
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{v6:?} is not an IPv6 address"));
+        }
+        match after {
+            "" => (v6, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (v6, Some(port)),
+                None => return Err(format!("unexpected {after:?} after the IPv6 host")),
+            },
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    if !host.starts_with('[') {
+        let decoded = percent_decode(name);
+        let socket = decoded.starts_with('/');
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+        if name.is_empty() || (!socket && !decoded.chars().all(ok_char)) {
+            return Err(format!("{name:?} is not a host name"));
+        }
+    }
+    if let Some(port) = port
+        && !(port.chars().all(|c| c.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
+    {
+        return Err(format!("{port:?} is not a port (1-65535)"));
+    }
+    Ok(())
+}
+
+/// TLS settings the backend's drivers accept.
+fn check_params(kind: DbKind, params: &[(&str, &str)]) -> std::result::Result<(), String> {
+    for (k, v) in params {
+        let ok = match (kind, *k) {
+            (DbKind::Postgres, "sslmode") => matches!(
+                *v,
+                "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full"
+            ),
+            (DbKind::Mysql, "require_ssl" | "verify_ca" | "verify_identity" | "built_in_roots") => {
+                matches!(*v, "true" | "false")
+            }
+            (DbKind::Mysql, "sslmode" | "ssl-mode" | "ssl_mode") => {
+                return Err(format!(
+                    "{k}={v} is not read by the backend's MySQL driver (use require_ssl=true|false)"
+                ));
+            }
+            _ => true,
+        };
+        if !ok {
+            return Err(format!("{k}={v} is not a value the backend accepts"));
+        }
+    }
+    Ok(())
 }
 
 fn join_param(k: &str, v: &str) -> String {

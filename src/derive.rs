@@ -95,7 +95,7 @@ pub(crate) fn derive(
     state: &ProjectState,
     manifest: Option<&Manifest>,
 ) -> Result<Derived> {
-    let inputs = url_inputs(env, args, manifest)?;
+    let inputs = url_inputs(env, args, state, manifest)?;
     let urls = urls::derive(&inputs)?;
     let slugs = inputs.slugs.clone();
     let mut warnings = urls.warnings.clone();
@@ -154,7 +154,7 @@ pub(crate) async fn derive_probing(
     args: &DeriveArgs,
     state: &ProjectState,
 ) -> Result<Derived> {
-    let inputs = url_inputs(env, args, None)?;
+    let inputs = url_inputs(env, args, state, None)?;
     let manifest = if inputs.wants_manifest() {
         let addr = env
             .coder_agent_debug_address
@@ -167,19 +167,54 @@ pub(crate) async fn derive_probing(
     derive(env, args, state, manifest.as_ref())
 }
 
-/// Assemble the URL derivation inputs from the environment and flags.
+/// The URL variables pinned in the project file (`CODER_CONVEX_PINNED_URLS`).
+pub(crate) fn pinned_urls(state: &ProjectState) -> Vec<&str> {
+    state
+        .convex_env
+        .get(ev::CODER_CONVEX_PINNED_URLS)
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Assemble the URL derivation inputs: flag > environment > pinned in the project file >
+/// the derivation rules.
 pub(crate) fn url_inputs<'a>(
     env: &'a RawEnv,
     args: &'a DeriveArgs,
+    state: &'a ProjectState,
     manifest: Option<&'a Manifest>,
 ) -> Result<UrlInputs<'a>> {
+    let given = [
+        args.cloud_origin.as_deref(),
+        args.site_origin.as_deref(),
+        args.dashboard_url.as_deref(),
+    ]
+    .map(|v| v.filter(|s| !s.trim().is_empty()));
+    let pins = if args.unpin_urls {
+        Vec::new()
+    } else {
+        pinned_urls(state)
+    };
+    let mut explicit = given;
+    let mut pinned = [false; 3];
+    for (i, app) in urls::App::ALL.into_iter().enumerate() {
+        let var = app.explicit_var();
+        if explicit[i].is_none()
+            && pins.contains(&var)
+            && let Some(value) = state.convex_env.get(var)
+        {
+            explicit[i] = Some(value);
+            pinned[i] = true;
+        }
+    }
     Ok(UrlInputs {
-        explicit: [
-            args.cloud_origin.as_deref(),
-            args.site_origin.as_deref(),
-            args.dashboard_url.as_deref(),
-        ]
-        .map(|v| v.filter(|s| !s.trim().is_empty())),
+        explicit,
+        pinned,
         coder: env.is_coder(),
         vscode_proxy_uri: env.vscode_proxy_uri.as_deref(),
         agent_name: env.coder_workspace_agent_name.as_deref(),

@@ -26,6 +26,8 @@ env_vars! {
     CODER_CONVEX_BACKEND_URL;
     /// Internal URL of the backend's site proxy (default `http://127.0.0.1:3211`).
     CODER_CONVEX_SITE_PROXY_URL;
+    /// Written to `.env.convex.local`: the URL variables given explicitly once, kept for later runs (`--unpin-urls` forgets them).
+    CODER_CONVEX_PINNED_URLS;
     /// Seconds to wait for the backend to become healthy (default 120).
     CODER_CONVEX_WAIT;
     /// Coder app slug of the API (default `convex-api`).

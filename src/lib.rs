@@ -30,6 +30,8 @@ mod project;
 mod project_files;
 mod project_fs;
 mod project_lock;
+mod redact;
+mod url_checks;
 
 use std::ffi::OsString;
 

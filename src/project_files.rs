@@ -15,6 +15,7 @@ use crate::project::{
 };
 use crate::project_fs::{self, Change, PUBLIC_MODE, SECRET_MODE};
 use crate::secrets::JwtKey;
+use crate::urls::{App, UrlSource};
 
 const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
 
@@ -233,6 +234,24 @@ fn convex_env_entries(derived: &Derived, secret_hex: &str) -> Vec<Entry> {
         Entry::set(ev::CONVEX_DASHBOARD_URL, &derived.urls.dashboard),
         Entry::set(ev::NEXT_PUBLIC_DEPLOYMENT_URL, &derived.urls.api),
     ];
+    let pinned: Vec<&str> = App::ALL
+        .into_iter()
+        .filter(|app| {
+            matches!(
+                derived.urls.sources[*app as usize],
+                UrlSource::Explicit | UrlSource::ProjectFile
+            )
+        })
+        .map(App::explicit_var)
+        .collect();
+    if pinned.is_empty() {
+        entries.push(Entry::unset(
+            ev::CODER_CONVEX_PINNED_URLS,
+            "no URL is pinned any more; they are derived on each run",
+        ));
+    } else {
+        entries.push(Entry::set(ev::CODER_CONVEX_PINNED_URLS, pinned.join(",")));
+    }
     match &derived.database {
         Some(db) => {
             entries.push(Entry::set(db.kind.backend_var(), db.expose_url()));

@@ -4,10 +4,11 @@
 //! ports, and a test parses the template to keep them equal.
 
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
+use crate::redact::mask_password;
+use crate::url_checks::{check_url, parse_http_url};
 
 /// The three apps a self-hosted Convex exposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,7 +66,7 @@ pub const DEFAULT_SITE_PROXY_URL: &str = "http://127.0.0.1:3211";
 /// Where the Coder agent serves `/debug/manifest` unless told otherwise.
 pub const DEFAULT_AGENT_DEBUG_ADDRESS: &str = "127.0.0.1:2113";
 /// DNS labels longer than this fail silently in Coder.
-pub const MAX_LABEL_LEN: usize = 63;
+pub const MAX_LABEL_LEN: usize = crate::url_checks::MAX_LABEL_LEN;
 
 /// Which rule of README "Public URLs" produced the derived URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,6 +79,8 @@ pub enum UrlSource {
     Codespaces,
     Gitpod,
     Local,
+    /// Given explicitly once and kept in `.env.convex.local` (`CODER_CONVEX_PINNED_URLS`).
+    ProjectFile,
 }
 
 impl UrlSource {
@@ -90,6 +93,7 @@ impl UrlSource {
             Self::Codespaces => "codespaces",
             Self::Gitpod => "gitpod",
             Self::Local => "local",
+            Self::ProjectFile => "project-file",
         }
     }
 }
@@ -167,8 +171,10 @@ pub struct ManifestApp {
 /// Everything URL derivation looks at.
 #[derive(Debug, Default, Clone)]
 pub struct UrlInputs<'a> {
-    /// Explicit overrides for api, site, dashboard (flags or environment).
+    /// Explicit overrides for api, site, dashboard (flags, environment, or pinned).
     pub explicit: [Option<&'a str>; 3],
+    /// Which explicit overrides come from the project file's pins.
+    pub pinned: [bool; 3],
     pub coder: bool,
     pub vscode_proxy_uri: Option<&'a str>,
     pub agent_name: Option<&'a str>,
@@ -201,8 +207,10 @@ pub struct PublicUrls {
     pub dashboard: String,
     /// The rule that produced the URLs that were not given explicitly.
     pub source: UrlSource,
-    /// Apps whose URL was given explicitly.
+    /// Apps whose URL was given explicitly (now or pinned in the project file).
     pub explicit: Vec<App>,
+    /// Where each URL came from (api, site, dashboard).
+    pub sources: [UrlSource; 3],
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -236,7 +244,15 @@ pub fn derive(inputs: &UrlInputs<'_>) -> Result<PublicUrls> {
         .into_iter()
         .filter(|a| inputs.explicit[a.index()].is_some())
         .collect();
-    let source = if explicit_apps.len() == 3 {
+    let sources = App::ALL.map(|app| match inputs.explicit[app.index()] {
+        Some(_) if inputs.pinned[app.index()] => UrlSource::ProjectFile,
+        Some(_) => UrlSource::Explicit,
+        None => source,
+    });
+    // One word for all three when they agree; else the rule behind the derived ones.
+    let source = if sources.iter().all(|s| *s == sources[0]) {
+        sources[0]
+    } else if explicit_apps.len() == 3 {
         UrlSource::Explicit
     } else {
         source
@@ -248,6 +264,7 @@ pub fn derive(inputs: &UrlInputs<'_>) -> Result<PublicUrls> {
         dashboard,
         source,
         explicit: explicit_apps,
+        sources,
         warnings,
     })
 }
@@ -301,6 +318,9 @@ fn derive_fallback(inputs: &UrlInputs<'_>) -> Result<Derived> {
         let parsed = parse_http_url(ws, ev::GITPOD_WORKSPACE_URL)?;
         let host = parsed.host_str().unwrap_or_default();
         let urls = App::ALL.map(|app| format!("{}://{}-{host}", parsed.scheme(), app.port()));
+        for url in &urls {
+            check_url(url, ev::GITPOD_WORKSPACE_URL)?;
+        }
         return Ok((urls, UrlSource::Gitpod, vec![]));
     }
     Ok((local(), UrlSource::Local, vec![]))
@@ -363,15 +383,11 @@ fn from_proxy_template(
             }
             _ => template.replacen("{{port}}", slug, 1),
         };
-        check_url(&url, source_name)?;
         check_label(&url, source_name, app, inputs.short_labels)?;
+        check_url(&url, source_name)?;
         urls[app.index()] = url;
     }
     Ok(urls)
-}
-
-fn check_url(url: &str, source_name: &str) -> Result<()> {
-    parse_http_url(url, source_name).map(drop)
 }
 
 fn check_label(url: &str, source_name: &str, app: App, short: bool) -> Result<()> {
@@ -401,20 +417,6 @@ fn check_label(url: &str, source_name: &str, app: App, short: bool) -> Result<()
     Ok(())
 }
 
-fn parse_http_url(raw: &str, input: &str) -> Result<Url> {
-    let url = Url::parse(raw.trim()).map_err(|e| {
-        Error::invalid(input, format!("{raw:?} is not a URL: {e}"))
-            .with_hint("give an absolute URL such as https://convex-api.example.com")
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(
-            Error::invalid(input, format!("{raw:?} is not an absolute http(s) URL"))
-                .with_hint("give an absolute URL such as https://convex-api.example.com"),
-        );
-    }
-    Ok(url)
-}
-
 /// Validate an explicit override: absolute http(s), no query or fragment, no trailing `/`.
 /// The API is an origin; the site origin may end in `/http` (single-origin layout); the
 /// dashboard may live under a path.
@@ -422,10 +424,11 @@ pub fn validate_explicit(app: App, raw: &str) -> Result<String> {
     let var = app.explicit_var();
     let url = parse_http_url(raw, var)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(
-            Error::invalid(var, format!("{raw:?} has a query or fragment"))
-                .with_hint("give the bare origin, e.g. https://convex-api.example.com"),
-        );
+        return Err(Error::invalid(
+            var,
+            format!("{:?} has a query or fragment", mask_password(raw)),
+        )
+        .with_hint("give the bare origin, e.g. https://convex-api.example.com"));
     }
     let path = url.path().trim_end_matches('/');
     let path_ok = match app {
@@ -434,8 +437,10 @@ pub fn validate_explicit(app: App, raw: &str) -> Result<String> {
         App::Dashboard => true,
     };
     if !path_ok || !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::invalid(var, format!("{raw:?} is not an origin"))
-            .with_hint("give scheme, host and port only, e.g. https://convex-api.example.com"));
+        return Err(
+            Error::invalid(var, format!("{:?} is not an origin", mask_password(raw)))
+                .with_hint("give scheme, host and port only, e.g. https://convex-api.example.com"),
+        );
     }
     let origin = url.origin().ascii_serialization();
     Ok(format!("{origin}{path}"))

@@ -123,6 +123,25 @@ pub(crate) fn existing_jwt_key(dir: &Path) -> Result<JwtKey> {
     })
 }
 
+/// Per-URL sources.
+#[derive(Debug, Serialize)]
+pub(crate) struct UrlSources {
+    api: &'static str,
+    site: &'static str,
+    dashboard: &'static str,
+}
+
+impl UrlSources {
+    pub(crate) fn new(derived: &Derived) -> Self {
+        let [api, site, dashboard] = derived.urls.sources.map(UrlSource::as_str);
+        Self {
+            api,
+            site,
+            dashboard,
+        }
+    }
+}
+
 /// The URLs as `--json` reports them.
 #[derive(Debug, Serialize)]
 pub(crate) struct UrlsReport {
@@ -130,6 +149,8 @@ pub(crate) struct UrlsReport {
     pub(crate) site: String,
     pub(crate) dashboard: String,
     pub(crate) explicit: Vec<crate::urls::App>,
+    /// Where each URL came from: `explicit`, `project-file`, or the derivation rule.
+    pub(crate) sources: UrlSources,
     pub(crate) backend: String,
     pub(crate) site_proxy: String,
 }
@@ -141,6 +162,7 @@ impl UrlsReport {
             site: derived.urls.site.clone(),
             dashboard: derived.urls.dashboard.clone(),
             explicit: derived.urls.explicit.clone(),
+            sources: UrlSources::new(derived),
             backend: derived.backend_url.clone(),
             site_proxy: derived.site_proxy_url.clone(),
         }

@@ -33,6 +33,10 @@ pub(crate) async fn run(
             "url_source".to_owned(),
             Value::String(context::url_source(&derived).to_owned()),
         );
+        map.insert(
+            "url_sources".to_owned(),
+            serde_json::to_value(context::UrlSources::new(&derived)).unwrap_or_default(),
+        );
         return Ok(Outcome::ok(&map));
     }
     ctx.out.data(render(&derived, pairs, format));

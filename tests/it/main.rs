@@ -17,6 +17,7 @@ mod doctor;
 mod entrypoint;
 mod env_cmd;
 mod hostile_files;
+mod hostile_inputs;
 mod json;
 mod pg;
 mod readme;
