@@ -115,6 +115,12 @@ pub fn normalise(var: &str, raw: &str) -> Result<Database> {
             )));
         }
     };
+    if before_userinfo_end(rest).contains('\\') {
+        return Err(bad(format!(
+            "{} holds a backslash outside the password",
+            mask_password(raw)
+        )));
+    }
     if rest.contains('#') {
         return Err(bad(format!(
             "{} has a fragment (`#`); percent-encode it as %23",
@@ -289,6 +295,11 @@ fn check_params(kind: DbKind, params: &[(&str, &str)]) -> std::result::Result<()
         }
     }
     Ok(())
+}
+
+/// What follows the user info (host, path, query): the text after the last `@`, or all.
+fn before_userinfo_end(rest: &str) -> &str {
+    rest.rfind('@').map_or(rest, |at| &rest[at + 1..])
 }
 
 fn join_param(k: &str, v: &str) -> String {

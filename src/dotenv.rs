@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 
 mod lexer;
 
+#[cfg(test)]
+pub(crate) use lexer::lex;
+
 /// One line we manage: `Some(value)` to set it, `None` to comment out any assignment.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -39,11 +42,13 @@ impl Entry {
     }
 }
 
-/// `KEY='value'`, or an error naming the key when the value cannot be quoted safely.
+/// `KEY='value'`, or an error naming the key when the value cannot be quoted safely: a
+/// quote or line break ends the value for some reader, and dotenvy reads a backslash
+/// before the closing quote as an escape.
 pub(crate) fn render(key: &str, value: &str) -> std::result::Result<String, String> {
-    if value.contains('\'') || value.contains('\n') || value.contains('\r') {
+    if value.contains(['\'', '\n', '\r', '\\']) {
         return Err(format!(
-            "the value of {key} contains a single quote or a line break, which env files cannot hold portably"
+            "the value of {key} contains a single quote, a backslash or a line break, which env files cannot hold portably"
         ));
     }
     Ok(format!("{key}='{value}'"))
@@ -105,7 +110,16 @@ pub(crate) fn merge(
     let mut last_managed: Option<usize> = None;
     let mut header_at: Option<usize> = None;
 
-    for item in lexer::lex(existing) {
+    let items = lexer::lex(existing);
+    if let Some(open) = items.iter().find(|i| i.unterminated) {
+        // Lines added after it would land inside its value for every reader.
+        return Err(format!(
+            "line {}: the quoted value of {} is never closed",
+            open.line,
+            open.key.unwrap_or("?")
+        ));
+    }
+    for item in items {
         let ending = if item.ending().is_empty() {
             eol
         } else {

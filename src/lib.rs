@@ -30,6 +30,8 @@ mod project;
 mod project_files;
 mod project_fs;
 mod project_lock;
+#[cfg(test)]
+mod properties;
 mod redact;
 mod url_checks;
 

@@ -9,13 +9,9 @@ pub fn mask_password(raw: &str) -> String {
         return raw.to_owned();
     };
     let before = &raw[..at];
-    // The user info starts after `scheme://`, else after the last `/` (`postgres//u:p@h`,
-    // `postgres:/u:p@h`), else at the start (`u:p@h`).
-    let start = before
-        .find("://")
-        .map(|i| i + 3)
-        .or_else(|| before.rfind('/').map(|i| i + 1))
-        .unwrap_or(0);
+    // The user info starts after `scheme://`; without that, anywhere: masking from the
+    // first `:` hides the scheme of `postgres:/u:p@h` too, which is the safe side.
+    let start = before.find("://").map_or(0, |i| i + 3);
     match before[start..].find(':') {
         Some(colon) => format!("{}****{}", &raw[..start + colon + 1], &raw[at..]),
         None => raw.to_owned(),
@@ -34,7 +30,9 @@ mod tests {
                 "postgres://app:****@db:5432/x",
             ),
             ("postgres//u:hunter2@h/db", "postgres//u:****@h/db"),
-            ("postgres:/u:hunter2@h/db", "postgres:/u:****@h/db"),
+            ("postgres:/u:hunter2@h/db", "postgres:****@h/db"),
+            ("u:a//hunter2@h", "u:****@h"),
+            ("postgres//:hunter2@/@", "postgres//:****@"),
             ("u:hunter2@h/db", "u:****@h/db"),
             ("postgres://u:hun?ter2@h/db", "postgres://u:****@h/db"),
             ("postgres://u:hun/ter@2@h/db", "postgres://u:****@h/db"),

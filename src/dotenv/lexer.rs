@@ -10,6 +10,8 @@ pub(crate) struct Item<'a> {
     /// The key it assigns (`KEY=…` or `export KEY=…`), if it is an assignment.
     pub(crate) key: Option<&'a str>,
     pub(crate) export: bool,
+    /// A quoted value that is never closed (readers disagree on what follows it).
+    pub(crate) unterminated: bool,
     /// 1-based line where the entry starts.
     pub(crate) line: usize,
 }
@@ -65,19 +67,37 @@ fn line_end(text: &str, from: usize) -> usize {
     }
 }
 
-/// Where a quoted value that opens at `open` (the quote's offset) closes, if it does.
-fn closing_quote(text: &str, open: usize) -> Option<usize> {
-    let quote = text.as_bytes()[open];
-    let mut i = open + 1;
-    let bytes = text.as_bytes();
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if quote == b'"' => i += 2,
-            b if b == quote => return Some(i),
-            _ => i += 1,
-        }
+/// Where a reader is within an entry: the rules dotenvy uses to decide whether the next
+/// physical line belongs to the same entry (shell-like quotes anywhere in the line,
+/// backslash escapes, and `#` after a blank starting a comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Complete,
+    Blank,
+    Escape,
+    Strong,
+    StrongEscape,
+    Weak,
+    WeakEscape,
+    Comment,
+}
+
+fn step(state: State, c: char) -> State {
+    use State::{Blank, Comment, Complete, Escape, Strong, StrongEscape, Weak, WeakEscape};
+    match (state, c) {
+        (Blank, '#') => Comment,
+        (Blank | Complete, '\\') => Escape,
+        (Blank | Complete, '"') => Weak,
+        (Blank | Complete, '\'') => Strong,
+        (Complete, c) if c.is_whitespace() && c != '\n' && c != '\r' => Blank,
+        (Blank | Complete | Escape, _) => Complete,
+        (Weak, '\\') => WeakEscape,
+        (Weak, '"') | (Strong, '\'') => Complete,
+        (Weak | WeakEscape, _) => Weak,
+        (Strong, '\\') => StrongEscape,
+        (Strong | StrongEscape, _) => Strong,
+        (Comment, _) => Comment,
     }
-    None
 }
 
 /// Every entry of `text`, in order.
@@ -86,22 +106,39 @@ pub(crate) fn lex(text: &str) -> Vec<Item<'_>> {
     let mut at = 0;
     let mut line = 1;
     while at < text.len() {
-        let end = line_end(text, at);
-        let physical = &text[at..end];
-        let assigned = assignment(physical);
-        let mut stop = end;
-        // A quoted value may run past this line: the entry ends on the closing quote's line.
-        if let Some((_, _, value_at)) = assigned
-            && matches!(physical.as_bytes().get(value_at), Some(b'\'' | b'"'))
-            && let Some(close) = closing_quote(text, at + value_at)
-        {
-            stop = line_end(text, close);
+        let first_end = line_end(text, at);
+        let first = &text[at..first_end];
+        let mut stop = first_end;
+        let mut unterminated = false;
+        if !first.trim_start().starts_with('#') {
+            let mut state = State::Complete;
+            let mut from = at;
+            loop {
+                let end = line_end(text, from);
+                for c in text[from..end].chars() {
+                    state = step(state, c);
+                    if state == State::Comment {
+                        break;
+                    }
+                }
+                stop = end;
+                if matches!(state, State::Complete | State::Comment | State::Blank) {
+                    break;
+                }
+                if end == text.len() {
+                    unterminated = true;
+                    break;
+                }
+                from = end;
+            }
         }
+        let assigned = assignment(first);
         let item_text = &text[at..stop];
         items.push(Item {
             text: item_text,
             key: assigned.map(|(key, _, _)| key),
             export: assigned.is_some_and(|(_, export, _)| export),
+            unterminated,
             line,
         });
         line += item_text.matches('\n').count();
@@ -146,9 +183,16 @@ mod tests {
     fn escaped_and_unterminated_quotes() {
         let items = lex("A=\"a\\\"b\nc\"\nB='open\nC=1\n");
         assert_eq!(items[0].text, "A=\"a\\\"b\nc\"\n");
-        // An unterminated quote is the line alone (the reader reports it).
-        assert_eq!(items[1].text, "B='open\n");
-        assert_eq!(items[2].key, Some("C"));
+        // An unterminated quote runs to the end (as for dotenvy), marked.
+        assert_eq!(items[1].text, "B='open\nC=1\n");
+        assert!(items[1].unterminated && !items[0].unterminated);
+        assert_eq!(items.len(), 2);
+        // Quotes anywhere in the value count, and `#` after a blank is a comment.
+        let items = lex("A=x'y\nz'w\nB=1 # it's\nC=2\n");
+        assert_eq!(
+            items.iter().map(|i| i.text).collect::<Vec<_>>(),
+            vec!["A=x'y\nz'w\n", "B=1 # it's\n", "C=2\n"]
+        );
     }
 
     #[test]
