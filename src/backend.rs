@@ -294,7 +294,10 @@ impl Backend {
     /// `POST /api/get_config_hashes`: what the backend says is deployed (the Convex CLI asks
     /// the same before a push). Read-only; the key travels in the header and the body, as the
     /// CLI sends it.
-    pub(crate) async fn config_hashes(&self, version: &str) -> Result<serde_json::Value, CallError> {
+    pub(crate) async fn config_hashes(
+        &self,
+        version: &str,
+    ) -> Result<serde_json::Value, CallError> {
         let body = serde_json::json!({ "version": version, "adminKey": self.admin_key });
         let url = format!("{}/api/get_config_hashes", self.url);
         let response = self

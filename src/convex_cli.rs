@@ -87,7 +87,11 @@ pub(crate) fn child_env(
                 .cloned(),
         );
     }
-    env.extend(NEUTRALISED.iter().map(|n| (OsString::from(n), OsString::new())));
+    env.extend(
+        NEUTRALISED
+            .iter()
+            .map(|n| (OsString::from(n), OsString::new())),
+    );
     env.push((ev::CONVEX_SELF_HOSTED_URL.into(), backend_url.into()));
     env.push((ev::CONVEX_SELF_HOSTED_ADMIN_KEY.into(), admin_key.into()));
     env
@@ -299,7 +303,9 @@ mod tests {
     use super::*;
 
     fn pairs(env: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        env.iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     fn render(env: &[(OsString, OsString)]) -> Vec<String> {
@@ -347,7 +353,11 @@ mod tests {
         assert!(child.contains(&"NO_PROXY=x".to_owned()));
         assert!(!child.iter().any(|l| l.starts_with("no_proxy=")));
         // The lower-case spelling wins, as in undici.
-        let env = pairs(&[("http_proxy", "http://p"), ("no_proxy", "a"), ("NO_PROXY", "b")]);
+        let env = pairs(&[
+            ("http_proxy", "http://p"),
+            ("no_proxy", "a"),
+            ("NO_PROXY", "b"),
+        ]);
         let child = render(&child_env(&env, "u", "k"));
         assert!(child.contains(&"no_proxy=a,127.0.0.1,localhost,::1".to_owned()));
     }

@@ -309,7 +309,13 @@ mod tests {
             PackageManager::Npm.deploy_command(&extra),
             (
                 "npx",
-                strings(&["--no-install", "convex", "deploy", "--yes", "--skip-large-indexes-check"])
+                strings(&[
+                    "--no-install",
+                    "convex",
+                    "deploy",
+                    "--yes",
+                    "--skip-large-indexes-check"
+                ])
             )
         );
         assert_eq!(
@@ -322,7 +328,10 @@ mod tests {
         );
         assert_eq!(
             PackageManager::Bun.convex_command(&strings(&["export", "--path", "x.zip"])),
-            ("bunx", strings(&["--no-install", "convex", "export", "--path", "x.zip"]))
+            (
+                "bunx",
+                strings(&["--no-install", "convex", "export", "--path", "x.zip"])
+            )
         );
     }
 
@@ -339,7 +348,10 @@ mod tests {
         );
         // Plug'n'Play is Yarn's; and the package must be declared.
         assert_eq!(convex_installed(d, PackageManager::Npm, Some(&pkg)), None);
-        assert_eq!(convex_installed(d, PackageManager::Yarn, Some(&json!({}))), None);
+        assert_eq!(
+            convex_installed(d, PackageManager::Yarn, Some(&json!({}))),
+            None
+        );
         std::fs::create_dir_all(d.join("node_modules/convex")).unwrap();
         std::fs::write(
             d.join("node_modules/convex/package.json"),
@@ -369,11 +381,25 @@ mod tests {
 
     #[test]
     fn extra_args_that_retarget_the_push_are_refused() {
-        assert!(check_extra_args(&strings(&["--skip-large-indexes-check", "--typecheck=disable"])).is_ok());
-        for bad in ["--admin-key=x", "--url", "--env-file=.env.prod", "--preview-create"] {
+        assert!(
+            check_extra_args(&strings(&[
+                "--skip-large-indexes-check",
+                "--typecheck=disable"
+            ]))
+            .is_ok()
+        );
+        for bad in [
+            "--admin-key=x",
+            "--url",
+            "--env-file=.env.prod",
+            "--preview-create",
+        ] {
             let err = check_extra_args(&strings(&[bad])).unwrap_err();
             assert_eq!(err.code(), "invalid_input", "{bad}");
-            assert!(err.to_string().starts_with("invalid --deploy-arg / CODER_CONVEX_DEPLOY_ARGS"));
+            assert!(
+                err.to_string()
+                    .starts_with("invalid --deploy-arg / CODER_CONVEX_DEPLOY_ARGS")
+            );
         }
     }
 }

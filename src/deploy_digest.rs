@@ -43,7 +43,10 @@ pub(crate) fn local(
     field("target", target.as_bytes());
     field("convex", convex_version.as_bytes());
     field("args", extra_args.join("\0").as_bytes());
-    for name in ["convex.json", "package.json"].iter().chain(LOCK_FILES.iter()) {
+    for name in ["convex.json", "package.json"]
+        .iter()
+        .chain(LOCK_FILES.iter())
+    {
         if let Some(bytes) = read_optional(&dir.join(name))? {
             field(name, &bytes);
         }
@@ -103,7 +106,9 @@ pub(crate) async fn remote(backend: &Backend, convex_version: &str) -> Option<St
             format!(
                 "{}\0{}\0{}",
                 m.get("path").and_then(|v| v.as_str()).unwrap_or_default(),
-                m.get("environment").and_then(|v| v.as_str()).unwrap_or_default(),
+                m.get("environment")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default(),
                 m.get("sha256").and_then(|v| v.as_str()).unwrap_or_default()
             )
         })
@@ -114,7 +119,12 @@ pub(crate) async fn remote(backend: &Backend, convex_version: &str) -> Option<St
     }
     modules.sort();
     let mut hasher = Sha256::new();
-    hasher.update(answer.get("config").map(|c| c.to_string()).unwrap_or_default());
+    hasher.update(
+        answer
+            .get("config")
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+    );
     hasher.update([0]);
     hasher.update(
         answer
@@ -147,12 +157,20 @@ mod tests {
         assert_eq!(first.len(), 64);
         assert_eq!(digest("1.48.0", &[]), first, "stable");
         assert_ne!(digest("1.49.0", &[]), first, "CLI version");
-        assert_ne!(digest("1.48.0", &["--typecheck=disable".into()]), first, "args");
+        assert_ne!(
+            digest("1.48.0", &["--typecheck=disable".into()]),
+            first,
+            "args"
+        );
         std::fs::write(f.join("lib/b.ts"), "export const b = 3;").unwrap();
         let edited = digest("1.48.0", &[]);
         assert_ne!(edited, first, "a nested function file");
         std::fs::write(d.join("package-lock.json"), "{}").unwrap();
         assert_ne!(digest("1.48.0", &[]), edited, "the lock file");
-        assert_ne!(local(d, &f, "1.48.0", &[], "http://y").unwrap(), digest("1.48.0", &[]), "target");
+        assert_ne!(
+            local(d, &f, "1.48.0", &[], "http://y").unwrap(),
+            digest("1.48.0", &[]),
+            "target"
+        );
     }
 }

@@ -170,7 +170,10 @@ pub(super) fn deployment_conflict_check(
     let selectors = [
         (ev::CONVEX_DEPLOYMENT, env.convex_deployment.is_some()),
         (ev::CONVEX_DEPLOY_KEY, env.convex_deploy_key.is_some()),
-        (ev::CONVEX_DEPLOYMENT_TOKEN, env.convex_deployment_token.is_some()),
+        (
+            ev::CONVEX_DEPLOYMENT_TOKEN,
+            env.convex_deployment_token.is_some(),
+        ),
     ];
     let dot_env = EnvFile::load(dir.join(".env")).ok();
     let mut found = Vec::new();
@@ -187,7 +190,10 @@ pub(super) fn deployment_conflict_check(
         }
     }
     if found.is_empty() {
-        return Check::pass(name, "no CONVEX_DEPLOYMENT / CONVEX_DEPLOY_KEY / CONVEX_DEPLOYMENT_TOKEN");
+        return Check::pass(
+            name,
+            "no CONVEX_DEPLOYMENT / CONVEX_DEPLOY_KEY / CONVEX_DEPLOYMENT_TOKEN",
+        );
     }
     Check::fail(
         name,

@@ -196,7 +196,10 @@ fn convex_deployment_beside_self_hosted_is_named() {
     only_failing(&checks, "deployment selector conflict");
     let c = check(&checks, "deployment selector conflict");
     assert!(
-        c["detail"].as_str().unwrap().starts_with("CONVEX_DEPLOYMENT in .env.local:"),
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("CONVEX_DEPLOYMENT in .env.local:"),
         "{c}"
     );
 }

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 #[path = "fake_push.rs"]
 mod fake_push;
+#[allow(unused_imports)]
 pub use fake_push::{Deployed, PushConfig, PushRecorded};
 
 /// How the fake behaves.

@@ -118,6 +118,8 @@ fn key_ok(state: &PushShared, key: &str) -> bool {
 }
 
 /// Record the request, decode the body, and check the key in the header and in the body.
+/// (The error is the response to send: a test fake keeps it unboxed for plain `return r`.)
+#[allow(clippy::result_large_err)]
 fn accept(
     state: &PushShared,
     path: &str,
@@ -230,7 +232,9 @@ async fn evaluate_schema(
             index["needsBackfill"] = json!(false);
             index["numDocs"] = json!(docs);
             (
-                vec![json!({ "name": table, "outcome": "notValidated", "numDocs": docs, "sizeBytes": docs * 100 })],
+                vec![
+                    json!({ "name": table, "outcome": "notValidated", "numDocs": docs, "sizeBytes": docs * 100 }),
+                ],
                 vec![index],
             )
         }
@@ -293,11 +297,18 @@ async fn start_push(
     }
     let app = &request["appDefinition"];
     let mut modules = BTreeMap::new();
-    for unchanged in app["unchangedModuleHashes"].as_array().into_iter().flatten() {
+    for unchanged in app["unchangedModuleHashes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         modules.insert(
             unchanged["path"].as_str().unwrap_or_default().to_owned(),
             (
-                unchanged["environment"].as_str().unwrap_or_default().to_owned(),
+                unchanged["environment"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 unchanged["sha256"].as_str().unwrap_or_default().to_owned(),
             ),
         );
@@ -306,7 +317,10 @@ async fn start_push(
         modules.insert(
             changed["path"].as_str().unwrap_or_default().to_owned(),
             (
-                changed["environment"].as_str().unwrap_or_default().to_owned(),
+                changed["environment"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 module_hash(changed),
             ),
         );
@@ -316,7 +330,10 @@ async fn start_push(
         .unwrap_or_default()
         .to_owned();
     state.recorded.lock().expect("push state").pending = Some(Deployed {
-        functions: request["functions"].as_str().unwrap_or("convex/").to_owned(),
+        functions: request["functions"]
+            .as_str()
+            .unwrap_or("convex/")
+            .to_owned(),
         modules,
         udf_server_version: udf_server_version.clone(),
     });
@@ -379,7 +396,11 @@ async fn finish_push(
     let dry_run = request["dryRun"].as_bool().unwrap_or(false);
     let mut r = state.recorded.lock().expect("push state");
     let Some(next) = r.pending.take() else {
-        return error(StatusCode::BAD_REQUEST, "NoPush", "finish_push without start_push");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "NoPush",
+            "finish_push without start_push",
+        );
     };
     let before = r.deployed.clone().unwrap_or_default();
     let added: Vec<&String> = next
