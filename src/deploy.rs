@@ -131,7 +131,7 @@ pub(crate) fn convex_installed(
 /// `functions` from `convex.json` (default `convex/`): where the Convex functions live.
 pub(crate) fn functions_dir(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("convex.json");
-    let Some(text) = crate::dotenv::read_optional(&path)? else {
+    let Some(text) = crate::project_fs::read_optional(&path)? else {
         return Ok(dir.join("convex"));
     };
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
@@ -191,7 +191,7 @@ pub(crate) struct DeployOutcome {
 /// could run from this directory.
 pub(crate) const LAST_DEPLOY_FILE: &str = "node_modules/.cache/coder-convex/last-deploy.json";
 
-/// Record a successful deploy (best effort: `status` is the only reader).
+/// Record a successful deploy (best effort: `status` shows it; without it `setup` deploys).
 pub(crate) fn record(dir: &Path, outcome: &DeployOutcome) {
     if !dir.join("node_modules").is_dir() {
         return;
