@@ -290,6 +290,37 @@ impl Backend {
             )
             .await
     }
+
+    /// `POST /api/get_config_hashes`: what the backend says is deployed (the Convex CLI asks
+    /// the same before a push). Read-only; the key travels in the header and the body, as the
+    /// CLI sends it.
+    pub(crate) async fn config_hashes(
+        &self,
+        version: &str,
+    ) -> Result<serde_json::Value, CallError> {
+        let body = serde_json::json!({ "version": version, "adminKey": self.admin_key });
+        let url = format!("{}/api/get_config_hashes", self.url);
+        let response = self
+            .client
+            .post(&url)
+            .header("Authorization", format!("Convex {}", self.admin_key))
+            .json(&body)
+            .send()
+            .await
+            .map_err(transport(&url))?;
+        let status = response.status();
+        let text = response.text().await.map_err(transport(&url))?;
+        if !status.is_success() {
+            return Err(CallError::Status {
+                status,
+                body: short(&text),
+            });
+        }
+        serde_json::from_str(&text).map_err(|source| CallError::Decode {
+            what: "get_config_hashes",
+            source,
+        })
+    }
 }
 
 /// Progress of the health wait, for the spinner or the log line.

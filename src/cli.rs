@@ -107,6 +107,12 @@ pub struct DeployArgs {
     /// Seconds `convex deploy` may run before it is stopped.
     #[arg(long, env = ev::CODER_CONVEX_DEPLOY_TIMEOUT, value_name = "SECS", default_value_t = 600)]
     pub deploy_timeout: u64,
+    /// Extra argument for `convex deploy` (repeat it; e.g. `--deploy-arg=--skip-large-indexes-check`).
+    #[arg(long = "deploy-arg", env = ev::CODER_CONVEX_DEPLOY_ARGS, value_name = "ARG", allow_hyphen_values = true, value_delimiter = ' ')]
+    pub deploy_args: Vec<String>,
+    /// Deploy even when nothing changed since the last deploy.
+    #[arg(long, env = ev::CODER_CONVEX_FORCE_DEPLOY, value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub force_deploy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -200,6 +206,9 @@ pub enum Command {
         wait: WaitArgs,
         #[command(flatten)]
         deploy: DeployArgs,
+        /// Extra arguments for `convex deploy`, after `--` (e.g. `-- --skip-large-indexes-check`).
+        #[arg(last = true, value_name = "CONVEX_ARGS")]
+        convex_args: Vec<String>,
     },
 }
 

@@ -1,31 +1,20 @@
-//! Step 8: run the project's Convex CLI (`convex deploy`) as a child process (README "Talking to the backend").
+//! Step 8: deploy with the project's Convex CLI (`convex deploy`; README "Deploy").
 //!
-//! Secrets reach the child by environment, never argv. Output is streamed line by line (the
-//! Coder startup log shows it live) and the tail is kept for the error message. SIGINT and
-//! SIGTERM are forwarded; a timeout bounds the run; the child's exit code becomes ours.
+//! Which runner (`packageManager`, then the lock file), whether `convex` is installed
+//! (`node_modules` or Yarn Plug'n'Play), where the functions live (`convex.json`), which extra
+//! arguments are allowed, and the record of the last deploy. The child process itself — its
+//! environment, process group, signals, timeout — is [`crate::convex_cli`]'s.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::signal::unix::{SignalKind, signal};
 
+use crate::convex_cli;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::output::Output;
-
-/// Lines of child output kept for the error message.
-const TAIL_LINES: usize = 20;
-/// After SIGTERM on timeout, how long the child gets before SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(5);
-/// How long to keep reading output after the child exited.
-const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,16 +51,25 @@ impl PackageManager {
         }
     }
 
-    /// Program and arguments that run the project's `convex deploy`.
-    pub(crate) fn deploy_command(self) -> (&'static str, Vec<&'static str>) {
-        let tail = ["convex", "deploy", "--yes"];
+    /// Program and arguments that run the project's `convex <args>` (any subcommand).
+    pub(crate) fn convex_command(self, args: &[String]) -> (&'static str, Vec<String>) {
         let (program, head): (&str, &[&str]) = match self {
             Self::Npm => ("npx", &["--no-install"]),
             Self::Pnpm => ("pnpm", &["exec"]),
             Self::Yarn => ("yarn", &[]),
             Self::Bun => ("bunx", &["--no-install"]),
         };
-        (program, head.iter().chain(tail.iter()).copied().collect())
+        let mut all: Vec<String> = head.iter().map(|s| (*s).to_owned()).collect();
+        all.push("convex".to_owned());
+        all.extend(args.iter().cloned());
+        (program, all)
+    }
+
+    /// `convex deploy --yes` plus the user's extra arguments.
+    pub(crate) fn deploy_command(self, extra: &[String]) -> (&'static str, Vec<String>) {
+        let mut args = vec!["deploy".to_owned(), "--yes".to_owned()];
+        args.extend(extra.iter().cloned());
+        self.convex_command(&args)
     }
 
     pub(crate) fn install_hint(self) -> &'static str {
@@ -84,35 +82,93 @@ impl PackageManager {
     }
 }
 
-/// Where the project's `convex` package is installed (this dir or a workspace root above).
-pub(crate) fn convex_installed(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .map(|a| a.join("node_modules/convex/package.json"))
-        .find(|p| p.exists())
+/// How the project's `convex` package is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Installed {
+    /// `node_modules/convex` (this dir or a workspace root above), with its version.
+    NodeModules(String),
+    /// Yarn Plug'n'Play (`.pnp.cjs`, no `node_modules`): `yarn convex` resolves it.
+    YarnPnp,
 }
 
-/// The child's environment: ours, minus what would select another deployment or is not the
-/// child's business, plus the self-hosted URL and admin key.
-pub(crate) fn child_env(
-    process_env: &[(OsString, OsString)],
-    backend_url: &str,
-    admin_key: &str,
-) -> Vec<(OsString, OsString)> {
-    let drop = [
-        ev::CONVEX_DEPLOYMENT,
-        ev::CONVEX_DEPLOY_KEY,
-        ev::INSTANCE_SECRET,
-        ev::CONVEX_SELF_HOSTED_URL,
-        ev::CONVEX_SELF_HOSTED_ADMIN_KEY,
-    ];
-    let mut env: Vec<(OsString, OsString)> = process_env
-        .iter()
-        .filter(|(k, _)| !drop.iter().any(|d| k == d))
-        .cloned()
-        .collect();
-    env.push((ev::CONVEX_SELF_HOSTED_URL.into(), backend_url.into()));
-    env.push((ev::CONVEX_SELF_HOSTED_ADMIN_KEY.into(), admin_key.into()));
-    env
+impl Installed {
+    /// The installed version when known (Plug'n'Play: the lock file pins it).
+    pub(crate) fn version(&self) -> &str {
+        match self {
+            Self::NodeModules(v) => v,
+            Self::YarnPnp => "",
+        }
+    }
+}
+
+/// Whether the project can run its `convex` CLI, and which version it is.
+pub(crate) fn convex_installed(
+    dir: &Path,
+    pm: PackageManager,
+    package_json: Option<&serde_json::Value>,
+) -> Option<Installed> {
+    let in_node_modules = dir
+        .ancestors()
+        .map(|a| a.join("node_modules/convex/package.json"))
+        .find(|p| p.exists());
+    if let Some(path) = in_node_modules {
+        let version = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Some(Installed::NodeModules(version));
+    }
+    let declared = package_json.is_some_and(|p| {
+        ["dependencies", "devDependencies"]
+            .iter()
+            .any(|s| p.get(s).and_then(|d| d.get("convex")).is_some())
+    });
+    let pnp = dir.ancestors().any(|a| a.join(".pnp.cjs").exists());
+    (pm == PackageManager::Yarn && pnp && declared).then_some(Installed::YarnPnp)
+}
+
+/// `functions` from `convex.json` (default `convex/`): where the Convex functions live.
+pub(crate) fn functions_dir(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("convex.json");
+    let Some(text) = crate::project_fs::read_optional(&path)? else {
+        return Ok(dir.join("convex"));
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::file(&path, format!("not valid JSON: {e}"))
+            .with_hint("fix convex.json (the Convex CLI reads it too)")
+    })?;
+    match json.get("functions") {
+        None => Ok(dir.join("convex")),
+        Some(serde_json::Value::String(f)) if !f.trim().is_empty() => Ok(dir.join(f.trim())),
+        Some(_) => Err(Error::file(&path, "`functions` must be a directory path")
+            .with_hint(r#"write it like "functions": "src/convex/""#)),
+    }
+}
+
+/// Flags that would send the push elsewhere or put a secret in argv; we choose the target.
+const REFUSED_ARGS: [&str; 6] = [
+    "--admin-key",
+    "--url",
+    "--env-file",
+    "--deployment",
+    "--preview-create",
+    "--preview-name",
+];
+
+/// Check the extra `convex deploy` arguments (`--deploy-arg`, `deploy -- …`).
+pub(crate) fn check_extra_args(args: &[String]) -> Result<()> {
+    for arg in args {
+        let flag = arg.split('=').next().unwrap_or_default();
+        if REFUSED_ARGS.contains(&flag) {
+            return Err(Error::invalid(
+                format!("--deploy-arg / {}", ev::CODER_CONVEX_DEPLOY_ARGS),
+                format!("`{flag}` is not allowed: coder-convex chooses the deployment and passes the admin key by environment"),
+            )
+            .with_hint("remove it; the deploy always targets this workspace's backend"));
+        }
+    }
+    Ok(())
 }
 
 /// How a successful deploy went; the last one is kept for `status`.
@@ -122,6 +178,12 @@ pub(crate) struct DeployOutcome {
     pub duration_ms: u64,
     /// Unix seconds when it finished.
     pub finished_at: u64,
+    /// What the push depended on locally ([`crate::deploy_digest::local`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_digest: Option<String>,
+    /// What the backend reported as deployed right after ([`crate::deploy_digest::remote`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_digest: Option<String>,
 }
 
 /// Where the last successful deploy is recorded. `node_modules/.cache` is where JS tools keep
@@ -129,7 +191,7 @@ pub(crate) struct DeployOutcome {
 /// could run from this directory.
 pub(crate) const LAST_DEPLOY_FILE: &str = "node_modules/.cache/coder-convex/last-deploy.json";
 
-/// Record a successful deploy (best effort: `status` is the only reader).
+/// Record a successful deploy (best effort: `status` shows it; without it `setup` deploys).
 pub(crate) fn record(dir: &Path, outcome: &DeployOutcome) {
     if !dir.join("node_modules").is_dir() {
         return;
@@ -164,145 +226,69 @@ pub(crate) fn last(dir: &Path) -> Option<DeployOutcome> {
 pub(crate) async fn run(
     dir: &Path,
     pm: PackageManager,
+    extra_args: &[String],
     env: Vec<(OsString, OsString)>,
     timeout: Duration,
     out: &Output,
 ) -> Result<DeployOutcome> {
-    let (program, args) = pm.deploy_command();
-    let display = format!("{program} {}", args.join(" "));
-    out.info(format!("deploying: {display}"));
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(program)
-        .args(&args)
-        .current_dir(dir)
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            Error::runtime(format!("cannot run `{program}`: {e}")).with_hint(format!(
-                "install Node.js and {program}, or skip this step with --no-deploy"
-            ))
-        })?;
-    let pid = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw);
-
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        child.stderr.take().map(|s| Box::new(s) as _),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
-
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-    let mut timed_out = false;
-    let mut lines_open = true;
-    let status = loop {
-        tokio::select! {
-            line = rx.recv(), if lines_open => match line {
-                Some(line) => echo_and_keep(out, &mut tail, line),
-                None => lines_open = false,
-            },
-            status = child.wait() => break status?,
-            _ = interrupt.recv() => forward(pid, Signal::SIGINT),
-            _ = terminate.recv() => forward(pid, Signal::SIGTERM),
-            () = &mut deadline, if !timed_out => {
-                timed_out = true;
-                out.warn(format!("`{display}` ran longer than {}s; stopping it", timeout.as_secs()));
-                forward(pid, Signal::SIGTERM);
-                let grace = tokio::time::timeout(KILL_GRACE, child.wait()).await;
-                if grace.is_err() {
-                    let _ = child.start_kill();
-                }
-            }
-        }
+    let (program, args) = pm.deploy_command(extra_args);
+    let invocation = convex_cli::Invocation {
+        dir,
+        program,
+        args,
+        env,
+        timeout,
     };
-    // Read what the child wrote before it exited; a grandchild holding the pipe open must
-    // not keep us here.
-    let drain_until = tokio::time::Instant::now() + DRAIN_LIMIT;
-    while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, rx.recv()).await {
-        echo_and_keep(out, &mut tail, line);
+    let display = invocation.display();
+    out.info(format!("deploying: {display}"));
+    let finished = convex_cli::run(invocation, out).await?;
+    if let Some(signal) = finished.forwarded {
+        out.warn(format!("{signal} forwarded to `{display}`"));
     }
-    if status.success() && !timed_out {
+    if finished.success() {
+        // What really happened: a push that completed is a deploy, interrupted or not.
         let outcome = DeployOutcome {
             command: display,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            duration_ms: u64::try_from(finished.duration.as_millis()).unwrap_or(u64::MAX),
             finished_at: crate::clock::unix_now(),
+            local_digest: None,
+            remote_digest: None,
         };
-        record(dir, &outcome);
         return Ok(outcome);
     }
-    let code = exit_code(&status);
-    let hint = if timed_out {
+    let hint = if finished.timed_out {
         format!(
             "raise the limit with --deploy-timeout / {}",
             ev::CODER_CONVEX_DEPLOY_TIMEOUT
         )
+    } else if finished
+        .tail
+        .iter()
+        .any(|l| l.contains("--skip-large-indexes-check"))
+        && !extra_args.iter().any(|a| a == "--skip-large-indexes-check")
+    {
+        "the push deletes or backfills a large index and the Convex CLI cannot ask without a terminal; if that is intended, run `coder-convex deploy -- --skip-large-indexes-check` (setup: `--deploy-arg=--skip-large-indexes-check` or CODER_CONVEX_DEPLOY_ARGS)".to_owned()
+    } else if let Some(signal) = finished.forwarded {
+        format!("the deploy was stopped by {signal}; run `coder-convex deploy` again")
     } else {
         "fix the error above and run `coder-convex deploy` again".to_owned()
     };
     Err(Error::Child {
         program: display,
-        code,
-        tail: tail.into(),
+        code: finished.code(),
+        tail: finished.tail,
         hint: Some(hint),
     })
-}
-
-/// Show a line of the child's output live and keep the last [`TAIL_LINES`] for the error.
-fn echo_and_keep(out: &Output, tail: &mut VecDeque<String>, line: String) {
-    out.info(format!("  │ {line}"));
-    if tail.len() == TAIL_LINES {
-        tail.pop_front();
-    }
-    tail.push_back(line);
-}
-
-fn forward(pid: Option<Pid>, signal: Signal) {
-    if let Some(pid) = pid {
-        let _ = kill(pid, signal);
-    }
-}
-
-/// The child's code; killed by a signal → 128 + signal, as shells report it.
-fn exit_code(status: &std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt as _;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1).max(1),
-        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
-        (None, None) => 1,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
 
     #[test]
     fn package_manager_detection() {
@@ -318,48 +304,102 @@ mod tests {
         let e = tempfile::tempdir().unwrap();
         std::fs::write(e.path().join("bun.lockb"), "").unwrap();
         assert_eq!(PackageManager::detect(e.path(), None), PackageManager::Bun);
+        let extra = strings(&["--skip-large-indexes-check"]);
         assert_eq!(
-            PackageManager::Npm.deploy_command(),
-            ("npx", vec!["--no-install", "convex", "deploy", "--yes"])
+            PackageManager::Npm.deploy_command(&extra),
+            (
+                "npx",
+                strings(&[
+                    "--no-install",
+                    "convex",
+                    "deploy",
+                    "--yes",
+                    "--skip-large-indexes-check"
+                ])
+            )
         );
         assert_eq!(
-            PackageManager::Pnpm.deploy_command(),
-            ("pnpm", vec!["exec", "convex", "deploy", "--yes"])
+            PackageManager::Pnpm.deploy_command(&[]),
+            ("pnpm", strings(&["exec", "convex", "deploy", "--yes"]))
         );
         assert_eq!(
-            PackageManager::Yarn.deploy_command(),
-            ("yarn", vec!["convex", "deploy", "--yes"])
+            PackageManager::Yarn.deploy_command(&[]),
+            ("yarn", strings(&["convex", "deploy", "--yes"]))
         );
         assert_eq!(
-            PackageManager::Bun.deploy_command(),
-            ("bunx", vec!["--no-install", "convex", "deploy", "--yes"])
+            PackageManager::Bun.convex_command(&strings(&["export", "--path", "x.zip"])),
+            (
+                "bunx",
+                strings(&["--no-install", "convex", "export", "--path", "x.zip"])
+            )
         );
     }
 
     #[test]
-    fn child_env_drops_conflicts_and_secrets() {
-        let env: Vec<(OsString, OsString)> = [
-            ("PATH", "/bin"),
-            ("CONVEX_DEPLOYMENT", "dev:x"),
-            ("CONVEX_DEPLOY_KEY", "prod:y"),
-            ("INSTANCE_SECRET", "abc"),
-            ("CONVEX_SELF_HOSTED_URL", "http://old"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
-        let child = child_env(&env, "http://127.0.0.1:3210", "name|01ab");
-        let names: Vec<_> = child
-            .iter()
-            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
-            .collect();
+    fn installed_in_node_modules_or_yarn_pnp() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let pkg = json!({"dependencies": {"convex": "^1.48.0"}});
+        assert_eq!(convex_installed(d, PackageManager::Yarn, Some(&pkg)), None);
+        std::fs::write(d.join(".pnp.cjs"), "").unwrap();
         assert_eq!(
-            names,
-            [
-                "PATH=/bin",
-                "CONVEX_SELF_HOSTED_URL=http://127.0.0.1:3210",
-                "CONVEX_SELF_HOSTED_ADMIN_KEY=name|01ab"
-            ]
+            convex_installed(d, PackageManager::Yarn, Some(&pkg)),
+            Some(Installed::YarnPnp)
         );
+        // Plug'n'Play is Yarn's; and the package must be declared.
+        assert_eq!(convex_installed(d, PackageManager::Npm, Some(&pkg)), None);
+        assert_eq!(
+            convex_installed(d, PackageManager::Yarn, Some(&json!({}))),
+            None
+        );
+        std::fs::create_dir_all(d.join("node_modules/convex")).unwrap();
+        std::fs::write(
+            d.join("node_modules/convex/package.json"),
+            r#"{"name":"convex","version":"1.48.0"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            convex_installed(d, PackageManager::Npm, None),
+            Some(Installed::NodeModules("1.48.0".into()))
+        );
+    }
+
+    #[test]
+    fn functions_dir_from_convex_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        assert_eq!(functions_dir(d).unwrap(), d.join("convex"));
+        std::fs::write(d.join("convex.json"), r#"{"functions": "src/convex/"}"#).unwrap();
+        assert_eq!(functions_dir(d).unwrap(), d.join("src/convex/"));
+        std::fs::write(d.join("convex.json"), r#"{"node": {}}"#).unwrap();
+        assert_eq!(functions_dir(d).unwrap(), d.join("convex"));
+        std::fs::write(d.join("convex.json"), r#"{"functions": 3}"#).unwrap();
+        assert_eq!(functions_dir(d).unwrap_err().code(), "project_file");
+        std::fs::write(d.join("convex.json"), "{").unwrap();
+        assert_eq!(functions_dir(d).unwrap_err().code(), "project_file");
+    }
+
+    #[test]
+    fn extra_args_that_retarget_the_push_are_refused() {
+        assert!(
+            check_extra_args(&strings(&[
+                "--skip-large-indexes-check",
+                "--typecheck=disable"
+            ]))
+            .is_ok()
+        );
+        for bad in [
+            "--admin-key=x",
+            "--url",
+            "--env-file=.env.prod",
+            "--preview-create",
+        ] {
+            let err = check_extra_args(&strings(&[bad])).unwrap_err();
+            assert_eq!(err.code(), "invalid_input", "{bad}");
+            assert!(
+                err.to_string()
+                    .starts_with("invalid --deploy-arg / CODER_CONVEX_DEPLOY_ARGS")
+            );
+        }
     }
 }

@@ -102,10 +102,14 @@ env_vars! {
     CONVEX_SELF_HOSTED_URL;
     /// Admin key for the Convex CLI (`.env.local`).
     CONVEX_SELF_HOSTED_ADMIN_KEY;
-    /// Cloud deployment selector; commented out of `.env.local` (it conflicts with self-hosting).
+    /// Cloud deployment selector; commented out of `.env.local` and set to `""` for the Convex CLI.
     CONVEX_DEPLOYMENT;
-    /// Cloud deploy key; removed from the Convex CLI's environment.
+    /// Cloud deploy key; set to `""` in the Convex CLI's environment (neutralises project files).
     CONVEX_DEPLOY_KEY;
+    /// Alias of `CONVEX_DEPLOY_KEY` (CLI 1.48); set to `""` in the Convex CLI's environment.
+    CONVEX_DEPLOYMENT_TOKEN;
+    /// Convex cloud access-token override; set to `""` in the Convex CLI's environment.
+    CONVEX_OVERRIDE_ACCESS_TOKEN;
 
     // Convex Auth, pushed to the deployment.
     /// RSA private key (PKCS#8 PEM, newlines as spaces).
@@ -122,4 +126,8 @@ env_vars! {
     CODER_CONVEX_DASHBOARD_INTERNAL_URL;
     /// Seconds `convex deploy` may run (default 600).
     CODER_CONVEX_DEPLOY_TIMEOUT;
+    /// Extra arguments for `convex deploy`, space-separated (`--deploy-arg`).
+    CODER_CONVEX_DEPLOY_ARGS;
+    /// `true`: deploy even when nothing changed since the last deploy (`--force-deploy`).
+    CODER_CONVEX_FORCE_DEPLOY;
 }

@@ -6,7 +6,8 @@
 
 use std::path::PathBuf;
 
-/// Exit codes, documented in the README. Child exit codes of `convex deploy` pass through.
+/// Exit codes, documented in the README. A failed `convex deploy` has a code of its own; the
+/// child's own code is in the message and the `--json` document.
 pub mod exit {
     pub const OK: u8 = 0;
     /// A runtime failure not covered below.
@@ -20,6 +21,8 @@ pub mod exit {
     /// The database cannot be used: unreachable, authentication, TLS, or the instance
     /// database is missing and cannot be created.
     pub const DATABASE: u8 = 5;
+    /// The Convex CLI ran and failed (the deploy did not complete).
+    pub const DEPLOY_FAILED: u8 = 6;
 }
 
 /// How a command ended; [`ExitStatus::code`] maps it to the process exit code.
@@ -31,8 +34,7 @@ pub enum ExitStatus {
     BackendUnreachable,
     IdentityRejected,
     Database,
-    /// A child process's own exit code, passed through.
-    Child(u8),
+    DeployFailed,
 }
 
 impl ExitStatus {
@@ -44,7 +46,7 @@ impl ExitStatus {
             Self::BackendUnreachable => exit::BACKEND_UNREACHABLE,
             Self::IdentityRejected => exit::IDENTITY_REJECTED,
             Self::Database => exit::DATABASE,
-            Self::Child(code) => code,
+            Self::DeployFailed => exit::DEPLOY_FAILED,
         }
     }
 }
@@ -92,7 +94,7 @@ pub enum Error {
         source: Option<Cause>,
         hint: Option<String>,
     },
-    /// A child process (the Convex CLI) failed; its code passes through.
+    /// A child process (the Convex CLI) ran and failed; `code` is its own exit code.
     #[error("{program} exited with code {code}")]
     Child {
         program: String,
@@ -144,8 +146,8 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ("database", "5", "the database cannot be used"),
     (
         "child_failed",
-        "the child's code",
-        "the Convex CLI exited with an error",
+        "6",
+        "the Convex CLI ran and failed (its own code is in `child_exit_code`)",
     ),
     (
         "verification_failed",
@@ -250,7 +252,7 @@ impl Error {
             Self::BackendUnreachable { .. } => ExitStatus::BackendUnreachable,
             Self::IdentityRejected { .. } => ExitStatus::IdentityRejected,
             Self::Database { .. } => ExitStatus::Database,
-            Self::Child { code, .. } => ExitStatus::Child(*code),
+            Self::Child { .. } => ExitStatus::DeployFailed,
             Self::Io(_) | Self::Verification { .. } | Self::Runtime { .. } => ExitStatus::Failure,
         }
     }

@@ -16,7 +16,9 @@ pub mod urls;
 mod backend;
 mod clock;
 mod commands;
+mod convex_cli;
 mod deploy;
+mod deploy_digest;
 mod deployment_env;
 mod derive;
 mod doctor;
@@ -147,7 +149,8 @@ async fn dispatch(
             derive,
             wait,
             deploy,
-        } => commands::deploy::run(&ctx, derive, wait, deploy).await,
+            convex_args,
+        } => commands::deploy::run(&ctx, derive, wait, deploy, convex_args).await,
         Command::Status { derive, push } => commands::status::run(&ctx, derive, push).await,
         Command::Doctor {
             derive,

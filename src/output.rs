@@ -123,6 +123,9 @@ struct ErrorReport<'a> {
     message: String,
     causes: Vec<String>,
     hint: Option<&'a str>,
+    /// The Convex CLI's own exit code, for `child_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_exit_code: Option<u8>,
 }
 
 /// `{"ok", "exit_code", "error"?, …report}`: the report's own fields follow the envelope.
@@ -137,6 +140,10 @@ fn document(report: Option<&Value>, failure: Option<&Error>) -> Value {
             message: err.to_string(),
             causes: err.causes(),
             hint: err.hint(),
+            child_exit_code: match err {
+                Error::Child { code, .. } => Some(*code),
+                _ => None,
+            },
         };
         doc.insert(
             "error".into(),

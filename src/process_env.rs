@@ -34,6 +34,8 @@ pub struct RawEnv {
     pub no_color: Option<String>,
     pub pg_ca_file: Option<String>,
     pub convex_deployment: Option<String>,
+    pub convex_deploy_key: Option<String>,
+    pub convex_deployment_token: Option<String>,
     pub coder_convex_log: Option<String>,
 }
 

@@ -1,4 +1,5 @@
-//! `coder-convex deploy`: steps 5–6 and 8 — wait, verify, run the project's `convex deploy`.
+//! `coder-convex deploy`: steps 5–6 and 8 — wait, verify, run the project's `convex deploy`
+//! (always: the skip-when-unchanged rule is `setup`'s), with extra CLI arguments after `--`.
 
 use std::time::Duration;
 
@@ -21,14 +22,22 @@ pub(crate) async fn run(
     derive: &DeriveArgs,
     wait: &WaitArgs,
     deploy: &DeployArgs,
+    convex_args: &[String],
 ) -> Result<Outcome> {
+    let mut extra_args = deploy.deploy_args.clone();
+    extra_args.extend(convex_args.iter().cloned());
+    crate::deploy::check_extra_args(&extra_args)?;
     let session = context::session(ctx, derive).await?;
-    if !ctx.dir.join("convex").is_dir() {
-        return Err(
-            Error::runtime(format!("{} has no convex/ directory", ctx.dir.display())).with_hint(
-                "run this in the project that holds your Convex functions (or pass --project-dir)",
-            ),
-        );
+    let functions = crate::deploy::functions_dir(ctx.dir)?;
+    if !functions.is_dir() {
+        return Err(Error::runtime(format!(
+            "{} has no functions directory {}",
+            ctx.dir.display(),
+            functions.display()
+        ))
+        .with_hint(
+            "run this in the project that holds your Convex functions (or pass --project-dir); convex.json `functions` moves them",
+        ));
     }
     let connected = steps::connect(
         &session.derived,
@@ -39,13 +48,21 @@ pub(crate) async fn run(
     )
     .await?;
     let key = connected.legacy_key.clone().unwrap_or(session.admin_key);
-    let outcome = steps::deploy(
+    let done = steps::deploy(
         ctx,
         session.state.package_json.as_ref(),
         &connected.backend,
         &key,
-        Duration::from_secs(deploy.deploy_timeout),
+        &steps::DeployRequest {
+            functions: &functions,
+            extra_args: &extra_args,
+            timeout: Duration::from_secs(deploy.deploy_timeout),
+            // Asked for by name: always deploy.
+            may_skip: false,
+        },
     )
     .await?;
-    Ok(Outcome::ok(&Report { deploy: outcome }))
+    Ok(Outcome::ok(&Report {
+        deploy: done.outcome,
+    }))
 }

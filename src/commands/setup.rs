@@ -20,7 +20,13 @@ use crate::project_fs::{self, Change};
 
 use super::configure::{self, Configured};
 use super::context::{self, Ctx, Outcome, UrlsReport};
-use super::steps::{self, EnvReport};
+use super::steps::{self, DeployRequest, EnvReport};
+
+/// `dir/sub` as `sub/` for messages.
+fn relative(dir: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(dir).unwrap_or(path).to_string_lossy();
+    format!("{}/", rel.trim_end_matches('/'))
+}
 
 /// The flags of `setup`.
 pub(crate) struct Args<'a> {
@@ -43,6 +49,8 @@ struct Report<'a> {
     files: &'a [FileChange],
     env: EnvReport,
     deploy: Option<DeployOutcome>,
+    /// The deploy was skipped: nothing changed since `deploy` (the recorded one).
+    deploy_skipped: bool,
     auth: Vec<AuthCheck>,
     warnings: &'a [String],
 }
@@ -133,20 +141,29 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
     )?;
     let env = steps::push_env(&connected.backend, &desired, out).await?;
 
-    let has_functions = ctx.dir.join("convex").is_dir();
+    let functions = crate::deploy::functions_dir(ctx.dir)?;
     let deployed = match args.deploy {
-        Some(deploy) if has_functions => Some(
+        Some(deploy) if functions.is_dir() => Some(
             steps::deploy(
                 ctx,
                 state.package_json.as_ref(),
                 &connected.backend,
                 &admin_key,
-                Duration::from_secs(deploy.deploy_timeout),
+                &DeployRequest {
+                    functions: &functions,
+                    extra_args: &deploy.deploy_args,
+                    timeout: Duration::from_secs(deploy.deploy_timeout),
+                    // New variables can change what the push computes (auth.config.ts).
+                    may_skip: !deploy.force_deploy && !env.posted,
+                },
             )
             .await?,
         ),
         Some(_) => {
-            out.info("no convex/ directory: nothing to deploy");
+            out.info(format!(
+                "no {} directory: nothing to deploy",
+                relative(ctx.dir, &functions)
+            ));
             None
         }
         None => {
@@ -154,6 +171,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
             None
         }
     };
+    let deploy_skipped = deployed.as_ref().is_some_and(|d| d.skipped);
+    let deployed = deployed.map(|d| d.outcome);
 
     let auth = if probe::uses_convex_auth(state.package_json.as_ref()) && deployed.is_some() {
         probe::auth(&derived, &written.jwt_key).await
@@ -184,6 +203,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         files: &written.files,
         env,
         deploy: deployed,
+        deploy_skipped,
         auth,
         warnings: &derived.warnings,
     };

@@ -3,12 +3,15 @@
 //! A failure here stops the command with the error that says why.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::backend::{self, Backend, CallError, WaitProgress};
+use crate::convex_cli;
 use crate::deploy::{self, DeployOutcome, PackageManager};
+use crate::deploy_digest as digest;
 use crate::derive::Derived;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -208,16 +211,32 @@ pub(crate) async fn push_env(
     Ok(report)
 }
 
+/// What step 8 is asked to do.
+pub(crate) struct DeployRequest<'a> {
+    pub(crate) functions: &'a Path,
+    pub(crate) extra_args: &'a [String],
+    pub(crate) timeout: Duration,
+    /// Skip when nothing changed since the last deploy (`setup` without `--force-deploy`).
+    pub(crate) may_skip: bool,
+}
+
+/// What step 8 did: a deploy that ran, or the recorded one it found still current.
+pub(crate) struct DeployDone {
+    pub(crate) outcome: DeployOutcome,
+    pub(crate) skipped: bool,
+}
+
 /// Step 8, when there is something to deploy.
 pub(crate) async fn deploy(
     ctx: &Ctx<'_>,
     package_json: Option<&serde_json::Value>,
     backend: &Backend,
     admin_key: &str,
-    timeout: Duration,
-) -> Result<DeployOutcome> {
+    request: &DeployRequest<'_>,
+) -> Result<DeployDone> {
+    deploy::check_extra_args(request.extra_args)?;
     let pm = PackageManager::detect(ctx.dir, package_json);
-    if deploy::convex_installed(ctx.dir).is_none() {
+    let Some(installed) = deploy::convex_installed(ctx.dir, pm, package_json) else {
         return Err(Error::runtime(format!(
             "the `convex` package is not installed in {}",
             ctx.dir.display()
@@ -226,12 +245,52 @@ pub(crate) async fn deploy(
             "run `{}` (and your package manager's install), or skip this step with --no-deploy",
             pm.install_hint()
         )));
+    };
+    let version = installed.version().to_owned();
+    let local = || {
+        digest::local(
+            ctx.dir,
+            request.functions,
+            &version,
+            request.extra_args,
+            backend.url(),
+        )
+    };
+    if request.may_skip
+        && let Some(last) = deploy::last(ctx.dir)
+        && last.local_digest.is_some()
+        && last.local_digest == Some(local()?)
+        && last.remote_digest.is_some()
+        && digest::remote(backend, &version).await == last.remote_digest
+    {
+        ctx.out.success(
+            "functions unchanged since the last deploy and still deployed: deploy skipped (--force-deploy deploys anyway)",
+        );
+        return Ok(DeployDone {
+            outcome: last,
+            skipped: true,
+        });
     }
-    let env = deploy::child_env(ctx.process_env, backend.url(), admin_key);
-    let outcome = deploy::run(ctx.dir, pm, env, timeout, ctx.out).await?;
+    let env = convex_cli::child_env(ctx.process_env, backend.url(), admin_key);
+    let mut outcome = deploy::run(
+        ctx.dir,
+        pm,
+        request.extra_args,
+        env,
+        request.timeout,
+        ctx.out,
+    )
+    .await?;
     ctx.out.success(format!(
         "deployed in {:.1}s",
         outcome.duration_ms as f64 / 1000.0
     ));
-    Ok(outcome)
+    // After the CLI's codegen, so the next comparison sees the same files.
+    outcome.local_digest = local().ok();
+    outcome.remote_digest = digest::remote(backend, &version).await;
+    deploy::record(ctx.dir, &outcome);
+    Ok(DeployDone {
+        outcome,
+        skipped: false,
+    })
 }

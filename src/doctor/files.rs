@@ -158,27 +158,53 @@ pub(super) fn typo_check(dir: &Path) -> Check {
     }
 }
 
-pub(super) fn deployment_conflict_check(env: &RawEnv, cli_env: Option<&EnvFile>) -> Check {
-    let name = "CONVEX_DEPLOYMENT conflict";
-    let in_file = cli_env.and_then(|f| f.get(ev::CONVEX_DEPLOYMENT)).is_some();
-    let in_env = env.convex_deployment.is_some();
-    if !in_file && !in_env {
-        return Check::pass(name, "not set");
+/// A cloud deployment selector where the Convex CLI reads it (the environment, `.env.local`,
+/// `.env`): our own runs neutralise it, but a hand-run `npx convex …` goes to the cloud or
+/// refuses to run.
+pub(super) fn deployment_conflict_check(
+    env: &RawEnv,
+    dir: &Path,
+    cli_env: Option<&EnvFile>,
+) -> Check {
+    let name = "deployment selector conflict";
+    let selectors = [
+        (ev::CONVEX_DEPLOYMENT, env.convex_deployment.is_some()),
+        (ev::CONVEX_DEPLOY_KEY, env.convex_deploy_key.is_some()),
+        (
+            ev::CONVEX_DEPLOYMENT_TOKEN,
+            env.convex_deployment_token.is_some(),
+        ),
+    ];
+    let dot_env = EnvFile::load(dir.join(".env")).ok();
+    let mut found = Vec::new();
+    let mut in_files = false;
+    for (var, in_env) in selectors {
+        if in_env {
+            found.push(format!("{var} in the environment"));
+        }
+        for (file, loaded) in [(CLI_ENV_FILE, cli_env), (".env", dot_env.as_ref())] {
+            if loaded.and_then(|f| f.get(var)).is_some() {
+                found.push(format!("{var} in {file}"));
+                in_files = true;
+            }
+        }
     }
-    let place = if in_file {
-        ".env.local"
-    } else {
-        "the environment"
-    };
+    if found.is_empty() {
+        return Check::pass(
+            name,
+            "no CONVEX_DEPLOYMENT / CONVEX_DEPLOY_KEY / CONVEX_DEPLOYMENT_TOKEN",
+        );
+    }
     Check::fail(
         name,
         format!(
-            "CONVEX_DEPLOYMENT is set in {place} beside CONVEX_SELF_HOSTED_*; the Convex CLI refuses both"
+            "{}: a hand-run `npx convex …` picks that deployment over CONVEX_SELF_HOSTED_* (coder-convex's own runs ignore it)",
+            found.join(", ")
         ),
-        if in_file {
-            "run `coder-convex configure` (it comments the line out)"
+        if in_files {
+            "delete or comment out those lines (`coder-convex configure` comments CONVEX_DEPLOYMENT out of .env.local)"
         } else {
-            "unset CONVEX_DEPLOYMENT in your shell or template"
+            "unset them in your shell or template"
         },
     )
 }

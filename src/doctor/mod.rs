@@ -52,7 +52,7 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
     let jwt = files::jwt_check(&mut checks, dir);
     checks.push(files::modes_check(dir, opts.fix, out));
     checks.push(files::typo_check(dir));
-    checks.push(files::deployment_conflict_check(env, cli_env.as_ref()));
+    checks.push(files::deployment_conflict_check(env, dir, cli_env.as_ref()));
     if let Some(file) = &convex_env {
         checks.push(files::tls_flag_check(file));
     }

@@ -193,7 +193,32 @@ fn convex_deployment_beside_self_hosted_is_named() {
         &format!("{text}CONVEX_DEPLOYMENT=dev:happy-otter-123\n"),
     );
     let (_, checks) = h.doctor();
-    only_failing(&checks, "CONVEX_DEPLOYMENT conflict");
+    only_failing(&checks, "deployment selector conflict");
+    let c = check(&checks, "deployment selector conflict");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("CONVEX_DEPLOYMENT in .env.local:"),
+        "{c}"
+    );
+}
+
+#[test]
+fn every_deployment_selector_in_env_or_dot_env_is_named() {
+    let h = Healthy::new(&[("CONVEX_DEPLOYMENT_TOKEN", "prod:abc|xyz")]);
+    h.p.write(".env", "CONVEX_DEPLOY_KEY=prod:team|secret\n");
+    let (_, checks) = h.doctor();
+    only_failing(&checks, "deployment selector conflict");
+    let c = check(&checks, "deployment selector conflict");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("CONVEX_DEPLOY_KEY in .env, CONVEX_DEPLOYMENT_TOKEN in the environment:"),
+        "{c}"
+    );
+    assert!(!c.to_string().contains("secret"), "{c}");
 }
 
 #[test]

@@ -114,7 +114,7 @@ fn a_runtime_failure_is_code_1() {
 }
 
 #[test]
-fn a_failing_child_passes_its_code_through() {
+fn a_failing_deploy_is_code_6_with_the_childs_code() {
     let (p, secret) = configured();
     let bin = deployable(&p, None);
     let fake = FakeBackend::start(fake_for(&secret));
@@ -125,7 +125,8 @@ fn a_failing_child_passes_its_code_through() {
         &fake,
         &[("PATH", &path), ("FAKE_EXIT", "7")],
     );
-    let doc = failure(&run, 7, "child_failed");
+    let doc = failure(&run, 6, "child_failed");
+    assert_eq!(doc["error"]["child_exit_code"], 7, "{doc}");
     assert!(
         doc["error"]["message"]
             .as_str()

@@ -84,7 +84,7 @@ fn rendered_error_of_each_exit_code() {
     assert_eq!(run.code(), 5);
     snapshot_failure("5-database", &db, &run);
 
-    // A child's own code passes through.
+    // 6: the deploy ran and failed (the child's own code is in the message and the document).
     let bin = deployable(&p, None);
     let fake = FakeBackend::start(fake_for(&secret));
     let path = path_with(&bin);
@@ -94,6 +94,6 @@ fn rendered_error_of_each_exit_code() {
         &fake,
         &[("PATH", &path), ("FAKE_EXIT", "7")],
     );
-    assert_eq!(run.code(), 7);
-    snapshot_failure("7-child", &p, &run);
+    assert_eq!(run.code(), 6);
+    snapshot_failure("6-deploy-failed", &p, &run);
 }

@@ -18,6 +18,11 @@ use axum::routing::{get, post};
 use coder_convex::secrets::{InstanceSecret, validate_admin_key};
 use serde_json::{Value, json};
 
+#[path = "fake_push.rs"]
+mod fake_push;
+#[allow(unused_imports)]
+pub use fake_push::{Deployed, PushConfig, PushRecorded};
+
 /// How the fake behaves.
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
@@ -42,6 +47,8 @@ pub struct FakeConfig {
     pub issuer_override: Option<String>,
     /// Initial deployment variables.
     pub env: BTreeMap<String, String>,
+    /// The push protocol's faults (`fake_push.rs`).
+    pub push: PushConfig,
 }
 
 impl FakeConfig {
@@ -59,6 +66,7 @@ impl FakeConfig {
             fail_updates: 0,
             issuer_override: None,
             env: BTreeMap::new(),
+            push: PushConfig::default(),
         }
     }
 }
@@ -89,6 +97,7 @@ pub struct FakeBackend {
     pub api_url: String,
     pub site_url: String,
     shared: AppState,
+    push: fake_push::PushState,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -116,6 +125,12 @@ impl FakeBackend {
             .await
             .expect("bind site port");
         let site_addr = site_listener.local_addr().expect("site addr");
+        let push = fake_push::state(
+            &config.instance_name,
+            &config.secret,
+            config.legacy_keys_only,
+            config.push.clone(),
+        );
         let shared = Arc::new(Shared {
             recorded: Mutex::new(Recorded {
                 env: config.env.clone(),
@@ -134,7 +149,8 @@ impl FakeBackend {
             .route("/api/v1/list_environment_variables", get(list_env))
             .route("/api/v1/get_canonical_urls", get(canonical_urls))
             .fallback(not_found)
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .merge(fake_push::router(push.clone()));
         let site = Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -162,8 +178,24 @@ impl FakeBackend {
             api_url: format!("http://{api_addr}"),
             site_url: format!("http://{site_addr}"),
             shared,
+            push,
             runtime: None,
         }
+    }
+
+    /// A snapshot of what the push routes recorded, under the lock.
+    pub fn pushes<T>(&self, f: impl FnOnce(&PushRecorded) -> T) -> T {
+        f(&self.push.recorded.lock().expect("push state"))
+    }
+
+    /// Push-protocol requests seen so far (`/api/get_config_hashes`, `/api/deploy2/...`).
+    pub fn push_requests(&self) -> Vec<String> {
+        self.pushes(|p| p.requests.clone())
+    }
+
+    /// Forget the deployed code, like a backend whose data was wiped.
+    pub fn wipe_deployed_code(&self) {
+        self.push.recorded.lock().expect("push state").deployed = None;
     }
 
     /// A snapshot of what was recorded, under the lock.
