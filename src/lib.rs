@@ -13,6 +13,7 @@ pub mod error;
 pub mod secrets;
 pub mod urls;
 
+mod auth_libs;
 mod backend;
 mod clock;
 mod commands;
@@ -30,6 +31,7 @@ mod project;
 mod project_files;
 mod project_fs;
 mod project_lock;
+mod site_url;
 
 use std::ffi::OsString;
 
@@ -112,7 +114,6 @@ async fn dispatch(
             derive,
             write,
             wait,
-            push,
             deploy,
             no_deploy,
         } => {
@@ -120,7 +121,6 @@ async fn dispatch(
                 derive,
                 write,
                 wait,
-                push,
                 deploy: (!no_deploy).then_some(deploy),
             };
             commands::setup::run(&ctx, &args).await
@@ -136,20 +136,17 @@ async fn dispatch(
             legacy,
             check,
         } => commands::admin_key::run(&ctx, derive, *legacy, *check).await,
-        Command::EnvSet { derive, wait, push } => {
-            commands::env_set::run(&ctx, derive, wait, push).await
-        }
+        Command::EnvSet { derive, wait } => commands::env_set::run(&ctx, derive, wait).await,
         Command::Deploy {
             derive,
             wait,
             deploy,
         } => commands::deploy::run(&ctx, derive, wait, deploy).await,
-        Command::Status { derive, push } => commands::status::run(&ctx, derive, push).await,
+        Command::Status { derive } => commands::status::run(&ctx, derive).await,
         Command::Doctor {
             derive,
-            push,
             fix,
             dashboard_internal_url,
-        } => commands::doctor::run(&ctx, derive, push, *fix, dashboard_internal_url).await,
+        } => commands::doctor::run(&ctx, derive, *fix, dashboard_internal_url).await,
     }
 }
