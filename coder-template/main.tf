@@ -85,6 +85,43 @@ data "coder_parameter" "project_repo" {
   order        = 3
 }
 
+data "coder_parameter" "app_port" {
+  name         = "app_port"
+  display_name = "App dev server port"
+  description  = "The port your app's dev server listens on: Vite and SvelteKit 5173, Next.js, TanStack Start, Remix and create-react-app 3000, Expo 8081. coder-convex derives SITE_URL (what Convex Auth and Better Auth redirect to) from it, and the App button opens it."
+  type         = "number"
+  default      = 5173
+  mutable      = true
+  icon         = "/icon/widgets.svg"
+  order        = 4
+  validation {
+    min = 1
+    max = 65535
+  }
+}
+
+data "coder_parameter" "app_share" {
+  name         = "app_share"
+  display_name = "Who can open the app"
+  description  = "Share level of the App button: only you, anyone signed in to Coder, or anyone with the link (for OAuth providers and testers without a Coder account)."
+  type         = "string"
+  default      = "owner"
+  mutable      = true
+  order        = 5
+  option {
+    name  = "Only me"
+    value = "owner"
+  }
+  option {
+    name  = "Coder users"
+    value = "authenticated"
+  }
+  option {
+    name  = "Anyone with the link"
+    value = "public"
+  }
+}
+
 locals {
   home         = "/home/coder"
   project_path = "${local.home}/${var.project_dir}"
@@ -164,6 +201,8 @@ resource "coder_agent" "main" {
     CODER_CONVEX_GIT_URL     = var.coder_convex_git_url
     CODER_CONVEX_VERSION     = var.coder_convex_version
     CONVEX_PROJECT_REPO      = data.coder_parameter.project_repo.value
+    # SITE_URL is derived from this port, so it is the App button's port.
+    CODER_CONVEX_FRONTEND_PORT = tostring(data.coder_parameter.app_port.value)
   }
 
   metadata {
@@ -321,6 +360,20 @@ resource "coder_app" "convex_dashboard" {
     interval  = 5
     threshold = 12
   }
+}
+
+# The app's own dev server (Vite, Next.js, ...). coder-convex pushes SITE_URL as this port's
+# workspace URL (`<port>--<agent>--<workspace>--<owner>.<wildcard>`), the URL Convex Auth and
+# Better Auth redirect to. No healthcheck: the dev server runs only while you run it.
+resource "coder_app" "app" {
+  agent_id     = coder_agent.main.id
+  slug         = "app"
+  display_name = "App"
+  icon         = "/icon/widgets.svg"
+  url          = "http://localhost:${data.coder_parameter.app_port.value}"
+  subdomain    = true
+  share        = data.coder_parameter.app_share.value
+  order        = 1
 }
 
 # --- volumes --------------------------------------------------------------------------------

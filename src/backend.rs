@@ -378,28 +378,35 @@ pub(crate) struct AuthDiscovery {
     pub jwks: Option<serde_json::Value>,
 }
 
+/// `GET <site proxy><path>` as JSON (no redirects followed: a redirect is an answer).
+async fn site_json(site_url: &str, path: &'static str) -> Result<serde_json::Value, CallError> {
+    let client = loopback_client(DISCOVERY_TIMEOUT).map_err(transport(site_url))?;
+    let url = format!("{site_url}{path}");
+    let response = client.get(&url).send().await.map_err(transport(&url))?;
+    let status = response.status();
+    let body = response.text().await.map_err(transport(&url))?;
+    if !status.is_success() {
+        return Err(CallError::Status {
+            status,
+            body: short(&body),
+        });
+    }
+    serde_json::from_str::<serde_json::Value>(&body)
+        .map_err(|source| CallError::Decode { what: path, source })
+}
+
+/// Better Auth's health route through the site proxy (`registerRoutes` mounts Better Auth
+/// under `/api/auth`; its `/ok` answers `{"ok":true}`).
+pub(crate) const BETTER_AUTH_OK_PATH: &str = "/api/auth/ok";
+
+pub(crate) async fn better_auth_ok(site_url: &str) -> Result<serde_json::Value, CallError> {
+    site_json(site_url, BETTER_AUTH_OK_PATH).await
+}
+
 /// `GET <site>/.well-known/openid-configuration` and `/.well-known/jwks.json`.
 pub(crate) async fn auth_discovery(site_url: &str) -> Result<AuthDiscovery, CallError> {
-    let client = loopback_client(DISCOVERY_TIMEOUT).map_err(transport(site_url))?;
-    let fetch = |path: &'static str| {
-        let client = client.clone();
-        let url = format!("{site_url}{path}");
-        async move {
-            let response = client.get(&url).send().await.map_err(transport(&url))?;
-            let status = response.status();
-            let body = response.text().await.map_err(transport(&url))?;
-            if !status.is_success() {
-                return Err(CallError::Status {
-                    status,
-                    body: short(&body),
-                });
-            }
-            serde_json::from_str::<serde_json::Value>(&body)
-                .map_err(|source| CallError::Decode { what: path, source })
-        }
-    };
-    let config = fetch("/.well-known/openid-configuration").await?;
-    let jwks = fetch("/.well-known/jwks.json").await.ok();
+    let config = site_json(site_url, "/.well-known/openid-configuration").await?;
+    let jwks = site_json(site_url, "/.well-known/jwks.json").await.ok();
     Ok(AuthDiscovery {
         issuer: config
             .get("issuer")

@@ -75,6 +75,12 @@ pub struct DeriveArgs {
     /// Internal URL of the backend's site proxy.
     #[arg(long, env = ev::CODER_CONVEX_SITE_PROXY_URL, value_name = "URL")]
     pub site_proxy_url: Option<String>,
+    /// Public URL of the app itself (its dev server); pushed as SITE_URL. Default: derived from the frontend port.
+    #[arg(long, env = ev::SITE_URL, value_name = "URL")]
+    pub site_url: Option<String>,
+    /// Port of the app's dev server. Default: `--port`/`-p` in the `dev` script, else the framework's default.
+    #[arg(long, env = ev::CODER_CONVEX_FRONTEND_PORT, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub frontend_port: Option<u16>,
 }
 
 /// Options of commands that write the project files.
@@ -83,6 +89,9 @@ pub struct WriteArgs {
     /// Replace `jwt_private_key.pem` with a new key (the old one is kept as a backup).
     #[arg(long)]
     pub rotate_jwt_key: bool,
+    /// Replace BETTER_AUTH_SECRET with a new one (everyone signed in with Better Auth is signed out).
+    #[arg(long)]
+    pub rotate_auth_secret: bool,
 }
 
 /// Options of commands that talk to the backend.
@@ -91,14 +100,6 @@ pub struct WaitArgs {
     /// Seconds to wait for the backend to answer `GET /version`.
     #[arg(long, env = ev::CODER_CONVEX_WAIT, value_name = "SECS", default_value_t = 120)]
     pub wait: u64,
-}
-
-/// Options of commands that push the deployment environment.
-#[derive(Debug, Clone, Args)]
-pub struct PushArgs {
-    /// Frontend URL Convex Auth redirects to; pushed as SITE_URL when given.
-    #[arg(long, env = ev::SITE_URL, value_name = "URL")]
-    pub site_url: Option<String>,
 }
 
 /// Options of commands that deploy.
@@ -132,8 +133,6 @@ pub enum Command {
         write: WriteArgs,
         #[command(flatten)]
         wait: WaitArgs,
-        #[command(flatten)]
-        push: PushArgs,
         #[command(flatten)]
         deploy: DeployArgs,
         /// Do not run `convex deploy`.
@@ -173,15 +172,11 @@ pub enum Command {
     Status {
         #[command(flatten)]
         derive: DeriveArgs,
-        #[command(flatten)]
-        push: PushArgs,
     },
     /// Run every check and say what is wrong and how to fix it.
     Doctor {
         #[command(flatten)]
         derive: DeriveArgs,
-        #[command(flatten)]
-        push: PushArgs,
         /// Repair what is safe to repair: file modes, the missing database, stale deployment variables.
         #[arg(long)]
         fix: bool,
@@ -195,8 +190,6 @@ pub enum Command {
         derive: DeriveArgs,
         #[command(flatten)]
         wait: WaitArgs,
-        #[command(flatten)]
-        push: PushArgs,
     },
     /// Deploy the project's Convex functions with the Convex CLI.
     Deploy {

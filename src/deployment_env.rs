@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::backend::EnvChange;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
-use crate::secrets::JwtKey;
+use crate::secrets::{AuthSecret, JwtKey};
 
 /// The deployment variable listing the names coder-convex owns (comma-separated).
 pub(crate) const OWNED_VAR: &str = ev::CODER_CONVEX_MANAGED_VARS;
@@ -31,22 +31,43 @@ pub(crate) fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The values coder-convex sets; each `None` is left out (and so is the user's to set).
+pub(crate) struct Managed<'a> {
+    /// Convex Auth: `JWT_PRIVATE_KEY`, `JWKS`, and `CONVEX_SITE_ORIGIN`, `JWT_ISSUER` (the
+    /// site origin) for projects that read them.
+    pub(crate) jwt: Option<&'a JwtKey>,
+    pub(crate) site_origin: &'a str,
+    /// Better Auth: `BETTER_AUTH_SECRET`.
+    pub(crate) auth_secret: Option<&'a AuthSecret>,
+    /// The app's own URL: `SITE_URL`.
+    pub(crate) site_url: Option<&'a str>,
+}
+
 /// Everything we want in the deployment, including the ownership record.
 pub(crate) fn desired(
-    jwt: &JwtKey,
-    site_origin: &str,
-    site_url: Option<&str>,
+    managed: &Managed<'_>,
     user: &BTreeMap<String, String>,
     user_file: &Path,
 ) -> Result<BTreeMap<String, String>> {
-    let ours = [
-        (ev::JWT_PRIVATE_KEY, jwt.expose_env_value()),
-        (ev::JWKS, jwt.jwks()),
-        (ev::CONVEX_SITE_ORIGIN, site_origin.to_owned()),
-        (ev::JWT_ISSUER, site_origin.to_owned()),
-    ];
+    let mut ours: Vec<(&str, String)> = Vec::new();
+    if let Some(jwt) = managed.jwt {
+        ours.push((ev::JWT_PRIVATE_KEY, jwt.expose_env_value()));
+        ours.push((ev::JWKS, jwt.jwks()));
+        ours.push((ev::CONVEX_SITE_ORIGIN, managed.site_origin.to_owned()));
+        ours.push((ev::JWT_ISSUER, managed.site_origin.to_owned()));
+    }
+    if let Some(secret) = managed.auth_secret {
+        ours.push((ev::BETTER_AUTH_SECRET, secret.expose().to_owned()));
+    }
+    if let Some(url) = managed.site_url {
+        ours.push((ev::SITE_URL, url.to_owned()));
+    }
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in user {
+        // A `SITE_URL` line is an input of the app URL (README "The app's URL"), not a clash.
+        if name == ev::SITE_URL && managed.site_url.is_some() {
+            continue;
+        }
         let bad = |message: String, hint: &str| {
             Err(Error::file(user_file, message).with_hint(hint.to_owned()))
         };
@@ -59,7 +80,7 @@ pub(crate) fn desired(
         if name == OWNED_VAR || ours.iter().any(|(n, _)| n == name) {
             return bad(
                 format!("{name} is managed by coder-convex"),
-                "remove the line; the value comes from jwt_private_key.pem and the derived site origin",
+                "remove the line; coder-convex sets it for the auth library in package.json",
             );
         }
         if !valid_name(name) || name.len() > MAX_NAME_BYTES {
@@ -72,9 +93,6 @@ pub(crate) fn desired(
     }
     for (name, value) in ours {
         vars.insert(name.to_owned(), value);
-    }
-    if let Some(url) = site_url {
-        vars.insert(ev::SITE_URL.to_owned(), url.to_owned());
     }
     let owned: Vec<&str> = vars.keys().map(String::as_str).collect();
     let owned = owned.join(",");
@@ -169,13 +187,24 @@ mod tests {
             .collect()
     }
 
+    fn convex_auth(site_url: Option<&str>) -> Managed<'_> {
+        static KEY: std::sync::OnceLock<JwtKey> = std::sync::OnceLock::new();
+        Managed {
+            jwt: Some(KEY.get_or_init(key)),
+            site_origin: "https://site",
+            auth_secret: None,
+            site_url,
+        }
+    }
+
     #[test]
     fn desired_holds_ours_users_and_the_ownership_record() {
         let d = desired(
-            &key(),
-            "https://site",
-            Some("http://localhost:5173"),
-            &user(&[("OPENAI_API_KEY", "sk")]),
+            &convex_auth(Some("http://localhost:5173")),
+            &user(&[
+                ("OPENAI_API_KEY", "sk"),
+                ("SITE_URL", "http://localhost:5173"),
+            ]),
             Path::new("f"),
         )
         .unwrap();
@@ -191,6 +220,49 @@ mod tests {
     }
 
     #[test]
+    fn only_what_the_libraries_need() {
+        let secret = AuthSecret::generate();
+        let better_auth = Managed {
+            jwt: None,
+            site_origin: "https://site",
+            auth_secret: Some(&secret),
+            site_url: Some("https://5173--main--ws--alice.apps.example.com"),
+        };
+        // Better Auth's optional static JWKS stays the user's.
+        let d = desired(&better_auth, &user(&[("JWKS", "{}")]), Path::new("f")).unwrap();
+        assert_eq!(d["BETTER_AUTH_SECRET"], secret.expose());
+        assert_eq!(
+            d["SITE_URL"],
+            "https://5173--main--ws--alice.apps.example.com"
+        );
+        assert_eq!(d["JWKS"], "{}");
+        assert_eq!(d[OWNED_VAR], "BETTER_AUTH_SECRET,JWKS,SITE_URL");
+        let custom = Managed {
+            jwt: None,
+            site_origin: "https://site",
+            auth_secret: None,
+            site_url: None,
+        };
+        let d = desired(
+            &custom,
+            &user(&[("CLERK_JWT_ISSUER_DOMAIN", "https://x.clerk.accounts.dev")]),
+            Path::new("f"),
+        )
+        .unwrap();
+        assert_eq!(
+            d.keys().collect::<Vec<_>>(),
+            ["CLERK_JWT_ISSUER_DOMAIN", OWNED_VAR]
+        );
+        let err = desired(
+            &better_auth,
+            &user(&[("BETTER_AUTH_SECRET", "x")]),
+            Path::new("f"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("managed by coder-convex"), "{err}");
+    }
+
+    #[test]
     fn bad_user_variables_are_refused_before_sending() {
         for (name, value, what) in [
             ("CONVEX_SITE_URL", "x", "Convex builds it"),
@@ -199,9 +271,7 @@ mod tests {
             ("BIG", &"x".repeat(8193) as &str, "the limit is 8192"),
         ] {
             let err = desired(
-                &key(),
-                "https://site",
-                None,
+                &convex_auth(None),
                 &user(&[(name, value)]),
                 Path::new(".env.convex.deployment"),
             )
@@ -217,7 +287,7 @@ mod tests {
             .map(|i| (format!("V{i}"), "x".to_owned()))
             .collect();
         assert!(
-            desired(&key(), "s", None, &many, Path::new("f"))
+            desired(&convex_auth(None), &many, Path::new("f"))
                 .unwrap_err()
                 .to_string()
                 .contains("at most 512")
@@ -226,7 +296,7 @@ mod tests {
             .map(|i| (format!("V{i}"), "x".repeat(8000)))
             .collect();
         assert!(
-            desired(&key(), "s", None, &heavy, Path::new("f"))
+            desired(&convex_auth(None), &heavy, Path::new("f"))
                 .unwrap_err()
                 .to_string()
                 .contains("524288")

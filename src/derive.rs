@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::auth_libs::{self, AuthLib};
 use crate::cli::DeriveArgs;
 use crate::database::{self, Database, DbInputs, InstanceNameSource};
 use crate::deployment_env;
@@ -14,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::process_env::RawEnv;
 use crate::project::{self, Framework};
 use crate::project_fs;
-use crate::secrets::JwtKey;
+use crate::secrets::{AuthSecret, JwtKey};
+use crate::site_url::{self, AppUrl, ExplicitUrl};
 use crate::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
 
 /// An env file as found on disk. `Debug` shows the names, never the values.
@@ -58,6 +60,8 @@ pub(crate) struct ProjectState {
     pub(crate) dir: PathBuf,
     pub(crate) convex_env: EnvFile,
     pub(crate) cli_env: EnvFile,
+    pub(crate) deployment_env: EnvFile,
+    pub(crate) auth_env: EnvFile,
     pub(crate) package_json: Option<serde_json::Value>,
 }
 
@@ -67,6 +71,8 @@ impl ProjectState {
             dir: dir.to_owned(),
             convex_env: EnvFile::load(dir.join(project::CONVEX_ENV_FILE))?,
             cli_env: EnvFile::load(dir.join(project::CLI_ENV_FILE))?,
+            deployment_env: EnvFile::load(dir.join(project::DEPLOYMENT_ENV_FILE))?,
+            auth_env: EnvFile::load(dir.join(project::AUTH_ENV_FILE))?,
             package_json: project::read_package_json(dir)?,
         })
     }
@@ -84,6 +90,10 @@ pub(crate) struct Derived {
     pub(crate) instance_name: String,
     pub(crate) instance_name_source: InstanceNameSource,
     pub(crate) framework: Framework,
+    /// The app's own public URL (`SITE_URL`), when there is a frontend we know of.
+    pub(crate) app_url: Option<AppUrl>,
+    /// The auth libraries `package.json` lists.
+    pub(crate) auth_libs: Vec<AuthLib>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -125,6 +135,8 @@ pub(crate) fn derive(
         state.convex_env.get(ev::INSTANCE_NAME),
         &mut warnings,
     )?;
+    let framework = Framework::detect(state.package_json.as_ref());
+    let app_url = app_url(args, state, framework, &inputs)?;
     Ok(Derived {
         urls,
         slugs,
@@ -133,9 +145,37 @@ pub(crate) fn derive(
         database,
         instance_name,
         instance_name_source,
-        framework: Framework::detect(state.package_json.as_ref()),
+        framework,
+        app_url,
+        auth_libs: auth_libs::detect(state.package_json.as_ref()),
         warnings,
     })
+}
+
+/// `SITE_URL`: the flag or variable, else a `SITE_URL` line in `.env.convex.deployment`
+/// (where earlier versions told users to put it), else derived from the frontend port.
+fn app_url(
+    args: &DeriveArgs,
+    state: &ProjectState,
+    framework: Framework,
+    inputs: &UrlInputs<'_>,
+) -> Result<Option<AppUrl>> {
+    let in_file = format!("{} in {}", ev::SITE_URL, project::DEPLOYMENT_ENV_FILE);
+    let explicit = match args.site_url.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(value) => Some(ExplicitUrl {
+            value,
+            input: ev::SITE_URL,
+        }),
+        None => state
+            .deployment_env
+            .get(ev::SITE_URL)
+            .map(|value| ExplicitUrl {
+                value,
+                input: &in_file,
+            }),
+    };
+    let port = site_url::detect_port(args.frontend_port, state.package_json.as_ref(), framework);
+    site_url::derive(explicit, port, inputs)
 }
 
 fn database_from_file(file: &EnvFile) -> Result<Option<Database>> {
@@ -233,13 +273,26 @@ pub(crate) fn url_inputs<'a>(
     })
 }
 
-/// The deployment variables we want, from the key, the URLs and the user's file.
+/// The deployment variables we want: what the detected auth libraries need (README "Auth
+/// libraries"), `SITE_URL` when known, and the user's file.
 pub(crate) fn desired_env(
     dir: &Path,
     derived: &Derived,
     jwt: &JwtKey,
-    site_url: Option<&str>,
+    auth_secret: Option<&AuthSecret>,
 ) -> Result<BTreeMap<String, String>> {
+    let needs = auth_libs::needs(&derived.auth_libs);
+    let auth_secret = match (needs.better_auth_secret, auth_secret) {
+        (false, _) => None,
+        (true, Some(secret)) => Some(secret),
+        (true, None) => {
+            return Err(Error::file(
+                dir.join(project::AUTH_ENV_FILE),
+                format!("has no {} yet", ev::BETTER_AUTH_SECRET),
+            )
+            .with_hint("run `coder-convex setup` (or `configure`) to generate it"));
+        }
+    };
     let user_file = EnvFile::load(dir.join(project::DEPLOYMENT_ENV_FILE))?;
     if let Some((line, key)) = user_file
         .text
@@ -254,11 +307,11 @@ pub(crate) fn desired_env(
             "use a single `=`; if the value really starts with `=`, quote it: {key}='=…'"
         )));
     }
-    deployment_env::desired(
-        jwt,
-        &derived.urls.site,
-        site_url,
-        &user_file.values,
-        &user_file.path,
-    )
+    let managed = deployment_env::Managed {
+        jwt: needs.jwt_keys.then_some(jwt),
+        site_origin: &derived.urls.site,
+        auth_secret,
+        site_url: derived.app_url.as_ref().map(|a| a.url.as_str()),
+    };
+    deployment_env::desired(&managed, &user_file.values, &user_file.path)
 }

@@ -36,6 +36,8 @@ env_vars! {
     CODER_CONVEX_SITE_SLUG;
     /// Coder app slug of the dashboard (default `convex-dashboard`).
     CODER_CONVEX_DASHBOARD_SLUG;
+    /// Port of the app's dev server (default: from the `dev` script, else the framework's default).
+    CODER_CONVEX_FRONTEND_PORT;
     /// `true`: use the 3-part Coder host label `slug--workspace--owner` (newer Coder servers).
     CODER_CONVEX_SHORT_LABELS;
     /// Log filter (`debug`, `coder_convex=trace`, ...); `-v` sets `debug`.
@@ -118,8 +120,10 @@ env_vars! {
     JWKS;
     /// The site origin, for projects that read it.
     JWT_ISSUER;
-    /// The frontend URL Convex Auth redirects to (`--site-url`); pushed when known.
+    /// The app's own public URL (`--site-url`; default derived from the frontend port); pushed, and written with the framework's prefix for the browser.
     SITE_URL;
+    /// Better Auth's secret: generated once into `.env.convex.auth.local`, pushed with `@convex-dev/better-auth`; the environment overrides.
+    BETTER_AUTH_SECRET;
     /// Pushed to the deployment: the variable names coder-convex owns (it deletes only those).
     CODER_CONVEX_MANAGED_VARS;
     /// Internal URL of the dashboard, for `doctor` (default `http://127.0.0.1:6791`).

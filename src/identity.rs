@@ -1,11 +1,13 @@
 //! Step 3: the instance secret and the admin key — from the environment, the project files,
 //! or freshly made.
 
+use crate::auth_libs;
 use crate::derive::ProjectState;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::process_env::RawEnv;
-use crate::secrets::{self, InstanceSecret};
+use crate::project;
+use crate::secrets::{self, AuthSecret, InstanceSecret};
 
 /// Where a secret came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -22,6 +24,8 @@ pub(crate) enum Origin {
 pub(crate) struct Identity {
     pub(crate) secret: Option<(InstanceSecret, Origin)>,
     pub(crate) admin_key: Option<(String, Origin)>,
+    /// `BETTER_AUTH_SECRET`, when the project uses Better Auth (or one is already kept).
+    pub(crate) auth_secret: Option<(AuthSecret, Origin)>,
 }
 
 /// Resolve the instance secret (environment > `.env.convex.local` > generate) and the admin key
@@ -33,6 +37,18 @@ pub(crate) fn resolve_identity(
     instance_name: &str,
     generate: bool,
 ) -> Result<Identity> {
+    resolve_identity_rotating(env, state, instance_name, generate, false)
+}
+
+/// [`resolve_identity`], replacing the kept `BETTER_AUTH_SECRET` when `rotate_auth_secret`.
+pub(crate) fn resolve_identity_rotating(
+    env: &RawEnv,
+    state: &ProjectState,
+    instance_name: &str,
+    generate: bool,
+    rotate_auth_secret: bool,
+) -> Result<Identity> {
+    let auth_secret = resolve_auth_secret(env, state, generate, rotate_auth_secret)?;
     let secret = if let Some(raw) = &env.instance_secret {
         let secret = InstanceSecret::from_hex(raw).map_err(|why| {
             Error::invalid(ev::INSTANCE_SECRET, why)
@@ -62,5 +78,50 @@ pub(crate) fn resolve_identity(
             ),
         }
     });
-    Ok(Identity { secret, admin_key })
+    Ok(Identity {
+        secret,
+        admin_key,
+        auth_secret,
+    })
+}
+
+/// `BETTER_AUTH_SECRET`: the environment, else the auth env file, else — when the project
+/// uses Better Auth and `generate` — a new one. A kept secret is never replaced silently: an
+/// unusable one is an error until `--rotate-auth-secret`.
+fn resolve_auth_secret(
+    env: &RawEnv,
+    state: &ProjectState,
+    generate: bool,
+    rotate: bool,
+) -> Result<Option<(AuthSecret, Origin)>> {
+    if let Some(raw) = &env.better_auth_secret {
+        if rotate {
+            return Err(Error::invalid(
+                ev::BETTER_AUTH_SECRET,
+                "is set in the environment, so --rotate-auth-secret cannot replace it",
+            )
+            .with_hint("change it where it is set, or unset it to let coder-convex keep one"));
+        }
+        let secret = AuthSecret::from_value(raw).map_err(|why| {
+            Error::invalid(ev::BETTER_AUTH_SECRET, why).with_hint(
+                "unset it to let coder-convex generate one, or give `openssl rand -base64 32`",
+            )
+        })?;
+        return Ok(Some((secret, Origin::Environment)));
+    }
+    let needed =
+        auth_libs::needs(&auth_libs::detect(state.package_json.as_ref())).better_auth_secret;
+    if rotate && generate && (needed || state.auth_env.text.is_some()) {
+        return Ok(Some((AuthSecret::generate(), Origin::Generated)));
+    }
+    if let Some(raw) = state.auth_env.get(ev::BETTER_AUTH_SECRET) {
+        let secret = AuthSecret::from_value(raw).map_err(|why| {
+            Error::file(&state.auth_env.path, format!("{} {why}", ev::BETTER_AUTH_SECRET)).with_hint(format!(
+                "restore it, or replace it with `coder-convex configure --rotate-auth-secret` (everyone signed in with Better Auth is signed out); {} is yours to edit otherwise",
+                project::AUTH_ENV_FILE
+            ))
+        })?;
+        return Ok(Some((secret, Origin::ProjectFile)));
+    }
+    Ok((needed && generate).then(|| (AuthSecret::generate(), Origin::Generated)))
 }

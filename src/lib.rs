@@ -13,6 +13,7 @@ pub mod error;
 pub mod secrets;
 pub mod urls;
 
+mod auth_libs;
 mod backend;
 mod clock;
 mod commands;
@@ -35,6 +36,7 @@ mod project_lock;
 #[cfg(test)]
 mod properties;
 mod redact;
+mod site_url;
 mod url_checks;
 
 use std::ffi::OsString;
@@ -118,7 +120,6 @@ async fn dispatch(
             derive,
             write,
             wait,
-            push,
             deploy,
             no_deploy,
         } => {
@@ -126,7 +127,6 @@ async fn dispatch(
                 derive,
                 write,
                 wait,
-                push,
                 deploy: (!no_deploy).then_some(deploy),
             };
             commands::setup::run(&ctx, &args).await
@@ -142,21 +142,18 @@ async fn dispatch(
             legacy,
             check,
         } => commands::admin_key::run(&ctx, derive, *legacy, *check).await,
-        Command::EnvSet { derive, wait, push } => {
-            commands::env_set::run(&ctx, derive, wait, push).await
-        }
+        Command::EnvSet { derive, wait } => commands::env_set::run(&ctx, derive, wait).await,
         Command::Deploy {
             derive,
             wait,
             deploy,
             convex_args,
         } => commands::deploy::run(&ctx, derive, wait, deploy, convex_args).await,
-        Command::Status { derive, push } => commands::status::run(&ctx, derive, push).await,
+        Command::Status { derive } => commands::status::run(&ctx, derive).await,
         Command::Doctor {
             derive,
-            push,
             fix,
             dashboard_internal_url,
-        } => commands::doctor::run(&ctx, derive, push, *fix, dashboard_internal_url).await,
+        } => commands::doctor::run(&ctx, derive, *fix, dashboard_internal_url).await,
     }
 }

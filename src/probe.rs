@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::auth_libs::AuthLib;
 use crate::backend::{self, Backend, CallError, CanonicalUrls, EnvChange, PublicProbe};
 use crate::deployment_env;
 use crate::derive::Derived;
@@ -106,6 +107,8 @@ pub(crate) struct EnvDiff {
     pub(crate) listed: bool,
     /// The deployment's JWKS differs from ours (the key was rotated or the env is stale).
     pub(crate) jwks_stale: bool,
+    /// The names of the variables the deployment has (never their values), when listed.
+    pub(crate) present: Option<std::collections::BTreeSet<String>>,
 }
 
 pub(crate) async fn env_diff(
@@ -123,6 +126,7 @@ pub(crate) async fn env_diff(
         changes: deployment_env::diff(desired, current.as_ref()),
         listed: current.is_some(),
         jwks_stale,
+        present: current.as_ref().map(|c| c.keys().cloned().collect()),
     })
 }
 
@@ -130,12 +134,16 @@ pub(crate) async fn env_diff(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum AuthCheckKind {
-    /// The site proxy serves `/.well-known/openid-configuration`.
+    /// Convex Auth: the site proxy serves `/.well-known/openid-configuration`.
     Discovery,
-    /// Its `issuer` is our site origin.
+    /// Convex Auth: its `issuer` is our site origin.
     Issuer,
-    /// `/.well-known/jwks.json` matches our key.
+    /// Convex Auth: `/.well-known/jwks.json` matches our key.
     Jwks,
+    /// Better Auth: its routes answer on the site proxy (`/api/auth/ok`).
+    BetterAuthRoutes,
+    /// Behind Coder's proxy, `SITE_URL` is the workspace's app URL, not a loopback one.
+    SiteUrl,
     /// The public site URL answers without a Coder login.
     PublicSite,
 }
@@ -144,19 +152,12 @@ pub(crate) enum AuthCheckKind {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct AuthCheck {
     pub(crate) kind: AuthCheckKind,
+    /// The library it checks.
+    pub(crate) library: AuthLib,
     pub(crate) name: &'static str,
     pub(crate) ok: bool,
     pub(crate) detail: String,
     pub(crate) hint: Option<String>,
-}
-
-/// Whether the project uses Convex Auth.
-pub(crate) fn uses_convex_auth(package_json: Option<&serde_json::Value>) -> bool {
-    package_json.is_some_and(|p| {
-        ["dependencies", "devDependencies"]
-            .iter()
-            .any(|s| p.get(s).and_then(|d| d.get("@convex-dev/auth")).is_some())
-    })
 }
 
 /// Whether the public URLs go through Coder's app proxy (and so may need a login).
@@ -167,16 +168,41 @@ pub(crate) fn behind_coder_proxy(urls: &PublicUrls) -> bool {
     )
 }
 
-/// The site proxy serves discovery with our issuer and JWKS; behind Coder's proxy the public
-/// site URL answers without a login redirect.
-pub(crate) async fn auth(derived: &Derived, jwt: &JwtKey) -> Vec<AuthCheck> {
+/// The checks of every detected library that has something to verify after a deploy:
+/// Convex Auth's discovery, Better Auth's routes, `SITE_URL` in Coder, and the public site
+/// URL without a Coder login. `jwt` is `None` when there is no valid key file.
+pub(crate) async fn auth(derived: &Derived, jwt: Option<&JwtKey>) -> Vec<AuthCheck> {
     let mut checks = Vec::new();
+    let libs = &derived.auth_libs;
+    if libs.contains(&AuthLib::ConvexAuth) {
+        convex_auth(&mut checks, derived, jwt).await;
+    }
+    if libs.contains(&AuthLib::BetterAuth) {
+        better_auth(&mut checks, derived).await;
+    }
+    let Some(library) = libs
+        .iter()
+        .copied()
+        .find(|l| matches!(l, AuthLib::ConvexAuth | AuthLib::BetterAuth))
+    else {
+        return checks;
+    };
+    if behind_coder_proxy(&derived.urls) {
+        checks.push(site_url_check(derived, library));
+        checks.push(public_site(derived, library).await);
+    }
+    checks
+}
+
+async fn convex_auth(checks: &mut Vec<AuthCheck>, derived: &Derived, jwt: Option<&JwtKey>) {
+    let library = AuthLib::ConvexAuth;
     let site = &derived.urls.site;
     match backend::auth_discovery(&derived.site_proxy_url).await {
         Ok(found) => {
             let issuer_ok = found.issuer.as_deref() == Some(site.as_str());
             checks.push(AuthCheck {
                 kind: AuthCheckKind::Issuer,
+                library,
                 name: "auth issuer",
                 ok: issuer_ok,
                 detail: format!("issuer {:?}, expected {site:?}", found.issuer.unwrap_or_default()),
@@ -185,10 +211,12 @@ pub(crate) async fn auth(derived: &Derived, jwt: &JwtKey) -> Vec<AuthCheck> {
                     crate::project::CONVEX_ENV_FILE
                 )),
             });
-            let ours: serde_json::Value = serde_json::from_str(&jwt.jwks()).unwrap_or_default();
-            let jwks_ok = found.jwks.as_ref() == Some(&ours);
+            let ours: Option<serde_json::Value> =
+                jwt.and_then(|jwt| serde_json::from_str(&jwt.jwks()).ok());
+            let jwks_ok = ours.is_some() && found.jwks == ours;
             checks.push(AuthCheck {
                 kind: AuthCheckKind::Jwks,
+                library,
                 name: "auth JWKS",
                 ok: jwks_ok,
                 detail: if jwks_ok { "matches jwt_private_key.pem".into() } else { "does not match jwt_private_key.pem".into() },
@@ -197,43 +225,119 @@ pub(crate) async fn auth(derived: &Derived, jwt: &JwtKey) -> Vec<AuthCheck> {
         }
         Err(e) => checks.push(AuthCheck {
             kind: AuthCheckKind::Discovery,
+            library,
             name: "auth discovery",
             ok: false,
             detail: format!("{}/.well-known/openid-configuration: {e}", derived.site_proxy_url),
             hint: Some("deploy the project (Convex Auth's `auth.addHttpRoutes(http)` in convex/http.ts serves it)".into()),
         }),
     }
-    if behind_coder_proxy(&derived.urls) {
-        let url = format!("{site}/.well-known/openid-configuration");
-        let slug = derived.slugs.get(App::Site);
-        let (ok, detail, hint) = match backend::probe_public(&url).await {
-            PublicProbe::Open(status) => (
-                true,
-                format!("{url} answers {status} without a Coder session"),
-                None,
-            ),
-            PublicProbe::CoderLogin => (
-                false,
-                format!("{url} redirects to the Coder login"),
-                Some(format!(
-                    "set `share = \"public\"` on the {slug} coder_app: the backend fetches this URL itself, without a session"
-                )),
-            ),
-            PublicProbe::Unreachable(e) => (
-                true,
-                format!("{url} not reachable from here ({e}); not checked"),
-                None,
-            ),
-        };
-        checks.push(AuthCheck {
-            kind: AuthCheckKind::PublicSite,
-            name: "public site URL",
-            ok,
-            detail,
-            hint,
-        });
+}
+
+async fn better_auth(checks: &mut Vec<AuthCheck>, derived: &Derived) {
+    let url = format!("{}{}", derived.site_proxy_url, backend::BETTER_AUTH_OK_PATH);
+    let (ok, detail) = match backend::better_auth_ok(&derived.site_proxy_url).await {
+        Ok(body) if body.get("ok") == Some(&serde_json::Value::Bool(true)) => {
+            (true, format!("{url} answers {body}"))
+        }
+        Ok(body) => (
+            false,
+            format!("{url} answers {body}, expected {{\"ok\":true}}"),
+        ),
+        Err(e) => (false, format!("{url}: {e}")),
+    };
+    checks.push(AuthCheck {
+        kind: AuthCheckKind::BetterAuthRoutes,
+        library: AuthLib::BetterAuth,
+        name: "Better Auth routes",
+        ok,
+        detail,
+        hint: (!ok).then(|| {
+            "deploy the project; convex/http.ts must call `authComponent.registerRoutes(http, createAuth)` (default base path /api/auth)".to_owned()
+        }),
+    });
+}
+
+/// Behind Coder's proxy a loopback `SITE_URL` sends OAuth callbacks and magic links to a
+/// host the browser cannot reach.
+fn site_url_check(derived: &Derived, library: AuthLib) -> AuthCheck {
+    let name = "SITE_URL";
+    let hint = |detail: String| AuthCheck {
+        kind: AuthCheckKind::SiteUrl,
+        library,
+        name,
+        ok: false,
+        detail,
+        hint: Some(format!(
+            "drop the loopback SITE_URL (flag, environment or {}) so coder-convex derives the workspace URL, or give the public one with --site-url",
+            crate::project::DEPLOYMENT_ENV_FILE
+        )),
+    };
+    let Some(app) = &derived.app_url else {
+        return hint("no SITE_URL: no frontend port is known".to_owned());
+    };
+    let host = url::Url::parse(&app.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return hint(format!(
+            "{} is a loopback URL, but this workspace is reached through Coder",
+            app.url
+        ));
     }
-    checks
+    AuthCheck {
+        kind: AuthCheckKind::SiteUrl,
+        library,
+        name,
+        ok: true,
+        detail: format!("{} ({})", app.url, app.source.as_str()),
+        hint: None,
+    }
+}
+
+/// The public site URL answers the library's route without a Coder session (the backend
+/// fetches Convex Auth's discovery itself; OAuth providers call Better Auth's callbacks).
+async fn public_site(derived: &Derived, library: AuthLib) -> AuthCheck {
+    let path = match library {
+        AuthLib::BetterAuth => backend::BETTER_AUTH_OK_PATH,
+        _ => "/.well-known/openid-configuration",
+    };
+    let url = format!("{}{path}", derived.urls.site);
+    let slug = derived.slugs.get(App::Site);
+    let (ok, detail, hint) = match backend::probe_public(&url).await {
+        PublicProbe::Open(status) => (
+            true,
+            format!("{url} answers {status} without a Coder session"),
+            None,
+        ),
+        PublicProbe::CoderLogin => (
+            false,
+            format!("{url} redirects to the Coder login"),
+            Some(format!(
+                "set `share = \"public\"` on the {slug} coder_app: the backend and OAuth providers reach it without a session"
+            )),
+        ),
+        PublicProbe::Unreachable(e) => (
+            true,
+            format!("{url} not reachable from here ({e}); not checked"),
+            None,
+        ),
+    };
+    AuthCheck {
+        kind: AuthCheckKind::PublicSite,
+        library,
+        name: "public site URL",
+        ok,
+        detail,
+        hint,
+    }
 }
 
 /// What the public API and site URLs answer without a Coder session.

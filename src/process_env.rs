@@ -28,6 +28,7 @@ pub struct RawEnv {
     pub mysql_url: Option<String>,
     pub instance_name: Option<String>,
     pub instance_secret: Option<String>,
+    pub better_auth_secret: Option<String>,
     pub coder_convex_api_slug: Option<String>,
     pub coder_convex_site_slug: Option<String>,
     pub coder_convex_dashboard_slug: Option<String>,

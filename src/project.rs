@@ -17,6 +17,12 @@ pub(crate) const CLI_ENV_FILE: &str = ".env.local";
 pub(crate) const BROWSER_ENV_FILE: &str = ".env.development.local";
 /// The user's deployment variables, pushed by `env-set`.
 pub(crate) const DEPLOYMENT_ENV_FILE: &str = ".env.convex.deployment";
+/// Auth library secrets (`BETTER_AUTH_SECRET`). A file of its own: `.env.convex.local` is
+/// loaded into the backend and dashboard containers (which do not need it) and a change to it
+/// restarts the backend; no dev server or the Convex CLI loads this name.
+pub(crate) const AUTH_ENV_FILE: &str = ".env.convex.auth.local";
+/// Convex Auth, Clerk, WorkOS, Auth0: the providers the backend trusts.
+pub(crate) const AUTH_CONFIG_FILES: [&str; 2] = ["convex/auth.config.ts", "convex/auth.config.js"];
 
 /// The frontend framework decides the prefix of browser-visible variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +30,9 @@ pub(crate) const DEPLOYMENT_ENV_FILE: &str = ".env.convex.deployment";
 pub(crate) enum Framework {
     Next,
     Vite,
+    #[serde(rename = "tanstack-start")]
+    TanStackStart,
+    Remix,
     CreateReactApp,
     Expo,
     SvelteKit,
@@ -34,11 +43,21 @@ impl Framework {
     pub(crate) fn prefix(self) -> &'static str {
         match self {
             Self::Next => "NEXT_PUBLIC_",
-            Self::Vite => "VITE_",
+            Self::Vite | Self::TanStackStart | Self::Remix => "VITE_",
             Self::CreateReactApp => "REACT_APP_",
             Self::Expo => "EXPO_PUBLIC_",
             Self::SvelteKit => "PUBLIC_",
             Self::Other => "",
+        }
+    }
+
+    /// The port the framework's dev server listens on unless told otherwise.
+    pub(crate) fn default_port(self) -> Option<u16> {
+        match self {
+            Self::Vite | Self::SvelteKit => Some(5173),
+            Self::Next | Self::TanStackStart | Self::Remix | Self::CreateReactApp => Some(3000),
+            Self::Expo => Some(8081),
+            Self::Other => None,
         }
     }
 
@@ -48,11 +67,7 @@ impl Framework {
         let Some(pkg) = package_json else {
             return Self::Other;
         };
-        let has = |name: &str| {
-            ["dependencies", "devDependencies", "peerDependencies"]
-                .iter()
-                .any(|section| pkg.get(section).and_then(|d| d.get(name)).is_some())
-        };
+        let has = |name: &str| has_dependency(pkg, name);
         if has("next") {
             Self::Next
         } else if has("expo") {
@@ -61,12 +76,35 @@ impl Framework {
             Self::SvelteKit
         } else if has("react-scripts") {
             Self::CreateReactApp
-        } else if has("vite") || has("@tanstack/react-start") || has("@tanstack/start") {
+        } else if has("@tanstack/react-start")
+            || has("@tanstack/solid-start")
+            || has("@tanstack/start")
+        {
+            Self::TanStackStart
+        } else if has("@remix-run/dev") || has("@remix-run/react") {
+            Self::Remix
+        } else if has("vite") {
             Self::Vite
         } else {
             Self::Other
         }
     }
+}
+
+/// Whether `package.json` lists `name` in any dependency section.
+pub(crate) fn has_dependency(pkg: &serde_json::Value, name: &str) -> bool {
+    ["dependencies", "devDependencies", "peerDependencies"]
+        .iter()
+        .any(|section| pkg.get(section).and_then(|d| d.get(name)).is_some())
+}
+
+/// The names of every dependency in `package.json`.
+pub(crate) fn dependency_names(pkg: &serde_json::Value) -> Vec<&str> {
+    ["dependencies", "devDependencies", "peerDependencies"]
+        .iter()
+        .filter_map(|section| pkg.get(section)?.as_object())
+        .flat_map(|deps| deps.keys().map(String::as_str))
+        .collect()
 }
 
 /// Read and parse `package.json`, if there is one.
@@ -88,12 +126,13 @@ pub(crate) fn in_git_work_tree(dir: &Path) -> bool {
 }
 
 /// What `.gitignore` must ignore: each pattern with a name it has to match.
-const IGNORE_PATTERNS: [(&str, &str); 8] = [
+const IGNORE_PATTERNS: [(&str, &str); 9] = [
     (CONVEX_ENV_FILE, CONVEX_ENV_FILE),
     (JWT_KEY_FILE, JWT_KEY_FILE),
     (CLI_ENV_FILE, CLI_ENV_FILE),
     (BROWSER_ENV_FILE, BROWSER_ENV_FILE),
     (DEPLOYMENT_ENV_FILE, DEPLOYMENT_ENV_FILE),
+    (AUTH_ENV_FILE, AUTH_ENV_FILE),
     // Backups of replaced secrets and temporary files of interrupted runs.
     (
         "jwt_private_key.pem.*.bak",
@@ -170,8 +209,13 @@ mod tests {
                 "VITE_",
             ),
             (
-                json!({"dependencies": {"@tanstack/react-start": "1"}}),
-                Framework::Vite,
+                json!({"dependencies": {"@tanstack/react-start": "1", "vite": "7"}}),
+                Framework::TanStackStart,
+                "VITE_",
+            ),
+            (
+                json!({"devDependencies": {"@remix-run/dev": "2", "vite": "5"}}),
+                Framework::Remix,
                 "VITE_",
             ),
             (
@@ -211,7 +255,8 @@ mod tests {
             all,
             format!(
                 "# coder-convex: generated files with secrets or machine-specific URLs\n.env.convex.local\n\
-                 jwt_private_key.pem\n.env.local\n.env.development.local\n.env.convex.deployment\n{NEW}"
+                 jwt_private_key.pem\n.env.local\n.env.development.local\n.env.convex.deployment\n\
+                 .env.convex.auth.local\n{NEW}"
             )
         );
         assert_eq!(gitignore_with_entries(Some(&all)), None);

@@ -5,16 +5,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::auth_libs::AuthLib;
 use crate::derive::{Derived, ProjectState};
 use crate::dotenv::{self, Entry};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::project::{
-    self, BROWSER_ENV_FILE, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE,
+    self, AUTH_ENV_FILE, BROWSER_ENV_FILE, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE,
+    JWT_KEY_FILE,
 };
 use crate::project_fs::{self, Change, PUBLIC_MODE, SECRET_MODE};
-use crate::secrets::JwtKey;
+use crate::secrets::{AuthSecret, JwtKey};
 use crate::urls::{App, UrlSource};
 
 const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
@@ -51,6 +53,8 @@ pub(crate) struct Plan {
     /// Copies to keep before anything is replaced: (file name, its current content).
     backups: Vec<(String, String)>,
     pub(crate) jwt_key: JwtKey,
+    /// `BETTER_AUTH_SECRET`, when the project has one.
+    pub(crate) auth_secret: Option<AuthSecret>,
 }
 
 /// The result of writing the project files.
@@ -140,15 +144,32 @@ pub(crate) fn plan(
         SECRET_MODE,
     )?);
 
+    // .env.convex.auth.local: auth library secrets, when a library needs one.
+    if let Some((secret, _)) = &identity.auth_secret
+        && (derived.auth_libs.contains(&AuthLib::BetterAuth) || state.auth_env.text.is_some())
+    {
+        let entries = [Entry::set(ev::BETTER_AUTH_SECRET, secret.expose())];
+        files.push(merged(
+            dir,
+            AUTH_ENV_FILE,
+            state.auth_env.text.clone(),
+            &entries,
+            SECRET_MODE,
+        )?);
+    }
+
     // .env.development.local: browser-facing URLs only, never a secret.
     let prefix = derived.framework.prefix();
-    let entries = [
+    let mut entries = vec![
         Entry::set(&format!("{prefix}{}", ev::CONVEX_URL), &derived.urls.api),
         Entry::set(
             &format!("{prefix}{}", ev::CONVEX_SITE_URL),
             &derived.urls.site,
         ),
     ];
+    if let Some(app) = &derived.app_url {
+        entries.push(Entry::set(&format!("{prefix}{}", ev::SITE_URL), &app.url));
+    }
     let current = project_fs::read_optional(&dir.join(BROWSER_ENV_FILE))?;
     files.push(merged(
         dir,
@@ -185,6 +206,7 @@ pub(crate) fn plan(
         files,
         backups,
         jwt_key,
+        auth_secret: identity.auth_secret.as_ref().map(|(s, _)| s.clone()),
     })
 }
 

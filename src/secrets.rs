@@ -64,6 +64,52 @@ impl InstanceSecret {
     }
 }
 
+/// `BETTER_AUTH_SECRET`: 32 bytes from the OS CSPRNG in standard base64 (what
+/// `openssl rand -base64 32` prints, as Better Auth's guides suggest); `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthSecret(String);
+
+impl std::fmt::Debug for AuthSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthSecret(****)")
+    }
+}
+
+impl AuthSecret {
+    /// Shorter secrets make Better Auth warn: it wants at least 32 characters.
+    pub const MIN_LEN: usize = 32;
+
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        Self(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    /// A secret given by the user or kept in the project: at least [`Self::MIN_LEN`] printable
+    /// characters, no spaces or quotes.
+    pub fn from_value(value: &str) -> Result<Self, String> {
+        if value.len() < Self::MIN_LEN {
+            return Err(format!(
+                "is {} characters; Better Auth needs at least {}",
+                value.len(),
+                Self::MIN_LEN
+            ));
+        }
+        if !value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '\'' && c != '"')
+        {
+            return Err("holds spaces, quotes or non-ASCII characters".to_owned());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The secret itself; only for 0600 files, the deployment and `--reveal`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
 /// What an admin key says about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdminKeyClaims {

@@ -330,13 +330,13 @@ fn local() -> [String; 3] {
     App::ALL.map(|app| format!("http://127.0.0.1:{}", app.port()))
 }
 
-fn non_empty(s: &str) -> Option<&str> {
+pub(crate) fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
 /// A Coder port-proxy template: `{{port}}` in the host, in the `{{port}}--agent--…` form.
 /// code-server's own `{{port}}.domain` form is not Coder's and is ignored.
-fn coder_template(uri: Option<&str>) -> Option<&str> {
+pub(crate) fn coder_template(uri: Option<&str>) -> Option<&str> {
     let uri = uri?.trim();
     let host_part = uri.split_once("://")?.1.split('/').next()?;
     host_part.contains("{{port}}--").then_some(uri)

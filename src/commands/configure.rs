@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::auth_libs::AuthLib;
 use crate::cli::{DeriveArgs, WriteArgs};
 use crate::derive::{Derived, ProjectState};
 use crate::error::Result;
@@ -10,6 +11,7 @@ use crate::identity::{self, Identity, Origin};
 use crate::project::Framework;
 use crate::project_files::{self, FileChange, Written};
 use crate::project_fs::Change;
+use crate::site_url::AppUrl;
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
 
@@ -31,7 +33,23 @@ pub(crate) async fn configure(
     check: impl FnOnce(&Derived, &project_files::Plan) -> Result<()>,
 ) -> Result<Configured> {
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
-    let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, true)?;
+    let identity = identity::resolve_identity_rotating(
+        ctx.env,
+        &state,
+        &derived.instance_name,
+        true,
+        write.rotate_auth_secret,
+    )?;
+    if write.rotate_auth_secret {
+        match &identity.auth_secret {
+            Some(_) => ctx.out.warn(
+                "new BETTER_AUTH_SECRET: everyone signed in with Better Auth is signed out once it is pushed",
+            ),
+            None => ctx
+                .out
+                .info("--rotate-auth-secret: the project does not use Better Auth; nothing to rotate"),
+        }
+    }
     let plan = project_files::plan(&state, &derived, &identity, write.rotate_jwt_key)?;
     check(&derived, &plan)?;
     let written = project_files::write(plan)?;
@@ -64,6 +82,9 @@ struct Report<'a> {
     urls: UrlsReport,
     database: Option<String>,
     framework: Framework,
+    app_url: Option<&'a AppUrl>,
+    auth_libs: &'a [AuthLib],
+    better_auth_secret: Option<Origin>,
     files: &'a [FileChange],
     jwt_key_backup: Option<&'a str>,
     warnings: &'a [String],
@@ -85,6 +106,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, write: &WriteArgs) -
         urls: UrlsReport::new(&derived),
         database: derived.database.as_ref().map(|d| d.masked()),
         framework: derived.framework,
+        app_url: derived.app_url.as_ref(),
+        auth_libs: &derived.auth_libs,
+        better_auth_secret: identity.auth_secret.as_ref().map(|(_, origin)| *origin),
         files: &written.files,
         jwt_key_backup: written.rotated_backup.as_deref(),
         warnings: &derived.warnings,

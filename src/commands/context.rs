@@ -14,7 +14,7 @@ use crate::process_env::RawEnv;
 use crate::project;
 use crate::project_fs;
 use crate::project_lock::ProjectLock;
-use crate::secrets::{InstanceSecret, JwtKey};
+use crate::secrets::{AuthSecret, InstanceSecret, JwtKey};
 use crate::urls::UrlSource;
 
 /// What every command needs besides its own flags.
@@ -88,6 +88,7 @@ pub(crate) struct Session {
     pub(crate) derived: Derived,
     pub(crate) secret: InstanceSecret,
     pub(crate) admin_key: String,
+    pub(crate) auth_secret: Option<AuthSecret>,
 }
 
 /// Load, derive, and require the instance secret and admin key.
@@ -100,6 +101,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, args: &crate::cli::DeriveArgs) -> Res
             derived,
             secret,
             admin_key,
+            auth_secret: identity.auth_secret.map(|(s, _)| s),
         }),
         _ => Err(Error::runtime(format!(
             "there is no instance secret yet in {}",
@@ -148,6 +150,8 @@ pub(crate) struct UrlsReport {
     pub(crate) api: String,
     pub(crate) site: String,
     pub(crate) dashboard: String,
+    /// The app's own URL (`SITE_URL`), its source and port.
+    pub(crate) app: Option<crate::site_url::AppUrl>,
     pub(crate) explicit: Vec<crate::urls::App>,
     /// Where each URL came from: `explicit`, `project-file`, or the derivation rule.
     pub(crate) sources: UrlSources,
@@ -161,6 +165,7 @@ impl UrlsReport {
             api: derived.urls.api.clone(),
             site: derived.urls.site.clone(),
             dashboard: derived.urls.dashboard.clone(),
+            app: derived.app_url.clone(),
             explicit: derived.urls.explicit.clone(),
             sources: UrlSources::new(derived),
             backend: derived.backend_url.clone(),
@@ -182,6 +187,9 @@ pub(crate) fn summary(out: &Output, derived: &Derived) {
         "  Dashboard  {}  (log in with `coder-convex admin-key`)",
         derived.urls.dashboard
     ));
+    if let Some(app) = &derived.app_url {
+        out.info(format!("  App        {}  (SITE_URL)", app.url));
+    }
     let db = derived
         .database
         .as_ref()

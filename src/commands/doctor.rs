@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::cli::{DeriveArgs, PushArgs};
+use crate::cli::DeriveArgs;
 use crate::doctor::{self, Check, Status};
 use crate::error::{Error, Result};
 
@@ -17,14 +17,12 @@ struct Report {
 pub(crate) async fn run(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
-    push: &PushArgs,
     fix: bool,
     dashboard_internal_url: &str,
 ) -> Result<Outcome> {
     let opts = doctor::Options {
         dir: ctx.dir,
         derive,
-        site_url: push.site_url.as_deref(),
         dashboard_internal_url,
         fix,
     };

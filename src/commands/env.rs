@@ -37,6 +37,18 @@ pub(crate) async fn run(
             "url_sources".to_owned(),
             serde_json::to_value(context::UrlSources::new(&derived)).unwrap_or_default(),
         );
+        map.insert(
+            "site_url_source".to_owned(),
+            derived
+                .app_url
+                .as_ref()
+                .map_or(Value::Null, |a| Value::String(a.source.as_str().to_owned())),
+        );
+        map.insert(
+            "frontend_port".to_owned(),
+            serde_json::to_value(derived.app_url.as_ref().and_then(|a| a.port))
+                .unwrap_or(Value::Null),
+        );
         return Ok(Outcome::ok(&map));
     }
     ctx.out.data(render(&derived, pairs, format));
@@ -81,6 +93,21 @@ fn env_pairs(
         ),
         (ev::CONVEX_SELF_HOSTED_ADMIN_KEY, admin_key),
     ];
+    if let Some(app) = &derived.app_url {
+        pairs.push((ev::SITE_URL, Some(app.url.clone())));
+    }
+    if crate::auth_libs::needs(&derived.auth_libs).better_auth_secret
+        || identity.auth_secret.is_some()
+    {
+        let secret = identity.auth_secret.as_ref().map(|(s, _)| {
+            if reveal {
+                s.expose().to_owned()
+            } else {
+                "****".to_owned()
+            }
+        });
+        pairs.push((ev::BETTER_AUTH_SECRET, secret));
+    }
     if let Some(db) = &derived.database {
         let url = if reveal {
             db.expose_url().to_owned()
@@ -118,5 +145,8 @@ fn render(
         }
     }
     text.push_str(&format!("# url_source={}", derived.urls.source.as_str()));
+    if let Some(app) = &derived.app_url {
+        text.push_str(&format!("\n# site_url_source={}", app.source.as_str()));
+    }
     text
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::{DeriveArgs, PushArgs, WaitArgs};
+use crate::cli::{DeriveArgs, WaitArgs};
 use crate::error::Result;
 
 use super::context::{self, Ctx, Outcome};
@@ -16,17 +16,16 @@ struct Report {
     env: EnvReport,
 }
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
-    wait: &WaitArgs,
-    push: &PushArgs,
-) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, wait: &WaitArgs) -> Result<Outcome> {
     let _lock = context::lock(ctx)?;
     let session = context::session(ctx, derive).await?;
     let jwt = context::existing_jwt_key(ctx.dir)?;
-    let desired =
-        crate::derive::desired_env(ctx.dir, &session.derived, &jwt, push.site_url.as_deref())?;
+    let desired = crate::derive::desired_env(
+        ctx.dir,
+        &session.derived,
+        &jwt,
+        session.auth_secret.as_ref(),
+    )?;
     let connected = steps::connect(
         &session.derived,
         &session.admin_key,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::{DeployArgs, DeriveArgs, PushArgs, WaitArgs, WriteArgs};
+use crate::cli::{DeployArgs, DeriveArgs, WaitArgs, WriteArgs};
 use crate::deploy::DeployOutcome;
 use crate::dotenv;
 use crate::env_vars as ev;
@@ -33,7 +33,6 @@ pub(crate) struct Args<'a> {
     pub(crate) derive: &'a DeriveArgs,
     pub(crate) write: &'a WriteArgs,
     pub(crate) wait: &'a WaitArgs,
-    pub(crate) push: &'a PushArgs,
     /// `None` with `--no-deploy`.
     pub(crate) deploy: Option<&'a DeployArgs>,
 }
@@ -65,13 +64,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         written,
     } = configure::configure(ctx, args.derive, args.write, |derived, plan| {
         // The deployment variables are checked before anything is written.
-        crate::derive::desired_env(
-            ctx.dir,
-            derived,
-            &plan.jwt_key,
-            args.push.site_url.as_deref(),
-        )
-        .map(drop)
+        crate::derive::desired_env(ctx.dir, derived, &plan.jwt_key, plan.auth_secret.as_ref())
+            .map(drop)
     })
     .await?;
     let changed: Vec<&str> = written
@@ -137,7 +131,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         ctx.dir,
         &derived,
         &written.jwt_key,
-        args.push.site_url.as_deref(),
+        identity.auth_secret.as_ref().map(|(s, _)| s),
     )?;
     let env = steps::push_env(&connected.backend, &desired, out).await?;
 
@@ -174,12 +168,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
     let deploy_skipped = deployed.as_ref().is_some_and(|d| d.skipped);
     let deployed = deployed.map(|d| d.outcome);
 
-    let auth = if probe::uses_convex_auth(state.package_json.as_ref()) && deployed.is_some() {
-        probe::auth(&derived, &written.jwt_key).await
+    let auth = if deployed.is_some() {
+        probe::auth(&derived, Some(&written.jwt_key)).await
     } else {
         vec![]
     };
     let auth_ok = auth.iter().all(|c| c.ok);
+    let failing = failing_libraries(&auth);
     if !ctx.json {
         for check in &auth {
             if check.ok {
@@ -211,9 +206,23 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         Ok(Outcome::ok(&report))
     } else {
         let failure = Error::Verification {
-            message: "Convex Auth is not set up correctly (see above)".to_owned(),
+            message: format!(
+                "auth is not set up correctly for {} (see above)",
+                failing
+            ),
             hint: Some("fix the failing check and run `coder-convex setup` again; `coder-convex doctor` shows everything".to_owned()),
         };
         Ok(Outcome::failed(&report, failure))
     }
+}
+
+/// "Convex Auth", "Better Auth", or both, from the failing checks.
+fn failing_libraries(checks: &[AuthCheck]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for check in checks.iter().filter(|c| !c.ok) {
+        if !names.contains(&check.library.name()) {
+            names.push(check.library.name());
+        }
+    }
+    names.join(" and ")
 }

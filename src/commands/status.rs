@@ -4,12 +4,13 @@
 
 use serde::Serialize;
 
+use crate::auth_libs::AuthLib;
 use crate::backend::Backend;
-use crate::cli::{DeriveArgs, PushArgs};
+use crate::cli::DeriveArgs;
 use crate::deploy::{self, DeployOutcome};
 use crate::error::{Error, Result};
 use crate::identity;
-use crate::probe::{self, Findings, Instance, KeyCheck};
+use crate::probe::{self, AuthCheck, Findings, Instance, KeyCheck};
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
 
@@ -32,19 +33,29 @@ struct Report {
     canonical_urls_match: Option<bool>,
     env_in_sync: Option<bool>,
     env_pending: Option<Vec<String>>,
+    auth_libs: Vec<AuthLib>,
+    /// Per-library checks (with a healthy backend).
+    auth: Vec<AuthCheck>,
     last_deploy: Option<DeployOutcome>,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs) -> Result<Outcome> {
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
     let key = identity.admin_key.as_ref().map(|(k, _)| k.as_str());
     let backend = Backend::new(&derived.backend_url, key.unwrap_or_default())?;
-    let desired = context::existing_jwt_key(ctx.dir).ok().and_then(|jwt| {
-        crate::derive::desired_env(ctx.dir, &derived, &jwt, push.site_url.as_deref()).ok()
-    });
+    let jwt = context::existing_jwt_key(ctx.dir).ok();
+    let auth_secret = identity.auth_secret.as_ref().map(|(s, _)| s);
+    let desired = jwt
+        .as_ref()
+        .and_then(|jwt| crate::derive::desired_env(ctx.dir, &derived, jwt, auth_secret).ok());
     let findings = probe::quick(&backend, &derived, key.is_some(), desired.as_ref()).await;
-    let report = report(&derived, &findings, deploy::last(ctx.dir));
+    let auth = if findings.health.is_ok() {
+        probe::auth(&derived, jwt.as_ref()).await
+    } else {
+        vec![]
+    };
+    let report = report(&derived, &findings, auth, deploy::last(ctx.dir));
     if !ctx.json {
         print(ctx, &report);
     }
@@ -65,6 +76,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> 
 fn report(
     derived: &crate::derive::Derived,
     findings: &Findings,
+    auth: Vec<AuthCheck>,
     last_deploy: Option<DeployOutcome>,
 ) -> Report {
     let instance_name = match &findings.instance {
@@ -98,6 +110,8 @@ fn report(
         },
         env_in_sync: pending.as_ref().map(Vec::is_empty),
         env_pending: pending,
+        auth_libs: derived.auth_libs.clone(),
+        auth,
         last_deploy,
     }
 }
@@ -113,6 +127,21 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
     out.data(format!("Site       {}", report.urls.site));
     out.data(format!("Dashboard  {}", report.urls.dashboard));
     out.data(format!("URLs from  {}", report.url_source));
+    match &report.urls.app {
+        Some(app) => out.data(format!(
+            "App        {}  (SITE_URL, from {}{})",
+            app.url,
+            app.source.as_str(),
+            app.port
+                .map(|p| format!(", port {} from {}", p.port, port_source(p.source)))
+                .unwrap_or_default()
+        )),
+        None => out.data("App        no frontend detected (give --site-url or --frontend-port)"),
+    }
+    if !report.auth_libs.is_empty() {
+        let names: Vec<&str> = report.auth_libs.iter().map(|l| l.name()).collect();
+        out.data(format!("Auth       {}", names.join(", ")));
+    }
     let backend = &report.backend;
     match (&backend.version, &backend.error) {
         (Some(v), _) => out.data(format!(
@@ -156,6 +185,14 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
             None => out.data(format!("{} deployment env not checked", mark(None))),
         }
     }
+    for check in &report.auth {
+        out.data(format!(
+            "{} {}: {}",
+            mark(Some(check.ok)),
+            check.name,
+            check.detail
+        ));
+    }
     match &report.last_deploy {
         Some(d) => out.data(format!(
             "last deploy {} ({}, {:.1} s)",
@@ -175,5 +212,13 @@ fn ago(unix_s: u64) -> String {
         60..3600 => format!("{} min ago", secs / 60),
         3600..86400 => format!("{} h ago", secs / 3600),
         _ => format!("{} d ago", secs / 86400),
+    }
+}
+
+fn port_source(source: crate::site_url::PortSource) -> &'static str {
+    match source {
+        crate::site_url::PortSource::Explicit => "--frontend-port",
+        crate::site_url::PortSource::DevScript => "the dev script",
+        crate::site_url::PortSource::FrameworkDefault => "the framework default",
     }
 }

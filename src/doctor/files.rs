@@ -12,7 +12,7 @@ use crate::output::Output;
 use crate::process_env::RawEnv;
 use crate::project::{self, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE};
 use crate::project_fs::{self, SECRET_MODE};
-use crate::secrets::{InstanceSecret, JwtKey, validate_admin_key};
+use crate::secrets::{AuthSecret, InstanceSecret, JwtKey, validate_admin_key};
 use crate::urls::{App, UrlSource};
 
 use super::check::Check;
@@ -101,6 +101,7 @@ pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
         CLI_ENV_FILE,
         JWT_KEY_FILE,
         DEPLOYMENT_ENV_FILE,
+        project::AUTH_ENV_FILE,
     ] {
         let path = dir.join(file);
         let Ok(meta) = std::fs::metadata(&path) else {
@@ -351,4 +352,52 @@ pub(super) fn admin_key_file_check(
             "run `coder-convex setup` (or `configure`)",
         ),
     }
+}
+
+/// With Better Auth: `BETTER_AUTH_SECRET` exists (environment or the auth env file) and is
+/// usable. Returns the check (none without Better Auth) and the secret.
+pub(super) fn auth_secret_check(
+    env: &RawEnv,
+    state: &crate::derive::ProjectState,
+    derived: &Derived,
+) -> (Option<Check>, Option<AuthSecret>) {
+    let name = "file .env.convex.auth.local";
+    let needed = crate::auth_libs::needs(&derived.auth_libs).better_auth_secret;
+    match crate::identity::resolve_identity(env, state, &derived.instance_name, false) {
+        Ok(identity) => match identity.auth_secret {
+            Some((secret, origin)) => {
+                let check = needed
+                    .then(|| Check::pass(name, format!("{} ({origin:?})", ev::BETTER_AUTH_SECRET)));
+                (check, Some(secret))
+            }
+            None if needed => (
+                Some(Check::fail(
+                    name,
+                    format!("no {} for Better Auth", ev::BETTER_AUTH_SECRET),
+                    "run `coder-convex setup` (or `configure`) to generate it",
+                )),
+                None,
+            ),
+            None => (None, None),
+        },
+        Err(e) => (
+            Some(Check::fail(
+                name,
+                e.to_string(),
+                e.hint().unwrap_or("fix the file"),
+            )),
+            None,
+        ),
+    }
+}
+
+/// What `convex/auth.config.ts` (or `.js`) names, when there is one.
+pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::auth_libs::AuthConfig)> {
+    project::AUTH_CONFIG_FILES.iter().find_map(|file| {
+        let text = std::fs::read_to_string(dir.join(file)).ok()?;
+        Some((
+            (*file).to_owned(),
+            crate::auth_libs::scan_auth_config(&text),
+        ))
+    })
 }

@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::auth_libs::{AuthConfig, AuthLib};
 use crate::backend::Backend;
 use crate::database::Database;
 use crate::deployment_env::OWNED_VAR;
 use crate::derive::Derived;
 use crate::output::Output;
 use crate::postgres;
-use crate::probe::{self, AuthCheckKind, Findings, Instance, KeyCheck, PublicAccess};
-use crate::project::CONVEX_ENV_FILE;
+use crate::probe::{
+    self, AuthCheck, AuthCheckKind, EnvDiff, Findings, Instance, KeyCheck, PublicAccess,
+};
+use crate::project::{CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
 use crate::secrets::JwtKey;
 
 use super::check::Check;
@@ -52,7 +55,8 @@ pub(super) struct LiveInputs<'a> {
     pub(super) jwt: Option<&'a JwtKey>,
     /// The variables the deployment should have, or why they cannot be computed.
     pub(super) desired: Option<crate::error::Result<BTreeMap<String, String>>>,
-    pub(super) uses_convex_auth: bool,
+    /// `convex/auth.config.ts` and what it names.
+    pub(super) auth_config: Option<(String, AuthConfig)>,
     pub(super) dashboard_internal_url: &'a str,
     pub(super) fix: bool,
 }
@@ -84,6 +88,7 @@ pub(super) async fn backend_checks(
                 "canonical URLs",
                 "deployment env",
                 "auth discovery",
+                "auth providers",
             ] {
                 checks.push(Check::fail(
                     name,
@@ -117,7 +122,8 @@ pub(super) async fn backend_checks(
             ));
         }
     }
-    checks.push(auth_check(derived, inputs).await);
+    auth_checks(checks, derived, inputs).await;
+    checks.push(providers_check(inputs, &findings));
     checks.push(public_check(derived).await);
 }
 
@@ -233,33 +239,114 @@ async fn env_check(
     )
 }
 
-async fn auth_check(derived: &Derived, inputs: &LiveInputs<'_>) -> Check {
-    let name = "auth discovery";
-    let (true, Some(jwt)) = (inputs.uses_convex_auth, inputs.jwt) else {
-        return Check::pass(name, "the project does not use @convex-dev/auth");
+/// The per-library checks of [`probe::auth`]: Convex Auth's discovery as one check, Better
+/// Auth's routes, `SITE_URL` in Coder (the public site URL has a check of its own).
+async fn auth_checks(checks: &mut Vec<Check>, derived: &Derived, inputs: &LiveInputs<'_>) {
+    let found = probe::auth(derived, inputs.jwt).await;
+    if !derived.auth_libs.contains(&AuthLib::ConvexAuth) {
+        checks.push(Check::pass(
+            "auth discovery",
+            "the project does not use @convex-dev/auth",
+        ));
+    } else {
+        let failing: Vec<&AuthCheck> = found
+            .iter()
+            .filter(|c| {
+                !c.ok
+                    && matches!(
+                        c.kind,
+                        AuthCheckKind::Discovery | AuthCheckKind::Issuer | AuthCheckKind::Jwks
+                    )
+            })
+            .collect();
+        checks.push(if failing.is_empty() {
+            Check::pass(
+                "auth discovery",
+                format!("issuer {} with the key's JWKS", derived.urls.site),
+            )
+        } else {
+            let detail: Vec<&str> = failing.iter().map(|c| c.detail.as_str()).collect();
+            let hint = failing
+                .iter()
+                .find_map(|c| c.hint.clone())
+                .unwrap_or_default();
+            Check::fail("auth discovery", detail.join("; "), hint)
+        });
+    }
+    for check in found.iter().filter(|c| {
+        matches!(
+            c.kind,
+            AuthCheckKind::BetterAuthRoutes | AuthCheckKind::SiteUrl
+        )
+    }) {
+        checks.push(if check.ok {
+            Check::pass(check.name, check.detail.clone())
+        } else {
+            Check::fail(
+                check.name,
+                check.detail.clone(),
+                check.hint.clone().unwrap_or_default(),
+            )
+        });
+    }
+}
+
+/// Which providers `convex/auth.config.ts` names and whether the deployment has the
+/// variables it reads (Clerk's issuer domain, WorkOS's client id, Auth0's domain, ...).
+fn providers_check(inputs: &LiveInputs<'_>, findings: &Findings) -> Check {
+    let name = "auth providers";
+    let Some((file, config)) = &inputs.auth_config else {
+        return Check::pass(name, "no convex/auth.config.ts");
     };
-    // The public site URL has a check of its own.
-    let failing: Vec<_> = probe::auth(derived, jwt)
-        .await
-        .into_iter()
-        .filter(|c| !c.ok && c.kind != AuthCheckKind::PublicSite)
+    let providers = if config.providers.is_empty() {
+        "no provider we know".to_owned()
+    } else {
+        config.providers.join(", ")
+    };
+    if config.variables.is_empty() {
+        return Check::pass(name, format!("{file}: {providers}"));
+    }
+    let Some(Ok(EnvDiff {
+        present: Some(present),
+        ..
+    })) = &findings.env
+    else {
+        return Check::warn(
+            name,
+            format!(
+                "{file}: {providers}; reads {} (not checked: the deployment's variables cannot be listed)",
+                config.variables.join(", ")
+            ),
+            "fix the admin key or update the backend, then run doctor again",
+        );
+    };
+    let missing: Vec<&str> = config
+        .variables
+        .iter()
+        .filter(|v| !present.contains(*v))
+        .map(String::as_str)
         .collect();
-    if failing.is_empty() {
+    if missing.is_empty() {
         return Check::pass(
             name,
-            format!("issuer {} with the key's JWKS", derived.urls.site),
+            format!("{file}: {providers}; {} set", config.variables.join(", ")),
         );
     }
-    let detail = failing
-        .iter()
-        .map(|c| c.detail.clone())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let hint = failing
-        .iter()
-        .find_map(|c| c.hint.clone())
-        .unwrap_or_default();
-    Check::fail(name, detail, hint)
+    Check::fail(
+        name,
+        format!(
+            "{file}: {providers}; not set in the deployment: {}",
+            missing.join(", ")
+        ),
+        format!(
+            "add {} to {DEPLOYMENT_ENV_FILE} (the issuer domain from your provider's dashboard), then `coder-convex env-set`",
+            missing
+                .iter()
+                .map(|m| format!("{m}=…"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    )
 }
 
 async fn ports_check(derived: &Derived, dashboard: &str) -> Check {

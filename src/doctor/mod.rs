@@ -12,7 +12,6 @@ use crate::cli::DeriveArgs;
 use crate::derive::{self, ProjectState};
 use crate::env_vars as ev;
 use crate::output::Output;
-use crate::probe;
 use crate::process_env::RawEnv;
 use crate::project::{CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
 use crate::secrets::InstanceSecret;
@@ -23,7 +22,6 @@ pub(crate) use check::{Check, Status, print};
 pub(crate) struct Options<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) derive: &'a DeriveArgs,
-    pub(crate) site_url: Option<&'a str>,
     pub(crate) dashboard_internal_url: &'a str,
     pub(crate) fix: bool,
 }
@@ -109,14 +107,19 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
         checks.push(live::database_check(ca, &derived, db, opts.fix, out).await);
     }
 
-    let package_json = state.as_ref().ok().and_then(|s| s.package_json.as_ref());
+    let auth_secret = state.as_ref().ok().and_then(|state| {
+        let check = files::auth_secret_check(env, state, &derived);
+        let secret = check.1;
+        checks.extend(check.0);
+        secret
+    });
     let inputs = live::LiveInputs {
         admin_key: admin_key.as_deref(),
         jwt: jwt.as_ref(),
         desired: jwt
             .as_ref()
-            .map(|jwt| derive::desired_env(dir, &derived, jwt, opts.site_url)),
-        uses_convex_auth: probe::uses_convex_auth(package_json),
+            .map(|jwt| derive::desired_env(dir, &derived, jwt, auth_secret.as_ref())),
+        auth_config: files::auth_config(dir),
         dashboard_internal_url: opts.dashboard_internal_url,
         fix: opts.fix,
     };

@@ -144,7 +144,7 @@ pub fn node_peers() -> PathBuf {
     static INSTALL: Mutex<bool> = Mutex::new(false);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
     let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if !*done && !dir.join("node_modules/jose").exists() {
+    if !*done && !all_installed(&dir) {
         let status = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--prefix"])
             .arg(&dir)
@@ -154,6 +154,25 @@ pub fn node_peers() -> PathBuf {
     }
     *done = true;
     dir
+}
+
+/// Whether every package `package.json` in `dir` lists is in its `node_modules` (a lock
+/// file that gained a package since the last `npm ci` needs another).
+fn all_installed(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+        return false;
+    };
+    let pkg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    ["dependencies", "devDependencies"]
+        .iter()
+        .filter_map(|section| pkg.get(section).and_then(|d| d.as_object()))
+        .flat_map(|deps| deps.keys())
+        .all(|name| {
+            dir.join("node_modules")
+                .join(name)
+                .join("package.json")
+                .exists()
+        })
 }
 
 /// A one-route HTTP stub on a free loopback port: `respond` maps the request line to the

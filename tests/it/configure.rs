@@ -93,6 +93,10 @@ fn files_hold_the_right_values_and_modes() {
                 "VITE_CONVEX_SITE_URL".to_owned(),
                 "https://convex-site--main--ws--alice.apps.example.com".to_owned()
             ),
+            (
+                "VITE_SITE_URL".to_owned(),
+                "https://5173--main--ws--alice.apps.example.com".to_owned()
+            ),
         ])
     );
     assert!(JwtKey::from_pem(&p.read("jwt_private_key.pem")).is_ok());
@@ -328,6 +332,7 @@ fn git_work_trees_get_ignore_entries_once() {
         ignore,
         "node_modules\n.env.local\n\n# coder-convex: generated files with secrets or machine-specific URLs\n\
          .env.convex.local\njwt_private_key.pem\n.env.development.local\n.env.convex.deployment\n\
+         .env.convex.auth.local\n\
          jwt_private_key.pem.*.bak\n.env.convex.local.*.bak\n.coder-convex-*\n"
     );
     p.run(&["configure"], &[]).ok();

@@ -285,7 +285,8 @@ fn a_down_backend_fails_the_backend_checks_but_file_checks_still_run() {
             "admin key accepted",
             "canonical URLs",
             "deployment env",
-            "auth discovery"
+            "auth discovery",
+            "auth providers"
         ]
     );
 }

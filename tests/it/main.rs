@@ -12,6 +12,7 @@ mod fake_backend;
 
 mod architecture;
 mod auth_keys;
+mod auth_libs;
 mod configure;
 mod deploy_cli;
 mod doctor;

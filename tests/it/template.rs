@@ -539,6 +539,49 @@ fn template_scripts_are_copies_of_the_repository_scripts() {
 }
 
 #[test]
+fn the_app_dev_server_has_an_app_with_port_and_share_parameters() {
+    let template = Template::load();
+    let port = template.data("coder_parameter", "app_port");
+    assert_eq!(text_attr(port, "type"), "number");
+    assert_eq!(number_attr(port, "default"), 5173.0, "Vite's port");
+    assert!(bool_attr(port, "mutable"));
+    let validation = single_block(port, "validation");
+    assert_eq!(number_attr(validation, "min"), 1.0);
+    assert_eq!(number_attr(validation, "max"), 65535.0);
+    let description = text_attr(port, "description");
+    for framework_port in ["5173", "3000", "8081"] {
+        assert!(description.contains(framework_port), "{description}");
+    }
+
+    let share = template.data("coder_parameter", "app_share");
+    assert_eq!(text_attr(share, "default"), "owner");
+    let values: Vec<String> = blocks(share, "option")
+        .map(|o| text_attr(o, "value"))
+        .collect();
+    assert_eq!(values, ["owner", "authenticated", "public"]);
+
+    let app = template.resource("coder_app", "app");
+    assert_eq!(text_attr(app, "slug"), "app");
+    assert!(urls::is_valid_slug(&text_attr(app, "slug")));
+    assert!(bool_attr(app, "subdomain"));
+    assert_eq!(
+        text_attr(app, "url"),
+        "http://localhost:${data.coder_parameter.app_port.value}"
+    );
+    assert_eq!(source(app, "share"), "data.coder_parameter.app_share.value");
+    assert!(attr(app, "healthcheck").is_none() && blocks(app, "healthcheck").next().is_none());
+
+    // coder-convex derives SITE_URL from the same port.
+    let agent = template.resource("coder_agent", "main");
+    let env = attr(agent, "env").expect("agent env").to_string();
+    assert!(
+        env.contains("CODER_CONVEX_FRONTEND_PORT")
+            && env.contains("tostring(data.coder_parameter.app_port.value)"),
+        "{env}"
+    );
+}
+
+#[test]
 fn database_parameter_offers_sqlite_postgres_and_external() {
     let template = Template::load();
     let param = template.data("coder_parameter", "database");

@@ -45,6 +45,9 @@ pub struct FakeConfig {
     pub fail_updates: usize,
     /// The site proxy's auth discovery reports this issuer instead of the site origin.
     pub issuer_override: Option<String>,
+    /// Serve Better Auth's `/api/auth/ok` on the site proxy, as a deployed
+    /// `@convex-dev/better-auth` app does (500 until `BETTER_AUTH_SECRET` is set).
+    pub better_auth_routes: bool,
     /// Initial deployment variables.
     pub env: BTreeMap<String, String>,
     /// The push protocol's faults (`fake_push.rs`).
@@ -65,6 +68,7 @@ impl FakeConfig {
             no_list_endpoint: false,
             fail_updates: 0,
             issuer_override: None,
+            better_auth_routes: false,
             env: BTreeMap::new(),
             push: PushConfig::default(),
         }
@@ -157,6 +161,7 @@ impl FakeBackend {
                 get(openid_configuration),
             )
             .route("/.well-known/jwks.json", get(jwks))
+            .route("/api/auth/ok", get(better_auth_ok))
             .fallback(not_found)
             .with_state(shared.clone());
         let (delay, resets) = (shared.config.start_delay, shared.config.reset_connections);
@@ -451,6 +456,29 @@ async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match jwks {
         Some(jwks) => ([("content-type", "application/json")], jwks).into_response(),
         None => error(StatusCode::NOT_FOUND, "NotFound", "JWKS is not set"),
+    }
+}
+
+/// Better Auth's health route; `createAuth` needs its secret, so it fails without one.
+async fn better_auth_ok(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    record(&state, "GET /api/auth/ok".into(), &headers);
+    if !state.config.better_auth_routes {
+        return not_found().await;
+    }
+    let has_secret = state
+        .recorded
+        .lock()
+        .expect("fake state")
+        .env
+        .contains_key("BETTER_AUTH_SECRET");
+    if has_secret {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error",
+            "BETTER_AUTH_SECRET is not set",
+        )
     }
 }
 
