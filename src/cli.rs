@@ -109,6 +109,33 @@ pub struct DeployArgs {
     pub deploy_timeout: u64,
 }
 
+/// The shared Postgres server `db` works on.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Shared Postgres server URL (prefer the variable: a flag's value is visible in `ps`).
+    #[arg(long = "server", env = ev::CODER_CONVEX_SHARED_POSTGRES_URL, hide_env_values = true, value_name = "URL")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// List the databases coder-convex created on the server, with the workspace of each.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Drop one database coder-convex created (for a deleted workspace); needs --yes.
+    Drop {
+        /// The database name, as `db list` shows it.
+        name: String,
+        /// Really drop it: the data is gone afterwards.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EnvFormat {
     Dotenv,
@@ -162,6 +189,10 @@ pub enum Command {
         /// Ask the backend whether it accepts the key (exit 4 if not).
         #[arg(long)]
         check: bool,
+        /// Mint a read-only key (protobuf field 5): the backend allows reads and refuses
+        /// writes. For teammates and AI agents that should look but not change anything.
+        #[arg(long, conflicts_with = "legacy")]
+        read_only: bool,
     },
     /// Show URLs, backend health, key and environment state.
     Status {
@@ -191,6 +222,11 @@ pub enum Command {
         wait: WaitArgs,
         #[command(flatten)]
         push: PushArgs,
+    },
+    /// Databases on a shared Postgres server (one per workspace): list them, drop one.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
     },
     /// Deploy the project's Convex functions with the Convex CLI.
     Deploy {

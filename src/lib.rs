@@ -12,6 +12,7 @@ pub mod env_vars;
 pub mod error;
 pub mod secrets;
 pub mod urls;
+pub mod workspace_db;
 
 mod backend;
 mod clock;
@@ -31,6 +32,7 @@ mod project_files;
 mod project_fs;
 mod project_lock;
 mod redact;
+mod shared_postgres;
 mod url_checks;
 
 use std::ffi::OsString;
@@ -137,7 +139,15 @@ async fn dispatch(
             derive,
             legacy,
             check,
-        } => commands::admin_key::run(&ctx, derive, *legacy, *check).await,
+            read_only,
+        } => {
+            let kind = match (legacy, read_only) {
+                (true, _) => commands::admin_key::Kind::Legacy,
+                (_, true) => commands::admin_key::Kind::ReadOnly,
+                _ => commands::admin_key::Kind::Full,
+            };
+            commands::admin_key::run(&ctx, derive, kind, *check).await
+        }
         Command::EnvSet { derive, wait, push } => {
             commands::env_set::run(&ctx, derive, wait, push).await
         }
@@ -146,6 +156,7 @@ async fn dispatch(
             wait,
             deploy,
         } => commands::deploy::run(&ctx, derive, wait, deploy).await,
+        Command::Db { command } => commands::db::run(&ctx, command).await,
         Command::Status { derive, push } => commands::status::run(&ctx, derive, push).await,
         Command::Doctor {
             derive,

@@ -35,6 +35,9 @@ pub struct RawEnv {
     pub pg_ca_file: Option<String>,
     pub convex_deployment: Option<String>,
     pub coder_convex_log: Option<String>,
+    pub coder_convex_shared_postgres_url: Option<String>,
+    pub coder_convex_workspace_id: Option<String>,
+    pub coder_convex_dashboard_login: Option<String>,
 }
 
 impl RawEnv {
