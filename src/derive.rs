@@ -86,6 +86,8 @@ pub(crate) struct Derived {
     pub(crate) instance_name_source: InstanceNameSource,
     /// Shared Postgres: the workspace whose marker the database must carry.
     pub(crate) workspace: Option<Workspace>,
+    /// Write the admin key for the dashboard (`CODER_CONVEX_DASHBOARD_LOGIN`).
+    pub(crate) dashboard_login: bool,
     pub(crate) framework: Framework,
     pub(crate) warnings: Vec<String>,
 }
@@ -148,6 +150,10 @@ pub(crate) fn derive(
         instance_name,
         instance_name_source,
         workspace,
+        dashboard_login: boolish(
+            ev::CODER_CONVEX_DASHBOARD_LOGIN,
+            env.coder_convex_dashboard_login.as_deref(),
+        )?,
         framework: Framework::detect(state.package_json.as_ref()),
         warnings,
     })
@@ -200,6 +206,18 @@ fn shared(
     // The server URL's own database (often `postgres`) is only where the admin connects.
     db.database = Some(database::database_for_instance(&instance_name));
     Ok((db, instance_name, source, workspace))
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`); unset is `false`.
+fn boolish(var: &str, raw: Option<&str>) -> Result<bool> {
+    match raw.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(
+            Error::invalid(var, format!("{other:?} is not true or false"))
+                .with_hint("use true or false"),
+        ),
+    }
 }
 
 fn database_from_file(file: &EnvFile) -> Result<Option<Database>> {

@@ -252,6 +252,16 @@ fn convex_env_entries(derived: &Derived, secret_hex: &str) -> Vec<Entry> {
     } else {
         entries.push(Entry::set(ev::CODER_CONVEX_PINNED_URLS, pinned.join(",")));
     }
+    // Only for an owner-only dashboard (the template decides both from one setting): the
+    // dashboard hands this key to whoever opens it.
+    entries.push(if derived.dashboard_login {
+        Entry::set(ev::NEXT_PUBLIC_ADMIN_KEY, admin_key)
+    } else {
+        Entry::unset(
+            ev::NEXT_PUBLIC_ADMIN_KEY,
+            "the dashboard logs in by itself only with CODER_CONVEX_DASHBOARD_LOGIN=true",
+        )
+    });
     match &derived.database {
         Some(db) => {
             entries.push(Entry::set(db.kind.backend_var(), db.expose_url()));

@@ -13,6 +13,7 @@ mod fake_backend;
 mod architecture;
 mod auth_keys;
 mod configure;
+mod dashboard_login;
 mod doctor;
 mod entrypoint;
 mod env_cmd;
