@@ -136,6 +136,17 @@ pub enum DbCommand {
     },
 }
 
+/// One line of `status` for the Coder dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetadataItem {
+    /// `up · <version>`, `wrong instance <name>`, or `down`.
+    Backend,
+    /// `in sync`, `pending: <names>`, or `unknown`.
+    Env,
+    /// The age of the last deploy, or `never`.
+    Deploy,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EnvFormat {
     Dotenv,
@@ -200,6 +211,10 @@ pub enum Command {
         derive: DeriveArgs,
         #[command(flatten)]
         push: PushArgs,
+        /// Print one short line for a Coder agent metadata item, and exit 0 even when the
+        /// backend is down (the templates' `coder_agent` metadata scripts use it).
+        #[arg(long, value_enum, value_name = "ITEM")]
+        metadata: Option<MetadataItem>,
     },
     /// Run every check and say what is wrong and how to fix it.
     Doctor {

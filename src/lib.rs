@@ -157,7 +157,11 @@ async fn dispatch(
             deploy,
         } => commands::deploy::run(&ctx, derive, wait, deploy).await,
         Command::Db { command } => commands::db::run(&ctx, command).await,
-        Command::Status { derive, push } => commands::status::run(&ctx, derive, push).await,
+        Command::Status {
+            derive,
+            push,
+            metadata,
+        } => commands::status::run(&ctx, derive, push, *metadata).await,
         Command::Doctor {
             derive,
             push,

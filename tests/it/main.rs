@@ -26,4 +26,5 @@ mod readme;
 mod setup;
 mod shared_pg;
 mod snapshots;
+mod status_metadata;
 mod template;
