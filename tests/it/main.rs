@@ -28,3 +28,4 @@ mod shared_pg;
 mod snapshots;
 mod status_metadata;
 mod template;
+mod template_team;
