@@ -114,7 +114,7 @@ pub(crate) fn plan(
     {
         backups.push((CONVEX_ENV_FILE.to_owned(), text.to_owned()));
     }
-    let entries = convex_env_entries(derived, &secret.expose_hex());
+    let entries = convex_env_entries(derived, &secret.expose_hex(), admin_key);
     files.push(merged(
         dir,
         CONVEX_ENV_FILE,
@@ -225,7 +225,7 @@ pub(crate) fn write(plan: Plan) -> Result<Written> {
     })
 }
 
-fn convex_env_entries(derived: &Derived, secret_hex: &str) -> Vec<Entry> {
+fn convex_env_entries(derived: &Derived, secret_hex: &str, admin_key: &str) -> Vec<Entry> {
     let mut entries = vec![
         Entry::set(ev::INSTANCE_NAME, &derived.instance_name),
         Entry::set(ev::INSTANCE_SECRET, secret_hex),
