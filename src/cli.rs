@@ -139,11 +139,11 @@ pub enum DbCommand {
 /// One line of `status` for the Coder dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MetadataItem {
-    /// `up · <version>`, `wrong instance <name>`, or `down`.
+    // `up · <version>`, `wrong instance <name>`, or `down`.
     Backend,
-    /// `in sync`, `pending: <names>`, or `unknown`.
+    // `in sync`, `pending: <names>`, or `unknown`.
     Env,
-    /// The age of the last deploy, or `never`.
+    // The age of the last deploy, or `never`.
     Deploy,
 }
 
