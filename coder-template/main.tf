@@ -58,6 +58,21 @@ data "coder_parameter" "database" {
     value       = "external"
     description = "An existing Postgres or MySQL server; give its URL below."
   }
+  option {
+    name        = "Shared Postgres"
+    value       = "shared"
+    description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
+  }
+}
+
+data "coder_parameter" "disable_beacon" {
+  name         = "disable_beacon"
+  display_name = "Disable the Convex beacon"
+  description  = "The self-hosted backend sends Convex an anonymous usage beacon (version, uptime) unless DISABLE_BEACON is set."
+  type         = "bool"
+  default      = "false"
+  mutable      = true
+  order        = 4
 }
 
 data "coder_parameter" "database_url" {
@@ -139,6 +154,23 @@ locals {
 
   database     = data.coder_parameter.database.value
   use_postgres = local.database == "postgres"
+  use_shared   = local.database == "shared"
+
+  # The dashboard logs in by itself (NEXT_PUBLIC_ADMIN_KEY) only while it is owner-only: one
+  # setting decides the app's share level, the key in the dashboard's env and whether
+  # coder-convex writes the key (a test ties the three).
+  dashboard_share           = "owner"
+  dashboard_login           = local.dashboard_share == "owner"
+  dashboard_entrypoint_keys = local.dashboard_login ? "NEXT_PUBLIC_DEPLOYMENT_URL NEXT_PUBLIC_ADMIN_KEY" : "NEXT_PUBLIC_DEPLOYMENT_URL"
+
+  # Backend settings from Convex's own compose file: /metrics stays off the public API app,
+  # and deleted document versions are kept two days, not the binary's default 14.
+  backend_env = compact([
+    "CONVEX_ENTRYPOINT_STOP_SIGNAL=INT",
+    "DISABLE_METRICS_ENDPOINT=true",
+    "DOCUMENT_RETENTION_DELAY=${var.document_retention_delay_seconds}",
+    data.coder_parameter.disable_beacon.value ? "DISABLE_BEACON=true" : "",
+  ])
 
   # The backend appends `/<instance name with _>` itself; coder-convex strips this path and
   # names the instance `convex-self-hosted` after it. POSTGRES_DB creates that database.
@@ -203,22 +235,35 @@ resource "coder_agent" "main" {
     CONVEX_PROJECT_REPO      = data.coder_parameter.project_repo.value
     # SITE_URL is derived from this port, so it is the App button's port.
     CODER_CONVEX_FRONTEND_PORT = tostring(data.coder_parameter.app_port.value)
+    # Names and marks this workspace's database on the shared Postgres server.
+    CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
+    CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
   }
 
+  # From `coder-convex status --metadata <item>`: one line each, the same report as
+  # `status --json`, exit 0 with the backend down; every backend call is bounded (3 s).
   metadata {
     display_name = "Convex backend"
     key          = "0_convex_backend"
-    script       = "curl -fsS --max-time 1 http://127.0.0.1:3210/version 2>/dev/null || echo unreachable"
-    interval     = 10
-    timeout      = 2
+    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata backend 2>/dev/null || echo 'not set up'"
+    interval     = 15
+    timeout      = 5
   }
 
   metadata {
-    display_name = "Convex dashboard"
-    key          = "1_convex_dashboard"
-    script       = "curl -fs -o /dev/null --max-time 1 http://127.0.0.1:6791 && echo up || echo down"
-    interval     = 10
-    timeout      = 2
+    display_name = "Convex env"
+    key          = "1_convex_env"
+    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata env 2>/dev/null || echo 'not set up'"
+    interval     = 30
+    timeout      = 5
+  }
+
+  metadata {
+    display_name = "Convex deploy"
+    key          = "1_convex_deploy"
+    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata deploy 2>/dev/null || echo 'not set up'"
+    interval     = 60
+    timeout      = 5
   }
 
   metadata {
@@ -345,7 +390,8 @@ resource "coder_app" "convex_site" {
   }
 }
 
-# The dashboard: owner only. It asks for the admin key (`coder-convex admin-key`) at login.
+# The dashboard: owner only, and then it logs in by itself (local.dashboard_login). Shared
+# wider, it asks for the admin key (`coder-convex admin-key`) instead.
 resource "coder_app" "convex_dashboard" {
   agent_id     = coder_agent.main.id
   slug         = "convex-dashboard"
@@ -353,7 +399,7 @@ resource "coder_app" "convex_dashboard" {
   icon         = "/icon/desktop.svg"
   url          = "http://localhost:6791"
   subdomain    = true
-  share        = "owner"
+  share        = local.dashboard_share
   order        = 12
   healthcheck {
     url       = "http://localhost:6791"
@@ -442,6 +488,7 @@ resource "docker_container" "workspace" {
   env = compact([
     "CODER_AGENT_TOKEN=${coder_agent.main.token}",
     local.database_url != "" ? "DATABASE_URL=${local.database_url}" : "",
+    local.use_shared ? "CODER_CONVEX_SHARED_POSTGRES_URL=${var.shared_postgres_url}" : "",
   ])
   host {
     host = "host.docker.internal"
@@ -466,6 +513,10 @@ resource "docker_container" "workspace" {
       condition     = local.database != "external" || data.coder_parameter.database_url.value != ""
       error_message = "The database parameter is `external`, but the External DATABASE_URL parameter is empty."
     }
+    precondition {
+      condition     = !local.use_shared || var.shared_postgres_url != ""
+      error_message = "The database parameter is `shared`, but the template variable shared_postgres_url is empty."
+    }
   }
 }
 
@@ -483,7 +534,7 @@ resource "docker_container" "convex_backend" {
   command = concat(var.convex_backend_command, ["--interface", "127.0.0.1"])
   # The backend drains requests and stops cleanly on SIGINT only (SIGTERM kills it), as in
   # Convex's own compose file (`stop_signal: SIGINT`); the entrypoint passes a stop on as SIGINT.
-  env = ["CONVEX_ENTRYPOINT_STOP_SIGNAL=INT"]
+  env = local.backend_env
   # Time for that clean stop: on `docker stop`, and when the workspace stops (without
   # destroy_grace_seconds the provider kills the container at once).
   stop_timeout          = 15
@@ -524,7 +575,8 @@ resource "docker_container" "convex_dashboard" {
   command    = var.convex_dashboard_command
   env = [
     # The dashboard needs the public API URL only, not the instance secret.
-    "CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL",
+    # (and the admin key while the dashboard is owner-only).
+    "CONVEX_ENTRYPOINT_KEYS=${local.dashboard_entrypoint_keys}",
     # Loopback only. Next's standalone server.js listens on $HOSTNAME, which the image sets
     # to 0.0.0.0; this value replaces it.
     "HOSTNAME=127.0.0.1",

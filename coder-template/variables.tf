@@ -92,3 +92,16 @@ variable "coder_convex_install_dir" {
   description = "Where scripts/install.sh puts the binary (on the persistent home volume, so it is installed once)."
   type        = string
 }
+
+variable "shared_postgres_url" {
+  default     = ""
+  description = "For database = shared: URL of the team's Postgres server, `postgres://user:password@host:5432/postgres?sslmode=…`, with a role that may CREATE DATABASE. Each workspace gets a database of its own, named after it and marked with COMMENT ON DATABASE; `coder-convex db list` shows them."
+  type        = string
+  sensitive   = true
+}
+
+variable "document_retention_delay_seconds" {
+  default     = 172800
+  description = "DOCUMENT_RETENTION_DELAY of the backend: how long deleted and overwritten document versions are kept (Convex's compose file: 2 days; the binary's default of 14 days grows disks)."
+  type        = number
+}

@@ -263,13 +263,38 @@ impl Backend {
     /// changes or none, and re-sending the same values is harmless.
     pub(crate) async fn update_env(&self, changes: &[EnvChange]) -> Result<(), CallError> {
         let body = serde_json::json!({ "changes": changes });
-        let url = format!("{}/api/v1/update_environment_variables", self.url);
+        self.post("/api/v1/update_environment_variables", &body)
+            .await
+    }
+
+    /// Set one canonical URL without a restart (`POST /api/v1/update_canonical_url`, backends
+    /// from 2025-08). `Ok(false)`: the backend has no such endpoint (404).
+    pub(crate) async fn update_canonical_url(
+        &self,
+        destination: Destination,
+        url: &str,
+    ) -> Result<bool, CallError> {
+        let body = serde_json::json!({ "requestDestination": destination, "url": url });
+        match self.post("/api/v1/update_canonical_url", &body).await {
+            Ok(()) => Ok(true),
+            Err(CallError::Status {
+                status: StatusCode::NOT_FOUND,
+                ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// POST JSON with the admin key; retried on transient failures (callers send idempotent
+    /// bodies only).
+    async fn post(&self, path: &str, body: &serde_json::Value) -> Result<(), CallError> {
+        let url = format!("{}{path}", self.url);
         let call = || async {
             let response = self
                 .client
                 .post(&url)
                 .header("Authorization", format!("Convex {}", self.admin_key))
-                .json(&body)
+                .json(body)
                 .send()
                 .await
                 .map_err(transport(&url))?;
@@ -285,9 +310,7 @@ impl Backend {
         };
         call.retry(retry_policy())
             .when(CallError::transient)
-            .notify(
-                |e, after| tracing::debug!(error = %e, ?after, "retrying the environment update"),
-            )
+            .notify(|e, after| tracing::debug!(path, error = %e, ?after, "retrying"))
             .await
     }
 
@@ -321,6 +344,14 @@ impl Backend {
             source,
         })
     }
+}
+
+/// Which canonical URL an update changes (upstream's `RequestDestination`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum Destination {
+    ConvexCloud,
+    ConvexSite,
 }
 
 /// Progress of the health wait, for the spinner or the log line.

@@ -116,6 +116,44 @@ pub struct DeployArgs {
     pub force_deploy: bool,
 }
 
+/// The shared Postgres server `db` works on.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Shared Postgres server URL (prefer the variable: a flag's value is visible in `ps`).
+    #[arg(long = "server", env = ev::CODER_CONVEX_SHARED_POSTGRES_URL, hide_env_values = true, value_name = "URL")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// List the databases coder-convex created on the server, with the workspace of each.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Drop one database coder-convex created (for a deleted workspace); needs --yes.
+    Drop {
+        /// The database name, as `db list` shows it.
+        name: String,
+        /// Really drop it: the data is gone afterwards.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// One line of `status` for the Coder dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetadataItem {
+    // `up · <version>`, `wrong instance <name>`, or `down`.
+    Backend,
+    // `in sync`, `pending: <names>`, or `unknown`.
+    Env,
+    // The age of the last deploy, or `never`.
+    Deploy,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EnvFormat {
     Dotenv,
@@ -167,11 +205,19 @@ pub enum Command {
         /// Ask the backend whether it accepts the key (exit 4 if not).
         #[arg(long)]
         check: bool,
+        /// Mint a read-only key (protobuf field 5): the backend allows reads and refuses
+        /// writes. For teammates and AI agents that should look but not change anything.
+        #[arg(long, conflicts_with = "legacy")]
+        read_only: bool,
     },
     /// Show URLs, backend health, key and environment state.
     Status {
         #[command(flatten)]
         derive: DeriveArgs,
+        /// Print one short line for a Coder agent metadata item, and exit 0 even when the
+        /// backend is down (the templates' `coder_agent` metadata scripts use it).
+        #[arg(long, value_enum, value_name = "ITEM")]
+        metadata: Option<MetadataItem>,
     },
     /// Run every check and say what is wrong and how to fix it.
     Doctor {
@@ -190,6 +236,11 @@ pub enum Command {
         derive: DeriveArgs,
         #[command(flatten)]
         wait: WaitArgs,
+    },
+    /// Databases on a shared Postgres server (one per workspace): list them, drop one.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
     },
     /// Deploy the project's Convex functions with the Convex CLI.
     Deploy {

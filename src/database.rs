@@ -383,6 +383,8 @@ pub enum InstanceNameSource {
     Environment,
     DatabaseUrl,
     ProjectFile,
+    /// Derived from the Coder workspace (shared Postgres, one database per workspace).
+    Workspace,
     Default,
 }
 

@@ -18,6 +18,7 @@ use crate::project_fs;
 use crate::secrets::{AuthSecret, JwtKey};
 use crate::site_url::{self, AppUrl, ExplicitUrl};
 use crate::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
+use crate::workspace_db::Workspace;
 
 /// An env file as found on disk. `Debug` shows the names, never the values.
 #[derive(Clone, Default)]
@@ -89,6 +90,10 @@ pub(crate) struct Derived {
     pub(crate) database: Option<Database>,
     pub(crate) instance_name: String,
     pub(crate) instance_name_source: InstanceNameSource,
+    /// Shared Postgres: the workspace whose marker the database must carry.
+    pub(crate) workspace: Option<Workspace>,
+    /// Write the admin key for the dashboard (`CODER_CONVEX_DASHBOARD_LOGIN`).
+    pub(crate) dashboard_login: bool,
     pub(crate) framework: Framework,
     /// The app's own public URL (`SITE_URL`), when there is a frontend we know of.
     pub(crate) app_url: Option<AppUrl>,
@@ -119,22 +124,33 @@ pub(crate) fn derive(
         None => urls::DEFAULT_SITE_PROXY_URL.to_owned(),
     };
 
-    let database = match database::from_inputs(&DbInputs {
+    let explicit_db = database::from_inputs(&DbInputs {
         database_url: env.database_url.as_deref(),
         postgres_uri: env.postgres_uri.as_deref(),
         postgres_url: env.postgres_url.as_deref(),
         mysql_url: env.mysql_url.as_deref(),
-    })? {
-        Some(db) => Some(db),
-        // The file is the lowest-precedence input: keep the database a previous run chose.
-        None => database_from_file(&state.convex_env)?,
-    };
-    let (instance_name, instance_name_source) = database::instance_name(
-        env.instance_name.as_deref(),
-        database.as_ref(),
-        state.convex_env.get(ev::INSTANCE_NAME),
-        &mut warnings,
-    )?;
+    })?;
+    let (database, instance_name, instance_name_source, workspace) =
+        match (explicit_db, env.coder_convex_shared_postgres_url.as_deref()) {
+            (None, Some(raw)) => {
+                let (db, name, source, workspace) = shared(env, raw, state)?;
+                (Some(db), name, source, Some(workspace))
+            }
+            (explicit, _) => {
+                let database = match explicit {
+                    Some(db) => Some(db),
+                    // The file is the lowest-precedence input: keep the database a previous run chose.
+                    None => database_from_file(&state.convex_env)?,
+                };
+                let (name, source) = database::instance_name(
+                    env.instance_name.as_deref(),
+                    database.as_ref(),
+                    state.convex_env.get(ev::INSTANCE_NAME),
+                    &mut warnings,
+                )?;
+                (database, name, source, None)
+            }
+        };
     let framework = Framework::detect(state.package_json.as_ref());
     let app_url = app_url(args, state, framework, &inputs)?;
     Ok(Derived {
@@ -145,6 +161,11 @@ pub(crate) fn derive(
         database,
         instance_name,
         instance_name_source,
+        workspace,
+        dashboard_login: boolish(
+            ev::CODER_CONVEX_DASHBOARD_LOGIN,
+            env.coder_convex_dashboard_login.as_deref(),
+        )?,
         framework,
         app_url,
         auth_libs: auth_libs::detect(state.package_json.as_ref()),
@@ -176,6 +197,67 @@ fn app_url(
     };
     let port = site_url::detect_port(args.frontend_port, state.package_json.as_ref(), framework);
     site_url::derive(explicit, port, inputs)
+}
+
+/// Shared Postgres: the server URL from the template, the database named after the workspace
+/// (an explicit `INSTANCE_NAME` still wins; a name this workspace got before a rename is kept).
+fn shared(
+    env: &RawEnv,
+    raw: &str,
+    state: &ProjectState,
+) -> Result<(Database, String, InstanceNameSource, Workspace)> {
+    let mut db = database::normalise(ev::CODER_CONVEX_SHARED_POSTGRES_URL, raw)?;
+    if db.kind != database::DbKind::Postgres {
+        return Err(Error::invalid(
+            ev::CODER_CONVEX_SHARED_POSTGRES_URL,
+            format!("{} is not a Postgres URL", db.masked()),
+        )
+        .with_hint(
+            "shared mode creates one Postgres database per workspace: give a postgres:// URL",
+        ));
+    }
+    let missing = |var: &str| {
+        Error::invalid(var, "is not set, but CODER_CONVEX_SHARED_POSTGRES_URL is").with_hint(
+            "the template sets it (coder_agent env: data.coder_workspace.me.id and the Coder agent's workspace variables)",
+        )
+    };
+    let workspace = Workspace {
+        id: env
+            .coder_convex_workspace_id
+            .clone()
+            .ok_or_else(|| missing(ev::CODER_CONVEX_WORKSPACE_ID))?,
+        owner: env.coder_workspace_owner_name.clone().unwrap_or_default(),
+        name: env
+            .coder_workspace_name
+            .clone()
+            .ok_or_else(|| missing(ev::CODER_WORKSPACE_NAME))?,
+    };
+    let kept = state
+        .convex_env
+        .get(ev::INSTANCE_NAME)
+        .filter(|name| workspace.owns_instance_name(name));
+    let (instance_name, source) = match (env.instance_name.as_deref(), kept) {
+        (Some(name), _) => (name.to_owned(), InstanceNameSource::Environment),
+        (None, Some(name)) => (name.to_owned(), InstanceNameSource::ProjectFile),
+        (None, None) => (workspace.instance_name(), InstanceNameSource::Workspace),
+    };
+    database::validate_instance_name(&instance_name)
+        .map_err(|message| Error::invalid(ev::INSTANCE_NAME, message))?;
+    // The server URL's own database (often `postgres`) is only where the admin connects.
+    db.database = Some(database::database_for_instance(&instance_name));
+    Ok((db, instance_name, source, workspace))
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`); unset is `false`.
+fn boolish(var: &str, raw: Option<&str>) -> Result<bool> {
+    match raw.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(
+            Error::invalid(var, format!("{other:?} is not true or false"))
+                .with_hint("use true or false"),
+        ),
+    }
 }
 
 fn database_from_file(file: &EnvFile) -> Result<Option<Database>> {

@@ -94,6 +94,10 @@ env_vars! {
     DO_NOT_REQUIRE_SSL;
     /// Extra CA certificates (PEM) the backend and the preflight trust for Postgres TLS.
     PG_CA_FILE;
+    /// Shared Postgres server URL (a role that may `CREATE DATABASE`): one database per workspace, named after it.
+    CODER_CONVEX_SHARED_POSTGRES_URL;
+    /// The Coder workspace id (the template sets it): names and marks the workspace's database on the shared server.
+    CODER_CONVEX_WORKSPACE_ID;
 
     // Identity and secrets.
     /// Backend instance name; also names the database.
@@ -104,6 +108,10 @@ env_vars! {
     CONVEX_SELF_HOSTED_URL;
     /// Admin key for the Convex CLI (`.env.local`).
     CONVEX_SELF_HOSTED_ADMIN_KEY;
+    /// `true`: write the admin key to `.env.convex.local` as `NEXT_PUBLIC_ADMIN_KEY`, so an owner-only dashboard logs in by itself.
+    CODER_CONVEX_DASHBOARD_LOGIN;
+    /// The admin key the dashboard logs in with (only with `CODER_CONVEX_DASHBOARD_LOGIN=true`; `.env.convex.local`).
+    NEXT_PUBLIC_ADMIN_KEY;
     /// Cloud deployment selector; commented out of `.env.local` and set to `""` for the Convex CLI.
     CONVEX_DEPLOYMENT;
     /// Cloud deploy key; set to `""` in the Convex CLI's environment (neutralises project files).

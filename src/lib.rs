@@ -12,6 +12,7 @@ pub mod env_vars;
 pub mod error;
 pub mod secrets;
 pub mod urls;
+pub mod workspace_db;
 
 mod auth_libs;
 mod backend;
@@ -36,6 +37,7 @@ mod project_lock;
 #[cfg(test)]
 mod properties;
 mod redact;
+mod shared_postgres;
 mod site_url;
 mod url_checks;
 
@@ -141,7 +143,15 @@ async fn dispatch(
             derive,
             legacy,
             check,
-        } => commands::admin_key::run(&ctx, derive, *legacy, *check).await,
+            read_only,
+        } => {
+            let kind = match (legacy, read_only) {
+                (true, _) => commands::admin_key::Kind::Legacy,
+                (_, true) => commands::admin_key::Kind::ReadOnly,
+                _ => commands::admin_key::Kind::Full,
+            };
+            commands::admin_key::run(&ctx, derive, kind, *check).await
+        }
         Command::EnvSet { derive, wait } => commands::env_set::run(&ctx, derive, wait).await,
         Command::Deploy {
             derive,
@@ -149,7 +159,10 @@ async fn dispatch(
             deploy,
             convex_args,
         } => commands::deploy::run(&ctx, derive, wait, deploy, convex_args).await,
-        Command::Status { derive } => commands::status::run(&ctx, derive).await,
+        Command::Db { command } => commands::db::run(&ctx, command).await,
+        Command::Status { derive, metadata } => {
+            commands::status::run(&ctx, derive, *metadata).await
+        }
         Command::Doctor {
             derive,
             fix,

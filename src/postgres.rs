@@ -13,6 +13,7 @@ use tokio_postgres::error::SqlState;
 
 use crate::database::{self, Database, DbKind};
 use crate::error::Error;
+use crate::workspace_db::{self, Workspace};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -26,7 +27,7 @@ pub(crate) struct PgError {
 }
 
 impl PgError {
-    fn new(message: String, hint: impl Into<String>) -> Self {
+    pub(crate) fn new(message: String, hint: impl Into<String>) -> Self {
         Self {
             message,
             cause: None,
@@ -34,7 +35,10 @@ impl PgError {
         }
     }
 
-    fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         self.cause = Some(Box::new(cause));
         self
     }
@@ -68,24 +72,45 @@ pub(crate) struct Preflight {
     pub existed: bool,
     pub created: bool,
     pub tls: bool,
+    /// Shared Postgres: the marker was written now (a new or unmarked database).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marked: Option<bool>,
 }
 
-/// Check the instance database; with `create`, create it when it is missing.
+/// Check the instance database; with `create`, create it when it is missing. With a
+/// `workspace` (shared Postgres), the database must carry that workspace's marker or none
+/// (it is then marked); a database marked for another workspace is refused.
 pub(crate) async fn preflight(
     db: &Database,
     instance_name: &str,
     ca_file: Option<&Path>,
     create: bool,
+    workspace: Option<&Workspace>,
 ) -> Result<Preflight, PgError> {
     let database = database::database_for_instance(instance_name);
     match db.kind {
-        DbKind::Postgres => postgres(db, &database, ca_file, create).await,
+        DbKind::Postgres => postgres(db, &database, ca_file, create, workspace).await,
         DbKind::Mysql => mysql_reachable(db).await.map(|()| Preflight {
             database,
             existed: true,
             created: false,
             tls: false,
+            marked: None,
         }),
+    }
+}
+
+/// A connection to the server's maintenance database, the way the backend connects.
+pub(crate) struct Connection {
+    pub(crate) client: tokio_postgres::Client,
+    task: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+    pub(crate) who: String,
+    tls: bool,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -102,7 +127,26 @@ async fn postgres(
     database: &str,
     ca_file: Option<&Path>,
     create: bool,
+    workspace: Option<&Workspace>,
 ) -> Result<Preflight, PgError> {
+    let conn = connect(db, ca_file).await?;
+    let (existed, created) = check_database(&conn.client, database, create, &conn.who).await?;
+    let marked = match workspace {
+        Some(ws) => Some(claim(&conn.client, database, ws, &conn.who).await?),
+        None => None,
+    };
+    Ok(Preflight {
+        database: database.to_owned(),
+        existed,
+        created,
+        tls: conn.tls,
+        marked,
+    })
+}
+
+/// Connect to the maintenance database (`postgres`, else `template1`) with the URL's user,
+/// password and TLS settings.
+pub(crate) async fn connect(db: &Database, ca_file: Option<&Path>) -> Result<Connection, PgError> {
     let who = target(db);
     let mode = db.sslmode.clone().unwrap_or_else(|| "require".to_owned());
     // tokio-postgres knows disable/prefer/require only; TLS is decided here instead.
@@ -134,14 +178,10 @@ async fn postgres(
         config.dbname(maintenance);
         match config.connect(connector.clone()).await {
             Ok((client, connection)) => {
-                let task = tokio::spawn(connection);
-                let result = check_database(&client, database, create, &who).await;
-                drop(client);
-                task.abort();
-                return result.map(|(existed, created)| Preflight {
-                    database: database.to_owned(),
-                    existed,
-                    created,
+                return Ok(Connection {
+                    client,
+                    task: tokio::spawn(connection),
+                    who,
                     tls,
                 });
             }
@@ -150,6 +190,69 @@ async fn postgres(
         }
     }
     Err(classify(last.expect("tried at least once"), &who, &mode))
+}
+
+/// The marker on `database`, if any.
+async fn marker_of(
+    client: &tokio_postgres::Client,
+    database: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&database],
+        )
+        .await?;
+    Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
+}
+
+/// Shared Postgres: make sure `database` is this workspace's. `Ok(true)` when it was marked
+/// now; refused when another workspace's marker is on it.
+async fn claim(
+    client: &tokio_postgres::Client,
+    database: &str,
+    workspace: &Workspace,
+    who: &str,
+) -> Result<bool, PgError> {
+    let failed = |e: tokio_postgres::Error| {
+        PgError::new(
+            format!("reading the marker of database {database:?} on {who} failed"),
+            "check that the role may read pg_database",
+        )
+        .caused_by(e)
+    };
+    let comment = marker_of(client, database).await.map_err(failed)?;
+    if let Some(marker) = comment.as_deref().and_then(workspace_db::parse_marker) {
+        if marker.workspace_id == workspace.id {
+            return Ok(false);
+        }
+        return Err(PgError::new(
+            format!(
+                "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
+                marker.workspace_id, marker.label, workspace.id, workspace.owner, workspace.name
+            ),
+            format!(
+                "two workspaces derived the same name: set INSTANCE_NAME to another name for this one; if workspace {} was deleted, remove its database with `coder-convex db drop {database} --yes`",
+                marker.workspace_id
+            ),
+        ));
+    }
+    // No marker: a database this workspace just created, or one made by hand for it.
+    // COMMENT takes no parameters; the marker is quoted as a literal.
+    let literal = workspace.marker().replace('\'', "''");
+    client
+        .batch_execute(&format!(
+            "COMMENT ON DATABASE \"{database}\" IS '{literal}'"
+        ))
+        .await
+        .map_err(|e| {
+            PgError::new(
+                format!("marking database {database:?} on {who} as this workspace's failed"),
+                "the role in the shared URL must own the database (it does when it created it)",
+            )
+            .caused_by(e)
+        })?;
+    Ok(true)
 }
 
 async fn check_database(

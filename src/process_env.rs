@@ -38,6 +38,9 @@ pub struct RawEnv {
     pub convex_deploy_key: Option<String>,
     pub convex_deployment_token: Option<String>,
     pub coder_convex_log: Option<String>,
+    pub coder_convex_shared_postgres_url: Option<String>,
+    pub coder_convex_workspace_id: Option<String>,
+    pub coder_convex_dashboard_login: Option<String>,
 }
 
 impl RawEnv {

@@ -118,7 +118,7 @@ pub(crate) fn plan(
     {
         backups.push((CONVEX_ENV_FILE.to_owned(), text.to_owned()));
     }
-    let entries = convex_env_entries(derived, &secret.expose_hex());
+    let entries = convex_env_entries(derived, &secret.expose_hex(), admin_key);
     files.push(merged(
         dir,
         CONVEX_ENV_FILE,
@@ -247,7 +247,7 @@ pub(crate) fn write(plan: Plan) -> Result<Written> {
     })
 }
 
-fn convex_env_entries(derived: &Derived, secret_hex: &str) -> Vec<Entry> {
+fn convex_env_entries(derived: &Derived, secret_hex: &str, admin_key: &str) -> Vec<Entry> {
     let mut entries = vec![
         Entry::set(ev::INSTANCE_NAME, &derived.instance_name),
         Entry::set(ev::INSTANCE_SECRET, secret_hex),
@@ -274,6 +274,16 @@ fn convex_env_entries(derived: &Derived, secret_hex: &str) -> Vec<Entry> {
     } else {
         entries.push(Entry::set(ev::CODER_CONVEX_PINNED_URLS, pinned.join(",")));
     }
+    // Only for an owner-only dashboard (the template decides both from one setting): the
+    // dashboard hands this key to whoever opens it.
+    entries.push(if derived.dashboard_login {
+        Entry::set(ev::NEXT_PUBLIC_ADMIN_KEY, admin_key)
+    } else {
+        Entry::unset(
+            ev::NEXT_PUBLIC_ADMIN_KEY,
+            "the dashboard logs in by itself only with CODER_CONVEX_DASHBOARD_LOGIN=true",
+        )
+    });
     match &derived.database {
         Some(db) => {
             entries.push(Entry::set(db.kind.backend_var(), db.expose_url()));

@@ -137,6 +137,14 @@ pub fn mint_admin_key(secret: &InstanceSecret, instance_name: &str) -> String {
     mint_admin_key_with(secret, instance_name, now_s(), 0, false, nonce)
 }
 
+/// Mint a read-only admin key for member 0 now (current format, `is_read_only` set): the
+/// backend accepts it for reads and refuses every write.
+pub fn mint_read_only_admin_key(secret: &InstanceSecret, instance_name: &str) -> String {
+    let mut nonce = [0u8; 12];
+    OsRng.fill_bytes(&mut nonce);
+    mint_admin_key_with(secret, instance_name, now_s(), 0, true, nonce)
+}
+
 /// The current format with every input given (test vectors use this).
 pub fn mint_admin_key_with(
     secret: &InstanceSecret,

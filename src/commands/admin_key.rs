@@ -1,5 +1,5 @@
 //! `coder-convex admin-key`: print the admin key (one line on stdout), mint the legacy
-//! format, or ask the backend whether it accepts the key.
+//! format or a read-only key, or ask the backend whether it accepts the key.
 
 use serde::Serialize;
 
@@ -11,6 +11,17 @@ use crate::secrets::{self, mask_admin_key};
 
 use super::context::{self, Ctx, Outcome};
 
+/// Which key to mint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The key `setup` writes to `.env.local`, re-minted with a fresh nonce.
+    Full,
+    /// The pre-2025-05-30 format (`--legacy`).
+    Legacy,
+    /// `is_read_only` set (`--read-only`).
+    ReadOnly,
+}
+
 #[derive(Serialize)]
 struct Report<'a> {
     instance_name: &'a str,
@@ -18,6 +29,7 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     admin_key: Option<&'a str>,
     legacy: bool,
+    read_only: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     accepted: Option<bool>,
 }
@@ -25,16 +37,19 @@ struct Report<'a> {
 pub(crate) async fn run(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
-    legacy: bool,
+    kind: Kind,
     check: bool,
 ) -> Result<Outcome> {
     let session = context::session(ctx, derive).await?;
     let derived = &session.derived;
-    let key = if legacy {
-        secrets::mint_legacy_admin_key(&session.secret, &derived.instance_name)
-    } else {
-        session.admin_key
+    let key = match kind {
+        Kind::Full => session.admin_key,
+        Kind::Legacy => secrets::mint_legacy_admin_key(&session.secret, &derived.instance_name),
+        Kind::ReadOnly => {
+            secrets::mint_read_only_admin_key(&session.secret, &derived.instance_name)
+        }
     };
+    let (legacy, read_only) = (kind == Kind::Legacy, kind == Kind::ReadOnly);
     if !check {
         if !ctx.json {
             ctx.out.data(&key);
@@ -43,6 +58,7 @@ pub(crate) async fn run(
             instance_name: &derived.instance_name,
             admin_key: Some(&key),
             legacy,
+            read_only,
             accepted: None,
         }));
     }
@@ -75,6 +91,7 @@ pub(crate) async fn run(
         instance_name: &derived.instance_name,
         admin_key: None,
         legacy,
+        read_only,
         accepted: Some(true),
     }))
 }

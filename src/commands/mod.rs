@@ -5,6 +5,7 @@
 pub(crate) mod admin_key;
 pub(crate) mod configure;
 mod context;
+pub(crate) mod db;
 pub(crate) mod deploy;
 pub(crate) mod doctor;
 pub(crate) mod env;

@@ -45,6 +45,8 @@ struct Report<'a> {
     backend_version: String,
     database: Option<Preflight>,
     legacy_admin_key: bool,
+    /// Stale canonical URLs were replaced through the admin API.
+    canonical_urls_updated: bool,
     files: &'a [FileChange],
     env: EnvReport,
     deploy: Option<DeployOutcome>,
@@ -91,9 +93,16 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
     let database = match &derived.database {
         Some(db) => {
             let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
-            let found = postgres::preflight(db, &derived.instance_name, ca, true)
+            let workspace = derived.workspace.as_ref();
+            let found = postgres::preflight(db, &derived.instance_name, ca, true, workspace)
                 .await
                 .map_err(postgres::PgError::into_error)?;
+            if found.marked == Some(true) {
+                out.success(format!(
+                    "marked database {} as this workspace's (COMMENT ON DATABASE)",
+                    found.database
+                ));
+            }
             let verb = if found.created {
                 "created database"
             } else {
@@ -195,6 +204,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         backend_version: connected.version,
         database,
         legacy_admin_key: connected.legacy_key.is_some(),
+        canonical_urls_updated: connected.canonical_updated,
         files: &written.files,
         env,
         deploy: deployed,

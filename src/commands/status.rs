@@ -1,12 +1,13 @@
 //! `coder-convex status`: the URLs, whether the backend answers, whether it is this project's
 //! instance and accepts our key, whether the deployment environment is in sync, and the last
 //! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`].
+//! `--metadata <item>` prints one short line of the same report for Coder's agent metadata.
 
 use serde::Serialize;
 
 use crate::auth_libs::AuthLib;
 use crate::backend::Backend;
-use crate::cli::DeriveArgs;
+use crate::cli::{DeriveArgs, MetadataItem};
 use crate::deploy::{self, DeployOutcome};
 use crate::error::{Error, Result};
 use crate::identity;
@@ -39,7 +40,11 @@ struct Report {
     last_deploy: Option<DeployOutcome>,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs) -> Result<Outcome> {
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    metadata: Option<MetadataItem>,
+) -> Result<Outcome> {
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
     let key = identity.admin_key.as_ref().map(|(k, _)| k.as_str());
@@ -56,6 +61,13 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs) -> Result<Outcome> {
         vec![]
     };
     let report = report(&derived, &findings, auth, deploy::last(ctx.dir));
+    if let Some(item) = metadata {
+        // Informational: the line says what is wrong, the exit status stays 0.
+        if !ctx.json {
+            ctx.out.data(metadata_line(&report, item));
+        }
+        return Ok(Outcome::ok(&report));
+    }
     if !ctx.json {
         print(ctx, &report);
     }
@@ -201,6 +213,31 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
             d.duration_ms as f64 / 1000.0
         )),
         None => out.data("last deploy none recorded from this directory"),
+    }
+}
+
+/// One short line for the Coder dashboard's metadata column.
+fn metadata_line(report: &Report, item: MetadataItem) -> String {
+    match item {
+        MetadataItem::Backend => match (&report.backend.version, &report.backend.instance_name) {
+            (Some(_), Some(name)) if *name != report.instance_name => {
+                format!("wrong instance {name}")
+            }
+            (Some(version), _) => format!("up · {version}"),
+            (None, _) => "down".to_owned(),
+        },
+        MetadataItem::Env => match &report.env_pending {
+            Some(p) if p.is_empty() => "in sync".to_owned(),
+            Some(p) if p.len() > 3 => {
+                format!("pending: {} and {} more", p[..3].join(", "), p.len() - 3)
+            }
+            Some(p) => format!("pending: {}", p.join(", ")),
+            None => "unknown".to_owned(),
+        },
+        MetadataItem::Deploy => report
+            .last_deploy
+            .as_ref()
+            .map_or_else(|| "never".to_owned(), |d| ago(d.finished_at)),
     }
 }
 

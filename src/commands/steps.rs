@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::backend::{self, Backend, CallError, WaitProgress};
+use crate::backend::{self, Backend, CallError, Destination, WaitProgress};
 use crate::convex_cli;
 use crate::deploy::{self, DeployOutcome, PackageManager};
 use crate::deploy_digest as digest;
@@ -81,10 +81,65 @@ pub(crate) struct Connected {
     pub(crate) backend: Backend,
     /// Set when only the legacy key format was accepted.
     pub(crate) legacy_key: Option<String>,
+    /// The canonical URLs were stale and the backend took the new ones without a restart.
+    pub(crate) canonical_updated: bool,
+}
+
+/// Stale canonical URLs: set ours through the admin API (no restart needed); on a backend
+/// without that endpoint, or when it refuses, warn with the restart hint instead.
+async fn update_canonical(
+    backend: &Backend,
+    found: &probe::Canonical,
+    derived: &Derived,
+    out: &Output,
+) -> bool {
+    let warn = |why: &str| {
+        out.warn(format!(
+            "{}; {why}restart the backend so it loads {} (stale env: auth and file URLs will be wrong)",
+            found.mismatch(&derived.urls),
+            project::CONVEX_ENV_FILE
+        ));
+    };
+    let wanted = [
+        (
+            Destination::ConvexCloud,
+            &found.backend.convex_cloud_url,
+            &derived.urls.api,
+        ),
+        (
+            Destination::ConvexSite,
+            &found.backend.convex_site_url,
+            &derived.urls.site,
+        ),
+    ];
+    for (destination, current, url) in wanted {
+        if current == url {
+            continue;
+        }
+        match backend.update_canonical_url(destination, url).await {
+            Ok(true) => {}
+            Ok(false) => {
+                warn(
+                    "this backend cannot update them at run time (an image from before 2025-08): ",
+                );
+                return false;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e.summary(), "update_canonical_url failed");
+                warn(&format!("updating them failed ({}): ", e.summary()));
+                return false;
+            }
+        }
+    }
+    out.success(format!(
+        "canonical URLs updated without a restart: {} and {}",
+        derived.urls.api, derived.urls.site
+    ));
+    true
 }
 
 /// Steps 5–6: wait for the backend, then prove its identity and our key; stale canonical
-/// URLs are a warning.
+/// URLs are updated through the admin API (a warning where the backend cannot).
 pub(crate) async fn connect(
     derived: &Derived,
     admin_key: &str,
@@ -120,6 +175,7 @@ pub(crate) async fn connect(
         version,
         backend: backend.clone(),
         legacy_key: None,
+        canonical_updated: false,
     };
     match probe::admin_key(&backend, Some(secret), &derived.instance_name)
         .await
@@ -147,11 +203,10 @@ pub(crate) async fn connect(
         derived.instance_name
     ));
     match probe::canonical(&connected.backend, &derived.urls).await {
-        Ok(found) if !found.matches => out.warn(format!(
-            "{}; restart the backend so it loads {} (stale env: auth and file URLs will be wrong)",
-            found.mismatch(&derived.urls),
-            project::CONVEX_ENV_FILE
-        )),
+        Ok(found) if !found.matches => {
+            connected.canonical_updated =
+                update_canonical(&connected.backend, &found, derived, out).await;
+        }
         Ok(_) => {}
         Err(e) => tracing::debug!(error = %e.summary(), "canonical URLs not available"),
     }

@@ -31,7 +31,9 @@ pub(super) async fn database_check(
     out: &Output,
 ) -> Check {
     let name = "database";
-    match postgres::preflight(db, &derived.instance_name, ca_file, fix).await {
+    // Marking writes to the server: only with --fix.
+    let workspace = derived.workspace.as_ref().filter(|_| fix);
+    match postgres::preflight(db, &derived.instance_name, ca_file, fix, workspace).await {
         Ok(found) => {
             if found.created {
                 out.info(format!("fixed: created database {}", found.database));

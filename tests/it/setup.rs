@@ -253,10 +253,46 @@ fn two_setups_at_once_push_once() {
 }
 
 #[test]
-fn canonical_url_mismatch_is_a_warning_with_the_restart_hint() {
+fn stale_canonical_urls_are_updated_through_the_admin_api_without_a_restart() {
     let (p, secret) = configured();
     let mut config = fake_for(&secret);
     config.cloud_origin = "https://stale.example.com".into();
+    let fake = FakeBackend::start(config);
+    let run = run_with(&p, &["--json", "setup", "--no-deploy"], &fake, &[]);
+    let report = run.json();
+    assert_eq!(report["canonical_urls_updated"], true, "{}", run.stderr());
+    // Only the stale destination, in upstream's request shape.
+    let updates = fake.recorded(|r| r.canonical_updates.clone());
+    assert_eq!(
+        updates,
+        vec![
+            serde_json::json!({"requestDestination": "convexCloud", "url": "http://127.0.0.1:3210"})
+        ]
+    );
+    assert_eq!(
+        fake.recorded(|r| r.canonical.clone()),
+        (
+            "http://127.0.0.1:3210".to_owned(),
+            "http://127.0.0.1:3211".to_owned()
+        )
+    );
+    assert!(
+        !run.stderr().contains("restart the backend"),
+        "{}",
+        run.stderr()
+    );
+    // Nothing stale any more: a second run sends no update.
+    let again = run_with(&p, &["--json", "setup", "--no-deploy"], &fake, &[]).json();
+    assert_eq!(again["canonical_urls_updated"], false);
+    assert_eq!(fake.recorded(|r| r.canonical_updates.len()), 1);
+}
+
+#[test]
+fn canonical_url_mismatch_without_the_update_endpoint_is_a_warning_with_the_restart_hint() {
+    let (p, secret) = configured();
+    let mut config = fake_for(&secret);
+    config.cloud_origin = "https://stale.example.com".into();
+    config.no_canonical_update = true;
     let fake = FakeBackend::start(config);
     let run = run_with(&p, &["setup"], &fake, &[]);
     run.ok();
@@ -267,9 +303,20 @@ fn canonical_url_mismatch_is_a_warning_with_the_restart_hint() {
         run.stderr()
     );
     assert!(
+        run.stderr().contains("cannot update them at run time"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
         run.stderr().contains("restart the backend"),
         "{}",
         run.stderr()
+    );
+    assert!(
+        fake.recorded(|r| r
+            .requests
+            .contains(&"POST /api/v1/update_canonical_url".to_owned())),
+        "the update was tried first"
     );
 }
 

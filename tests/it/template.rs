@@ -17,19 +17,24 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn template_dir() -> PathBuf {
+pub(crate) fn template_dir() -> PathBuf {
     repo_root().join("coder-template")
 }
 
 /// Top-level blocks of every `.tf` file of the template, plus the raw text.
-struct Template {
+pub(crate) struct Template {
     blocks: Vec<Block>,
-    text: String,
+    pub(crate) text: String,
 }
 
 impl Template {
     fn load() -> Self {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(template_dir())
+        Self::load_dir(&template_dir())
+    }
+
+    /// The template in `dir` (the Docker one, or `kubernetes/`).
+    pub(crate) fn load_dir(dir: &Path) -> Self {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .expect("coder-template/ exists")
             .map(|entry| entry.expect("readable directory entry").path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "tf"))
@@ -52,7 +57,7 @@ impl Template {
     }
 
     /// `<kind> "<type>" "<name>"` blocks (resource, data) of one type, by name.
-    fn labelled(&self, kind: &str, ty: &str) -> BTreeMap<String, &Body> {
+    pub(crate) fn labelled(&self, kind: &str, ty: &str) -> BTreeMap<String, &Body> {
         self.blocks
             .iter()
             .filter(|b| b.identifier() == kind)
@@ -64,23 +69,23 @@ impl Template {
             .collect()
     }
 
-    fn resources(&self, ty: &str) -> BTreeMap<String, &Body> {
+    pub(crate) fn resources(&self, ty: &str) -> BTreeMap<String, &Body> {
         self.labelled("resource", ty)
     }
 
-    fn resource(&self, ty: &str, name: &str) -> &Body {
+    pub(crate) fn resource(&self, ty: &str, name: &str) -> &Body {
         self.resources(ty)
             .remove(name)
             .unwrap_or_else(|| panic!("no resource {ty}.{name}"))
     }
 
-    fn data(&self, ty: &str, name: &str) -> &Body {
+    pub(crate) fn data(&self, ty: &str, name: &str) -> &Body {
         self.labelled("data", ty)
             .remove(name)
             .unwrap_or_else(|| panic!("no data.{ty}.{name}"))
     }
 
-    fn local(&self, name: &str) -> &Expression {
+    pub(crate) fn local(&self, name: &str) -> &Expression {
         self.blocks
             .iter()
             .filter(|b| b.identifier() == "locals")
@@ -88,7 +93,7 @@ impl Template {
             .unwrap_or_else(|| panic!("no local.{name}"))
     }
 
-    fn variable_default(&self, name: &str) -> &Expression {
+    pub(crate) fn variable_default(&self, name: &str) -> &Expression {
         let var = self
             .blocks
             .iter()
@@ -101,7 +106,7 @@ impl Template {
 
     /// A string attribute's value with `${var.x}` (string default) and `${local.y}` (string
     /// local) substituted, for the plain cases this template uses.
-    fn resolve(&self, expr: &Expression) -> String {
+    pub(crate) fn resolve(&self, expr: &Expression) -> String {
         let raw = match expr {
             Expression::Traversal(_) | Expression::Variable(_) => format!("${{{expr}}}"),
             other => text(other).unwrap_or_else(|| panic!("not a string: {other}")),
@@ -118,25 +123,25 @@ impl Template {
     }
 }
 
-fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
+pub(crate) fn attr<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
     body.attributes().find(|a| a.key() == key).map(|a| a.expr())
 }
 
-fn blocks<'a>(body: &'a Body, ident: &str) -> impl Iterator<Item = &'a Body> + 'a {
+pub(crate) fn blocks<'a>(body: &'a Body, ident: &str) -> impl Iterator<Item = &'a Body> + 'a {
     let ident = ident.to_owned();
     body.blocks()
         .filter(move |b| b.identifier() == ident)
         .map(|b| b.body())
 }
 
-fn single_block<'a>(body: &'a Body, ident: &str) -> &'a Body {
+pub(crate) fn single_block<'a>(body: &'a Body, ident: &str) -> &'a Body {
     let found: Vec<&Body> = blocks(body, ident).collect();
     assert_eq!(found.len(), 1, "expected one `{ident}` block");
     found[0]
 }
 
 /// A string or template attribute as its raw text (interpolations kept as `${…}`).
-fn text(expr: &Expression) -> Option<String> {
+pub(crate) fn text(expr: &Expression) -> Option<String> {
     match expr {
         Expression::String(s) => Some(s.clone()),
         Expression::TemplateExpr(t) => Some(match t.as_ref() {
@@ -147,19 +152,19 @@ fn text(expr: &Expression) -> Option<String> {
     }
 }
 
-fn text_attr(body: &Body, key: &str) -> String {
+pub(crate) fn text_attr(body: &Body, key: &str) -> String {
     let expr = attr(body, key).unwrap_or_else(|| panic!("no attribute {key:?}"));
     text(expr).unwrap_or_else(|| panic!("{key} is not a string: {expr}"))
 }
 
-fn bool_attr(body: &Body, key: &str) -> bool {
+pub(crate) fn bool_attr(body: &Body, key: &str) -> bool {
     match attr(body, key) {
         Some(Expression::Bool(b)) => *b,
         other => panic!("{key} is not a literal bool: {other:?}"),
     }
 }
 
-fn number_attr(body: &Body, key: &str) -> f64 {
+pub(crate) fn number_attr(body: &Body, key: &str) -> f64 {
     match attr(body, key) {
         Some(Expression::Number(n)) => n.as_f64().expect("a finite number"),
         other => panic!("{key} is not a literal number: {other:?}"),
@@ -167,7 +172,7 @@ fn number_attr(body: &Body, key: &str) -> f64 {
 }
 
 /// The expression as HCL source, for comparing references like `local.home`.
-fn source(body: &Body, key: &str) -> String {
+pub(crate) fn source(body: &Body, key: &str) -> String {
     attr(body, key)
         .unwrap_or_else(|| panic!("no attribute {key:?}"))
         .to_string()
@@ -204,7 +209,7 @@ fn substitute(raw: &str, f: impl Fn(&str) -> Option<String>) -> String {
 }
 
 /// Keys of an object expression; `merge(…)` of objects and `local.*` references is followed.
-fn object_keys(template: &Template, expr: &Expression) -> Vec<String> {
+pub(crate) fn object_keys(template: &Template, expr: &Expression) -> Vec<String> {
     match expr {
         Expression::Object(object) => object
             .iter()
@@ -229,7 +234,7 @@ fn object_keys(template: &Template, expr: &Expression) -> Vec<String> {
     }
 }
 
-fn expected_share(app: App) -> &'static str {
+pub(crate) fn expected_share(app: App) -> &'static str {
     match app {
         // Browsers' websocket clients, the Convex CLI, the backend's own auth discovery
         // and webhooks arrive without a Coder session.
@@ -258,7 +263,7 @@ fn apps_have_the_binarys_slugs_ports_and_share_levels() {
             "coder_app.{name} is a subdomain app"
         );
         assert_eq!(
-            text_attr(body, "share"),
+            template.resolve(attr(body, "share").expect("share")),
             expected_share(app),
             "coder_app.{name}.share"
         );
@@ -589,7 +594,7 @@ fn database_parameter_offers_sqlite_postgres_and_external() {
     let values: Vec<String> = blocks(param, "option")
         .map(|o| text_attr(o, "value"))
         .collect();
-    assert_eq!(values, ["sqlite", "postgres", "external"]);
+    assert_eq!(values, ["sqlite", "postgres", "external", "shared"]);
 
     let external = template.data("coder_parameter", "database_url");
     assert!(bool_attr(external, "mutable"));
@@ -676,7 +681,7 @@ fn nothing_secret_is_baked_into_the_template() {
 }
 
 /// A list of string literals (`["a", "b"]`).
-fn string_list(expr: &Expression) -> Vec<String> {
+pub(crate) fn string_list(expr: &Expression) -> Vec<String> {
     let Expression::Array(items) = expr else {
         panic!("not a list: {expr}");
     };
@@ -786,7 +791,7 @@ fn sidecars_listen_on_loopback_only() {
     assert_eq!(
         string_list(attr(dashboard, "env").expect("dashboard env")),
         [
-            "CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL",
+            "CONVEX_ENTRYPOINT_KEYS=${local.dashboard_entrypoint_keys}",
             "HOSTNAME=127.0.0.1"
         ]
     );
@@ -835,10 +840,8 @@ fn sidecars_listen_on_loopback_only() {
 fn backend_is_stopped_with_sigint_and_given_time_to_drain() {
     let template = Template::load();
     let backend = template.resource("docker_container", "convex_backend");
-    assert_eq!(
-        string_list(attr(backend, "env").expect("backend env")),
-        ["CONVEX_ENTRYPOINT_STOP_SIGNAL=INT"]
-    );
+    assert_eq!(source(backend, "env"), "local.backend_env");
+    crate::template_team::assert_upstream_backend_env(template.local("backend_env"));
     assert_eq!(number_attr(backend, "stop_timeout"), 15.0);
     assert_eq!(number_attr(backend, "destroy_grace_seconds"), 15.0);
 
@@ -847,7 +850,7 @@ fn backend_is_stopped_with_sigint_and_given_time_to_drain() {
     let dashboard = template.resource("docker_container", "convex_dashboard");
     let env = string_list(attr(dashboard, "env").expect("dashboard env"));
     assert!(
-        env.contains(&"CONVEX_ENTRYPOINT_KEYS=NEXT_PUBLIC_DEPLOYMENT_URL".to_owned()),
+        env.contains(&"CONVEX_ENTRYPOINT_KEYS=${local.dashboard_entrypoint_keys}".to_owned()),
         "{env:?}"
     );
     assert!(

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use coder_convex::secrets::{InstanceSecret, validate_admin_key};
+use coder_convex::secrets::{AdminKeyClaims, InstanceSecret, validate_admin_key};
 use serde_json::{Value, json};
 
 #[path = "fake_push.rs"]
@@ -48,6 +48,8 @@ pub struct FakeConfig {
     /// Serve Better Auth's `/api/auth/ok` on the site proxy, as a deployed
     /// `@convex-dev/better-auth` app does (500 until `BETTER_AUTH_SECRET` is set).
     pub better_auth_routes: bool,
+    /// `/api/v1/update_canonical_url` answers 404 (backends before 2025-08).
+    pub no_canonical_update: bool,
     /// Initial deployment variables.
     pub env: BTreeMap<String, String>,
     /// The push protocol's faults (`fake_push.rs`).
@@ -69,6 +71,7 @@ impl FakeConfig {
             fail_updates: 0,
             issuer_override: None,
             better_auth_routes: false,
+            no_canonical_update: false,
             env: BTreeMap::new(),
             push: PushConfig::default(),
         }
@@ -85,6 +88,11 @@ pub struct Recorded {
     pub requests: Vec<String>,
     /// Every `Authorization` header value seen (to check what keys were used).
     pub auth_headers: Vec<String>,
+    /// The canonical cloud and site URLs (start as the configured origins; changed by
+    /// `update_canonical_url`).
+    pub canonical: (String, String),
+    /// Each accepted `update_canonical_url` body, as sent.
+    pub canonical_updates: Vec<Value>,
 }
 
 struct Shared {
@@ -138,6 +146,7 @@ impl FakeBackend {
         let shared = Arc::new(Shared {
             recorded: Mutex::new(Recorded {
                 env: config.env.clone(),
+                canonical: (config.cloud_origin.clone(), config.site_origin.clone()),
                 ..Recorded::default()
             }),
             config,
@@ -152,6 +161,7 @@ impl FakeBackend {
             .route("/api/update_environment_variables", post(update_env))
             .route("/api/v1/list_environment_variables", get(list_env))
             .route("/api/v1/get_canonical_urls", get(canonical_urls))
+            .route("/api/v1/update_canonical_url", post(update_canonical_url))
             .fallback(not_found)
             .with_state(shared.clone())
             .merge(fake_push::router(push.clone()));
@@ -283,6 +293,30 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
+/// Like [`authorize`], for calls that change the deployment: a read-only key (protobuf
+/// field 5) is refused with 403 `ReadOnlyAdminKey`, as the backend's
+/// `must_be_admin_with_write_access` does.
+fn authorize_write(state: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if let Some(rejection) = authorize(state, headers) {
+        return Some(rejection);
+    }
+    key_claims(state, headers)
+        .filter(|claims| claims.read_only)
+        .map(|_| {
+            error(
+                StatusCode::FORBIDDEN,
+                "ReadOnlyAdminKey",
+                "You do not have permission to perform this operation.",
+            )
+        })
+}
+
+fn key_claims(state: &Shared, headers: &HeaderMap) -> Option<AdminKeyClaims> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let key = value.strip_prefix("Convex ")?;
+    validate_admin_key(key, &state.config.secret, &state.config.instance_name).ok()
+}
+
 /// `Authorization: Convex <key>` checked like the backend does; `Some` is the rejection.
 fn authorize(state: &Shared, headers: &HeaderMap) -> Option<Response> {
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
@@ -322,8 +356,11 @@ async fn instance_name(State(state): State<AppState>, headers: HeaderMap) -> Res
 
 async fn check_admin_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
     record(&state, "GET /api/check_admin_key".into(), &headers);
-    authorize(&state, &headers)
-        .unwrap_or_else(|| Json(json!({ "success": true, "isReadOnly": false })).into_response())
+    if let Some(rejection) = authorize(&state, &headers) {
+        return rejection;
+    }
+    let read_only = key_claims(&state, &headers).is_some_and(|c| c.read_only);
+    Json(json!({ "success": true, "isReadOnly": read_only })).into_response()
 }
 
 async fn canonical_urls(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -331,8 +368,51 @@ async fn canonical_urls(State(state): State<AppState>, headers: HeaderMap) -> Re
     if let Some(response) = authorize(&state, &headers) {
         return response;
     }
-    Json(json!({ "convexCloudUrl": state.config.cloud_origin, "convexSiteUrl": state.config.site_origin }))
-        .into_response()
+    let (cloud, site) = state.recorded.lock().expect("fake state").canonical.clone();
+    Json(json!({ "convexCloudUrl": cloud, "convexSiteUrl": site })).into_response()
+}
+
+/// `{"requestDestination": "convexCloud" | "convexSite", "url": "…" | null}`, one
+/// destination per call (upstream `UpdateCanonicalUrlRequest`); `null` resets to the origin
+/// the backend was started with. Needs write access.
+async fn update_canonical_url(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    record(&state, "POST /api/v1/update_canonical_url".into(), &headers);
+    if state.config.no_canonical_update {
+        return not_found().await;
+    }
+    if let Some(response) = authorize_write(&state, &headers) {
+        return response;
+    }
+    let Ok(body) = serde_json::from_str::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "BadJson", "body is not JSON");
+    };
+    let url = match body.get("url") {
+        Some(Value::String(url)) => Some(url.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "BadJson", "url must be a string"),
+    };
+    let mut r = state.recorded.lock().expect("fake state");
+    match body.get("requestDestination").and_then(Value::as_str) {
+        Some("convexCloud") => {
+            r.canonical.0 = url.unwrap_or_else(|| state.config.cloud_origin.clone());
+        }
+        Some("convexSite") => {
+            r.canonical.1 = url.unwrap_or_else(|| state.config.site_origin.clone());
+        }
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadJson",
+                "requestDestination must be convexCloud or convexSite",
+            );
+        }
+    }
+    r.canonical_updates.push(body);
+    StatusCode::OK.into_response()
 }
 
 async fn list_env(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -359,7 +439,7 @@ async fn update_env(State(state): State<AppState>, headers: HeaderMap, body: Str
         "POST /api/v1/update_environment_variables".into(),
         &headers,
     );
-    if let Some(response) = authorize(&state, &headers) {
+    if let Some(response) = authorize_write(&state, &headers) {
         return response;
     }
     if state.update_calls.fetch_add(1, Ordering::SeqCst) < state.config.fail_updates {

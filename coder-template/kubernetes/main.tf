@@ -1,0 +1,599 @@
+# A Kubernetes workspace with a self-hosted Convex backend and its dashboard.
+#
+# One pod per workspace: the workspace container runs the agent; the Convex backend and
+# dashboard are native sidecars (init containers with restart_policy = "Always", Kubernetes
+# >= 1.29) in the same pod, so they share its network namespace, where Coder's app proxy
+# dials, and listen on 127.0.0.1 only. `coder-convex setup` writes `.env.convex.local` into
+# the project on the home volume; the sidecars wait for it, start with it and restart when it
+# changes (scripts/convex-entrypoint.sh, mounted from a ConfigMap).
+
+terraform {
+  required_providers {
+    coder = {
+      source  = "coder/coder"
+      version = ">= 2.5.0"
+    }
+    kubernetes = {
+      source = "hashicorp/kubernetes"
+      # init_container.restart_policy (native sidecars).
+      version = ">= 2.32.0"
+    }
+  }
+}
+
+provider "kubernetes" {
+  # Authenticate via ~/.kube/config or a Coder-specific ServiceAccount, as in Coder's own
+  # kubernetes template.
+  config_path = var.use_kubeconfig == true ? "~/.kube/config" : null
+}
+
+data "coder_provisioner" "me" {}
+data "coder_workspace" "me" {}
+data "coder_workspace_owner" "me" {}
+
+data "coder_parameter" "database" {
+  name         = "database"
+  display_name = "Convex database"
+  description  = "Where the Convex backend stores its data. Cannot be changed later: the data would stay behind in the old store."
+  type         = "string"
+  default      = "sqlite"
+  mutable      = false
+  icon         = "/icon/database.svg"
+  order        = 1
+  option {
+    name        = "SQLite (embedded)"
+    value       = "sqlite"
+    description = "A file on the backend's data volume. No setup; fine for development."
+  }
+  option {
+    name        = "Shared Postgres"
+    value       = "shared"
+    description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
+  }
+}
+
+data "coder_parameter" "cpu" {
+  name         = "cpu"
+  display_name = "CPU"
+  description  = "CPU cores of the workspace container (limit; the request is half)."
+  type         = "number"
+  default      = "2"
+  mutable      = true
+  icon         = "/icon/memory.svg"
+  order        = 2
+  validation {
+    min = 1
+    max = 16
+  }
+}
+
+data "coder_parameter" "memory" {
+  name         = "memory"
+  display_name = "Memory (GiB)"
+  description  = "Memory of the workspace container (limit; the request is half)."
+  type         = "number"
+  default      = "4"
+  mutable      = true
+  icon         = "/icon/memory.svg"
+  order        = 3
+  validation {
+    min = 1
+    max = 64
+  }
+}
+
+data "coder_parameter" "convex_memory" {
+  name         = "convex_memory"
+  display_name = "Convex backend memory (GiB)"
+  description  = "Memory limit of the Convex backend sidecar."
+  type         = "number"
+  default      = "2"
+  mutable      = true
+  icon         = "/icon/memory.svg"
+  order        = 4
+  validation {
+    min = 1
+    max = 32
+  }
+}
+
+data "coder_parameter" "home_disk_size" {
+  name         = "home_disk_size"
+  display_name = "Home disk size (GiB)"
+  description  = "Size of the home volume (project checkout, env files)."
+  type         = "number"
+  default      = "10"
+  mutable      = false
+  icon         = "/emojis/1f4be.png"
+  order        = 5
+  validation {
+    min = 1
+    max = 200
+  }
+}
+
+data "coder_parameter" "convex_disk_size" {
+  name         = "convex_disk_size"
+  display_name = "Convex data disk size (GiB)"
+  description  = "Size of the backend's data volume (SQLite database, files, search indexes)."
+  type         = "number"
+  default      = "10"
+  mutable      = false
+  icon         = "/emojis/1f4be.png"
+  order        = 6
+  validation {
+    min = 1
+    max = 500
+  }
+}
+
+data "coder_parameter" "disable_beacon" {
+  name         = "disable_beacon"
+  display_name = "Disable the Convex beacon"
+  description  = "The self-hosted backend sends Convex an anonymous usage beacon (version, uptime) unless DISABLE_BEACON is set."
+  type         = "bool"
+  default      = "false"
+  mutable      = true
+  order        = 7
+}
+
+locals {
+  home         = "/home/coder"
+  project_path = "${local.home}/${var.project_dir}"
+  env_file     = "${local.project_path}/.env.convex.local"
+  name         = "coder-${data.coder_workspace.me.id}"
+
+  # Copies of ../../scripts/*.sh: `coder templates push` uploads this directory only; a test
+  # keeps them identical.
+  entrypoint_dir  = "/opt/convex"
+  entrypoint_path = "/opt/convex/convex-entrypoint.sh"
+  install_sh      = file("${path.module}/scripts/install.sh")
+
+  use_shared = data.coder_parameter.database.value == "shared"
+
+  # The dashboard logs in by itself (NEXT_PUBLIC_ADMIN_KEY) only while it is owner-only: one
+  # setting decides the app's share level, the key in the dashboard's env and whether
+  # coder-convex writes the key (a test ties the three).
+  dashboard_share           = "owner"
+  dashboard_login           = local.dashboard_share == "owner"
+  dashboard_entrypoint_keys = local.dashboard_login ? "NEXT_PUBLIC_DEPLOYMENT_URL NEXT_PUBLIC_ADMIN_KEY" : "NEXT_PUBLIC_DEPLOYMENT_URL"
+
+  # Backend settings from Convex's own compose file: /metrics stays off the public API app,
+  # deleted document versions are kept two days, and the entrypoint stops the backend with
+  # SIGINT (SIGTERM, what Kubernetes sends, kills it without draining).
+  backend_env = merge({
+    CONVEX_ENTRYPOINT_STOP_SIGNAL   = "INT"
+    CONVEX_ENTRYPOINT_GRACE_SECONDS = tostring(var.convex_stop_grace_seconds)
+    DISABLE_METRICS_ENDPOINT        = "true"
+    DOCUMENT_RETENTION_DELAY        = tostring(var.document_retention_delay_seconds)
+    }, data.coder_parameter.disable_beacon.value ? { DISABLE_BEACON = "true" } : {}
+  )
+
+  labels = {
+    "app.kubernetes.io/name"     = "coder-workspace"
+    "app.kubernetes.io/instance" = local.name
+    "app.kubernetes.io/part-of"  = "coder"
+    "com.coder.resource"         = "true"
+    "com.coder.workspace.id"     = data.coder_workspace.me.id
+    "com.coder.workspace.name"   = data.coder_workspace.me.name
+    "com.coder.user.id"          = data.coder_workspace_owner.me.id
+    "com.coder.user.username"    = data.coder_workspace_owner.me.name
+  }
+
+  # Sidecars: no privileges, no capabilities, the workspace user (it owns the 0600 env file).
+  sidecar_security = {
+    allow_privilege_escalation = false
+    run_as_non_root            = true
+    run_as_user                = var.uid
+  }
+}
+
+resource "coder_agent" "main" {
+  arch = data.coder_provisioner.me.arch
+  os   = "linux"
+
+  startup_script = <<-EOT
+    set -e
+    if [ ! -f ~/.init_done ]; then
+      cp -rT /etc/skel ~
+      touch ~/.init_done
+    fi
+  EOT
+
+  # Non-secret settings only: the agent's env is stored by Coder. The shared Postgres URL
+  # reaches the workspace container from a Kubernetes Secret instead.
+  env = {
+    CODER_CONVEX_PROJECT_DIR     = local.project_path
+    CODER_CONVEX_INSTALL_DIR     = var.coder_convex_install_dir
+    CODER_CONVEX_RELEASE_URL     = var.coder_convex_release_url
+    CODER_CONVEX_SHA256          = var.coder_convex_sha256
+    CODER_CONVEX_GIT_URL         = var.coder_convex_git_url
+    CODER_CONVEX_VERSION         = var.coder_convex_version
+    CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
+    CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
+  }
+
+  # From `coder-convex status --metadata <item>`: one line each, the same report as
+  # `status --json`, exit 0 with the backend down; every backend call is bounded (3 s).
+  metadata {
+    display_name = "Convex backend"
+    key          = "0_convex_backend"
+    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata backend 2>/dev/null || echo 'not set up'"
+    interval     = 15
+    timeout      = 5
+  }
+
+  metadata {
+    display_name = "Convex env"
+    key          = "1_convex_env"
+    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata env 2>/dev/null || echo 'not set up'"
+    interval     = 30
+    timeout      = 5
+  }
+
+  metadata {
+    display_name = "Convex deploy"
+    key          = "1_convex_deploy"
+    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata deploy 2>/dev/null || echo 'not set up'"
+    interval     = 60
+    timeout      = 5
+  }
+
+  metadata {
+    display_name = "Home Disk"
+    key          = "4_home_disk"
+    script       = "coder stat disk --path $${HOME}"
+    interval     = 60
+    timeout      = 1
+  }
+}
+
+# Installs coder-convex and runs `coder-convex setup` (as in the Docker template).
+resource "coder_script" "convex_setup" {
+  agent_id           = coder_agent.main.id
+  display_name       = "Convex"
+  icon               = "/icon/database.svg"
+  run_on_start       = true
+  start_blocks_login = false
+  script             = <<-EOT
+    #!/bin/sh
+    set -eu
+    dir=$CODER_CONVEX_PROJECT_DIR
+    mkdir -p "$dir"
+    installer=$(mktemp)
+    trap 'rm -f "$installer"' EXIT
+    printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
+    if ! sh "$installer"; then
+      echo "coder-convex is not installed: set coder_convex_release_url (with coder_convex_sha256) or coder_convex_git_url"
+      exit 1
+    fi
+    PATH="$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
+    export PATH
+    cd "$dir"
+    echo "running coder-convex setup in $dir"
+    if ! coder-convex setup; then
+      echo "setup failed; run 'coder-convex doctor' in a terminal for details"
+      exit 1
+    fi
+  EOT
+}
+
+# --- Convex apps (slugs and ports as in src/urls.rs; a test checks) --------------------------
+
+resource "coder_app" "convex_api" {
+  agent_id     = coder_agent.main.id
+  slug         = "convex-api"
+  display_name = "Convex API"
+  icon         = "/icon/database.svg"
+  url          = "http://localhost:3210"
+  subdomain    = true
+  share        = "public"
+  order        = 10
+  healthcheck {
+    url       = "http://localhost:3210/version"
+    interval  = 5
+    threshold = 12
+  }
+}
+
+resource "coder_app" "convex_site" {
+  agent_id     = coder_agent.main.id
+  slug         = "convex-site"
+  display_name = "Convex HTTP actions"
+  icon         = "/icon/widgets.svg"
+  url          = "http://localhost:3211"
+  subdomain    = true
+  share        = "public"
+  order        = 11
+  healthcheck {
+    url       = "http://localhost:3211/"
+    interval  = 5
+    threshold = 12
+  }
+}
+
+resource "coder_app" "convex_dashboard" {
+  agent_id     = coder_agent.main.id
+  slug         = "convex-dashboard"
+  display_name = "Convex dashboard"
+  icon         = "/icon/desktop.svg"
+  url          = "http://localhost:6791"
+  subdomain    = true
+  share        = local.dashboard_share
+  order        = 12
+  healthcheck {
+    url       = "http://localhost:6791"
+    interval  = 5
+    threshold = 12
+  }
+}
+
+# --- storage, configuration, secrets ---------------------------------------------------------
+
+resource "kubernetes_persistent_volume_claim_v1" "home" {
+  metadata {
+    name      = "${local.name}-home"
+    namespace = var.namespace
+    labels    = local.labels
+  }
+  wait_until_bound = false
+  spec {
+    access_modes       = ["ReadWriteOnce"]
+    storage_class_name = var.storage_class != "" ? var.storage_class : null
+    resources {
+      requests = {
+        storage = "${data.coder_parameter.home_disk_size.value}Gi"
+      }
+    }
+  }
+  lifecycle {
+    ignore_changes = all
+  }
+}
+
+resource "kubernetes_persistent_volume_claim_v1" "convex_data" {
+  metadata {
+    name      = "${local.name}-convex-data"
+    namespace = var.namespace
+    labels    = local.labels
+  }
+  wait_until_bound = false
+  spec {
+    access_modes       = ["ReadWriteOnce"]
+    storage_class_name = var.storage_class != "" ? var.storage_class : null
+    resources {
+      requests = {
+        storage = "${data.coder_parameter.convex_disk_size.value}Gi"
+      }
+    }
+  }
+  lifecycle {
+    ignore_changes = all
+  }
+}
+
+resource "kubernetes_config_map_v1" "convex_entrypoint" {
+  metadata {
+    name      = "${local.name}-convex-entrypoint"
+    namespace = var.namespace
+    labels    = local.labels
+  }
+  data = {
+    "convex-entrypoint.sh" = file("${path.module}/scripts/convex-entrypoint.sh")
+  }
+}
+
+# The agent token and the shared Postgres URL: in a Secret, referenced by the pod spec, never
+# written into it.
+resource "kubernetes_secret_v1" "workspace" {
+  metadata {
+    name      = "${local.name}-env"
+    namespace = var.namespace
+    labels    = local.labels
+  }
+  data = {
+    CODER_AGENT_TOKEN                = coder_agent.main.token
+    CODER_CONVEX_SHARED_POSTGRES_URL = local.use_shared ? var.shared_postgres_url : ""
+  }
+}
+
+# --- the pod -----------------------------------------------------------------------------------
+
+resource "kubernetes_deployment_v1" "workspace" {
+  count            = data.coder_workspace.me.start_count
+  wait_for_rollout = false
+  metadata {
+    name      = local.name
+    namespace = var.namespace
+    labels    = local.labels
+  }
+
+  spec {
+    replicas = 1
+    selector {
+      match_labels = local.labels
+    }
+    strategy {
+      type = "Recreate"
+    }
+
+    template {
+      metadata {
+        labels = local.labels
+      }
+      spec {
+        # Time for the entrypoint's SIGINT drain of the backend, and a margin.
+        termination_grace_period_seconds = var.convex_stop_grace_seconds + 5
+
+        security_context {
+          run_as_user     = var.uid
+          run_as_group    = var.uid
+          run_as_non_root = true
+          fs_group        = var.uid
+        }
+
+        # Native sidecars: started before the workspace container, restarted on exit (the
+        # entrypoint exits when the env file changes), stopped after it.
+        init_container {
+          name           = "convex-backend"
+          image          = "ghcr.io/get-convex/convex-backend:${var.convex_image_tag}"
+          restart_policy = "Always"
+          command        = ["/bin/sh", local.entrypoint_path, local.env_file]
+          # Loopback only: `--interface` (default 0.0.0.0) is the address of the API and the
+          # HTTP-actions proxy; the pod IP is reachable from every pod in the cluster.
+          args = concat(var.convex_backend_command, ["--interface", "127.0.0.1"])
+          dynamic "env" {
+            for_each = local.backend_env
+            content {
+              name  = env.key
+              value = env.value
+            }
+          }
+          resources {
+            requests = {
+              cpu    = "250m"
+              memory = "512Mi"
+            }
+            limits = {
+              memory = "${data.coder_parameter.convex_memory.value}Gi"
+            }
+          }
+          security_context {
+            allow_privilege_escalation = local.sidecar_security.allow_privilege_escalation
+            run_as_non_root            = local.sidecar_security.run_as_non_root
+            run_as_user                = local.sidecar_security.run_as_user
+            capabilities {
+              drop = ["ALL"]
+            }
+          }
+          volume_mount {
+            name       = "convex-data"
+            mount_path = "/convex/data"
+          }
+          volume_mount {
+            name       = "home"
+            mount_path = local.home
+            read_only  = true
+          }
+          volume_mount {
+            name       = "convex-entrypoint"
+            mount_path = local.entrypoint_dir
+            read_only  = true
+          }
+        }
+
+        init_container {
+          name           = "convex-dashboard"
+          image          = "ghcr.io/get-convex/convex-dashboard:${var.convex_image_tag}"
+          restart_policy = "Always"
+          command        = ["/bin/sh", local.entrypoint_path, local.env_file]
+          args           = var.convex_dashboard_command
+          env {
+            name  = "CONVEX_ENTRYPOINT_KEYS"
+            value = local.dashboard_entrypoint_keys
+          }
+          # Loopback only: Next's standalone server.js listens on $HOSTNAME.
+          env {
+            name  = "HOSTNAME"
+            value = "127.0.0.1"
+          }
+          resources {
+            requests = {
+              cpu    = "100m"
+              memory = "256Mi"
+            }
+            limits = {
+              memory = "1Gi"
+            }
+          }
+          security_context {
+            allow_privilege_escalation = local.sidecar_security.allow_privilege_escalation
+            run_as_non_root            = local.sidecar_security.run_as_non_root
+            run_as_user                = local.sidecar_security.run_as_user
+            capabilities {
+              drop = ["ALL"]
+            }
+          }
+          volume_mount {
+            name       = "home"
+            mount_path = local.home
+            read_only  = true
+          }
+          volume_mount {
+            name       = "convex-entrypoint"
+            mount_path = local.entrypoint_dir
+            read_only  = true
+          }
+        }
+
+        container {
+          name    = "dev"
+          image   = var.workspace_image
+          command = ["sh", "-c", coder_agent.main.init_script]
+          env {
+            name = "CODER_AGENT_TOKEN"
+            value_from {
+              secret_key_ref {
+                name = kubernetes_secret_v1.workspace.metadata[0].name
+                key  = "CODER_AGENT_TOKEN"
+              }
+            }
+          }
+          env {
+            name = "CODER_CONVEX_SHARED_POSTGRES_URL"
+            value_from {
+              secret_key_ref {
+                name = kubernetes_secret_v1.workspace.metadata[0].name
+                key  = "CODER_CONVEX_SHARED_POSTGRES_URL"
+              }
+            }
+          }
+          resources {
+            requests = {
+              cpu    = "${data.coder_parameter.cpu.value * 500}m"
+              memory = "${data.coder_parameter.memory.value * 512}Mi"
+            }
+            limits = {
+              cpu    = data.coder_parameter.cpu.value
+              memory = "${data.coder_parameter.memory.value}Gi"
+            }
+          }
+          security_context {
+            run_as_user = var.uid
+          }
+          volume_mount {
+            name       = "home"
+            mount_path = local.home
+          }
+        }
+
+        volume {
+          name = "home"
+          persistent_volume_claim {
+            claim_name = kubernetes_persistent_volume_claim_v1.home.metadata[0].name
+          }
+        }
+        volume {
+          name = "convex-data"
+          persistent_volume_claim {
+            claim_name = kubernetes_persistent_volume_claim_v1.convex_data.metadata[0].name
+          }
+        }
+        volume {
+          name = "convex-entrypoint"
+          config_map {
+            name         = kubernetes_config_map_v1.convex_entrypoint.metadata[0].name
+            default_mode = "0555"
+          }
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !local.use_shared || var.shared_postgres_url != ""
+      error_message = "The database parameter is `shared`, but the template variable shared_postgres_url is empty."
+    }
+  }
+}

@@ -1,0 +1,192 @@
+#!/bin/sh
+# Install coder-convex. Safe to run on every workspace start: it does nothing when a suitable
+# binary is already installed.
+#
+# Order:
+#   1. a `coder-convex` on PATH or in the install directory (of CODER_CONVEX_VERSION, if given);
+#   2. a prebuilt binary from CODER_CONVEX_RELEASE_URL, verified against CODER_CONVEX_SHA256;
+#   3. `cargo install --path CODER_CONVEX_SOURCE_DIR` (a checkout of this repository);
+#   4. `cargo install --git CODER_CONVEX_GIT_URL` (tag `v<version>` when a version is given).
+#
+# Environment:
+#   CODER_CONVEX_VERSION      wanted version, e.g. 0.1.0 (empty: any installed version will do)
+#   CODER_CONVEX_RELEASE_URL  URL of the binary, or of a .tar.gz holding it
+#   CODER_CONVEX_SHA256       sha256 of that download (required with the URL)
+#   CODER_CONVEX_SOURCE_DIR   local checkout to build
+#   CODER_CONVEX_GIT_URL      git repository to build
+#   CODER_CONVEX_INSTALL_DIR  where the binary goes (default ~/.local/bin)
+
+set -eu
+
+bin_name=coder-convex
+
+say() { printf 'install: %s\n' "$*" >&2; }
+die() {
+    say "error: $1"
+    if [ "$#" -ge 2 ]; then
+        say "hint: $2"
+    fi
+    exit 1
+}
+
+want=${CODER_CONVEX_VERSION:-}
+want=${want#v}
+release_url=${CODER_CONVEX_RELEASE_URL:-}
+release_sha=${CODER_CONVEX_SHA256:-}
+source_dir=${CODER_CONVEX_SOURCE_DIR:-}
+git_url=${CODER_CONVEX_GIT_URL:-}
+install_dir=${CODER_CONVEX_INSTALL_DIR:-${HOME:?HOME is not set}/.local/bin}
+
+# URLs may carry credentials (user info, signed query strings): log scheme, host and path only.
+redact_url() {
+    printf '%s\n' "${1%%[?#]*}" | sed 's#^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/@]*@#\1#'
+}
+
+# `coder-convex 0.1.0` -> `0.1.0`
+version_of() {
+    "$1" --version 2>/dev/null | sed -n 's/^coder-convex[[:space:]][[:space:]]*v\{0,1\}\([^[:space:]]*\).*/\1/p'
+}
+
+# Succeeds when $1 is a working binary of the wanted version.
+suitable() {
+    found_version=
+    [ -x "$1" ] || return 1
+    found_version=$(version_of "$1")
+    [ -n "$found_version" ] || return 1
+    [ -z "$want" ] || [ "$found_version" = "$want" ]
+}
+
+tmp=
+cleanup() {
+    if [ -n "$tmp" ]; then
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Copy into place atomically: a running coder-convex keeps its old inode.
+put_in_place() {
+    mkdir -p "$install_dir" || die "cannot create $install_dir" "set CODER_CONVEX_INSTALL_DIR to a writable directory"
+    staged=$install_dir/.$bin_name.new.$$
+    cp "$1" "$staged"
+    chmod 0755 "$staged"
+    if ! suitable "$staged"; then
+        rm -f "$staged"
+        die "the new $bin_name does not run, or is not version ${want:-?} (it says: ${found_version:-nothing})" \
+            "check CODER_CONVEX_VERSION against what the source provides; nothing was replaced"
+    fi
+    mv -f "$staged" "$install_dir/$bin_name"
+    say "installed $bin_name $found_version to $install_dir"
+    case ":$PATH:" in
+    *":$install_dir:"*) ;;
+    *) say "note: $install_dir is not on PATH; add it, e.g. in ~/.profile" ;;
+    esac
+}
+
+download() {
+    if command -v curl >/dev/null 2>&1; then
+        curl -fsSL --retry 3 --connect-timeout 20 -o "$2" "$1"
+    elif command -v wget >/dev/null 2>&1; then
+        wget -q -T 20 -t 3 -O "$2" "$1"
+    else
+        die "neither curl nor wget is installed" "install one of them, or build with cargo instead"
+    fi
+}
+
+sha256_of() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum "$1" | cut -d ' ' -f 1
+    elif command -v shasum >/dev/null 2>&1; then
+        shasum -a 256 "$1" | cut -d ' ' -f 1
+    elif command -v openssl >/dev/null 2>&1; then
+        openssl dgst -sha256 "$1" | sed 's/^.*= *//'
+    else
+        die "no sha256 tool (sha256sum, shasum or openssl) to verify the download"
+    fi
+}
+
+install_release() {
+    shown=$(redact_url "$release_url")
+    [ -n "$release_sha" ] ||
+        die "CODER_CONVEX_RELEASE_URL is set but CODER_CONVEX_SHA256 is not" \
+            "set CODER_CONVEX_SHA256 to the sha256 published with the release"
+    say "downloading $shown"
+    download "$release_url" "$tmp/download" ||
+        die "download of $shown failed" "check the URL and the network, or unset CODER_CONVEX_RELEASE_URL to build with cargo"
+    expected=$(printf '%s' "$release_sha" | tr 'A-F' 'a-f')
+    actual=$(sha256_of "$tmp/download")
+    [ "$actual" = "$expected" ] ||
+        die "sha256 mismatch for $shown (got $actual)" \
+            "the file changed or CODER_CONVEX_SHA256 is wrong; nothing was installed"
+    case $shown in
+    *.tar.gz | *.tgz)
+        mkdir "$tmp/unpacked"
+        tar -xzf "$tmp/download" -C "$tmp/unpacked" ||
+            die "cannot unpack $shown" "the release should be a .tar.gz holding $bin_name"
+        found=$(find "$tmp/unpacked" -type f -name "$bin_name" | head -n 1)
+        [ -n "$found" ] || die "$shown holds no file named $bin_name"
+        ;;
+    *)
+        found=$tmp/download
+        chmod 0755 "$found"
+        ;;
+    esac
+    put_in_place "$found"
+}
+
+find_cargo() {
+    if command -v cargo >/dev/null 2>&1; then
+        command -v cargo
+    elif [ -x "$HOME/.cargo/bin/cargo" ]; then
+        printf '%s\n' "$HOME/.cargo/bin/cargo"
+    else
+        return 1
+    fi
+}
+
+install_with_cargo() {
+    cargo=$(find_cargo) ||
+        die "cargo is not installed, and no release binary was given" \
+            "install Rust (https://rustup.rs), or set CODER_CONVEX_RELEASE_URL and CODER_CONVEX_SHA256"
+    # --root in a temp dir: the binary then goes to our install dir, wherever that is.
+    if [ -n "$source_dir" ]; then
+        [ -f "$source_dir/Cargo.toml" ] ||
+            die "CODER_CONVEX_SOURCE_DIR=$source_dir has no Cargo.toml" "point it at a checkout of coder-convex"
+        say "building $bin_name from $source_dir with cargo (a few minutes on first run)"
+        "$cargo" install --quiet --locked --path "$source_dir" --root "$tmp/cargo" ||
+            die "cargo install from $source_dir failed" "see the compiler output above"
+    else
+        shown=$(redact_url "$git_url")
+        say "building $bin_name from $shown${want:+ (v$want)} with cargo (a few minutes on first run)"
+        if [ -n "$want" ]; then
+            "$cargo" install --quiet --locked --git "$git_url" --tag "v$want" --root "$tmp/cargo" "$bin_name"
+        else
+            "$cargo" install --quiet --locked --git "$git_url" --root "$tmp/cargo" "$bin_name"
+        fi || die "cargo install from $shown failed" "see the output above; check CODER_CONVEX_GIT_URL and network access"
+    fi
+    put_in_place "$tmp/cargo/bin/$bin_name"
+}
+
+# 1. Already installed?
+for candidate in "$(command -v "$bin_name" 2>/dev/null || true)" "$install_dir/$bin_name"; do
+    [ -n "$candidate" ] || continue
+    if suitable "$candidate"; then
+        say "using $candidate ($bin_name $found_version)"
+        exit 0
+    elif [ -n "$found_version" ]; then
+        say "found $candidate ($found_version), but version $want is wanted"
+    fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/coder-convex-install.XXXXXX")
+
+if [ -n "$release_url" ]; then
+    install_release
+elif [ -n "$source_dir" ] || [ -n "$git_url" ]; then
+    install_with_cargo
+else
+    die "$bin_name is not installed and there is nothing to install it from" \
+        "set CODER_CONVEX_RELEASE_URL + CODER_CONVEX_SHA256, CODER_CONVEX_SOURCE_DIR, or CODER_CONVEX_GIT_URL"
+fi

@@ -1,0 +1,114 @@
+# Template variables: set by the template admin at push time
+# (`coder templates push --variable name=value`).
+
+variable "use_kubeconfig" {
+  type        = bool
+  default     = false
+  description = "Use ~/.kube/config of the Coder host (true), or the ServiceAccount Coder runs with (false: Coder runs in the cluster)."
+}
+
+variable "namespace" {
+  type        = string
+  default     = "coder-workspaces"
+  description = "Namespace for the workspaces' pods, volumes, ConfigMaps and Secrets (it must exist)."
+}
+
+variable "storage_class" {
+  type        = string
+  default     = ""
+  description = "StorageClass of the home and Convex data volumes; empty: the cluster's default StorageClass."
+}
+
+variable "workspace_image" {
+  type        = string
+  default     = "codercom/enterprise-base:ubuntu"
+  description = "Image of the workspace container: user `coder` with uid var.uid, home /home/coder, curl and git."
+}
+
+variable "uid" {
+  type        = number
+  default     = 1000
+  description = "The non-root uid every container runs as (the workspace user: it owns the 0600 env files the sidecars read)."
+}
+
+# Backend and dashboard come from the same release: Convex only supports matching versions.
+variable "convex_image_tag" {
+  default     = "4d3b0a5de955a258e70e3813bbff486051d88820"
+  description = "Release tag of ghcr.io/get-convex/convex-backend and ghcr.io/get-convex/convex-dashboard (one tag for both)."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.convex_image_tag)) && var.convex_image_tag != "latest"
+    error_message = "Pin a release tag (a commit hash from the self-hosted CHANGELOG), not `latest`."
+  }
+}
+
+variable "convex_backend_command" {
+  default     = ["./run_backend.sh"]
+  description = "Command of the backend image (relative to its WORKDIR /convex). The template appends `--interface 127.0.0.1`."
+  type        = list(string)
+}
+
+variable "convex_dashboard_command" {
+  default     = ["node", "./server.js"]
+  description = "Command of the dashboard image (its CMD, relative to its WORKDIR /app)."
+  type        = list(string)
+}
+
+variable "convex_stop_grace_seconds" {
+  default     = 10
+  description = "How long the backend may drain after SIGINT before it is killed (Convex's compose file: 10 s). The pod's termination grace period is 5 s more."
+  type        = number
+}
+
+variable "document_retention_delay_seconds" {
+  default     = 172800
+  description = "DOCUMENT_RETENTION_DELAY of the backend: how long deleted and overwritten document versions are kept (Convex's compose file: 2 days; the binary's default of 14 days grows disks)."
+  type        = number
+}
+
+variable "shared_postgres_url" {
+  default     = ""
+  description = "For database = shared: URL of the team's Postgres server, `postgres://user:password@host:5432/postgres?sslmode=…`, with a role that may CREATE DATABASE. Each workspace gets a database of its own, named after it and marked with COMMENT ON DATABASE; `coder-convex db list` shows them."
+  type        = string
+  sensitive   = true
+}
+
+variable "project_dir" {
+  default     = "project"
+  description = "Project directory, relative to /home/coder. coder-convex writes .env.convex.local there; the Convex sidecars read it."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", var.project_dir)) && !can(regex("(^|/)\\.\\.?(/|$)", var.project_dir))
+    error_message = "Use a relative path below /home/coder without `.` or `..` parts, e.g. `project` or `src/app`."
+  }
+}
+
+variable "coder_convex_release_url" {
+  default     = ""
+  description = "URL of a prebuilt coder-convex binary (or .tar.gz) for the workspace's architecture. Requires coder_convex_sha256."
+  type        = string
+}
+
+variable "coder_convex_sha256" {
+  default     = ""
+  description = "sha256 of the file at coder_convex_release_url."
+  type        = string
+}
+
+variable "coder_convex_git_url" {
+  default     = ""
+  description = "Git repository of coder-convex, built with `cargo install --git` when no release URL is set (needs Rust in the workspace image)."
+  type        = string
+}
+
+variable "coder_convex_version" {
+  default     = ""
+  description = "Wanted coder-convex version, e.g. 0.1.0. Empty: any installed version."
+  type        = string
+}
+
+variable "coder_convex_install_dir" {
+  default     = "/home/coder/.local/bin"
+  description = "Where scripts/install.sh puts the binary (on the persistent home volume)."
+  type        = string
+}

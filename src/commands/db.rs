@@ -1,0 +1,123 @@
+//! `coder-convex db`: the shared Postgres server's databases for its admin. `list` shows the
+//! databases coder-convex created (those with a workspace marker) and the workspace of each,
+//! so the databases of deleted workspaces can be found; `drop` removes one, only with `--yes`
+//! and only a database with a marker.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::{DbCommand, ServerArgs};
+use crate::database::{self, Database};
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
+use crate::postgres::{self, PgError};
+use crate::shared_postgres::{self, Marked};
+
+use super::context::{Ctx, Outcome};
+
+#[derive(Serialize)]
+struct ListReport {
+    server: String,
+    databases: Vec<Marked>,
+}
+
+#[derive(Serialize)]
+struct DropReport {
+    server: String,
+    dropped: Marked,
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, command: &DbCommand) -> Result<Outcome> {
+    match command {
+        DbCommand::List { server } => list(ctx, server).await,
+        DbCommand::Drop { name, yes, server } => drop(ctx, server, name, *yes).await,
+    }
+}
+
+fn server(args: &ServerArgs) -> Result<Database> {
+    let input = format!("--server ({})", ev::CODER_CONVEX_SHARED_POSTGRES_URL);
+    let raw = args
+        .server
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            Error::invalid(&input, "no server URL given").with_hint(format!(
+                "set {} to the shared server's URL (the template variable shared_postgres_url)",
+                ev::CODER_CONVEX_SHARED_POSTGRES_URL
+            ))
+        })?;
+    let db = database::normalise(&input, raw)?;
+    if db.kind != database::DbKind::Postgres {
+        return Err(Error::invalid(
+            input,
+            format!("{} is not a Postgres URL", db.masked()),
+        ));
+    }
+    Ok(db)
+}
+
+async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<postgres::Connection> {
+    let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
+    postgres::connect(db, ca).await.map_err(PgError::into_error)
+}
+
+async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
+    let db = server(args)?;
+    let conn = connect(ctx, &db).await?;
+    let databases = shared_postgres::list_marked(&conn)
+        .await
+        .map_err(PgError::into_error)?;
+    if !ctx.json {
+        if databases.is_empty() {
+            ctx.out
+                .info(format!("no coder-convex databases on {}", db.masked()));
+        }
+        for d in &databases {
+            ctx.out.data(format!(
+                "{}\t{}\t{}",
+                d.database, d.workspace_id, d.workspace
+            ));
+        }
+    }
+    Ok(Outcome::ok(&ListReport {
+        server: db.masked(),
+        databases,
+    }))
+}
+
+async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result<Outcome> {
+    let db = server(args)?;
+    let conn = connect(ctx, &db).await?;
+    let marked = shared_postgres::list_marked(&conn)
+        .await
+        .map_err(PgError::into_error)?;
+    let Some(found) = marked.into_iter().find(|d| d.database == name) else {
+        return Err(Error::invalid(
+            "the database name",
+            format!("{name:?} on {} was not created by coder-convex (it has no workspace marker); refusing to drop it", db.masked()),
+        )
+        .with_hint("`coder-convex db list` shows the databases coder-convex created"));
+    };
+    if !yes {
+        return Err(Error::invalid(
+            "--yes",
+            format!(
+                "dropping {name} (workspace {} {}) deletes its data for good",
+                found.workspace_id, found.workspace
+            ),
+        )
+        .with_hint(format!(
+            "check with `coder list --all` that the workspace is gone, then run `coder-convex db drop {name} --yes`"
+        )));
+    }
+    shared_postgres::drop_database(&conn, name)
+        .await
+        .map_err(PgError::into_error)?;
+    ctx.out
+        .success(format!("dropped database {name} on {}", db.masked()));
+    Ok(Outcome::ok(&DropReport {
+        server: db.masked(),
+        dropped: found,
+    }))
+}

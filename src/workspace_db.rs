@@ -1,0 +1,189 @@
+//! One shared Postgres server, one database per workspace (README "Shared Postgres"): the
+//! database name derived from the Coder workspace, and the marker (`COMMENT ON DATABASE`)
+//! that says which workspace a database belongs to. Pure: `postgres` does the I/O.
+//!
+//! The name is `convex_<owner>_<workspace>_<h>`, where `<h>` is 8 hex characters of the
+//! SHA-256 of the workspace id: readable in `db list`, unique per workspace even when two
+//! owner/name pairs sanitise to the same text, and at most 63 bytes (Postgres truncates
+//! longer identifiers silently, which would merge two workspaces' databases).
+
+use sha2::{Digest as _, Sha256};
+
+/// Postgres's identifier limit (NAMEDATALEN - 1), in bytes.
+pub const MAX_NAME_BYTES: usize = 63;
+const PREFIX: &str = "convex";
+const HASH_HEX: usize = 8;
+/// The start of every marker comment.
+pub const MARKER_PREFIX: &str = "coder-convex: workspace ";
+
+/// The workspace that owns a database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+}
+
+impl Workspace {
+    /// The database name for this workspace: `[a-z0-9]+(_[a-z0-9]+)*`, ≤ 63 bytes.
+    pub fn database_name(&self) -> String {
+        let suffix = self.suffix();
+        // convex_ + <owner>_<name> + _<hash>
+        let budget = MAX_NAME_BYTES - PREFIX.len() - 1 - 1 - HASH_HEX;
+        let owner = sanitise(&self.owner);
+        let name = sanitise(&self.name);
+        // The owner gets at most half, so a long owner name cannot hide the workspace name.
+        let owner = truncate(&owner, budget / 2);
+        let name = truncate(&name, budget - owner.len() - usize::from(!owner.is_empty()));
+        let middle: Vec<&str> = [owner.as_str(), name.as_str()]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        let mut out = PREFIX.to_owned();
+        for part in middle {
+            out.push('_');
+            out.push_str(part);
+        }
+        out.push('_');
+        out.push_str(&suffix);
+        out
+    }
+
+    /// The instance name the backend is started with (`_` → `-`).
+    pub fn instance_name(&self) -> String {
+        self.database_name().replace('_', "-")
+    }
+
+    /// Whether `instance_name` was derived for this workspace id (possibly under an older
+    /// owner or workspace name: a rename keeps the database).
+    pub fn owns_instance_name(&self, instance_name: &str) -> bool {
+        instance_name.starts_with(PREFIX) && instance_name.ends_with(&format!("-{}", self.suffix()))
+    }
+
+    /// The `COMMENT ON DATABASE` text: `coder-convex: workspace <id> (<owner>/<name>)`.
+    pub fn marker(&self) -> String {
+        format!("{MARKER_PREFIX}{} ({}/{})", self.id, self.owner, self.name)
+    }
+
+    fn suffix(&self) -> String {
+        let digest = Sha256::digest(self.id.as_bytes());
+        hex::encode(digest)[..HASH_HEX].to_owned()
+    }
+}
+
+/// What a marker comment says: the workspace id and the `owner/name` it was created for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker<'a> {
+    pub workspace_id: &'a str,
+    pub label: &'a str,
+}
+
+/// `None` for comments coder-convex did not write.
+pub fn parse_marker(comment: &str) -> Option<Marker<'_>> {
+    let rest = comment.strip_prefix(MARKER_PREFIX)?;
+    let (id, label) = rest.split_once(' ').unwrap_or((rest, ""));
+    let label = label
+        .strip_prefix('(')
+        .and_then(|l| l.strip_suffix(')'))
+        .unwrap_or(label);
+    (!id.is_empty()).then_some(Marker {
+        workspace_id: id,
+        label,
+    })
+}
+
+/// Lower-case ASCII letters and digits; every other run of characters (dashes, dots, spaces,
+/// non-ASCII letters) becomes one `_`; no leading or trailing `_`.
+fn sanitise(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
+/// At most `max` bytes (the text is ASCII), never ending in `_`.
+fn truncate(text: &str, max: usize) -> String {
+    text[..text.len().min(max)].trim_end_matches('_').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::validate_instance_name;
+
+    fn ws(owner: &str, name: &str, id: &str) -> Workspace {
+        Workspace {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    const ID: &str = "8b1c7c3e-2f0a-4c6e-9d55-0123456789ab";
+
+    #[test]
+    fn names_are_valid_short_and_readable() {
+        let suffix = &hex::encode(Sha256::digest(ID.as_bytes()))[..8];
+        let cases = [
+            ("alice", "ws", format!("convex_alice_ws_{suffix}")),
+            ("Alice", "My-App", format!("convex_alice_my_app_{suffix}")),
+            ("bob", "--x--", format!("convex_bob_x_{suffix}")),
+            ("jörg", "café-dev", format!("convex_j_rg_caf_dev_{suffix}")),
+            ("日本", "テスト", format!("convex_{suffix}")),
+            (
+                "a-very-long-owner-name-that-goes-on-and-on",
+                "and-an-even-longer-workspace-name-for-demos",
+                format!("convex_a_very_long_owner_name_and_an_even_longer_works_{suffix}"),
+            ),
+        ];
+        for (owner, name, expected) in cases {
+            let w = ws(owner, name, ID);
+            let db = w.database_name();
+            assert_eq!(db, expected, "{owner}/{name}");
+            assert!(db.len() <= MAX_NAME_BYTES, "{db} is {} bytes", db.len());
+            validate_instance_name(&db).unwrap();
+            validate_instance_name(&w.instance_name()).unwrap();
+            assert!(w.owns_instance_name(&w.instance_name()));
+        }
+    }
+
+    #[test]
+    fn names_are_distinct_per_workspace() {
+        // Same text after sanitising, different workspaces.
+        let a = ws("alice", "my-app", "id-1").database_name();
+        let b = ws("alice", "my_app", "id-2").database_name();
+        let c = ws("Alice", "My.App", "id-3").database_name();
+        assert_ne!(a, b);
+        assert_ne!(b, c);
+        assert_ne!(a, c);
+        // A rename keeps ownership (the hash is of the id).
+        let renamed = ws("alice", "renamed", "id-1");
+        assert!(renamed.owns_instance_name(&ws("alice", "my-app", "id-1").instance_name()));
+        assert!(!renamed.owns_instance_name(&b.replace('_', "-")));
+        assert!(!renamed.owns_instance_name("convex-self-hosted"));
+    }
+
+    #[test]
+    fn markers_round_trip() {
+        let w = ws("alice", "ws", ID);
+        assert_eq!(
+            w.marker(),
+            format!("coder-convex: workspace {ID} (alice/ws)")
+        );
+        assert_eq!(
+            parse_marker(&w.marker()),
+            Some(Marker {
+                workspace_id: ID,
+                label: "alice/ws"
+            })
+        );
+        assert_eq!(parse_marker("made by hand"), None);
+        assert_eq!(parse_marker("coder-convex: workspace "), None);
+    }
+}

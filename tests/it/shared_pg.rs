@@ -1,0 +1,248 @@
+//! Shared Postgres, one database per workspace, against the real PostgreSQL server here: two
+//! workspaces get two databases, each marked as its workspace's; a database marked for another
+//! workspace is refused; `db list` finds them and `db drop` removes one only with `--yes`.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use coder_convex::secrets::InstanceSecret;
+use coder_convex::workspace_db::Workspace;
+use serde_json::{Value, json};
+
+use crate::common::{Project, Run};
+use crate::fake_backend::{FakeBackend, FakeConfig};
+
+/// The server's own database in the path: shared mode must not take it as the instance's.
+const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn psql(sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-Atqc",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn unique() -> usize {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+fn comment_of(db: &str) -> String {
+    psql(&format!(
+        "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
+    ))
+}
+
+/// A workspace id no other test run uses.
+fn workspace(owner: &str, name: &str, tag: &str) -> Workspace {
+    Workspace {
+        id: format!("{tag}-{}-{}", std::process::id(), unique()),
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+fn shared_env(ws: &Workspace) -> Vec<(&'static str, String)> {
+    vec![
+        ("CODER_CONVEX_SHARED_POSTGRES_URL", SHARED.to_owned()),
+        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
+        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
+        ("CODER_WORKSPACE_NAME", ws.name.clone()),
+    ]
+}
+
+fn run(p: &Project, args: &[&str], env: &[(&str, String)]) -> Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.run(args, &env)
+}
+
+/// `configure`, then `setup --no-deploy` against a backend started with the written settings.
+fn set_up(p: &Project, ws: &Workspace, extra: &[(&'static str, String)]) -> (Run, String) {
+    let mut env = shared_env(ws);
+    env.extend_from_slice(extra);
+    run(p, &["configure"], &env).ok();
+    let values = p.env_values(".env.convex.local");
+    let name = values["INSTANCE_NAME"].clone();
+    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
+    let fake = FakeBackend::start(FakeConfig::new(&name, secret));
+    env.push(("CODER_CONVEX_BACKEND_URL", fake.api_url.clone()));
+    env.push(("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.clone()));
+    (run(p, &["--json", "setup", "--no-deploy"], &env), name)
+}
+
+fn server_env() -> Vec<(&'static str, String)> {
+    vec![("CODER_CONVEX_SHARED_POSTGRES_URL", SHARED.to_owned())]
+}
+
+#[test]
+fn two_workspaces_on_one_server_get_two_marked_databases() {
+    let a = workspace("alice", "My-App", "a");
+    let b = workspace("alice", "my_app", "b");
+    let (pa, pb) = (Project::new(), Project::new());
+    let (run_a, name_a) = set_up(&pa, &a, &[]);
+    let (run_b, name_b) = set_up(&pb, &b, &[]);
+    let (db_a, db_b) = (a.database_name(), b.database_name());
+    assert_eq!(name_a, a.instance_name());
+    assert_eq!(name_b, b.instance_name());
+    assert_ne!(db_a, db_b);
+
+    let report_a = run_a.json();
+    assert_eq!(
+        report_a["database"],
+        json!({"database": db_a, "existed": false, "created": true, "tls": false, "marked": true})
+    );
+    assert_eq!(run_b.json()["database"]["created"], true);
+    assert_eq!(comment_of(&db_a), a.marker());
+    assert_eq!(comment_of(&db_b), b.marker());
+    // The backend gets the server URL without a database path; it appends the instance's.
+    assert_eq!(
+        pa.env_values(".env.convex.local")["POSTGRES_URL"],
+        "postgres://postgres@127.0.0.1:5432?sslmode=disable"
+    );
+
+    // A second setup finds its own marker and changes nothing.
+    let (again, _) = set_up(&pa, &a, &[]);
+    assert_eq!(
+        again.json()["database"],
+        json!({"database": db_a, "existed": true, "created": false, "tls": false, "marked": false})
+    );
+
+    // db list shows both, with their workspaces.
+    let list = run(&pa, &["--json", "db", "list"], &server_env()).json();
+    let mut rows: Vec<&Value> = list["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["database"] == db_a.as_str() || d["database"] == db_b.as_str())
+        .collect();
+    rows.sort_by_key(|d| d["workspace_id"].as_str().unwrap_or_default().to_owned());
+    let mut want = vec![
+        json!({"database": db_a, "workspace_id": a.id, "workspace": "alice/My-App"}),
+        json!({"database": db_b, "workspace_id": b.id, "workspace": "alice/my_app"}),
+    ];
+    want.sort_by_key(|d| d["workspace_id"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(rows, want.iter().collect::<Vec<_>>());
+    assert_eq!(
+        list["server"],
+        "postgres://postgres@127.0.0.1:5432?sslmode=disable"
+    );
+
+    for db in [&db_a, &db_b] {
+        run(&pa, &["db", "drop", db, "--yes"], &server_env()).ok();
+        assert_eq!(comment_of(db), "", "{db} is gone");
+    }
+}
+
+#[test]
+fn a_database_marked_for_another_workspace_is_refused() {
+    let owner = workspace("bob", "api", "owner");
+    let intruder = workspace("carol", "api", "intruder");
+    let (po, pi) = (Project::new(), Project::new());
+    let (first, name) = set_up(&po, &owner, &[]);
+    first.ok();
+    let db = owner.database_name();
+
+    // The intruder is pointed at the same instance (and so the same database).
+    let (refused, _) = set_up(&pi, &intruder, &[("INSTANCE_NAME", name.clone())]);
+    assert_eq!(refused.code(), 5, "{}", refused.stderr());
+    let report: Value = serde_json::from_str(&refused.stdout()).unwrap();
+    assert_eq!(report["error"]["code"], "database");
+    let message = report["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "belongs to another workspace ({} bob/api)",
+            owner.id
+        )),
+        "{message}"
+    );
+    assert!(message.contains(&intruder.id), "{message}");
+    assert!(
+        report["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("coder-convex db drop {db} --yes"))
+    );
+    // The marker is still the owner's.
+    assert_eq!(comment_of(&db), owner.marker());
+    run(&po, &["db", "drop", &db, "--yes"], &server_env()).ok();
+}
+
+#[test]
+fn db_drop_needs_yes_and_a_marker() {
+    let ws = workspace("dave", "tmp", "drop");
+    let p = Project::new();
+    set_up(&p, &ws, &[]).0.ok();
+    let db = ws.database_name();
+
+    let refused = run(&p, &["--json", "db", "drop", &db], &server_env());
+    assert_eq!(refused.code(), 2);
+    let report: Value = serde_json::from_str(&refused.stdout()).unwrap();
+    assert_eq!(report["error"]["code"], "invalid_input");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid --yes: dropping")
+    );
+    assert_eq!(comment_of(&db), ws.marker(), "still there");
+
+    // A database made by hand has no marker: never dropped.
+    let manual = format!("cc_manual_{}_{}", std::process::id(), unique());
+    psql(&format!("CREATE DATABASE {manual}"));
+    let refused = run(&p, &["db", "drop", &manual, "--yes"], &server_env());
+    assert_eq!(refused.code(), 2, "{}", refused.stderr());
+    assert!(refused.stderr().contains("was not created by coder-convex"));
+    assert_eq!(
+        psql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{manual}'"
+        )),
+        "1"
+    );
+    psql(&format!("DROP DATABASE {manual}"));
+
+    let dropped = run(&p, &["--json", "db", "drop", &db, "--yes"], &server_env()).json();
+    assert_eq!(dropped["dropped"]["database"], db.as_str());
+    assert_eq!(
+        psql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{db}'"
+        )),
+        "0"
+    );
+}
+
+#[test]
+fn shared_mode_needs_the_workspace_id() {
+    let p = Project::new();
+    let run = p.run(
+        &["configure"],
+        &[
+            ("CODER_CONVEX_SHARED_POSTGRES_URL", SHARED),
+            ("CODER_WORKSPACE_NAME", "ws"),
+        ],
+    );
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("invalid CODER_CONVEX_WORKSPACE_ID"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !p.path().join(".env.convex.local").exists(),
+        "nothing written"
+    );
+}

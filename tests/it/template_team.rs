@@ -1,0 +1,399 @@
+//! Both templates (Docker `coder-template/`, Kubernetes `coder-template/kubernetes/`) against
+//! the shared contract: upstream backend defaults, Coder-native status, the dashboard login
+//! tied to the owner-only share level, shared Postgres; and the Kubernetes pod's shape.
+
+use std::path::PathBuf;
+
+use coder_convex::urls::App;
+use hcl::expr::Expression;
+
+use crate::status_metadata::METADATA_TIMEOUT_S;
+use crate::template::{
+    Template, attr, blocks, bool_attr, expected_share, number_attr, object_keys, single_block,
+    source, template_dir, text, text_attr,
+};
+
+/// HCL source without whitespace (hcl-rs prints lists over several lines).
+fn flat(source: &str) -> String {
+    source.split_whitespace().collect()
+}
+
+fn k8s_dir() -> PathBuf {
+    template_dir().join("kubernetes")
+}
+
+fn both() -> [(&'static str, Template); 2] {
+    [
+        ("docker", Template::load_dir(&template_dir())),
+        ("kubernetes", Template::load_dir(&k8s_dir())),
+    ]
+}
+
+/// Upstream compose defaults, as `NAME=value` lines (a Docker env list, or the Kubernetes
+/// template's `merge({…}, beacon ? {…} : {})`).
+pub(crate) fn assert_upstream_backend_env(expr: &Expression) {
+    let text = expr.to_string();
+    for needle in [
+        "DISABLE_METRICS_ENDPOINT",
+        "DOCUMENT_RETENTION_DELAY",
+        "var.document_retention_delay_seconds",
+        "CONVEX_ENTRYPOINT_STOP_SIGNAL",
+        "data.coder_parameter.disable_beacon.value ?",
+        "DISABLE_BEACON",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+    // Metrics off with exactly `true`, the stop signal exactly INT.
+    let compact: String = text.split_whitespace().collect();
+    assert!(
+        compact.contains("\"DISABLE_METRICS_ENDPOINT=true\"")
+            || compact.contains("DISABLE_METRICS_ENDPOINT=\"true\""),
+        "{text}"
+    );
+    assert!(
+        compact.contains("\"CONVEX_ENTRYPOINT_STOP_SIGNAL=INT\"")
+            || compact.contains("CONVEX_ENTRYPOINT_STOP_SIGNAL=\"INT\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn both_templates_carry_upstreams_backend_defaults() {
+    for (name, t) in both() {
+        assert_upstream_backend_env(t.local("backend_env"));
+        assert_eq!(
+            t.variable_default("document_retention_delay_seconds")
+                .to_string(),
+            "172800",
+            "{name}"
+        );
+        let beacon = t.data("coder_parameter", "disable_beacon");
+        assert_eq!(text_attr(beacon, "type"), "bool", "{name}");
+        assert_eq!(text_attr(beacon, "default"), "false", "{name}");
+    }
+}
+
+#[test]
+fn both_templates_feed_agent_metadata_from_status() {
+    for (name, t) in both() {
+        let agent = t.resource("coder_agent", "main");
+        let mut items = Vec::new();
+        for m in blocks(agent, "metadata") {
+            let script = text_attr(m, "script");
+            if let Some(rest) = script.split("status --metadata ").nth(1) {
+                items.push(rest.split_whitespace().next().unwrap().to_owned());
+                assert_eq!(
+                    number_attr(m, "timeout"),
+                    f64::from(METADATA_TIMEOUT_S),
+                    "{name}"
+                );
+                assert!(script.contains("CODER_CONVEX_INSTALL_DIR"), "{script}");
+            }
+        }
+        assert_eq!(items, ["backend", "env", "deploy"], "{name}");
+    }
+}
+
+#[test]
+fn the_dashboard_logs_in_by_itself_only_when_it_is_owner_only() {
+    for (name, t) in both() {
+        let dashboard = t.resource("coder_app", "convex_dashboard");
+        assert_eq!(
+            source(dashboard, "share"),
+            "local.dashboard_share",
+            "{name}"
+        );
+        assert_eq!(
+            t.resolve(t.local("dashboard_share")),
+            expected_share(App::Dashboard)
+        );
+        assert_eq!(
+            t.local("dashboard_login").to_string(),
+            "local.dashboard_share == \"owner\"",
+            "{name}"
+        );
+        // The key is in the dashboard's entrypoint keys in the owner branch only.
+        let Expression::Conditional(keys) = t.local("dashboard_entrypoint_keys") else {
+            panic!("{name}: dashboard_entrypoint_keys is not a conditional");
+        };
+        assert_eq!(keys.cond_expr.to_string(), "local.dashboard_login");
+        assert_eq!(
+            text(&keys.true_expr).unwrap(),
+            "NEXT_PUBLIC_DEPLOYMENT_URL NEXT_PUBLIC_ADMIN_KEY"
+        );
+        assert_eq!(
+            text(&keys.false_expr).unwrap(),
+            "NEXT_PUBLIC_DEPLOYMENT_URL"
+        );
+        // coder-convex writes the key only then.
+        let env = attr(t.resource("coder_agent", "main"), "env").unwrap();
+        let Expression::Object(env) = env else {
+            panic!("agent env")
+        };
+        let login = env
+            .iter()
+            .find(|(k, _)| k.to_string() == "CODER_CONVEX_DASHBOARD_LOGIN")
+            .map(|(_, v)| v.to_string())
+            .expect("CODER_CONVEX_DASHBOARD_LOGIN in the agent env");
+        assert_eq!(
+            login, "local.dashboard_login ? \"true\" : \"false\"",
+            "{name}"
+        );
+        assert!(t.text.contains("local.dashboard_entrypoint_keys"), "{name}");
+    }
+}
+
+#[test]
+fn both_templates_offer_shared_postgres_with_the_url_kept_secret() {
+    for (name, t) in both() {
+        let param = t.data("coder_parameter", "database");
+        let values: Vec<String> = blocks(param, "option")
+            .map(|o| text_attr(o, "value"))
+            .collect();
+        assert!(values.contains(&"shared".to_owned()), "{name}: {values:?}");
+        assert!(
+            t.text.contains("variable \"shared_postgres_url\""),
+            "{name}"
+        );
+        let decl = t
+            .text
+            .split("variable \"shared_postgres_url\"")
+            .nth(1)
+            .unwrap();
+        let decl = &decl[..decl.find("\n}").unwrap()];
+        assert!(decl.contains("sensitive   = true"), "{name}: {decl}");
+        let agent = t.resource("coder_agent", "main");
+        let keys = object_keys(&t, attr(agent, "env").unwrap());
+        assert!(
+            keys.contains(&"CODER_CONVEX_WORKSPACE_ID".to_owned()),
+            "{name}"
+        );
+        assert!(
+            !keys
+                .iter()
+                .any(|k| k.contains("POSTGRES") || k.contains("DATABASE_URL")),
+            "{name}"
+        );
+        assert!(
+            t.text
+                .contains("CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id"),
+            "{name}"
+        );
+    }
+}
+
+// --- Kubernetes only ---------------------------------------------------------------------------
+
+fn pod_spec(t: &Template) -> &hcl::Body {
+    let deployment = t.resource("kubernetes_deployment_v1", "workspace");
+    let spec = single_block(deployment, "spec");
+    single_block(single_block(spec, "template"), "spec")
+}
+
+fn named<'a>(body: &'a hcl::Body, ident: &str, name: &str) -> &'a hcl::Body {
+    blocks(body, ident)
+        .find(|b| text_attr(b, "name") == name)
+        .unwrap_or_else(|| panic!("no {ident} {name}"))
+}
+
+#[test]
+fn kubernetes_sidecars_are_native_sidecars_in_the_workspace_pod() {
+    let t = Template::load_dir(&k8s_dir());
+    let deployment = t.resource("kubernetes_deployment_v1", "workspace");
+    assert_eq!(
+        source(deployment, "count"),
+        "data.coder_workspace.me.start_count"
+    );
+    let pod = pod_spec(&t);
+    let names: Vec<String> = blocks(pod, "init_container")
+        .map(|c| text_attr(c, "name"))
+        .collect();
+    assert_eq!(names, ["convex-backend", "convex-dashboard"]);
+    for c in blocks(pod, "init_container") {
+        assert_eq!(text_attr(c, "restart_policy"), "Always");
+        assert_eq!(
+            flat(&source(c, "command")),
+            "[\"/bin/sh\",local.entrypoint_path,local.env_file]"
+        );
+    }
+    let dev = named(pod, "container", "dev");
+    assert!(source(dev, "command").contains("coder_agent.main.init_script"));
+    // Same pod: no hostNetwork, no separate pods or services for Convex.
+    assert!(attr(pod, "host_network").is_none());
+    assert!(t.resources("kubernetes_service_v1").is_empty());
+}
+
+#[test]
+fn kubernetes_sidecars_listen_on_loopback_with_one_pinned_tag() {
+    let t = Template::load_dir(&k8s_dir());
+    let pod = pod_spec(&t);
+    let backend = named(pod, "init_container", "convex-backend");
+    assert_eq!(
+        source(backend, "args"),
+        "concat(var.convex_backend_command, [\"--interface\", \"127.0.0.1\"])"
+    );
+    let dashboard = named(pod, "init_container", "convex-dashboard");
+    let host = named(dashboard, "env", "HOSTNAME");
+    assert_eq!(text_attr(host, "value"), "127.0.0.1");
+    assert_eq!(
+        text_attr(backend, "image"),
+        "ghcr.io/get-convex/convex-backend:${var.convex_image_tag}"
+    );
+    assert_eq!(
+        text_attr(dashboard, "image"),
+        "ghcr.io/get-convex/convex-dashboard:${var.convex_image_tag}"
+    );
+    let tag = t.resolve(t.variable_default("convex_image_tag"));
+    assert_eq!(tag.len(), 40, "{tag}");
+    assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()), "{tag}");
+    // The same tag as the Docker template.
+    let docker = Template::load_dir(&template_dir());
+    assert_eq!(
+        docker.resolve(docker.variable_default("convex_image_tag")),
+        tag
+    );
+}
+
+#[test]
+fn kubernetes_data_lives_on_persistent_volume_claims() {
+    let t = Template::load_dir(&k8s_dir());
+    for pvc in ["home", "convex_data"] {
+        let body = t.resource("kubernetes_persistent_volume_claim_v1", pvc);
+        let lifecycle = single_block(body, "lifecycle");
+        assert_eq!(source(lifecycle, "ignore_changes"), "all", "{pvc}");
+    }
+    let pod = pod_spec(&t);
+    let data = named(pod, "volume", "convex-data");
+    assert_eq!(
+        source(single_block(data, "persistent_volume_claim"), "claim_name"),
+        "kubernetes_persistent_volume_claim_v1.convex_data.metadata[0].name"
+    );
+    let backend = named(pod, "init_container", "convex-backend");
+    let mount = blocks(backend, "volume_mount")
+        .find(|m| text_attr(m, "name") == "convex-data")
+        .unwrap();
+    assert_eq!(text_attr(mount, "mount_path"), "/convex/data");
+    // The entrypoint comes from a ConfigMap holding the shared script.
+    let cm = t.resource("kubernetes_config_map_v1", "convex_entrypoint");
+    assert!(source(cm, "data").contains("file(\"${path.module}/scripts/convex-entrypoint.sh\")"));
+    let ep = named(pod, "volume", "convex-entrypoint");
+    assert_eq!(
+        text_attr(single_block(ep, "config_map"), "default_mode"),
+        "0555"
+    );
+}
+
+#[test]
+fn kubernetes_resources_are_parameters_and_containers_run_as_non_root() {
+    let t = Template::load_dir(&k8s_dir());
+    for p in [
+        "cpu",
+        "memory",
+        "convex_memory",
+        "home_disk_size",
+        "convex_disk_size",
+    ] {
+        assert_eq!(
+            text_attr(t.data("coder_parameter", p), "type"),
+            "number",
+            "{p}"
+        );
+    }
+    let pod = pod_spec(&t);
+    let dev = named(pod, "container", "dev");
+    let limits = source(single_block(dev, "resources"), "limits");
+    assert!(
+        limits.contains("data.coder_parameter.cpu.value"),
+        "{limits}"
+    );
+    assert!(
+        limits.contains("data.coder_parameter.memory.value"),
+        "{limits}"
+    );
+    let backend = named(pod, "init_container", "convex-backend");
+    assert!(source(single_block(backend, "resources"), "limits").contains("convex_memory"));
+
+    let pod_security = single_block(pod, "security_context");
+    assert!(bool_attr(pod_security, "run_as_non_root"));
+    assert_eq!(source(pod_security, "run_as_user"), "var.uid");
+    assert_eq!(t.variable_default("uid").to_string(), "1000");
+    for c in blocks(pod, "init_container") {
+        let sc = single_block(c, "security_context");
+        assert_eq!(
+            source(sc, "allow_privilege_escalation"),
+            "local.sidecar_security.allow_privilege_escalation"
+        );
+        assert_eq!(
+            flat(&source(single_block(sc, "capabilities"), "drop")),
+            "[\"ALL\"]"
+        );
+    }
+    let shared = t.local("sidecar_security").to_string();
+    assert!(
+        shared.contains("allow_privilege_escalation = false"),
+        "{shared}"
+    );
+    assert!(shared.contains("run_as_non_root = true"), "{shared}");
+}
+
+#[test]
+fn kubernetes_backend_stops_with_sigint_within_the_grace_period() {
+    let t = Template::load_dir(&k8s_dir());
+    let env = t.local("backend_env").to_string();
+    assert!(
+        env.contains("CONVEX_ENTRYPOINT_GRACE_SECONDS = tostring(var.convex_stop_grace_seconds)"),
+        "{env}"
+    );
+    assert_eq!(
+        t.variable_default("convex_stop_grace_seconds").to_string(),
+        "10"
+    );
+    assert_eq!(
+        source(pod_spec(&t), "termination_grace_period_seconds"),
+        "var.convex_stop_grace_seconds + 5"
+    );
+}
+
+#[test]
+fn kubernetes_secrets_travel_in_a_secret_not_the_pod_spec() {
+    let t = Template::load_dir(&k8s_dir());
+    let dev = named(pod_spec(&t), "container", "dev");
+    for var in ["CODER_AGENT_TOKEN", "CODER_CONVEX_SHARED_POSTGRES_URL"] {
+        let env = named(dev, "env", var);
+        assert!(attr(env, "value").is_none(), "{var} has a plain value");
+        let reference = single_block(single_block(env, "value_from"), "secret_key_ref");
+        assert_eq!(text_attr(reference, "key"), var);
+    }
+    for line in t.text.lines() {
+        assert!(!line.contains("INSTANCE_SECRET="), "{line}");
+        assert!(!line.contains("ADMIN_KEY="), "{line}");
+    }
+}
+
+#[test]
+fn kubernetes_template_scripts_are_copies_of_the_repository_scripts() {
+    for script in ["convex-entrypoint.sh", "install.sh"] {
+        let original = std::fs::read(template_dir().join("../scripts").join(script)).unwrap();
+        let copy = std::fs::read(k8s_dir().join("scripts").join(script)).unwrap();
+        assert!(
+            original == copy,
+            "coder-template/kubernetes/scripts/{script} differs; copy it over"
+        );
+    }
+}
+
+#[test]
+fn templates_are_terraform_fmt_clean_when_terraform_is_installed() {
+    let Ok(out) = std::process::Command::new("terraform")
+        .args(["fmt", "-check", "-recursive"])
+        .arg(template_dir())
+        .output()
+    else {
+        return; // not installed here; .ci/run runs the same check when it is
+    };
+    assert!(
+        out.status.success(),
+        "terraform fmt -check: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
