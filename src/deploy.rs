@@ -4,28 +4,16 @@
 //! Coder startup log shows it live) and the tail is kept for the error message. SIGINT and
 //! SIGTERM are forwarded; a timeout bounds the run; the child's exit code becomes ours.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::output::Output;
-
-/// Lines of child output kept for the error message.
-const TAIL_LINES: usize = 20;
-/// After SIGTERM on timeout, how long the child gets before SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(5);
-/// How long to keep reading output after the child exited.
-const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -172,7 +160,7 @@ pub(crate) async fn run(
     let display = format!("{program} {}", args.join(" "));
     out.info(format!("deploying: {display}"));
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(program)
+    let child = tokio::process::Command::new(program)
         .args(&args)
         .current_dir(dir)
         .env_clear()
@@ -187,68 +175,8 @@ pub(crate) async fn run(
                 "install Node.js and {program}, or skip this step with --no-deploy"
             ))
         })?;
-    let pid = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw);
-
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        child.stderr.take().map(|s| Box::new(s) as _),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
-
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-    let mut timed_out = false;
-    let mut lines_open = true;
-    let status = loop {
-        tokio::select! {
-            line = rx.recv(), if lines_open => match line {
-                Some(line) => echo_and_keep(out, &mut tail, line),
-                None => lines_open = false,
-            },
-            status = child.wait() => break status?,
-            _ = interrupt.recv() => forward(pid, Signal::SIGINT),
-            _ = terminate.recv() => forward(pid, Signal::SIGTERM),
-            () = &mut deadline, if !timed_out => {
-                timed_out = true;
-                out.warn(format!("`{display}` ran longer than {}s; stopping it", timeout.as_secs()));
-                forward(pid, Signal::SIGTERM);
-                let grace = tokio::time::timeout(KILL_GRACE, child.wait()).await;
-                if grace.is_err() {
-                    let _ = child.start_kill();
-                }
-            }
-        }
-    };
-    // Read what the child wrote before it exited; a grandchild holding the pipe open must
-    // not keep us here.
-    let drain_until = tokio::time::Instant::now() + DRAIN_LIMIT;
-    while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, rx.recv()).await {
-        echo_and_keep(out, &mut tail, line);
-    }
-    if status.success() && !timed_out {
+    let finished = crate::child::stream(child, &display, timeout, out).await?;
+    if finished.success() {
         let outcome = DeployOutcome {
             command: display,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -257,8 +185,8 @@ pub(crate) async fn run(
         record(dir, &outcome);
         return Ok(outcome);
     }
-    let code = exit_code(&status);
-    let hint = if timed_out {
+    let code = finished.code();
+    let hint = if finished.timed_out {
         format!(
             "raise the limit with --deploy-timeout / {}",
             ev::CODER_CONVEX_DEPLOY_TIMEOUT
@@ -269,34 +197,9 @@ pub(crate) async fn run(
     Err(Error::Child {
         program: display,
         code,
-        tail: tail.into(),
+        tail: finished.tail,
         hint: Some(hint),
     })
-}
-
-/// Show a line of the child's output live and keep the last [`TAIL_LINES`] for the error.
-fn echo_and_keep(out: &Output, tail: &mut VecDeque<String>, line: String) {
-    out.info(format!("  │ {line}"));
-    if tail.len() == TAIL_LINES {
-        tail.pop_front();
-    }
-    tail.push_back(line);
-}
-
-fn forward(pid: Option<Pid>, signal: Signal) {
-    if let Some(pid) = pid {
-        let _ = kill(pid, signal);
-    }
-}
-
-/// The child's code; killed by a signal → 128 + signal, as shells report it.
-fn exit_code(status: &std::process::ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt as _;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1).max(1),
-        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
-        (None, None) => 1,
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 // The library's public surface is what the binary, the tests and the stand-in backend use.
 pub mod cli;
+pub mod compose;
 pub mod database;
 pub mod env_vars;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod secrets;
 pub mod urls;
 
 mod backend;
+mod child;
 mod clock;
 mod commands;
 mod deploy;
@@ -21,8 +23,10 @@ mod deployment_env;
 mod derive;
 mod doctor;
 mod dotenv;
+mod engine;
 mod identity;
 mod output;
+mod ports;
 mod postgres;
 mod probe;
 mod process_env;
@@ -127,6 +131,39 @@ async fn dispatch(
             };
             commands::setup::run(&ctx, &args).await
         }
+        Command::Up {
+            derive,
+            write,
+            wait,
+            push,
+            deploy,
+            no_deploy,
+            compose,
+            dashboard_internal_url,
+        } => {
+            let args = commands::up::Args {
+                setup: commands::setup::Args {
+                    derive,
+                    write,
+                    wait,
+                    push,
+                    deploy: (!no_deploy).then_some(deploy),
+                },
+                compose,
+                dashboard_internal_url,
+            };
+            commands::up::run(&ctx, &args).await
+        }
+        Command::Down {
+            compose,
+            volumes,
+            yes,
+        } => commands::down::run(&ctx, compose, *volumes, *yes).await,
+        Command::Logs {
+            compose,
+            follow,
+            service,
+        } => commands::logs::run(&ctx, compose, *follow, *service).await,
         Command::Configure { derive, write } => commands::configure::run(&ctx, derive, write).await,
         Command::Env {
             derive,

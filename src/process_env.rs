@@ -35,6 +35,8 @@ pub struct RawEnv {
     pub pg_ca_file: Option<String>,
     pub convex_deployment: Option<String>,
     pub coder_convex_log: Option<String>,
+    pub home: Option<String>,
+    pub xdg_cache_home: Option<String>,
 }
 
 impl RawEnv {

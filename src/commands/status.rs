@@ -2,11 +2,15 @@
 //! instance and accepts our key, whether the deployment environment is in sync, and the last
 //! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`].
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cli::{DeriveArgs, PushArgs};
+use crate::compose::Container;
 use crate::deploy::{self, DeployOutcome};
+use crate::engine::Stack;
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::probe::{self, Findings, Instance, KeyCheck};
@@ -33,6 +37,42 @@ struct Report {
     env_in_sync: Option<bool>,
     env_pending: Option<Vec<String>>,
     last_deploy: Option<DeployOutcome>,
+    /// The containers `up` started, when this project has some (never in Coder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    containers: Option<ContainersReport>,
+}
+
+#[derive(Serialize)]
+struct ContainersReport {
+    project: String,
+    list: Vec<Container>,
+    error: Option<String>,
+}
+
+/// `status` stays quick even when the engine hangs.
+const PS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The state of the containers, when `up` ran here (its compose file is in the cache) and
+/// the engine is installed; nothing otherwise.
+async fn containers(ctx: &Ctx<'_>) -> Option<ContainersReport> {
+    if ctx.env.is_coder() {
+        return None;
+    }
+    let mut stack = Stack::locate(ctx.process_env, ctx.env, ctx.dir, None).ok()?;
+    if !stack.cached() {
+        return None;
+    }
+    stack.set_env_file(ctx.dir).ok()?;
+    let (list, error) = match tokio::time::timeout(PS_TIMEOUT, stack.ps()).await {
+        Ok(Ok(list)) => (list, None),
+        Ok(Err(e)) => (vec![], Some(e.to_string())),
+        Err(_) => (vec![], Some(format!("no answer in {}s", PS_TIMEOUT.as_secs()))),
+    };
+    Some(ContainersReport {
+        project: stack.project,
+        list,
+        error,
+    })
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> Result<Outcome> {
@@ -44,7 +84,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> 
         crate::derive::desired_env(ctx.dir, &derived, &jwt, push.site_url.as_deref()).ok()
     });
     let findings = probe::quick(&backend, &derived, key.is_some(), desired.as_ref()).await;
-    let report = report(&derived, &findings, deploy::last(ctx.dir));
+    let mut report = report(&derived, &findings, deploy::last(ctx.dir));
+    report.containers = containers(ctx).await;
     if !ctx.json {
         print(ctx, &report);
     }
@@ -55,7 +96,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> 
                 url: derived.backend_url.clone(),
                 message: e.summary(),
                 source: None,
-                hint: Some("start the backend (in Coder: the convex-backend container; locally: docker compose), then run `coder-convex setup`".to_owned()),
+                hint: Some("start the backend (in Coder: the convex-backend container; locally: `coder-convex up`), then run `coder-convex setup`".to_owned()),
             };
             Ok(Outcome::failed(&report, failure))
         }
@@ -99,6 +140,7 @@ fn report(
         env_in_sync: pending.as_ref().map(Vec::is_empty),
         env_pending: pending,
         last_deploy,
+        containers: None,
     }
 }
 
@@ -154,6 +196,16 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
                 p.join(", ")
             )),
             None => out.data(format!("{} deployment env not checked", mark(None))),
+        }
+    }
+    if let Some(containers) = &report.containers {
+        if let Some(error) = &containers.error {
+            out.data(format!("{} containers {}: {error}", mark(Some(false)), containers.project));
+        } else if containers.list.is_empty() {
+            out.data(format!("{} containers {}: none (`coder-convex up` starts them)", mark(None), containers.project));
+        }
+        for c in &containers.list {
+            out.data(format!("{} container {:<9} {} ({})", mark(Some(c.running())), c.service, c.state, c.status));
         }
     }
     match &report.last_deploy {
