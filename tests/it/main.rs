@@ -24,3 +24,4 @@ mod readme;
 mod setup;
 mod snapshots;
 mod template;
+mod up;
