@@ -87,7 +87,9 @@ impl Stack {
                     "--compose-file / CODER_CONVEX_COMPOSE_FILE",
                     format!("{} is not a file", file.display()),
                 )
-                .with_hint("pass an existing compose file, or leave it out to use the built-in one"));
+                .with_hint(
+                    "pass an existing compose file, or leave it out to use the built-in one",
+                ));
             }
             None => {
                 let cache = compose::cache_dir(
@@ -147,7 +149,10 @@ impl Stack {
     /// refuses to load without it); the other variables keep the file's defaults.
     pub(crate) fn set_env_file(&mut self, dir: &Path) -> Result<()> {
         let env_file = fs_err::canonicalize(dir)?.join(crate::project::CONVEX_ENV_FILE);
-        self.set_variables(vec![(ev::CODER_CONVEX_ENV_FILE, env_file.display().to_string())]);
+        self.set_variables(vec![(
+            ev::CODER_CONVEX_ENV_FILE,
+            env_file.display().to_string(),
+        )]);
         Ok(())
     }
 
@@ -214,7 +219,11 @@ impl Stack {
             .map_err(|_| {
                 Error::containers(
                     ContainerFailure::EngineDown,
-                    format!("`{}` did not answer in {}s", self.display(&args), QUERY_TIMEOUT.as_secs()),
+                    format!(
+                        "`{}` did not answer in {}s",
+                        self.display(&args),
+                        QUERY_TIMEOUT.as_secs()
+                    ),
                     engine_hint(self.engine),
                 )
             })??;
@@ -271,7 +280,11 @@ impl Stack {
         cmd.stdout(stdout).stderr(Stdio::piped());
         let child = cmd.spawn().map_err(|e| self.spawn_failed(&e))?;
         let display = self.display(&args);
-        let timeout = if follow { FOLLOW_TIMEOUT } else { QUERY_TIMEOUT };
+        let timeout = if follow {
+            FOLLOW_TIMEOUT
+        } else {
+            QUERY_TIMEOUT
+        };
         let finished = crate::child::stream(child, &display, timeout, out).await?;
         // Ctrl-C ends `logs -f`: not a failure.
         if finished.success() || (follow && finished.code() == 130) {

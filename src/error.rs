@@ -206,7 +206,11 @@ pub const CODES: &[(&str, &str, &str)] = &[
         "`up`: a port the containers publish is taken by another process",
     ),
     ("image_pull_failed", "6", "`up`: an image cannot be pulled"),
-    ("compose_failed", "6", "`up`, `down`: compose failed otherwise"),
+    (
+        "compose_failed",
+        "6",
+        "`up`, `down`: compose failed otherwise",
+    ),
     (
         "child_failed",
         "the child's code",

@@ -41,9 +41,10 @@ pub(crate) fn holder(port: u16) -> Option<Holder> {
         .ok()?
         .flatten()
         .find_map(|process| {
-            let holds = process.fd().ok()?.flatten().any(
-                |fd| matches!(fd.target, FDTarget::Socket(inode) if inodes.contains(&inode)),
-            );
+            let holds =
+                process.fd().ok()?.flatten().any(
+                    |fd| matches!(fd.target, FDTarget::Socket(inode) if inodes.contains(&inode)),
+                );
             holds.then(|| Holder {
                 pid: process.pid,
                 name: process.stat().map(|s| s.comm).unwrap_or_default(),

@@ -47,8 +47,10 @@ pub(crate) async fn run(
         match ctx.out.confirm(&question) {
             Some(true) => {}
             Some(false) => {
-                return Err(Error::invalid("--volumes", "not confirmed; nothing was stopped")
-                    .with_hint("`coder-convex down` stops the containers and keeps the data"));
+                return Err(
+                    Error::invalid("--volumes", "not confirmed; nothing was stopped")
+                        .with_hint("`coder-convex down` stops the containers and keeps the data"),
+                );
             }
             None => {
                 return Err(Error::invalid(

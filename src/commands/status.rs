@@ -66,7 +66,10 @@ async fn containers(ctx: &Ctx<'_>) -> Option<ContainersReport> {
     let (list, error) = match tokio::time::timeout(PS_TIMEOUT, stack.ps()).await {
         Ok(Ok(list)) => (list, None),
         Ok(Err(e)) => (vec![], Some(e.to_string())),
-        Err(_) => (vec![], Some(format!("no answer in {}s", PS_TIMEOUT.as_secs()))),
+        Err(_) => (
+            vec![],
+            Some(format!("no answer in {}s", PS_TIMEOUT.as_secs())),
+        ),
     };
     Some(ContainersReport {
         project: stack.project,
@@ -200,12 +203,26 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
     }
     if let Some(containers) = &report.containers {
         if let Some(error) = &containers.error {
-            out.data(format!("{} containers {}: {error}", mark(Some(false)), containers.project));
+            out.data(format!(
+                "{} containers {}: {error}",
+                mark(Some(false)),
+                containers.project
+            ));
         } else if containers.list.is_empty() {
-            out.data(format!("{} containers {}: none (`coder-convex up` starts them)", mark(None), containers.project));
+            out.data(format!(
+                "{} containers {}: none (`coder-convex up` starts them)",
+                mark(None),
+                containers.project
+            ));
         }
         for c in &containers.list {
-            out.data(format!("{} container {:<9} {} ({})", mark(Some(c.running())), c.service, c.state, c.status));
+            out.data(format!(
+                "{} container {:<9} {} ({})",
+                mark(Some(c.running())),
+                c.service,
+                c.state,
+                c.status
+            ));
         }
     }
     match &report.last_deploy {

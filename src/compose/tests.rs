@@ -161,15 +161,21 @@ fn compose_versions() {
 fn failures_are_classified_from_compose_output() {
     let case = |text: &str| classify(&[text.to_owned()]);
     assert_eq!(
-        case("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"),
+        case(
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+        ),
         ContainerFailure::EngineDown
     );
     assert_eq!(
-        case("permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"),
+        case(
+            "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"
+        ),
         ContainerFailure::EngineDown
     );
     assert_eq!(
-        case("Error response from daemon: driver failed programming external connectivity: Bind for 127.0.0.1:3210 failed: port is already allocated"),
+        case(
+            "Error response from daemon: driver failed programming external connectivity: Bind for 127.0.0.1:3210 failed: port is already allocated"
+        ),
         ContainerFailure::PortInUse
     );
     assert_eq!(
@@ -177,14 +183,19 @@ fn failures_are_classified_from_compose_output() {
         ContainerFailure::ImagePull
     );
     assert_eq!(
-        case("Error response from daemon: pull access denied for ghcr.io/get-convex/convex-backend"),
+        case(
+            "Error response from daemon: pull access denied for ghcr.io/get-convex/convex-backend"
+        ),
         ContainerFailure::ImagePull
     );
     assert_eq!(
         case("docker: 'compose' is not a docker command."),
         ContainerFailure::NoCompose
     );
-    assert_eq!(case("yaml: line 3: bad indentation"), ContainerFailure::Compose);
+    assert_eq!(
+        case("yaml: line 3: bad indentation"),
+        ContainerFailure::Compose
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod fake_backend;
 
 mod architecture;
 mod auth_keys;
+mod compose_file;
 mod configure;
 mod doctor;
 mod entrypoint;

@@ -35,6 +35,7 @@ fn every_exit_code_is_documented() {
         exit::BACKEND_UNREACHABLE,
         exit::IDENTITY_REJECTED,
         exit::DATABASE,
+        exit::CONTAINERS,
     ] {
         assert!(
             readme.lines().any(|l| l.starts_with(&format!("| {code} "))),

@@ -74,14 +74,26 @@ impl Docker {
         let [api, site, dashboard] = self.ports;
         vec![
             ("PATH".into(), path),
-            ("XDG_CACHE_HOME".into(), self.cache.path().display().to_string()),
-            ("STAND_IN_STATE".into(), self.state.path().display().to_string()),
+            (
+                "XDG_CACHE_HOME".into(),
+                self.cache.path().display().to_string(),
+            ),
+            (
+                "STAND_IN_STATE".into(),
+                self.state.path().display().to_string(),
+            ),
             (
                 "STAND_IN_EXE".into(),
                 std::env::current_exe().unwrap().display().to_string(),
             ),
-            ("CODER_CONVEX_BACKEND_URL".into(), format!("http://127.0.0.1:{api}")),
-            ("CODER_CONVEX_SITE_PROXY_URL".into(), format!("http://127.0.0.1:{site}")),
+            (
+                "CODER_CONVEX_BACKEND_URL".into(),
+                format!("http://127.0.0.1:{api}"),
+            ),
+            (
+                "CODER_CONVEX_SITE_PROXY_URL".into(),
+                format!("http://127.0.0.1:{site}"),
+            ),
             (
                 "CODER_CONVEX_DASHBOARD_INTERNAL_URL".into(),
                 format!("http://127.0.0.1:{dashboard}"),
@@ -92,7 +104,11 @@ impl Docker {
 
     fn run(&self, p: &Project, args: &[&str], extra: &[(&str, &str)]) -> Run {
         let mut env = self.env();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         p.run(args, &env)
     }
@@ -128,8 +144,12 @@ impl Docker {
 
 impl Drop for Docker {
     fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.state.path().join("backend.pid")) {
-            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        let pid = std::fs::read_to_string(self.state.path().join("backend.pid"));
+        if let Ok(pid) = pid.map(|p| p.trim().parse::<i32>()).unwrap_or(Ok(0))
+            && pid > 0
+        {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         }
     }
 }
@@ -168,11 +188,17 @@ fn compose_prefix(docker: &Docker, p: &Project) -> (String, PathBuf) {
 }
 
 fn argv(name: &str, file: &Path, tail: &[&str]) -> Vec<String> {
-    ["compose", "--project-name", name, "--file", &file.display().to_string()]
-        .iter()
-        .chain(tail)
-        .map(|s| (*s).to_owned())
-        .collect()
+    [
+        "compose",
+        "--project-name",
+        name,
+        "--file",
+        &file.display().to_string(),
+    ]
+    .iter()
+    .chain(tail)
+    .map(|s| (*s).to_owned())
+    .collect()
 }
 
 fn env_line(env: &str, name: &str) -> Option<String> {
@@ -182,7 +208,11 @@ fn env_line(env: &str, name: &str) -> Option<String> {
 
 fn json_of(run: &Run) -> Value {
     serde_json::from_str(&run.stdout()).unwrap_or_else(|e| {
-        panic!("not JSON ({e}):\n{}\nstderr:\n{}", run.stdout(), run.stderr())
+        panic!(
+            "not JSON ({e}):\n{}\nstderr:\n{}",
+            run.stdout(),
+            run.stderr()
+        )
     })
 }
 
@@ -238,7 +268,10 @@ fn up_starts_the_containers_and_sets_up_and_a_second_up_changes_nothing() {
     let admin_key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
     for n in 1..=3 {
         let call = format!("{}{:?}", docker.call_env(n), docker.calls()[n - 1]);
-        assert!(!call.contains(&secret), "call {n} carries the instance secret");
+        assert!(
+            !call.contains(&secret),
+            "call {n} carries the instance secret"
+        );
         assert!(!call.contains(&admin_key), "call {n} carries the admin key");
     }
     assert!(!first.all().contains(&secret));
@@ -269,7 +302,10 @@ fn up_starts_the_containers_and_sets_up_and_a_second_up_changes_nothing() {
         "{}",
         doc["containers"]
     );
-    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), written_at);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        written_at
+    );
     assert!(
         doc["files"]
             .as_array()
@@ -289,7 +325,9 @@ fn up_starts_the_containers_and_sets_up_and_a_second_up_changes_nothing() {
     let status = docker.run(&p, &["status"], &[]);
     assert_eq!(status.code(), 0, "{}", status.stderr());
     assert!(
-        status.stdout().contains("✓ container backend   running (Up 1 second)"),
+        status
+            .stdout()
+            .contains("✓ container backend   running (Up 1 second)"),
         "{}",
         status.stdout()
     );
@@ -320,7 +358,10 @@ fn a_changed_env_file_recreates_the_backend_with_the_new_settings() {
         Some(hex::encode(Sha256::digest(after.as_bytes())))
     );
     // The recreated backend runs with the new site origin: the canonical URLs match.
-    assert_eq!(p.env_values(".env.convex.local")["CONVEX_SITE_ORIGIN"], site);
+    assert_eq!(
+        p.env_values(".env.convex.local")["CONVEX_SITE_ORIGIN"],
+        site
+    );
     let status = json_of(&docker.run(&p, &["status", "--json"], &[("CONVEX_SITE_ORIGIN", site)]));
     assert_eq!(status["canonical_urls_match"], true, "{status}");
 }
@@ -339,7 +380,11 @@ fn down_keeps_the_data_and_volumes_need_yes_without_a_terminal() {
         doc["error"]["hint"],
         "`coder-convex down --volumes --yes` deletes the data; `coder-convex down` keeps it"
     );
-    assert!(docker.calls().is_empty(), "nothing ran: {:?}", docker.calls());
+    assert!(
+        docker.calls().is_empty(),
+        "nothing ran: {:?}",
+        docker.calls()
+    );
 
     docker.run(&p, &["down"], &[]).ok();
     docker.run(&p, &["down", "--volumes", "--yes"], &[]).ok();
@@ -372,7 +417,11 @@ fn logs_follow_one_service() {
     // With --json the logs go to stderr: stdout holds the one JSON document.
     let run = docker.run(&p, &["logs", "dashboard", "--json"], &[]);
     assert_eq!(json_of(&run)["ok"], true);
-    assert!(run.stderr().contains("stand-in log line"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("stand-in log line"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -421,7 +470,10 @@ fn in_coder_up_runs_setup_only_and_down_stops_nothing() {
     );
     let down = docker.run(&p, &["down"], &env);
     down.ok();
-    assert!(down.stderr().contains("the template owns the Convex containers"));
+    assert!(
+        down.stderr()
+            .contains("the template owns the Convex containers")
+    );
     assert!(docker.calls().is_empty(), "{:?}", docker.calls());
 }
 
@@ -444,7 +496,12 @@ fn up_without_docker_or_podman_fails_before_writing_anything() {
     let error = failure(&run);
     assert_eq!(error["code"], "no_container_engine");
     assert_eq!(error["message"], "neither `docker` nor `podman` is on PATH");
-    assert!(error["hint"].as_str().unwrap().starts_with("install Docker"));
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("install Docker")
+    );
     assert!(!p.file(".env.convex.local").exists(), "nothing written");
 }
 
@@ -458,7 +515,12 @@ fn up_without_compose_v2_names_what_is_missing() {
         error["message"],
         "`docker compose` is not usable: docker: 'compose' is not a docker command.\nSee 'docker --help'"
     );
-    assert!(error["hint"].as_str().unwrap().contains("docker-compose-plugin"));
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("docker-compose-plugin")
+    );
 
     let error = failure(&docker.run(
         &p,
@@ -513,7 +575,11 @@ fn up_names_the_process_that_holds_a_port() {
         "{error}"
     );
     assert!(run.stderr().contains(&who));
-    assert_eq!(docker.events(), Vec::<String>::new(), "compose up did not run");
+    assert_eq!(
+        docker.events(),
+        Vec::<String>::new(),
+        "compose up did not run"
+    );
 }
 
 #[test]
@@ -528,5 +594,9 @@ fn up_reports_an_image_that_cannot_be_pulled() {
         format!("`docker compose up --detach` cannot pull the Convex images (tag {IMAGE_TAG})")
     );
     assert!(error["hint"].as_str().unwrap().contains("ghcr.io"));
-    assert!(run.stderr().contains("manifest unknown"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("manifest unknown"),
+        "{}",
+        run.stderr()
+    );
 }
