@@ -387,7 +387,7 @@ pub(crate) async fn wait_healthy(
                 ),
                 source: Some(Box::new(last_error)),
                 hint: Some(
-                    "start the backend (in Coder: check the convex-backend container; locally: `docker compose -f scripts/docker-compose.convex.yml up -d`), or wait longer with --wait".to_owned(),
+                    "start the backend (in Coder: check the convex-backend container; locally: `coder-convex up`), or wait longer with --wait".to_owned(),
                 ),
             });
         }

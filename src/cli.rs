@@ -154,6 +154,32 @@ pub enum MetadataItem {
     Deploy,
 }
 
+/// Options of the commands that run the Convex containers.
+#[derive(Debug, Clone, Args)]
+pub struct ComposeArgs {
+    /// Your own compose file instead of the one built into coder-convex (it is handed the
+    /// same variables; see the README).
+    #[arg(long, env = ev::CODER_CONVEX_COMPOSE_FILE, value_name = "FILE")]
+    pub compose_file: Option<PathBuf>,
+}
+
+/// A service of the Convex containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Backend,
+    Dashboard,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backend => "backend",
+            Self::Dashboard => "dashboard",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EnvFormat {
     Dotenv,
@@ -176,6 +202,47 @@ pub enum Command {
         /// Do not run `convex deploy`.
         #[arg(long)]
         no_deploy: bool,
+    },
+    /// Start the Convex backend and dashboard with Docker Compose (outside Coder), then set up.
+    Up {
+        #[command(flatten)]
+        derive: DeriveArgs,
+        #[command(flatten)]
+        write: WriteArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        deploy: DeployArgs,
+        /// Do not run `convex deploy`.
+        #[arg(long)]
+        no_deploy: bool,
+        #[command(flatten)]
+        compose: ComposeArgs,
+        /// Internal URL of the dashboard (its port is published on 127.0.0.1).
+        #[arg(long, env = ev::CODER_CONVEX_DASHBOARD_INTERNAL_URL, value_name = "URL", default_value = "http://127.0.0.1:6791")]
+        dashboard_internal_url: String,
+    },
+    /// Stop the Convex containers `up` started (the data is kept unless --volumes).
+    Down {
+        #[command(flatten)]
+        compose: ComposeArgs,
+        /// Also delete the data volume: every table, file and environment variable.
+        #[arg(long)]
+        volumes: bool,
+        /// Confirm --volumes without a prompt.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Show the logs of the Convex containers `up` started.
+    Logs {
+        #[command(flatten)]
+        compose: ComposeArgs,
+        /// Keep following new lines.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only this service.
+        #[arg(value_enum)]
+        service: Option<Service>,
     },
     /// Derive URLs and secrets and write the project files; no backend needed.
     Configure {

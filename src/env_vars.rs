@@ -142,4 +142,24 @@ env_vars! {
     CODER_CONVEX_DEPLOY_ARGS;
     /// `true`: deploy even when nothing changed since the last deploy (`--force-deploy`).
     CODER_CONVEX_FORCE_DEPLOY;
+
+    // The Convex containers of `up`, `down`, `logs`.
+    /// `up`, `down`, `logs`: your own compose file instead of the embedded one.
+    CODER_CONVEX_COMPOSE_FILE;
+    /// Handed to compose: the absolute path of `.env.convex.local` (the backend's `env_file`).
+    CODER_CONVEX_ENV_FILE;
+    /// Handed to compose: the SHA-256 of `.env.convex.local`, a backend label (a change recreates it).
+    CODER_CONVEX_ENV_HASH;
+    /// Handed to compose: the host port of the API on 127.0.0.1 (the port of the backend URL).
+    CODER_CONVEX_API_PORT;
+    /// Handed to compose: the host port of the site proxy on 127.0.0.1 (the port of the site proxy URL).
+    CODER_CONVEX_SITE_PORT;
+    /// Handed to compose: the host port of the dashboard on 127.0.0.1 (the port of the dashboard internal URL).
+    CODER_CONVEX_DASHBOARD_PORT;
+    /// Where `docker` or `podman` is looked up.
+    PATH;
+    /// The compose file is cached under `$HOME/.cache/coder-convex/` ...
+    HOME;
+    /// ... or under `$XDG_CACHE_HOME/coder-convex/` when that is an absolute path.
+    XDG_CACHE_HOME;
 }

@@ -23,6 +23,8 @@ pub mod exit {
     pub const DATABASE: u8 = 5;
     /// The Convex CLI ran and failed (the deploy did not complete).
     pub const DEPLOY_FAILED: u8 = 6;
+    /// The container engine cannot run the Convex containers (`up`, `down`, `logs`).
+    pub const CONTAINERS: u8 = 7;
 }
 
 /// How a command ended; [`ExitStatus::code`] maps it to the process exit code.
@@ -35,6 +37,7 @@ pub enum ExitStatus {
     IdentityRejected,
     Database,
     DeployFailed,
+    Containers,
 }
 
 impl ExitStatus {
@@ -47,6 +50,37 @@ impl ExitStatus {
             Self::IdentityRejected => exit::IDENTITY_REJECTED,
             Self::Database => exit::DATABASE,
             Self::DeployFailed => exit::DEPLOY_FAILED,
+            Self::Containers => exit::CONTAINERS,
+        }
+    }
+}
+
+/// Why the container engine could not run the Convex containers; each has its `--json` code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerFailure {
+    /// Neither `docker` nor `podman` is on `PATH`.
+    NoEngine,
+    /// The CLI has no Compose v2 (`docker compose`), or one too old for the compose file.
+    NoCompose,
+    /// The CLI cannot reach its engine (daemon down, socket not accessible).
+    EngineDown,
+    /// A port the stack publishes is taken by another process.
+    PortInUse,
+    /// An image could not be pulled.
+    ImagePull,
+    /// Compose failed for another reason.
+    Compose,
+}
+
+impl ContainerFailure {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NoEngine => "no_container_engine",
+            Self::NoCompose => "no_compose",
+            Self::EngineDown => "engine_not_running",
+            Self::PortInUse => "port_in_use",
+            Self::ImagePull => "image_pull_failed",
+            Self::Compose => "compose_failed",
         }
     }
 }
@@ -102,6 +136,15 @@ pub enum Error {
         tail: Vec<String>,
         hint: Option<String>,
     },
+    /// Docker or Podman with Compose could not run the Convex containers.
+    #[error("{message}")]
+    Containers {
+        kind: ContainerFailure,
+        message: String,
+        /// The last lines of compose's output, when it ran.
+        tail: Vec<String>,
+        hint: Option<String>,
+    },
     /// Everything ran, but a verification after it failed (for example auth discovery).
     #[error("{message}")]
     Verification {
@@ -144,6 +187,32 @@ pub const CODES: &[(&str, &str, &str)] = &[
         "the backend runs another instance or rejects the admin key",
     ),
     ("database", "5", "the database cannot be used"),
+    (
+        "no_container_engine",
+        "7",
+        "`up`: neither `docker` nor `podman` is on `PATH`",
+    ),
+    (
+        "no_compose",
+        "7",
+        "`up`: no Compose v2 (`docker compose`, 2.24 or newer)",
+    ),
+    (
+        "engine_not_running",
+        "7",
+        "`up`: the Docker (or Podman) engine does not answer",
+    ),
+    (
+        "port_in_use",
+        "7",
+        "`up`: a port the containers publish is taken by another process",
+    ),
+    ("image_pull_failed", "7", "`up`: an image cannot be pulled"),
+    (
+        "compose_failed",
+        "7",
+        "`up`, `down`: compose failed otherwise",
+    ),
     (
         "child_failed",
         "6",
@@ -211,6 +280,7 @@ impl Error {
             | Self::IdentityRejected { hint, .. }
             | Self::Child { hint, .. }
             | Self::Database { hint, .. }
+            | Self::Containers { hint, .. }
             | Self::Verification { hint, .. }
             | Self::Runtime { hint, .. } => Some(hint),
             Self::Io(_) => None,
@@ -225,6 +295,7 @@ impl Error {
             | Self::IdentityRejected { hint, .. }
             | Self::Child { hint, .. }
             | Self::Database { hint, .. }
+            | Self::Containers { hint, .. }
             | Self::Verification { hint, .. }
             | Self::Runtime { hint, .. } => hint.as_deref(),
             Self::Io(_) => None,
@@ -241,6 +312,7 @@ impl Error {
             Self::IdentityRejected { .. } => "identity_rejected",
             Self::Database { .. } => "database",
             Self::Child { .. } => "child_failed",
+            Self::Containers { kind, .. } => kind.code(),
             Self::Verification { .. } => "verification_failed",
             Self::Runtime { .. } => "runtime",
         }
@@ -253,7 +325,22 @@ impl Error {
             Self::IdentityRejected { .. } => ExitStatus::IdentityRejected,
             Self::Database { .. } => ExitStatus::Database,
             Self::Child { .. } => ExitStatus::DeployFailed,
+            Self::Containers { .. } => ExitStatus::Containers,
             Self::Io(_) | Self::Verification { .. } | Self::Runtime { .. } => ExitStatus::Failure,
+        }
+    }
+
+    /// A container-engine failure with its hint.
+    pub fn containers(
+        kind: ContainerFailure,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Self::Containers {
+            kind,
+            message: message.into(),
+            tail: Vec::new(),
+            hint: Some(hint.into()),
         }
     }
 

@@ -7,6 +7,7 @@
 
 // The library's public surface is what the binary, the tests and the stand-in backend use.
 pub mod cli;
+pub mod compose;
 pub mod database;
 pub mod env_vars;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod workspace_db;
 
 mod auth_libs;
 mod backend;
+mod child;
 mod clock;
 mod commands;
 mod convex_cli;
@@ -25,8 +27,10 @@ mod deployment_env;
 mod derive;
 mod doctor;
 mod dotenv;
+mod engine;
 mod identity;
 mod output;
+mod ports;
 mod postgres;
 mod probe;
 mod process_env;
@@ -133,6 +137,37 @@ async fn dispatch(
             };
             commands::setup::run(&ctx, &args).await
         }
+        Command::Up {
+            derive,
+            write,
+            wait,
+            deploy,
+            no_deploy,
+            compose,
+            dashboard_internal_url,
+        } => {
+            let args = commands::up::Args {
+                setup: commands::setup::Args {
+                    derive,
+                    write,
+                    wait,
+                    deploy: (!no_deploy).then_some(deploy),
+                },
+                compose,
+                dashboard_internal_url,
+            };
+            commands::up::run(&ctx, &args).await
+        }
+        Command::Down {
+            compose,
+            volumes,
+            yes,
+        } => commands::down::run(&ctx, compose, *volumes, *yes).await,
+        Command::Logs {
+            compose,
+            follow,
+            service,
+        } => commands::logs::run(&ctx, compose, *follow, *service).await,
         Command::Configure { derive, write } => commands::configure::run(&ctx, derive, write).await,
         Command::Env {
             derive,

@@ -66,6 +66,19 @@ impl Output {
         }
     }
 
+    /// Ask a yes/no question on the terminal. `None` when stdin or stderr is not a terminal:
+    /// then nobody is asked, and the caller needs an explicit flag instead.
+    pub(crate) fn confirm(&self, question: &str) -> Option<bool> {
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return None;
+        }
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok()?;
+        Some(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+    }
+
     /// A report line for people that `-q` keeps (the doctor table).
     pub(crate) fn report(&self, line: &str) {
         eprintln!("{line}");
@@ -88,7 +101,7 @@ impl Output {
         for cause in err.causes() {
             eprintln!("  {} {cause}", self.paint("33", "caused by:"));
         }
-        if let Error::Child { tail, .. } = err
+        if let Error::Child { tail, .. } | Error::Containers { tail, .. } = err
             && !tail.is_empty()
         {
             eprintln!("  last lines of output:");

@@ -8,10 +8,13 @@ mod context;
 pub(crate) mod db;
 pub(crate) mod deploy;
 pub(crate) mod doctor;
+pub(crate) mod down;
 pub(crate) mod env;
 pub(crate) mod env_set;
+pub(crate) mod logs;
 pub(crate) mod setup;
 pub(crate) mod status;
 mod steps;
+pub(crate) mod up;
 
 pub(crate) use context::{Ctx, Outcome};

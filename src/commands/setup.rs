@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::{DeployArgs, DeriveArgs, WaitArgs, WriteArgs};
 use crate::deploy::DeployOutcome;
+use crate::derive::Derived;
 use crate::dotenv;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
@@ -54,9 +55,23 @@ struct Report<'a> {
     deploy_skipped: bool,
     auth: Vec<AuthCheck>,
     warnings: &'a [String],
+    /// What `up` started before the wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    containers: Option<serde_json::Value>,
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
+    run_with(ctx, args, async |_| Ok(None)).await
+}
+
+/// The pipeline with `start` run once the project files are written and the database is
+/// ready, before the wait for the backend: `up` starts the containers there. What it returns
+/// is the report's `containers`.
+pub(crate) async fn run_with(
+    ctx: &Ctx<'_>,
+    args: &Args<'_>,
+    start: impl AsyncFnOnce(&Derived) -> Result<Option<serde_json::Value>>,
+) -> Result<Outcome> {
     let out = ctx.out;
     let _lock = context::lock(ctx)?;
     let Configured {
@@ -114,6 +129,8 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         }
         None => None,
     };
+
+    let containers = start(&derived).await?;
 
     let connected = steps::connect(
         &derived,
@@ -211,6 +228,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         deploy_skipped,
         auth,
         warnings: &derived.warnings,
+        containers,
     };
     if auth_ok {
         Ok(Outcome::ok(&report))

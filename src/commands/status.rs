@@ -3,12 +3,16 @@
 //! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`].
 //! `--metadata <item>` prints one short line of the same report for Coder's agent metadata.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::auth_libs::AuthLib;
 use crate::backend::Backend;
 use crate::cli::{DeriveArgs, MetadataItem};
+use crate::compose::Container;
 use crate::deploy::{self, DeployOutcome};
+use crate::engine::Stack;
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::probe::{self, AuthCheck, Findings, Instance, KeyCheck};
@@ -38,6 +42,45 @@ struct Report {
     /// Per-library checks (with a healthy backend).
     auth: Vec<AuthCheck>,
     last_deploy: Option<DeployOutcome>,
+    /// The containers `up` started, when this project has some (never in Coder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    containers: Option<ContainersReport>,
+}
+
+#[derive(Serialize)]
+struct ContainersReport {
+    project: String,
+    list: Vec<Container>,
+    error: Option<String>,
+}
+
+/// `status` stays quick even when the engine hangs.
+const PS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The state of the containers, when `up` ran here (its compose file is in the cache) and
+/// the engine is installed; nothing otherwise.
+async fn containers(ctx: &Ctx<'_>) -> Option<ContainersReport> {
+    if ctx.env.is_coder() {
+        return None;
+    }
+    let mut stack = Stack::locate(ctx.process_env, ctx.env, ctx.dir, None).ok()?;
+    if !stack.cached() {
+        return None;
+    }
+    stack.set_env_file(ctx.dir).ok()?;
+    let (list, error) = match tokio::time::timeout(PS_TIMEOUT, stack.ps()).await {
+        Ok(Ok(list)) => (list, None),
+        Ok(Err(e)) => (vec![], Some(e.to_string())),
+        Err(_) => (
+            vec![],
+            Some(format!("no answer in {}s", PS_TIMEOUT.as_secs())),
+        ),
+    };
+    Some(ContainersReport {
+        project: stack.project,
+        list,
+        error,
+    })
 }
 
 pub(crate) async fn run(
@@ -60,7 +103,8 @@ pub(crate) async fn run(
     } else {
         vec![]
     };
-    let report = report(&derived, &findings, auth, deploy::last(ctx.dir));
+    let mut report = report(&derived, &findings, auth, deploy::last(ctx.dir));
+    report.containers = containers(ctx).await;
     if let Some(item) = metadata {
         // Informational: the line says what is wrong, the exit status stays 0.
         if !ctx.json {
@@ -78,7 +122,7 @@ pub(crate) async fn run(
                 url: derived.backend_url.clone(),
                 message: e.summary(),
                 source: None,
-                hint: Some("start the backend (in Coder: the convex-backend container; locally: docker compose), then run `coder-convex setup`".to_owned()),
+                hint: Some("start the backend (in Coder: the convex-backend container; locally: `coder-convex up`), then run `coder-convex setup`".to_owned()),
             };
             Ok(Outcome::failed(&report, failure))
         }
@@ -125,6 +169,7 @@ fn report(
         auth_libs: derived.auth_libs.clone(),
         auth,
         last_deploy,
+        containers: None,
     }
 }
 
@@ -204,6 +249,30 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
             check.name,
             check.detail
         ));
+    }
+    if let Some(containers) = &report.containers {
+        if let Some(error) = &containers.error {
+            out.data(format!(
+                "{} containers {}: {error}",
+                mark(Some(false)),
+                containers.project
+            ));
+        } else if containers.list.is_empty() {
+            out.data(format!(
+                "{} containers {}: none (`coder-convex up` starts them)",
+                mark(None),
+                containers.project
+            ));
+        }
+        for c in &containers.list {
+            out.data(format!(
+                "{} container {:<9} {} ({})",
+                mark(Some(c.running())),
+                c.service,
+                c.state,
+                c.status
+            ));
+        }
     }
     match &report.last_deploy {
         Some(d) => out.data(format!(

@@ -166,7 +166,7 @@ pub(crate) async fn connect(
                 derived.instance_name
             ),
             hint: Some(format!(
-                "restart the backend so it loads {} (in Coder: restart the workspace or the convex-backend container; with compose: `docker compose -f scripts/docker-compose.convex.yml up -d --force-recreate`)",
+                "restart the backend so it loads {} (in Coder: restart the workspace or the convex-backend container; locally: `coder-convex up`, which recreates the backend when the file changed)",
                 project::CONVEX_ENV_FILE
             )),
         });

@@ -82,7 +82,7 @@ pub(super) async fn backend_checks(
             checks.push(Check::fail(
                 "backend health",
                 format!("{}: {}", derived.backend_url, e.summary()),
-                "start the backend (in Coder: the convex-backend container; locally: docker compose)",
+                "start the backend (in Coder: the convex-backend container; locally: `coder-convex up`)",
             ));
             for name in [
                 "instance name",

@@ -36,6 +36,7 @@ fn every_exit_code_is_documented() {
         exit::IDENTITY_REJECTED,
         exit::DATABASE,
         exit::DEPLOY_FAILED,
+        exit::CONTAINERS,
     ] {
         assert!(
             readme.lines().any(|l| l.starts_with(&format!("| {code} "))),

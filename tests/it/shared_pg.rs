@@ -131,7 +131,7 @@ fn two_workspaces_on_one_server_get_two_marked_databases() {
         .filter(|d| d["database"] == db_a.as_str() || d["database"] == db_b.as_str())
         .collect();
     rows.sort_by_key(|d| d["workspace_id"].as_str().unwrap_or_default().to_owned());
-    let mut want = vec![
+    let mut want = [
         json!({"database": db_a, "workspace_id": a.id, "workspace": "alice/My-App"}),
         json!({"database": db_b, "workspace_id": b.id, "workspace": "alice/my_app"}),
     ];

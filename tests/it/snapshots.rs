@@ -6,7 +6,10 @@ use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::setup::{configured, deployable, fake_for, path_with, run_with};
 
-const COMMANDS: [&str; 9] = [
+const COMMANDS: [&str; 12] = [
+    "up",
+    "down",
+    "logs",
     "setup",
     "configure",
     "env",
@@ -83,6 +86,15 @@ fn rendered_error_of_each_exit_code() {
     );
     assert_eq!(run.code(), 5);
     snapshot_failure("5-database", &db, &run);
+
+    // 7: the container engine (here: none on PATH).
+    let empty = tempfile::tempdir().unwrap();
+    let run = p.run(
+        &["--json", "up"],
+        &[("PATH", empty.path().to_str().unwrap())],
+    );
+    assert_eq!(run.code(), 7);
+    snapshot_failure("7-containers", &p, &run);
 
     // 6: the deploy ran and failed (the child's own code is in the message and the document).
     let bin = deployable(&p, None);

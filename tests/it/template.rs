@@ -11,7 +11,6 @@ use coder_convex::database;
 use coder_convex::urls::{self, App};
 use hcl::expr::{Expression, ObjectKey, TemplateExpr};
 use hcl::{Block, Body};
-use yaml_rust2::{Yaml, YamlLoader};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +27,7 @@ pub(crate) struct Template {
 }
 
 impl Template {
-    fn load() -> Self {
+    pub(crate) fn load() -> Self {
         Self::load_dir(&template_dir())
     }
 
@@ -328,7 +327,7 @@ fn convex_images_share_one_pinned_release_tag() {
 }
 
 /// Convex publishes self-hosted releases as commit hashes; `latest` is not a pin.
-fn assert_is_release_tag(tag: &str) {
+pub fn assert_is_release_tag(tag: &str) {
     assert_ne!(tag, "latest");
     assert!(
         tag.len() == 40
@@ -819,19 +818,6 @@ fn sidecars_listen_on_loopback_only() {
         database_url.contains("@127.0.0.1:5432/"),
         "the backend reaches Postgres on loopback: {database_url}"
     );
-
-    // The compose file is the opposite case: each service has a network namespace of its own
-    // and Docker forwards the published (host-loopback) ports to the container's bridge
-    // address, so the services keep the images' all-interfaces defaults.
-    let compose = compose();
-    assert_eq!(
-        str_list(&compose, "services.backend.command"),
-        BACKEND_COMMAND
-    );
-    assert!(
-        at(&compose, "services.dashboard.environment")["HOSTNAME"].is_badvalue(),
-        "the dashboard keeps the image's HOSTNAME=0.0.0.0 under compose"
-    );
 }
 
 /// The backend drains requests and shuts down on SIGINT only (tokio `ctrl_c`); SIGTERM kills
@@ -887,234 +873,4 @@ fn postgres_data_directory_is_the_mounted_volume() {
         .filter(|e| e.starts_with("PGDATA="))
         .collect();
     assert_eq!(pgdata, ["PGDATA=/var/lib/postgresql/data"]);
-}
-
-// --- scripts/docker-compose.convex.yml --------------------------------------------------------
-// Parsed with yaml-rust2 (anchors resolved by the loader) and checked against the template and
-// the binary's constants.
-
-const ENTRYPOINT_IN_CONTAINER: &str = "/usr/local/bin/convex-entrypoint.sh";
-const PROJECT_IN_CONTAINER: &str = "/project";
-
-fn compose_path() -> PathBuf {
-    repo_root().join("scripts/docker-compose.convex.yml")
-}
-
-fn compose() -> Yaml {
-    let text = std::fs::read_to_string(compose_path()).expect("the compose file exists");
-    let mut docs = YamlLoader::load_from_str(&text)
-        .unwrap_or_else(|err| panic!("scripts/docker-compose.convex.yml does not parse: {err}"));
-    assert_eq!(docs.len(), 1, "one YAML document");
-    docs.remove(0)
-}
-
-/// The node at a dotted path of mapping keys; fails with the path when it is missing.
-fn at<'a>(node: &'a Yaml, path: &str) -> &'a Yaml {
-    let found = path.split('.').fold(node, |node, key| &node[key]);
-    assert!(!found.is_badvalue(), "no `{path}` in the compose file");
-    found
-}
-
-fn str_at<'a>(node: &'a Yaml, path: &str) -> &'a str {
-    at(node, path)
-        .as_str()
-        .unwrap_or_else(|| panic!("`{path}` is not a string: {:?}", at(node, path)))
-}
-
-fn keys(node: &Yaml) -> Vec<&str> {
-    node.as_hash()
-        .unwrap_or_else(|| panic!("not a mapping: {node:?}"))
-        .keys()
-        .map(|k| {
-            k.as_str()
-                .unwrap_or_else(|| panic!("not a string key: {k:?}"))
-        })
-        .collect()
-}
-
-fn str_list<'a>(node: &'a Yaml, path: &str) -> Vec<&'a str> {
-    at(node, path)
-        .as_vec()
-        .unwrap_or_else(|| panic!("`{path}` is not a list"))
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .unwrap_or_else(|| panic!("`{path}` has a non-string item: {item:?}"))
-        })
-        .collect()
-}
-
-/// A `{key: value}` mapping built from string pairs, to compare whole nodes.
-fn mapping(pairs: &[(&str, Yaml)]) -> Yaml {
-    Yaml::Hash(
-        pairs
-            .iter()
-            .map(|(k, v)| (Yaml::String((*k).to_owned()), v.clone()))
-            .collect(),
-    )
-}
-
-fn ystr(s: &str) -> Yaml {
-    Yaml::String(s.to_owned())
-}
-
-#[test]
-fn compose_file_runs_both_services_with_the_templates_pinned_images() {
-    let compose = compose();
-    assert_eq!(
-        keys(&compose),
-        [
-            "x-project-mount",
-            "x-entrypoint-mount",
-            "services",
-            "volumes"
-        ]
-    );
-    assert_eq!(keys(at(&compose, "services")), ["backend", "dashboard"]);
-
-    let template = Template::load();
-    let pinned = template.resolve(template.variable_default("convex_image_tag"));
-    assert_is_release_tag(&pinned);
-    for (service, repository) in [
-        ("backend", "ghcr.io/get-convex/convex-backend"),
-        ("dashboard", "ghcr.io/get-convex/convex-dashboard"),
-    ] {
-        // One tag for both, overridable, defaulting to the template's pin.
-        assert_eq!(
-            str_at(&compose, &format!("services.{service}.image")),
-            format!("{repository}:${{CONVEX_IMAGE_TAG:-{pinned}}}")
-        );
-        assert_eq!(
-            str_at(&compose, &format!("services.{service}.restart")),
-            "unless-stopped",
-            "{service} restarts after the entrypoint exits"
-        );
-    }
-}
-
-#[test]
-fn compose_services_start_through_the_entrypoint_with_the_project_env_file() {
-    let compose = compose();
-    let env_file_in_container = format!("{PROJECT_IN_CONTAINER}/.env.convex.local");
-    let project_mount = mapping(&[
-        ("type", ystr("bind")),
-        // Relative to scripts/, where the file lives: the project root.
-        ("source", ystr("..")),
-        ("target", ystr(PROJECT_IN_CONTAINER)),
-        ("read_only", Yaml::Boolean(true)),
-    ]);
-    let entrypoint_mount = mapping(&[
-        ("type", ystr("bind")),
-        ("source", ystr("./convex-entrypoint.sh")),
-        ("target", ystr(ENTRYPOINT_IN_CONTAINER)),
-        ("read_only", Yaml::Boolean(true)),
-    ]);
-    assert!(repo_root().join("scripts/convex-entrypoint.sh").is_file());
-
-    for (service, command) in [
-        ("backend", &BACKEND_COMMAND[..]),
-        ("dashboard", &DASHBOARD_COMMAND[..]),
-    ] {
-        let node = at(&compose, &format!("services.{service}"));
-        assert_eq!(
-            str_list(node, "entrypoint"),
-            [
-                "/bin/sh",
-                ENTRYPOINT_IN_CONTAINER,
-                env_file_in_container.as_str()
-            ],
-            "{service}"
-        );
-        assert_eq!(str_list(node, "command"), command, "{service}");
-        let volumes = at(node, "volumes").as_vec().expect("a volume list");
-        assert_eq!(
-            volumes[0], project_mount,
-            "{service}: the project, read-only"
-        );
-        assert_eq!(volumes[1], entrypoint_mount, "{service}: the entrypoint");
-    }
-
-    // The backend also gets the file through `env_file` (optional until coder-convex wrote
-    // it), the same file the entrypoint reads: `..` from scripts/ is the project root.
-    let backend = at(&compose, "services.backend");
-    assert_eq!(
-        at(backend, "env_file"),
-        &Yaml::Array(vec![mapping(&[
-            ("path", ystr("../.env.convex.local")),
-            ("required", Yaml::Boolean(false)),
-        ])])
-    );
-    assert_eq!(
-        at(backend, "environment"),
-        &mapping(&[("CONVEX_ENTRYPOINT_STOP_SIGNAL", ystr("INT"))]),
-        "the backend stops cleanly on SIGINT only"
-    );
-
-    // The dashboard: no env file, only the public API URL, as root to read the 0600 file.
-    let dashboard = at(&compose, "services.dashboard");
-    assert!(
-        dashboard["env_file"].is_badvalue(),
-        "no secrets for the dashboard"
-    );
-    assert_eq!(
-        at(dashboard, "environment"),
-        &mapping(&[("CONVEX_ENTRYPOINT_KEYS", ystr("NEXT_PUBLIC_DEPLOYMENT_URL"))])
-    );
-    assert_eq!(str_at(dashboard, "user"), "root");
-}
-
-#[test]
-fn compose_file_binds_every_port_to_loopback() {
-    let compose = compose();
-    let published = |apps: &[App]| -> Vec<String> {
-        apps.iter()
-            .map(|app| format!("127.0.0.1:{0}:{0}", app.port()))
-            .collect()
-    };
-    assert_eq!(
-        str_list(&compose, "services.backend.ports"),
-        published(&[App::Api, App::Site])
-    );
-    assert_eq!(
-        str_list(&compose, "services.dashboard.ports"),
-        published(&[App::Dashboard])
-    );
-    assert_eq!(
-        published(&[App::Api, App::Site, App::Dashboard]),
-        [
-            "127.0.0.1:3210:3210",
-            "127.0.0.1:3211:3211",
-            "127.0.0.1:6791:6791"
-        ]
-    );
-}
-
-#[test]
-fn compose_backend_keeps_its_data_on_a_named_volume_and_checks_version() {
-    let compose = compose();
-    assert_eq!(keys(at(&compose, "volumes")), ["convex-data"]);
-    let backend = at(&compose, "services.backend");
-    let volumes = at(backend, "volumes").as_vec().expect("a volume list");
-    assert_eq!(volumes.len(), 3);
-    assert_eq!(volumes[2], ystr("convex-data:/convex/data"));
-    assert!(
-        at(&compose, "services.dashboard.volumes")
-            .as_vec()
-            .expect("a volume list")
-            .iter()
-            .all(|v| v.as_str().is_none()),
-        "only the backend mounts the data volume"
-    );
-
-    assert_eq!(
-        str_list(backend, "healthcheck.test"),
-        [
-            "CMD",
-            "curl",
-            "-fsS",
-            "-o",
-            "/dev/null",
-            &format!("http://127.0.0.1:{}/version", App::Api.port()),
-        ]
-    );
 }

@@ -1,0 +1,31 @@
+//! `coder-convex logs [-f] [backend|dashboard]`: the logs of the Convex containers `up`
+//! started, through `compose logs`.
+
+use crate::cli::{ComposeArgs, Service};
+use crate::engine::Stack;
+use crate::error::Result;
+
+use super::context::{Ctx, Outcome};
+
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    compose: &ComposeArgs,
+    follow: bool,
+    service: Option<Service>,
+) -> Result<Outcome> {
+    if ctx.env.is_coder() && compose.compose_file.is_none() {
+        ctx.out.info("in a Coder workspace the template runs the Convex containers as sidecars; their logs are on the Docker host (`docker logs <workspace>-convex-backend`)");
+        return Ok(Outcome::empty());
+    }
+    let mut stack = Stack::locate(
+        ctx.process_env,
+        ctx.env,
+        ctx.dir,
+        compose.compose_file.as_deref(),
+    )?;
+    stack.check_compose().await?;
+    stack.write_file()?;
+    stack.set_env_file(ctx.dir)?;
+    stack.logs(follow, service, ctx.json, ctx.out).await?;
+    Ok(Outcome::empty())
+}
