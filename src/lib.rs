@@ -14,9 +14,11 @@ pub mod secrets;
 pub mod urls;
 
 mod backend;
+mod backend_text;
 mod clock;
 mod commands;
 mod convex_cli;
+mod deadline;
 mod deploy;
 mod deploy_digest;
 mod deployment_env;
@@ -97,6 +99,11 @@ fn init_logging(cli: &Cli, env: Option<&RawEnv>, out: &Output) {
         .init();
 }
 
+/// `--timeout`'s deadline, counted from the start of the command.
+fn deadline(args: &cli::TimeoutArgs) -> deadline::Deadline {
+    deadline::Deadline::after_secs(args.timeout, "--timeout")
+}
+
 /// The dispatcher: one arm per command.
 async fn dispatch(
     cli: Cli,
@@ -141,7 +148,11 @@ async fn dispatch(
             derive,
             legacy,
             check,
-        } => commands::admin_key::run(&ctx, derive, *legacy, *check).await,
+            timeout,
+        } => {
+            let check = check.then(|| deadline(timeout));
+            commands::admin_key::run(&ctx, derive, *legacy, check).await
+        }
         Command::EnvSet { derive, wait, push } => {
             commands::env_set::run(&ctx, derive, wait, push).await
         }
@@ -151,12 +162,24 @@ async fn dispatch(
             deploy,
             convex_args,
         } => commands::deploy::run(&ctx, derive, wait, deploy, convex_args).await,
-        Command::Status { derive, push } => commands::status::run(&ctx, derive, push).await,
+        Command::Status {
+            derive,
+            push,
+            timeout,
+        } => commands::status::run(&ctx, derive, push, deadline(timeout)).await,
         Command::Doctor {
             derive,
             push,
             fix,
             dashboard_internal_url,
-        } => commands::doctor::run(&ctx, derive, push, *fix, dashboard_internal_url).await,
+            timeout,
+        } => {
+            let args = commands::doctor::Args {
+                fix: *fix,
+                dashboard_internal_url,
+                deadline: deadline(timeout),
+            };
+            commands::doctor::run(&ctx, derive, push, &args).await
+        }
     }
 }

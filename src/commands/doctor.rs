@@ -1,9 +1,10 @@
 //! `coder-convex doctor [--fix]`: run every check, print the table (or `--json`), fail when a
-//! check fails.
+//! check fails (a skipped check is not a failure).
 
 use serde::Serialize;
 
 use crate::cli::{DeriveArgs, PushArgs};
+use crate::deadline::Deadline;
 use crate::doctor::{self, Check, Status};
 use crate::error::{Error, Result};
 
@@ -14,19 +15,27 @@ struct Report {
     checks: Vec<Check>,
 }
 
+/// doctor's own flags.
+pub(crate) struct Args<'a> {
+    pub(crate) fix: bool,
+    pub(crate) dashboard_internal_url: &'a str,
+    /// `--timeout`: every live check ends by then.
+    pub(crate) deadline: Deadline,
+}
+
 pub(crate) async fn run(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
     push: &PushArgs,
-    fix: bool,
-    dashboard_internal_url: &str,
+    args: &Args<'_>,
 ) -> Result<Outcome> {
     let opts = doctor::Options {
         dir: ctx.dir,
         derive,
         site_url: push.site_url.as_deref(),
-        dashboard_internal_url,
-        fix,
+        dashboard_internal_url: args.dashboard_internal_url,
+        fix: args.fix,
+        deadline: args.deadline,
     };
     let checks = doctor::run(ctx.env, &opts, ctx.out).await;
     if !ctx.json {

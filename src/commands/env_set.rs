@@ -1,11 +1,10 @@
 //! `coder-convex env-set`: steps 5–7 — wait, verify, push the deployment environment
 //! (only what changed, in one call).
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::cli::{DeriveArgs, PushArgs, WaitArgs};
+use crate::deadline::Deadline;
 use crate::error::Result;
 
 use super::context::{self, Ctx, Outcome};
@@ -22,7 +21,8 @@ pub(crate) async fn run(
     wait: &WaitArgs,
     push: &PushArgs,
 ) -> Result<Outcome> {
-    let _lock = context::lock(ctx)?;
+    let deadline = Deadline::after_secs(wait.wait, "--wait");
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let session = context::session(ctx, derive).await?;
     let jwt = context::existing_jwt_key(ctx.dir)?;
     let desired =
@@ -31,7 +31,7 @@ pub(crate) async fn run(
         &session.derived,
         &session.admin_key,
         &session.secret,
-        Duration::from_secs(wait.wait),
+        deadline,
         ctx.out,
     )
     .await?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::{DeployArgs, DeriveArgs, PushArgs, WaitArgs, WriteArgs};
+use crate::deadline::Deadline;
 use crate::deploy::DeployOutcome;
 use crate::dotenv;
 use crate::env_vars as ev;
@@ -27,6 +28,9 @@ fn relative(dir: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(dir).unwrap_or(path).to_string_lossy();
     format!("{}/", rel.trim_end_matches('/'))
 }
+
+/// Auth discovery and the public site URL after the deploy (three requests).
+const AUTH_CHECK_BUDGET: Duration = Duration::from_secs(15);
 
 /// The flags of `setup`.
 pub(crate) struct Args<'a> {
@@ -57,7 +61,8 @@ struct Report<'a> {
 
 pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
     let out = ctx.out;
-    let _lock = context::lock(ctx)?;
+    let deadline = Deadline::after_secs(args.wait.wait, "--wait");
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let Configured {
         state,
         derived,
@@ -116,7 +121,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         &derived,
         admin_key,
         secret,
-        Duration::from_secs(args.wait.wait),
+        deadline,
         out,
     )
     .await?;
@@ -175,7 +180,9 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
     let deployed = deployed.map(|d| d.outcome);
 
     let auth = if probe::uses_convex_auth(state.package_json.as_ref()) && deployed.is_some() {
-        probe::auth(&derived, &written.jwt_key).await
+        // The deploy may have used up --wait; the checks after it get a budget of their own.
+        let deadline = Deadline::after(AUTH_CHECK_BUDGET, "the auth check budget of");
+        probe::auth(&derived, &written.jwt_key, &deadline).await
     } else {
         vec![]
     };

@@ -1,11 +1,13 @@
 //! `coder-convex status`: the URLs, whether the backend answers, whether it is this project's
 //! instance and accepts our key, whether the deployment environment is in sync, and the last
-//! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`].
+//! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`],
+//! the whole command `--timeout`.
 
 use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cli::{DeriveArgs, PushArgs};
+use crate::deadline::Deadline;
 use crate::deploy::{self, DeployOutcome};
 use crate::error::{Error, Result};
 use crate::identity;
@@ -35,11 +37,16 @@ struct Report {
     last_deploy: Option<DeployOutcome>,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> Result<Outcome> {
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    push: &PushArgs,
+    deadline: Deadline,
+) -> Result<Outcome> {
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
     let key = identity.admin_key.as_ref().map(|(k, _)| k.as_str());
-    let backend = Backend::new(&derived.backend_url, key.unwrap_or_default())?;
+    let backend = Backend::new(&derived.backend_url, key.unwrap_or_default(), deadline)?;
     let desired = context::existing_jwt_key(ctx.dir).ok().and_then(|jwt| {
         crate::derive::desired_env(ctx.dir, &derived, &jwt, push.site_url.as_deref()).ok()
     });
@@ -48,14 +55,20 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, push: &PushArgs) -> 
     if !ctx.json {
         print(ctx, &report);
     }
-    match &findings.health {
-        Ok(_) => Ok(Outcome::ok(&report)),
-        Err(e) => {
+    // Exit 3 when the backend did not answer a call in time, not only `/version`.
+    match findings.unanswered() {
+        None => Ok(Outcome::ok(&report)),
+        Some(e) => {
+            let hint = if findings.health.is_ok() {
+                format!("the backend answers GET /version but not every call: check its logs (or allow more than {deadline})")
+            } else {
+                "start the backend (in Coder: the convex-backend container; locally: docker compose), then run `coder-convex setup`".to_owned()
+            };
             let failure = Error::BackendUnreachable {
                 url: derived.backend_url.clone(),
                 message: e.summary(),
                 source: None,
-                hint: Some("start the backend (in Coder: the convex-backend container; locally: docker compose), then run `coder-convex setup`".to_owned()),
+                hint: Some(hint),
             };
             Ok(Outcome::failed(&report, failure))
         }

@@ -9,6 +9,7 @@ mod live;
 use std::path::Path;
 
 use crate::cli::DeriveArgs;
+use crate::deadline::Deadline;
 use crate::derive::{self, ProjectState};
 use crate::env_vars as ev;
 use crate::output::Output;
@@ -26,7 +27,25 @@ pub(crate) struct Options<'a> {
     pub(crate) site_url: Option<&'a str>,
     pub(crate) dashboard_internal_url: &'a str,
     pub(crate) fix: bool,
+    /// `--timeout`: the live checks end by then.
+    pub(crate) deadline: Deadline,
 }
+
+/// The checks that need the derived configuration, skipped when the inputs do not parse.
+const AFTER_INPUTS: [&str; 12] = [
+    "public URLs",
+    "site origin",
+    "admin key file",
+    "database",
+    "backend health",
+    "ports",
+    "instance name",
+    "admin key accepted",
+    "canonical URLs",
+    "deployment env",
+    "auth discovery",
+    "public URL access",
+];
 
 /// Run every check; `out` reports what `--fix` repaired.
 pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<Check> {
@@ -77,6 +96,9 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
                 e.to_string(),
                 e.hint().unwrap_or("fix the input named above"),
             ));
+            for name in AFTER_INPUTS {
+                checks.push(Check::skip(name, "not checked: the inputs do not parse"));
+            }
             return checks;
         }
     };
@@ -106,7 +128,8 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
 
     if let Some(db) = &derived.database {
         let ca = env.pg_ca_file.as_deref().map(Path::new);
-        checks.push(live::database_check(ca, &derived, db, opts.fix, out).await);
+        let check = live::database_check(ca, &derived, db, opts.fix, &opts.deadline, out);
+        checks.push(check.await);
     }
 
     let package_json = state.as_ref().ok().and_then(|s| s.package_json.as_ref());
@@ -119,6 +142,7 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
         uses_convex_auth: probe::uses_convex_auth(package_json),
         dashboard_internal_url: opts.dashboard_internal_url,
         fix: opts.fix,
+        deadline: opts.deadline,
     };
     live::backend_checks(&mut checks, &derived, &inputs, out).await;
     checks
