@@ -174,3 +174,28 @@ pub fn http_stub(respond: fn(&str) -> String) -> String {
     });
     addr
 }
+
+/// A loopback HTTP server that gives each connection its own thread: `handle` gets the
+/// request line and the stream, and may answer, stream for ever or hang. Returns the URL.
+pub fn http_server(handle: fn(&str, std::net::TcpStream)) -> String {
+    use std::io::{BufRead as _, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a server port");
+    let url = format!("http://{}", listener.local_addr().expect("server address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let Ok(read) = stream.try_clone() else { return };
+                let mut reader = BufReader::new(read);
+                // One request per connection: read the head, then hand over.
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                handle(line.trim_end(), stream);
+            });
+        }
+    });
+    url
+}
