@@ -252,7 +252,12 @@ impl Backend {
                 .post(&url)
                 .header("Authorization", format!("Convex {}", self.admin_key))
                 .json(&body);
-            self.send_once(request, "POST /api/v1/update_environment_variables", &url, JSON_LIMIT)
+            self.send_once(
+                request,
+                "POST /api/v1/update_environment_variables",
+                &url,
+                JSON_LIMIT,
+            )
         };
         self.retrying(path, call).await.map(drop)
     }

@@ -54,7 +54,6 @@ impl Deadline {
     pub(crate) fn cap(&self, cap: Duration) -> Duration {
         cap.min(self.remaining())
     }
-
 }
 
 /// `--wait 3 s`.

@@ -105,7 +105,9 @@ fn holder(file: &std::fs::File) -> Option<String> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let p = String::from_utf8_lossy(p);
-            let name = Path::new(p.as_ref()).file_name().map(|n| n.to_string_lossy());
+            let name = Path::new(p.as_ref())
+                .file_name()
+                .map(|n| n.to_string_lossy());
             crate::backend_text::sanitize(name.as_deref().unwrap_or(&p))
         });
     Some(match program {

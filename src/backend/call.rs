@@ -112,10 +112,7 @@ pub(crate) async fn read_body(
         endpoint: endpoint.to_owned(),
         limit,
     };
-    if response
-        .content_length()
-        .is_some_and(|n| n > limit as u64)
-    {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let mut body = Vec::new();

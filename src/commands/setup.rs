@@ -117,14 +117,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         None => None,
     };
 
-    let connected = steps::connect(
-        &derived,
-        admin_key,
-        secret,
-        deadline,
-        out,
-    )
-    .await?;
+    let connected = steps::connect(&derived, admin_key, secret, deadline, out).await?;
     let mut admin_key = admin_key.clone();
     if let Some(legacy) = &connected.legacy_key {
         // The Convex CLI needs a key this backend accepts.

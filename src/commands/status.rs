@@ -60,7 +60,9 @@ pub(crate) async fn run(
         None => Ok(Outcome::ok(&report)),
         Some(e) => {
             let hint = if findings.health.is_ok() {
-                format!("the backend answers GET /version but not every call: check its logs (or allow more than {deadline})")
+                format!(
+                    "the backend answers GET /version but not every call: check its logs (or allow more than {deadline})"
+                )
             } else {
                 "start the backend (in Coder: the convex-backend container; locally: docker compose), then run `coder-convex setup`".to_owned()
             };

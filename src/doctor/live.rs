@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::backend::{Backend, CallError};
-use crate::deadline::Deadline;
 use crate::database::Database;
+use crate::deadline::Deadline;
 use crate::deployment_env::OWNED_VAR;
 use crate::derive::Derived;
 use crate::output::Output;
@@ -34,7 +34,10 @@ pub(super) async fn database_check(
     let Ok(result) = tokio::time::timeout(deadline.remaining(), preflight).await else {
         return Check::fail(
             name,
-            format!("{} did not answer before the deadline ({deadline})", db.masked()),
+            format!(
+                "{} did not answer before the deadline ({deadline})",
+                db.masked()
+            ),
             "check that the database server is up and reachable from here",
         );
     };

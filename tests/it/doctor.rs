@@ -311,9 +311,9 @@ fn a_down_backend_is_one_failure_and_file_checks_still_run() {
     let human = p.run(&["doctor"], &env);
     assert_eq!(human.code(), 1);
     assert!(
-        human.stderr().contains(
-            "- instance name                not checked: the backend is not answering\n"
-        ),
+        human
+            .stderr()
+            .contains("- instance name                not checked: the backend is not answering\n"),
         "{}",
         human.stderr()
     );

@@ -98,7 +98,11 @@ fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
     });
     // Before: status and doctor ~7 s here (151 s in the field), admin-key --check 75.8 s.
     for (run, took) in &runs {
-        assert!(took < &Duration::from_secs(10 + 5), "{took:?}\n{}", run.stderr());
+        assert!(
+            took < &Duration::from_secs(10 + 5),
+            "{took:?}\n{}",
+            run.stderr()
+        );
     }
 
     let (status, _) = &runs[0];
@@ -170,8 +174,7 @@ fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
         ]
     );
     assert_eq!(
-        v["error"]["message"],
-        "1 check failed: instance name",
+        v["error"]["message"], "1 check failed: instance name",
         "{v:#}"
     );
 
@@ -314,7 +317,11 @@ fn escapes(line: &str, stream: TcpStream) {
         name.extend(std::iter::repeat_n(b'x', 10_000));
         respond(stream, "200 OK", &name);
     } else {
-        respond(stream, "500 Internal Server Error", b"\x1b[5mboom\x1b[0m\r\nmore");
+        respond(
+            stream,
+            "500 Internal Server Error",
+            b"\x1b[5mboom\x1b[0m\r\nmore",
+        );
     }
 }
 
@@ -327,9 +334,7 @@ fn backend_text_is_stripped_of_escapes_and_cut() {
     let stderr = run.stderr();
     assert!(!stderr.contains('\x1b'), "{stderr:?}");
     assert!(
-        stderr.contains(&format!(
-            "✓ backend {url} is up (version RED 1.0, "
-        )),
+        stderr.contains(&format!("✓ backend {url} is up (version RED 1.0, ")),
         "{stderr}"
     );
     let shown = format!("evil-{}…", "x".repeat(195));
@@ -353,7 +358,9 @@ fn backend_text_is_stripped_of_escapes_and_cut() {
     let (check, _) = timed(&p, &["admin-key", "--check", "--timeout", "3"], &url);
     assert_eq!(check.code(), 3, "{}", check.stderr());
     assert!(
-        check.stderr().contains("HTTP 500 Internal Server Error: boom\n"),
+        check
+            .stderr()
+            .contains("HTTP 500 Internal Server Error: boom\n"),
         "{}",
         check.stderr()
     );
