@@ -308,10 +308,13 @@ pub(crate) async fn wait_healthy(
     let deadline = *backend.deadline();
     let started = Instant::now();
     let mut delay = POLL_FIRST;
+    let mut previous: Option<CallError> = None;
     loop {
-        let last_error = match backend.version_once().await {
-            Ok(version) => return Ok(version),
-            Err(e) => e,
+        // The deadline cutting the last poll short says less than why the polls before failed.
+        let last_error = match (backend.version_once().await, previous.take()) {
+            (Ok(version), _) => return Ok(version),
+            (Err(CallError::Deadline(_)), Some(before)) => before,
+            (Err(e), _) => e,
         };
         let elapsed = started.elapsed();
         if let CallError::TooLarge { .. } = last_error {
@@ -338,6 +341,7 @@ pub(crate) async fn wait_healthy(
             });
         }
         progress.tick(elapsed, &last_error.summary());
+        previous = Some(last_error);
         let cap = if elapsed < POLL_FAST_WINDOW {
             POLL_FAST_MAX
         } else {
