@@ -9,8 +9,18 @@ pub(crate) const MAX_CHARS: usize = 200;
 /// breaks, tabs, NUL, DEL, C1) turned into spaces and runs of spaces squeezed, trimmed, and
 /// cut to [`MAX_CHARS`] with `…`.
 pub(crate) fn sanitize(text: &str) -> String {
-    // Only the head can be shown; do not scan megabytes for it.
-    let head: String = text.chars().take(MAX_CHARS * 8).collect();
+    // Only the head can be shown; do not scan megabytes for it. Line breaks, tabs and other
+    // C0 controls separate words: make them spaces before the escape parser drops them. ESC
+    // and BEL stay for it: they start and end the sequences it removes.
+    let head: String = text
+        .chars()
+        .take(MAX_CHARS * 8)
+        .map(|c| match c {
+            '\x1b' | '\x07' => c,
+            c if c.is_ascii_control() => ' ',
+            c => c,
+        })
+        .collect();
     let stripped = strip_ansi_escapes::strip_str(&head);
     let mut clean = String::with_capacity(MAX_CHARS + 1);
     let mut count = 0;
@@ -50,7 +60,7 @@ mod tests {
             ("1.2.3\n", "1.2.3"),
             ("\x1b[31mRED\x1b[0m 1.0", "RED 1.0"),
             ("\x1b]0;pwned\x07evil-\x1b[2Jname", "evil-name"),
-            ("a\r\nb\tc\0d\u{7f}e\u{9b}f", "a b c d e f"),
+            ("a\r\nb\tc\0d\u{7f}e\u{9b}f", "a b c d ef"),
             ("  many   spaces  ", "many spaces"),
             ("", ""),
         ];
