@@ -271,22 +271,14 @@ impl Backend {
     ) -> Result<serde_json::Value, CallError> {
         let body = serde_json::json!({ "version": version, "adminKey": self.admin_key });
         let url = format!("{}/api/get_config_hashes", self.url);
-        let response = self
+        let request = self
             .client
             .post(&url)
             .header("Authorization", format!("Convex {}", self.admin_key))
-            .json(&body)
-            .send()
-            .await
-            .map_err(transport(&url))?;
-        let status = response.status();
-        let text = response.text().await.map_err(transport(&url))?;
-        if !status.is_success() {
-            return Err(CallError::Status {
-                status,
-                body: short(&text),
-            });
-        }
+            .json(&body);
+        let text = self
+            .send_once(request, "POST /api/get_config_hashes", &url, JSON_LIMIT)
+            .await?;
         serde_json::from_str(&text).map_err(|source| CallError::Decode {
             what: "get_config_hashes",
             source,
