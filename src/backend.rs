@@ -1,6 +1,8 @@
 //! The HTTP client: health wait, the backend's admin API, the site proxy's auth discovery,
 //! the public-URL probe and the Coder agent's debug manifest. One client per kind of peer:
 //! loopback calls skip loading TLS roots, public probes verify against the system roots.
+//! Every call is bounded by the command's [`Deadline`] and reads at most a size limit;
+//! text from the backend is [`sanitize`]d before anyone sees it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,14 +11,19 @@ use backon::{ExponentialBuilder, Retryable as _};
 use reqwest::{Client, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use crate::backend_text::sanitize;
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
-use crate::urls::Manifest;
+
+mod call;
+
+pub(crate) use call::read_body;
+pub(crate) use call::{CallError, bounded};
+use call::{JSON_LIMIT, TEXT_LIMIT, status_error, transport};
 
 pub(crate) const USER_AGENT: &str = concat!("coder-convex/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// The manifest probe must never slow a run down noticeably.
-const MANIFEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// Auth discovery on the site proxy.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Public URLs go through DNS, TLS and Coder's proxy.
@@ -29,7 +36,7 @@ const POLL_FAST_MAX: Duration = Duration::from_millis(250);
 const POLL_FAST_WINDOW: Duration = Duration::from_secs(30);
 const POLL_SLOW: Duration = Duration::from_secs(1);
 
-fn loopback_client(timeout: Duration) -> reqwest::Result<Client> {
+pub(crate) fn loopback_client(timeout: Duration) -> reqwest::Result<Client> {
     Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
@@ -40,66 +47,13 @@ fn loopback_client(timeout: Duration) -> reqwest::Result<Client> {
         .build()
 }
 
-/// Retries for transient failures: connection errors, resets, timeouts and 5xx.
+/// Retries for transient failures (connection errors, resets, timeouts, 5xx), never past
+/// the deadline: a retry whose back-off would end after it is not made.
 fn retry_policy() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(50))
         .with_max_delay(Duration::from_millis(800))
         .with_max_times(4)
-}
-
-/// A failed call: transport trouble, no answer in time, an HTTP status we did not expect,
-/// or a body we do not understand. Causes are kept for the `caused by:` lines.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum CallError {
-    #[error("{url}: request failed")]
-    Transport {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("no answer within {} s", .0.as_secs())]
-    Timeout(Duration),
-    #[error("HTTP {status}: {body}")]
-    Status { status: StatusCode, body: String },
-    #[error("unexpected {what} response")]
-    Decode {
-        what: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-}
-
-impl CallError {
-    fn transient(&self) -> bool {
-        match self {
-            Self::Transport { .. } | Self::Timeout(_) => true,
-            Self::Status { status, .. } => status.is_server_error(),
-            Self::Decode { .. } => false,
-        }
-    }
-
-    /// One line with the innermost cause, for status lines and doctor details.
-    pub(crate) fn summary(&self) -> String {
-        let mut text = self.to_string();
-        let mut next = std::error::Error::source(self);
-        let mut last = None;
-        while let Some(cause) = next {
-            last = Some(cause.to_string());
-            next = cause.source();
-        }
-        if let Some(cause) = last {
-            text = format!("{text}: {cause}");
-        }
-        text
-    }
-}
-
-fn transport(url: &str) -> impl FnOnce(reqwest::Error) -> CallError + '_ {
-    move |source| CallError::Transport {
-        url: url.to_owned(),
-        source: source.without_url(),
-    }
 }
 
 /// The backend's deployment URLs as it reports them.
@@ -135,6 +89,7 @@ pub(crate) struct Backend {
     client: Client,
     url: String,
     admin_key: String,
+    deadline: Deadline,
 }
 
 impl std::fmt::Debug for Backend {
@@ -146,17 +101,23 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
-    pub(crate) fn new(url: &str, admin_key: &str) -> Result<Self> {
+    /// The backend at `url`; every call it makes ends by `deadline`.
+    pub(crate) fn new(url: &str, admin_key: &str, deadline: Deadline) -> Result<Self> {
         Ok(Self {
             client: loopback_client(REQUEST_TIMEOUT)
                 .map_err(|e| Error::runtime_from("cannot build the HTTP client", e))?,
             url: url.to_owned(),
             admin_key: admin_key.to_owned(),
+            deadline,
         })
     }
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    pub(crate) fn deadline(&self) -> &Deadline {
+        &self.deadline
     }
 
     /// The same backend with another key (the legacy-format fallback).
@@ -167,59 +128,72 @@ impl Backend {
         }
     }
 
-    async fn get_once(&self, path: &str, auth: bool) -> Result<(StatusCode, String), CallError> {
+    /// One request: sent, answered and its body read within [`REQUEST_TIMEOUT`] and the
+    /// deadline; a 2xx body is read up to `limit`, anything else is [`CallError::Status`].
+    async fn send_once(
+        &self,
+        request: reqwest::RequestBuilder,
+        endpoint: &str,
+        url: &str,
+        limit: usize,
+    ) -> Result<String, CallError> {
+        bounded(&self.deadline, REQUEST_TIMEOUT, async {
+            let response = request.send().await.map_err(transport(url))?;
+            if !response.status().is_success() {
+                return Err(status_error(response).await);
+            }
+            read_body(response, endpoint, url, limit).await
+        })
+        .await
+    }
+
+    async fn get_once(&self, path: &str, auth: bool, limit: usize) -> Result<String, CallError> {
         let url = format!("{}{path}", self.url);
         let mut request = self.client.get(&url);
         if auth {
             request = request.header("Authorization", format!("Convex {}", self.admin_key));
         }
-        let response = request.send().await.map_err(transport(&url))?;
-        let status = response.status();
-        let body = response.text().await.map_err(transport(&url))?;
-        Ok((status, body))
-    }
-
-    /// GET with retries on transient failures; any non-2xx is an error.
-    async fn get(&self, path: &str, auth: bool) -> Result<String, CallError> {
-        let call = || async {
-            let (status, body) = self.get_once(path, auth).await?;
-            if status.is_success() {
-                Ok(body)
-            } else {
-                Err(CallError::Status {
-                    status,
-                    body: short(&body),
-                })
-            }
-        };
-        call.retry(retry_policy())
-            .when(CallError::transient)
-            .notify(|e, after| tracing::debug!(path, error = %e, ?after, "retrying"))
+        self.send_once(request, &format!("GET {path}"), &url, limit)
             .await
     }
 
-    /// `GET /version` once, no retries (the wait loop polls).
-    pub(crate) async fn version_once(&self) -> Result<String, CallError> {
-        let (status, body) = self.get_once("/version", false).await?;
-        if status.is_success() {
-            Ok(body.trim().to_owned())
-        } else {
-            Err(CallError::Status {
-                status,
-                body: short(&body),
-            })
-        }
+    /// Retry `call` on transient failures while the deadline allows.
+    async fn retrying<T, F: Future<Output = Result<T, CallError>>>(
+        &self,
+        what: &str,
+        call: impl FnMut() -> F,
+    ) -> Result<T, CallError> {
+        let deadline = self.deadline;
+        call.retry(retry_policy())
+            .when(CallError::transient)
+            .adjust(move |_, delay| delay.filter(|d| *d < deadline.remaining()))
+            .notify(|e, after| tracing::debug!(what, error = %e, ?after, "retrying"))
+            .await
     }
 
+    /// GET with retries on transient failures; any non-2xx is an error.
+    async fn get(&self, path: &str, auth: bool, limit: usize) -> Result<String, CallError> {
+        self.retrying(path, || self.get_once(path, auth, limit))
+            .await
+    }
+
+    /// `GET /version` once, no retries (the wait loop polls); the version [`sanitize`]d.
+    pub(crate) async fn version_once(&self) -> Result<String, CallError> {
+        self.get_once("/version", false, TEXT_LIMIT)
+            .await
+            .map(|v| sanitize(&v))
+    }
+
+    /// The instance name as the backend sends it (compare it, then [`sanitize`] to show it).
     pub(crate) async fn instance_name(&self) -> Result<String, CallError> {
-        self.get("/instance_name", false)
+        self.get("/instance_name", false, TEXT_LIMIT)
             .await
             .map(|b| b.trim().to_owned())
     }
 
     /// `Ok(true)` accepted, `Ok(false)` rejected (401/403), `Err` for anything else.
     pub(crate) async fn check_admin_key(&self) -> Result<bool, CallError> {
-        match self.get("/api/check_admin_key", true).await {
+        match self.get("/api/check_admin_key", true, JSON_LIMIT).await {
             Ok(_) => Ok(true),
             Err(CallError::Status {
                 status: StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN,
@@ -230,7 +204,9 @@ impl Backend {
     }
 
     pub(crate) async fn canonical_urls(&self) -> Result<CanonicalUrls, CallError> {
-        let body = self.get("/api/v1/get_canonical_urls", true).await?;
+        let body = self
+            .get("/api/v1/get_canonical_urls", true, JSON_LIMIT)
+            .await?;
         serde_json::from_str(&body).map_err(|source| CallError::Decode {
             what: "canonical URLs",
             source,
@@ -244,7 +220,10 @@ impl Backend {
         struct List {
             environment_variables: BTreeMap<String, String>,
         }
-        match self.get("/api/v1/list_environment_variables", true).await {
+        match self
+            .get("/api/v1/list_environment_variables", true, JSON_LIMIT)
+            .await
+        {
             Ok(body) => serde_json::from_str::<List>(&body)
                 .map(|l| Some(l.environment_variables))
                 .map_err(|source| CallError::Decode {
@@ -285,33 +264,20 @@ impl Backend {
         }
     }
 
-    /// POST JSON with the admin key; retried on transient failures (callers send idempotent
-    /// bodies only).
+    /// POST JSON with the admin key, bounded and retried on transient failures (callers send
+    /// idempotent bodies only).
     async fn post(&self, path: &str, body: &serde_json::Value) -> Result<(), CallError> {
         let url = format!("{}{path}", self.url);
-        let call = || async {
-            let response = self
+        let what = format!("POST {path}");
+        let call = || {
+            let request = self
                 .client
                 .post(&url)
                 .header("Authorization", format!("Convex {}", self.admin_key))
-                .json(body)
-                .send()
-                .await
-                .map_err(transport(&url))?;
-            let status = response.status();
-            if status.is_success() {
-                return Ok(());
-            }
-            let body = response.text().await.unwrap_or_default();
-            Err(CallError::Status {
-                status,
-                body: short(&body),
-            })
+                .json(body);
+            self.send_once(request, &what, &url, JSON_LIMIT)
         };
-        call.retry(retry_policy())
-            .when(CallError::transient)
-            .notify(|e, after| tracing::debug!(path, error = %e, ?after, "retrying"))
-            .await
+        self.retrying(path, call).await.map(drop)
     }
 
     /// `POST /api/get_config_hashes`: what the backend says is deployed (the Convex CLI asks
@@ -323,22 +289,14 @@ impl Backend {
     ) -> Result<serde_json::Value, CallError> {
         let body = serde_json::json!({ "version": version, "adminKey": self.admin_key });
         let url = format!("{}/api/get_config_hashes", self.url);
-        let response = self
+        let request = self
             .client
             .post(&url)
             .header("Authorization", format!("Convex {}", self.admin_key))
-            .json(&body)
-            .send()
-            .await
-            .map_err(transport(&url))?;
-        let status = response.status();
-        let text = response.text().await.map_err(transport(&url))?;
-        if !status.is_success() {
-            return Err(CallError::Status {
-                status,
-                body: short(&text),
-            });
-        }
+            .json(&body);
+        let text = self
+            .send_once(request, "POST /api/get_config_hashes", &url, JSON_LIMIT)
+            .await?;
         serde_json::from_str(&text).map_err(|source| CallError::Decode {
             what: "get_config_hashes",
             source,
@@ -359,31 +317,40 @@ pub(crate) trait WaitProgress {
     fn tick(&mut self, elapsed: Duration, last_error: &str);
 }
 
-/// Poll `GET /version` until it answers 200 or `deadline` passes.
+/// Poll `GET /version` until it answers 200 or the backend's deadline passes. A body over
+/// the limit ends the wait at once: that is not a Convex backend starting up.
 pub(crate) async fn wait_healthy(
     backend: &Backend,
-    deadline: Duration,
     progress: &mut dyn WaitProgress,
 ) -> Result<String> {
+    let deadline = *backend.deadline();
     let started = Instant::now();
     let mut delay = POLL_FIRST;
+    let mut previous: Option<CallError> = None;
     loop {
-        // A backend that accepts connections but hangs must not outlast the deadline.
-        let remaining = deadline
-            .saturating_sub(started.elapsed())
-            .max(POLL_FAST_MAX);
-        let last_error = match tokio::time::timeout(remaining, backend.version_once()).await {
-            Ok(Ok(version)) => return Ok(version),
-            Ok(Err(e)) => e,
-            Err(_) => CallError::Timeout(remaining),
+        // The deadline cutting the last poll short says less than why the polls before failed.
+        let last_error = match (backend.version_once().await, previous.take()) {
+            (Ok(version), _) => return Ok(version),
+            (Err(CallError::Deadline(_)), Some(before)) => before,
+            (Err(e), _) => e,
         };
         let elapsed = started.elapsed();
-        if elapsed >= deadline {
+        if let CallError::TooLarge { .. } = last_error {
+            return Err(Error::BackendUnreachable {
+                url: backend.url().to_owned(),
+                message: last_error.to_string(),
+                source: None,
+                hint: Some(
+                    "that is not a Convex backend's answer: check that --backend-url (CODER_CONVEX_BACKEND_URL) points at the backend's API port".to_owned(),
+                ),
+            });
+        }
+        if deadline.expired() {
             return Err(Error::BackendUnreachable {
                 url: backend.url().to_owned(),
                 message: format!(
                     "no healthy answer from GET /version within {}s",
-                    deadline.as_secs()
+                    deadline.budget().as_secs()
                 ),
                 source: Some(Box::new(last_error)),
                 hint: Some(
@@ -392,12 +359,13 @@ pub(crate) async fn wait_healthy(
             });
         }
         progress.tick(elapsed, &last_error.summary());
+        previous = Some(last_error);
         let cap = if elapsed < POLL_FAST_WINDOW {
             POLL_FAST_MAX
         } else {
             POLL_SLOW
         };
-        tokio::time::sleep(delay.min(deadline.saturating_sub(elapsed))).await;
+        tokio::time::sleep(deadline.cap(delay)).await;
         delay = (delay * 3 / 2).min(cap);
     }
 }
@@ -409,35 +377,48 @@ pub(crate) struct AuthDiscovery {
     pub jwks: Option<serde_json::Value>,
 }
 
-/// `GET <site proxy><path>` as JSON (no redirects followed: a redirect is an answer).
-async fn site_json(site_url: &str, path: &'static str) -> Result<serde_json::Value, CallError> {
+/// `GET <site proxy><path>` as JSON, within [`DISCOVERY_TIMEOUT`] and `deadline` (no
+/// redirects followed: a redirect is an answer).
+async fn site_json(
+    site_url: &str,
+    path: &'static str,
+    deadline: &Deadline,
+) -> Result<serde_json::Value, CallError> {
     let client = loopback_client(DISCOVERY_TIMEOUT).map_err(transport(site_url))?;
     let url = format!("{site_url}{path}");
-    let response = client.get(&url).send().await.map_err(transport(&url))?;
-    let status = response.status();
-    let body = response.text().await.map_err(transport(&url))?;
-    if !status.is_success() {
-        return Err(CallError::Status {
-            status,
-            body: short(&body),
-        });
-    }
-    serde_json::from_str::<serde_json::Value>(&body)
-        .map_err(|source| CallError::Decode { what: path, source })
+    bounded(deadline, DISCOVERY_TIMEOUT, async move {
+        let response = client.get(&url).send().await.map_err(transport(&url))?;
+        if !response.status().is_success() {
+            return Err(status_error(response).await);
+        }
+        let body = read_body(response, &format!("GET {path}"), &url, JSON_LIMIT).await?;
+        serde_json::from_str::<serde_json::Value>(&body)
+            .map_err(|source| CallError::Decode { what: path, source })
+    })
+    .await
 }
 
 /// Better Auth's health route through the site proxy (`registerRoutes` mounts Better Auth
 /// under `/api/auth`; its `/ok` answers `{"ok":true}`).
 pub(crate) const BETTER_AUTH_OK_PATH: &str = "/api/auth/ok";
 
-pub(crate) async fn better_auth_ok(site_url: &str) -> Result<serde_json::Value, CallError> {
-    site_json(site_url, BETTER_AUTH_OK_PATH).await
+pub(crate) async fn better_auth_ok(
+    site_url: &str,
+    deadline: &Deadline,
+) -> Result<serde_json::Value, CallError> {
+    site_json(site_url, BETTER_AUTH_OK_PATH, deadline).await
 }
 
-/// `GET <site>/.well-known/openid-configuration` and `/.well-known/jwks.json`.
-pub(crate) async fn auth_discovery(site_url: &str) -> Result<AuthDiscovery, CallError> {
-    let config = site_json(site_url, "/.well-known/openid-configuration").await?;
-    let jwks = site_json(site_url, "/.well-known/jwks.json").await.ok();
+/// `GET <site>/.well-known/openid-configuration` and `/.well-known/jwks.json`. The issuer is
+/// as served: [`sanitize`] it to show it.
+pub(crate) async fn auth_discovery(
+    site_url: &str,
+    deadline: &Deadline,
+) -> Result<AuthDiscovery, CallError> {
+    let config = site_json(site_url, "/.well-known/openid-configuration", deadline).await?;
+    let jwks = site_json(site_url, "/.well-known/jwks.json", deadline)
+        .await
+        .ok();
     Ok(AuthDiscovery {
         issuer: config
             .get("issuer")
@@ -458,7 +439,7 @@ pub(crate) enum PublicProbe {
 }
 
 /// Probe a public URL the way the backend (or a webhook sender) would reach it.
-pub(crate) async fn probe_public(url: &str) -> PublicProbe {
+pub(crate) async fn probe_public(url: &str, deadline: &Deadline) -> PublicProbe {
     let client = match Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(PUBLIC_CONNECT_TIMEOUT)
@@ -469,7 +450,8 @@ pub(crate) async fn probe_public(url: &str) -> PublicProbe {
         Ok(c) => c,
         Err(e) => return PublicProbe::Unreachable(e.to_string()),
     };
-    match client.get(url).send().await {
+    let send = async { client.get(url).send().await.map_err(transport(url)) };
+    match bounded(deadline, PUBLIC_TIMEOUT, send).await {
         Ok(response) => {
             let status = response.status();
             let location = response
@@ -483,44 +465,6 @@ pub(crate) async fn probe_public(url: &str) -> PublicProbe {
                 PublicProbe::Open(status.as_u16())
             }
         }
-        Err(e) => PublicProbe::Unreachable(transport(url)(e).summary()),
-    }
-}
-
-/// `GET http://<addr>/debug/manifest`; `None` when the agent does not answer usefully.
-/// The manifest carries environment variables: it is parsed into [`Manifest`] and dropped.
-pub(crate) async fn fetch_manifest(debug_address: &str) -> Option<Manifest> {
-    let client = loopback_client(MANIFEST_TIMEOUT).ok()?;
-    let url = format!(
-        "http://{}/debug/manifest",
-        debug_address.trim_end_matches('/')
-    );
-    let response = match client.get(&url).send().await {
-        Ok(r) if r.status().is_success() => r,
-        Ok(r) => {
-            tracing::debug!(%url, status = %r.status(), "agent manifest not available");
-            return None;
-        }
-        Err(e) => {
-            tracing::debug!(%url, error = %e, "agent manifest not reachable");
-            return None;
-        }
-    };
-    match response.json::<Manifest>().await {
-        Ok(m) => Some(m),
-        Err(e) => {
-            tracing::debug!(%url, error = %e, "agent manifest not understood");
-            None
-        }
-    }
-}
-
-/// Error bodies can be long HTML pages; keep messages to one short line.
-fn short(body: &str) -> String {
-    let line = body.trim().lines().next().unwrap_or_default();
-    if line.chars().count() > 200 {
-        format!("{}…", line.chars().take(200).collect::<String>())
-    } else {
-        line.to_owned()
+        Err(e) => PublicProbe::Unreachable(e.summary()),
     }
 }

@@ -94,12 +94,21 @@ pub struct WriteArgs {
     pub rotate_auth_secret: bool,
 }
 
-/// Options of commands that talk to the backend.
+/// Options of commands that wait for the backend.
 #[derive(Debug, Clone, Args)]
 pub struct WaitArgs {
-    /// Seconds to wait for the backend to answer `GET /version`.
+    /// Seconds the command may take to get through to the backend: the project lock, the
+    /// wait for `GET /version`, every request and retry (not `convex deploy`).
     #[arg(long, env = ev::CODER_CONVEX_WAIT, value_name = "SECS", default_value_t = 120)]
     pub wait: u64,
+}
+
+/// Options of commands that look at the backend without waiting for it.
+#[derive(Debug, Clone, Args)]
+pub struct TimeoutArgs {
+    /// Seconds the command may spend on the backend, every request and retry included.
+    #[arg(long, env = ev::CODER_CONVEX_TIMEOUT, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
 }
 
 /// Options of commands that deploy.
@@ -276,6 +285,8 @@ pub enum Command {
         /// writes. For teammates and AI agents that should look but not change anything.
         #[arg(long, conflicts_with = "legacy")]
         read_only: bool,
+        #[command(flatten)]
+        timeout: TimeoutArgs,
     },
     /// Show URLs, backend health, key and environment state.
     Status {
@@ -285,6 +296,8 @@ pub enum Command {
         /// backend is down (the templates' `coder_agent` metadata scripts use it).
         #[arg(long, value_enum, value_name = "ITEM")]
         metadata: Option<MetadataItem>,
+        #[command(flatten)]
+        timeout: TimeoutArgs,
     },
     /// Run every check and say what is wrong and how to fix it.
     Doctor {
@@ -296,6 +309,8 @@ pub enum Command {
         /// Internal URL of the dashboard.
         #[arg(long, env = ev::CODER_CONVEX_DASHBOARD_INTERNAL_URL, value_name = "URL", default_value = "http://127.0.0.1:6791")]
         dashboard_internal_url: String,
+        #[command(flatten)]
+        timeout: TimeoutArgs,
     },
     /// Push the deployment environment variables (changed ones only, in one call).
     EnvSet {

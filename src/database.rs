@@ -102,7 +102,11 @@ const HINT_FORM: &str = "expected postgres://USER:PASSWORD@HOST:5432/DATABASE (o
 pub fn normalise(var: &str, raw: &str) -> Result<Database> {
     let raw = raw.trim();
     let bad = |message: String| Error::invalid(var, message).with_hint(HINT_FORM);
-    let Some((scheme, rest)) = raw.split_once("://") else {
+    // A "scheme" that is not one may hold the password (`postgres//:pw@://x`): never show it.
+    let Some((scheme, rest)) = raw
+        .split_once("://")
+        .filter(|(s, _)| crate::redact::is_scheme(s))
+    else {
         return Err(bad(format!("{} is not a URL", mask_password(raw))));
     };
     let kind = match scheme.to_ascii_lowercase().as_str() {

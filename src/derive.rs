@@ -282,7 +282,7 @@ pub(crate) async fn derive_probing(
             .coder_agent_debug_address
             .as_deref()
             .unwrap_or(urls::DEFAULT_AGENT_DEBUG_ADDRESS);
-        crate::backend::fetch_manifest(addr).await
+        crate::coder_agent::fetch_manifest(addr).await
     } else {
         None
     };

@@ -28,8 +28,10 @@ env_vars! {
     CODER_CONVEX_SITE_PROXY_URL;
     /// Written to `.env.convex.local`: the URL variables given explicitly once, kept for later runs (`--unpin-urls` forgets them).
     CODER_CONVEX_PINNED_URLS;
-    /// Seconds to wait for the backend to become healthy (default 120).
+    /// Seconds `setup`, `env-set` and `deploy` may take to get through to the backend: the project lock, the health wait, every request and retry (default 120).
     CODER_CONVEX_WAIT;
+    /// Seconds `status`, `doctor` and `admin-key --check` may spend on the backend (default 10).
+    CODER_CONVEX_TIMEOUT;
     /// Coder app slug of the API (default `convex-api`).
     CODER_CONVEX_API_SLUG;
     /// Coder app slug of the site proxy (default `convex-site`).

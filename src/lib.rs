@@ -17,10 +17,13 @@ pub mod workspace_db;
 
 mod auth_libs;
 mod backend;
+mod backend_text;
 mod child;
 mod clock;
+mod coder_agent;
 mod commands;
 mod convex_cli;
+mod deadline;
 mod deploy;
 mod deploy_digest;
 mod deployment_env;
@@ -105,6 +108,11 @@ fn init_logging(cli: &Cli, env: Option<&RawEnv>, out: &Output) {
         .init();
 }
 
+/// `--timeout`'s deadline, counted from the start of the command.
+fn deadline(args: &cli::TimeoutArgs) -> deadline::Deadline {
+    deadline::Deadline::after_secs(args.timeout, "--timeout")
+}
+
 /// The dispatcher: one arm per command.
 async fn dispatch(
     cli: Cli,
@@ -179,13 +187,15 @@ async fn dispatch(
             legacy,
             check,
             read_only,
+            timeout,
         } => {
             let kind = match (legacy, read_only) {
                 (true, _) => commands::admin_key::Kind::Legacy,
                 (_, true) => commands::admin_key::Kind::ReadOnly,
                 _ => commands::admin_key::Kind::Full,
             };
-            commands::admin_key::run(&ctx, derive, kind, *check).await
+            let check = check.then(|| deadline(timeout));
+            commands::admin_key::run(&ctx, derive, kind, check).await
         }
         Command::EnvSet { derive, wait } => commands::env_set::run(&ctx, derive, wait).await,
         Command::Deploy {
@@ -195,13 +205,23 @@ async fn dispatch(
             convex_args,
         } => commands::deploy::run(&ctx, derive, wait, deploy, convex_args).await,
         Command::Db { command } => commands::db::run(&ctx, command).await,
-        Command::Status { derive, metadata } => {
-            commands::status::run(&ctx, derive, *metadata).await
-        }
+        Command::Status {
+            derive,
+            metadata,
+            timeout,
+        } => commands::status::run(&ctx, derive, *metadata, deadline(timeout)).await,
         Command::Doctor {
             derive,
             fix,
             dashboard_internal_url,
-        } => commands::doctor::run(&ctx, derive, *fix, dashboard_internal_url).await,
+            timeout,
+        } => {
+            let args = commands::doctor::Args {
+                fix: *fix,
+                dashboard_internal_url,
+                deadline: deadline(timeout),
+            };
+            commands::doctor::run(&ctx, derive, &args).await
+        }
     }
 }

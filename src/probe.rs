@@ -9,26 +9,29 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::auth_libs::AuthLib;
-use crate::backend::{self, Backend, CallError, CanonicalUrls, EnvChange, PublicProbe};
+use crate::backend::{self, Backend, CallError, CanonicalUrls, EnvChange, PublicProbe, bounded};
+use crate::backend_text::sanitize;
+use crate::deadline::Deadline;
 use crate::deployment_env;
 use crate::derive::Derived;
 use crate::secrets::{self, InstanceSecret, JwtKey};
 use crate::urls::{App, PublicUrls, UrlSource};
 
-/// `status` and `doctor` give each backend call one short try, so they stay bounded.
+/// `status` and `doctor` give each backend call (with its retries) at most this, and the
+/// whole probe at most the command's `--timeout`.
 pub(crate) const QUICK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// `GET /version` once, bounded by `timeout` (a backend that accepts and hangs counts as down).
+/// `GET /version` once, bounded by `timeout` and the backend's deadline (a backend that
+/// accepts and hangs counts as down).
 pub(crate) async fn health(backend: &Backend, timeout: Duration) -> Result<String, CallError> {
-    tokio::time::timeout(timeout, backend.version_once())
-        .await
-        .unwrap_or(Err(CallError::Timeout(timeout)))
+    bounded(backend.deadline(), timeout, backend.version_once()).await
 }
 
 /// Which instance the backend runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Instance {
     Ours,
+    /// The name the backend runs, [`sanitize`]d.
     Other(String),
 }
 
@@ -37,7 +40,7 @@ pub(crate) async fn instance(backend: &Backend, derived: &Derived) -> Result<Ins
     Ok(if name == derived.instance_name {
         Instance::Ours
     } else {
-        Instance::Other(name)
+        Instance::Other(sanitize(&name))
     })
 }
 
@@ -94,7 +97,10 @@ pub(crate) async fn canonical(
     let found = backend.canonical_urls().await?;
     let matches = found.convex_cloud_url == urls.api && found.convex_site_url == urls.site;
     Ok(Canonical {
-        backend: found,
+        backend: CanonicalUrls {
+            convex_cloud_url: sanitize(&found.convex_cloud_url),
+            convex_site_url: sanitize(&found.convex_site_url),
+        },
         matches,
     })
 }
@@ -171,14 +177,18 @@ pub(crate) fn behind_coder_proxy(urls: &PublicUrls) -> bool {
 /// The checks of every detected library that has something to verify after a deploy:
 /// Convex Auth's discovery, Better Auth's routes, `SITE_URL` in Coder, and the public site
 /// URL without a Coder login. `jwt` is `None` when there is no valid key file.
-pub(crate) async fn auth(derived: &Derived, jwt: Option<&JwtKey>) -> Vec<AuthCheck> {
+pub(crate) async fn auth(
+    derived: &Derived,
+    jwt: Option<&JwtKey>,
+    deadline: &Deadline,
+) -> Vec<AuthCheck> {
     let mut checks = Vec::new();
     let libs = &derived.auth_libs;
     if libs.contains(&AuthLib::ConvexAuth) {
-        convex_auth(&mut checks, derived, jwt).await;
+        convex_auth(&mut checks, derived, jwt, deadline).await;
     }
     if libs.contains(&AuthLib::BetterAuth) {
-        better_auth(&mut checks, derived).await;
+        better_auth(&mut checks, derived, deadline).await;
     }
     let Some(library) = libs
         .iter()
@@ -189,15 +199,20 @@ pub(crate) async fn auth(derived: &Derived, jwt: Option<&JwtKey>) -> Vec<AuthChe
     };
     if behind_coder_proxy(&derived.urls) {
         checks.push(site_url_check(derived, library));
-        checks.push(public_site(derived, library).await);
+        checks.push(public_site(derived, library, deadline).await);
     }
     checks
 }
 
-async fn convex_auth(checks: &mut Vec<AuthCheck>, derived: &Derived, jwt: Option<&JwtKey>) {
+async fn convex_auth(
+    checks: &mut Vec<AuthCheck>,
+    derived: &Derived,
+    jwt: Option<&JwtKey>,
+    deadline: &Deadline,
+) {
     let library = AuthLib::ConvexAuth;
     let site = &derived.urls.site;
-    match backend::auth_discovery(&derived.site_proxy_url).await {
+    match backend::auth_discovery(&derived.site_proxy_url, deadline).await {
         Ok(found) => {
             let issuer_ok = found.issuer.as_deref() == Some(site.as_str());
             checks.push(AuthCheck {
@@ -205,7 +220,7 @@ async fn convex_auth(checks: &mut Vec<AuthCheck>, derived: &Derived, jwt: Option
                 library,
                 name: "auth issuer",
                 ok: issuer_ok,
-                detail: format!("issuer {:?}, expected {site:?}", found.issuer.unwrap_or_default()),
+                detail: format!("issuer {:?}, expected {site:?}", sanitize(&found.issuer.unwrap_or_default())),
                 hint: (!issuer_ok).then(|| format!(
                     "the backend's CONVEX_SITE_ORIGIN differs from this workspace's site URL; restart the backend so it loads {}",
                     crate::project::CONVEX_ENV_FILE
@@ -234,9 +249,9 @@ async fn convex_auth(checks: &mut Vec<AuthCheck>, derived: &Derived, jwt: Option
     }
 }
 
-async fn better_auth(checks: &mut Vec<AuthCheck>, derived: &Derived) {
+async fn better_auth(checks: &mut Vec<AuthCheck>, derived: &Derived, deadline: &Deadline) {
     let url = format!("{}{}", derived.site_proxy_url, backend::BETTER_AUTH_OK_PATH);
-    let (ok, detail) = match backend::better_auth_ok(&derived.site_proxy_url).await {
+    let (ok, detail) = match backend::better_auth_ok(&derived.site_proxy_url, deadline).await {
         Ok(body) if body.get("ok") == Some(&serde_json::Value::Bool(true)) => {
             (true, format!("{url} answers {body}"))
         }
@@ -304,14 +319,14 @@ fn site_url_check(derived: &Derived, library: AuthLib) -> AuthCheck {
 
 /// The public site URL answers the library's route without a Coder session (the backend
 /// fetches Convex Auth's discovery itself; OAuth providers call Better Auth's callbacks).
-async fn public_site(derived: &Derived, library: AuthLib) -> AuthCheck {
+async fn public_site(derived: &Derived, library: AuthLib, deadline: &Deadline) -> AuthCheck {
     let path = match library {
         AuthLib::BetterAuth => backend::BETTER_AUTH_OK_PATH,
         _ => "/.well-known/openid-configuration",
     };
     let url = format!("{}{path}", derived.urls.site);
     let slug = derived.slugs.get(App::Site);
-    let (ok, detail, hint) = match backend::probe_public(&url).await {
+    let (ok, detail, hint) = match backend::probe_public(&url, deadline).await {
         PublicProbe::Open(status) => (
             true,
             format!("{url} answers {status} without a Coder session"),
@@ -351,7 +366,7 @@ pub(crate) enum PublicAccess {
     Unreachable(Vec<String>),
 }
 
-pub(crate) async fn public_access(derived: &Derived) -> PublicAccess {
+pub(crate) async fn public_access(derived: &Derived, deadline: &Deadline) -> PublicAccess {
     if !behind_coder_proxy(&derived.urls) {
         return PublicAccess::NotProxied;
     }
@@ -359,7 +374,7 @@ pub(crate) async fn public_access(derived: &Derived) -> PublicAccess {
     let mut unreachable = Vec::new();
     for app in [App::Api, App::Site] {
         let url = derived.urls.get(app);
-        match backend::probe_public(&format!("{url}/")).await {
+        match backend::probe_public(&format!("{url}/"), deadline).await {
             PublicProbe::CoderLogin => redirected.push(derived.slugs.get(app).to_owned()),
             PublicProbe::Unreachable(e) => unreachable.push(format!("{url}: {e}")),
             PublicProbe::Open(_) => {}
@@ -374,7 +389,8 @@ pub(crate) async fn public_access(derived: &Derived) -> PublicAccess {
     }
 }
 
-/// Everything the quick probe found; `None` where an earlier step made a check impossible.
+/// Everything the quick probe found; `None` where an earlier step made a check impossible
+/// (the backend down or not answering, no key, the key rejected).
 pub(crate) struct Findings {
     pub(crate) health: Result<String, CallError>,
     pub(crate) instance: Option<Result<Instance, CallError>>,
@@ -392,13 +408,22 @@ impl Findings {
             Some(Ok(KeyCheck::Accepted | KeyCheck::AcceptedLegacy(_)))
         )
     }
-}
 
-/// One call of the quick probe, bounded by [`QUICK_TIMEOUT`].
-async fn bounded<T>(call: impl Future<Output = Result<T, CallError>>) -> Result<T, CallError> {
-    tokio::time::timeout(QUICK_TIMEOUT, call)
-        .await
-        .unwrap_or(Err(CallError::Timeout(QUICK_TIMEOUT)))
+    /// The first call the backend did not answer (in time), if any.
+    pub(crate) fn unanswered(&self) -> Option<&CallError> {
+        let later = [
+            self.instance.as_ref().and_then(|r| r.as_ref().err()),
+            self.key.as_ref().and_then(|r| r.as_ref().err()),
+            self.canonical.as_ref().and_then(|r| r.as_ref().err()),
+            self.env.as_ref().and_then(|r| r.as_ref().err()),
+        ];
+        self.health
+            .as_ref()
+            .err()
+            .into_iter()
+            .chain(later.into_iter().flatten())
+            .find(|e| e.no_answer())
+    }
 }
 
 /// The quick probe `status` and `doctor` share: health, identity, key, canonical URLs and,
@@ -419,17 +444,27 @@ pub(crate) async fn quick(
     if findings.health.is_err() {
         return findings;
     }
-    findings.instance = Some(bounded(instance(backend, derived)).await);
-    if !has_key {
+    let deadline = backend.deadline();
+    findings.instance = Some(bounded(deadline, QUICK_TIMEOUT, instance(backend, derived)).await);
+    // A backend that stopped answering will not answer the next call either.
+    if !has_key || findings.unanswered().is_some() {
         return findings;
     }
-    findings.key = Some(bounded(admin_key(backend, None, &derived.instance_name)).await);
+    findings.key = Some(
+        bounded(
+            deadline,
+            QUICK_TIMEOUT,
+            admin_key(backend, None, &derived.instance_name),
+        )
+        .await,
+    );
     if !findings.key_accepted() {
         return findings;
     }
-    findings.canonical = Some(bounded(canonical(backend, &derived.urls)).await);
+    findings.canonical =
+        Some(bounded(deadline, QUICK_TIMEOUT, canonical(backend, &derived.urls)).await);
     if let Some(desired) = desired {
-        findings.env = Some(bounded(env_diff(backend, desired)).await);
+        findings.env = Some(bounded(deadline, QUICK_TIMEOUT, env_diff(backend, desired)).await);
     }
     findings
 }

@@ -11,11 +11,23 @@ pub fn mask_password(raw: &str) -> String {
     let before = &raw[..at];
     // The user info starts after `scheme://`; without that, anywhere: masking from the
     // first `:` hides the scheme of `postgres:/u:p@h` too, which is the safe side.
-    let start = before.find("://").map_or(0, |i| i + 3);
+    // Only a `://` after a real scheme counts: in `postgres//:pw@://@` it comes after the
+    // password.
+    let start = before
+        .find("://")
+        .filter(|&i| is_scheme(&before[..i]))
+        .map_or(0, |i| i + 3);
     match before[start..].find(':') {
         Some(colon) => format!("{}****{}", &raw[..start + colon + 1], &raw[at..]),
         None => raw.to_owned(),
     }
+}
+
+/// RFC 3986: a letter, then letters, digits, `+`, `-` or `.`.
+pub(crate) fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 #[cfg(test)]
@@ -33,6 +45,7 @@ mod tests {
             ("postgres:/u:hunter2@h/db", "postgres:****@h/db"),
             ("u:a//hunter2@h", "u:****@h"),
             ("postgres//:hunter2@/@", "postgres//:****@"),
+            ("postgres//:hunter2@://@", "postgres//:****@"),
             ("u:hunter2@h/db", "u:****@h/db"),
             ("postgres://u:hun?ter2@h/db", "postgres://u:****@h/db"),
             ("postgres://u:hun/ter@2@h/db", "postgres://u:****@h/db"),

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cli::DeriveArgs;
+use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::project;
 use crate::secrets::{self, mask_admin_key};
@@ -34,11 +35,12 @@ struct Report<'a> {
     accepted: Option<bool>,
 }
 
+/// `check`: ask the backend, within this deadline (`--timeout`).
 pub(crate) async fn run(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
     kind: Kind,
-    check: bool,
+    check: Option<Deadline>,
 ) -> Result<Outcome> {
     let session = context::session(ctx, derive).await?;
     let derived = &session.derived;
@@ -50,7 +52,7 @@ pub(crate) async fn run(
         }
     };
     let (legacy, read_only) = (kind == Kind::Legacy, kind == Kind::ReadOnly);
-    if !check {
+    let Some(deadline) = check else {
         if !ctx.json {
             ctx.out.data(&key);
         }
@@ -61,8 +63,8 @@ pub(crate) async fn run(
             read_only,
             accepted: None,
         }));
-    }
-    let backend = Backend::new(&derived.backend_url, &key)?;
+    };
+    let backend = Backend::new(&derived.backend_url, &key, deadline)?;
     let accepted = backend.check_admin_key().await.map_err(|e| {
         Error::BackendUnreachable {
             url: derived.backend_url.clone(),
@@ -70,7 +72,10 @@ pub(crate) async fn run(
             source: Some(Box::new(e)),
             hint: None,
         }
-        .with_hint("start the backend, or point --backend-url at it")
+        .with_hint(format!(
+            "start the backend, or point --backend-url at it; --timeout allows more than {} s",
+            deadline.budget().as_secs()
+        ))
     })?;
     if !accepted {
         return Err(Error::IdentityRejected {

@@ -91,7 +91,7 @@ struct Report<'a> {
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, write: &WriteArgs) -> Result<Outcome> {
-    let _lock = context::lock(ctx)?;
+    let _lock = context::lock(ctx, None).await?;
     let Configured {
         derived,
         identity,

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::deadline::Deadline;
 use crate::derive::{self, Derived, ProjectState};
 use crate::error::{Error, Result};
 use crate::identity;
@@ -59,12 +60,14 @@ impl Outcome {
     }
 }
 
-/// The project lock, announcing when another run holds it.
-pub(crate) fn lock(ctx: &Ctx<'_>) -> Result<ProjectLock> {
-    ProjectLock::acquire(ctx.dir, || {
+/// The project lock, announcing when another run holds it; waiting ends at `deadline`
+/// (`configure` has none: it waits until the other run is done).
+pub(crate) async fn lock(ctx: &Ctx<'_>, deadline: Option<Deadline>) -> Result<ProjectLock> {
+    ProjectLock::acquire(ctx.dir, deadline, || {
         ctx.out
             .info("waiting for another coder-convex run in this project to finish…")
     })
+    .await
 }
 
 /// Steps 1–2: read the project, probe the Coder manifest when it is needed, derive; the

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::{DeployArgs, DeriveArgs, WaitArgs};
+use crate::deadline::Deadline;
 use crate::deploy::DeployOutcome;
 use crate::error::{Error, Result};
 
@@ -27,6 +28,7 @@ pub(crate) async fn run(
     let mut extra_args = deploy.deploy_args.clone();
     extra_args.extend(convex_args.iter().cloned());
     crate::deploy::check_extra_args(&extra_args)?;
+    let deadline = Deadline::after_secs(wait.wait, "--wait");
     let session = context::session(ctx, derive).await?;
     let functions = crate::deploy::functions_dir(ctx.dir)?;
     if !functions.is_dir() {
@@ -43,7 +45,7 @@ pub(crate) async fn run(
         &session.derived,
         &session.admin_key,
         &session.secret,
-        Duration::from_secs(wait.wait),
+        deadline,
         ctx.out,
     )
     .await?;

@@ -1,9 +1,10 @@
 //! `coder-convex doctor [--fix]`: run every check, print the table (or `--json`), fail when a
-//! check fails.
+//! check fails (a skipped check is not a failure).
 
 use serde::Serialize;
 
 use crate::cli::DeriveArgs;
+use crate::deadline::Deadline;
 use crate::doctor::{self, Check, Status};
 use crate::error::{Error, Result};
 
@@ -14,17 +15,21 @@ struct Report {
     checks: Vec<Check>,
 }
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
-    fix: bool,
-    dashboard_internal_url: &str,
-) -> Result<Outcome> {
+/// doctor's own flags.
+pub(crate) struct Args<'a> {
+    pub(crate) fix: bool,
+    pub(crate) dashboard_internal_url: &'a str,
+    /// `--timeout`: every live check ends by then.
+    pub(crate) deadline: Deadline,
+}
+
+pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, args: &Args<'_>) -> Result<Outcome> {
     let opts = doctor::Options {
         dir: ctx.dir,
         derive,
-        dashboard_internal_url,
-        fix,
+        dashboard_internal_url: args.dashboard_internal_url,
+        fix: args.fix,
+        deadline: args.deadline,
     };
     let checks = doctor::run(ctx.env, &opts, ctx.out).await;
     if !ctx.json {

@@ -1,11 +1,10 @@
 //! `coder-convex env-set`: steps 5–7 — wait, verify, push the deployment environment
 //! (only what changed, in one call).
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::cli::{DeriveArgs, WaitArgs};
+use crate::deadline::Deadline;
 use crate::error::Result;
 
 use super::context::{self, Ctx, Outcome};
@@ -17,7 +16,8 @@ struct Report {
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, wait: &WaitArgs) -> Result<Outcome> {
-    let _lock = context::lock(ctx)?;
+    let deadline = Deadline::after_secs(wait.wait, "--wait");
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let session = context::session(ctx, derive).await?;
     let jwt = context::existing_jwt_key(ctx.dir)?;
     let desired = crate::derive::desired_env(
@@ -30,7 +30,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, wait: &WaitArgs) -> 
         &session.derived,
         &session.admin_key,
         &session.secret,
-        Duration::from_secs(wait.wait),
+        deadline,
         ctx.out,
     )
     .await?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::{DeployArgs, DeriveArgs, WaitArgs, WriteArgs};
+use crate::deadline::Deadline;
 use crate::deploy::DeployOutcome;
 use crate::derive::Derived;
 use crate::dotenv;
@@ -28,6 +29,9 @@ fn relative(dir: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(dir).unwrap_or(path).to_string_lossy();
     format!("{}/", rel.trim_end_matches('/'))
 }
+
+/// Auth discovery and the public site URL after the deploy (three requests).
+const AUTH_CHECK_BUDGET: Duration = Duration::from_secs(15);
 
 /// The flags of `setup`.
 pub(crate) struct Args<'a> {
@@ -73,7 +77,8 @@ pub(crate) async fn run_with(
     start: impl AsyncFnOnce(&Derived) -> Result<Option<serde_json::Value>>,
 ) -> Result<Outcome> {
     let out = ctx.out;
-    let _lock = context::lock(ctx)?;
+    let deadline = Deadline::after_secs(args.wait.wait, "--wait");
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let Configured {
         state,
         derived,
@@ -132,14 +137,7 @@ pub(crate) async fn run_with(
 
     let containers = start(&derived).await?;
 
-    let connected = steps::connect(
-        &derived,
-        admin_key,
-        secret,
-        Duration::from_secs(args.wait.wait),
-        out,
-    )
-    .await?;
+    let connected = steps::connect(&derived, admin_key, secret, deadline, out).await?;
     let mut admin_key = admin_key.clone();
     if let Some(legacy) = &connected.legacy_key {
         // The Convex CLI needs a key this backend accepts.
@@ -195,7 +193,9 @@ pub(crate) async fn run_with(
     let deployed = deployed.map(|d| d.outcome);
 
     let auth = if deployed.is_some() {
-        probe::auth(&derived, Some(&written.jwt_key)).await
+        // The deploy may have used up --wait; the checks after it get a budget of their own.
+        let deadline = Deadline::after(AUTH_CHECK_BUDGET, "the auth check budget of");
+        probe::auth(&derived, Some(&written.jwt_key), &deadline).await
     } else {
         vec![]
     };

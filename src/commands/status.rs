@@ -1,7 +1,8 @@
 //! `coder-convex status`: the URLs, whether the backend answers, whether it is this project's
 //! instance and accepts our key, whether the deployment environment is in sync, and the last
-//! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`].
-//! `--metadata <item>` prints one short line of the same report for Coder's agent metadata.
+//! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`],
+//! the whole command `--timeout`. `--metadata <item>` prints one short line of the same
+//! report for Coder's agent metadata.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::auth_libs::AuthLib;
 use crate::backend::Backend;
 use crate::cli::{DeriveArgs, MetadataItem};
 use crate::compose::Container;
+use crate::deadline::Deadline;
 use crate::deploy::{self, DeployOutcome};
 use crate::engine::Stack;
 use crate::error::{Error, Result};
@@ -87,11 +89,12 @@ pub(crate) async fn run(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
     metadata: Option<MetadataItem>,
+    deadline: Deadline,
 ) -> Result<Outcome> {
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
     let key = identity.admin_key.as_ref().map(|(k, _)| k.as_str());
-    let backend = Backend::new(&derived.backend_url, key.unwrap_or_default())?;
+    let backend = Backend::new(&derived.backend_url, key.unwrap_or_default(), deadline)?;
     let jwt = context::existing_jwt_key(ctx.dir).ok();
     let auth_secret = identity.auth_secret.as_ref().map(|(s, _)| s);
     let desired = jwt
@@ -99,7 +102,7 @@ pub(crate) async fn run(
         .and_then(|jwt| crate::derive::desired_env(ctx.dir, &derived, jwt, auth_secret).ok());
     let findings = probe::quick(&backend, &derived, key.is_some(), desired.as_ref()).await;
     let auth = if findings.health.is_ok() {
-        probe::auth(&derived, jwt.as_ref()).await
+        probe::auth(&derived, jwt.as_ref(), &deadline).await
     } else {
         vec![]
     };
@@ -115,14 +118,22 @@ pub(crate) async fn run(
     if !ctx.json {
         print(ctx, &report);
     }
-    match &findings.health {
-        Ok(_) => Ok(Outcome::ok(&report)),
-        Err(e) => {
+    // Exit 3 when the backend did not answer a call in time, not only `/version`.
+    match findings.unanswered() {
+        None => Ok(Outcome::ok(&report)),
+        Some(e) => {
+            let hint = if findings.health.is_ok() {
+                format!(
+                    "the backend answers GET /version but not every call: check its logs (or allow more than {deadline})"
+                )
+            } else {
+                "start the backend (in Coder: the convex-backend container; locally: `coder-convex up`), then run `coder-convex setup`".to_owned()
+            };
             let failure = Error::BackendUnreachable {
                 url: derived.backend_url.clone(),
                 message: e.summary(),
                 source: None,
-                hint: Some("start the backend (in Coder: the convex-backend container; locally: `coder-convex up`), then run `coder-convex setup`".to_owned()),
+                hint: Some(hint),
             };
             Ok(Outcome::failed(&report, failure))
         }

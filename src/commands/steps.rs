@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::backend::{self, Backend, CallError, Destination, WaitProgress};
 use crate::convex_cli;
+use crate::deadline::Deadline;
 use crate::deploy::{self, DeployOutcome, PackageManager};
 use crate::deploy_digest as digest;
 use crate::derive::Derived;
@@ -51,8 +52,8 @@ impl WaitProgress for Progress<'_> {
     }
 }
 
-/// Step 5: wait for `GET /version`.
-async fn wait(backend: &Backend, deadline: Duration, out: &Output) -> Result<String> {
+/// Step 5: wait for `GET /version` (until the backend's deadline).
+async fn wait(backend: &Backend, out: &Output) -> Result<String> {
     let started = Instant::now();
     let mut progress = Progress {
         out,
@@ -60,7 +61,7 @@ async fn wait(backend: &Backend, deadline: Duration, out: &Output) -> Result<Str
         last_line: None,
         frame: 0,
     };
-    let result = backend::wait_healthy(backend, deadline, &mut progress).await;
+    let result = backend::wait_healthy(backend, &mut progress).await;
     if progress.tty {
         out.spinner("");
     }
@@ -138,23 +139,44 @@ async fn update_canonical(
     true
 }
 
+/// The backend did not answer (in time): exit 3, with the flag that gives it more time.
+fn unreachable(backend: &Backend, e: CallError) -> Error {
+    let hint = matches!(e, CallError::Deadline(_)).then(|| {
+        format!(
+            "the backend answered GET /version but not this in time; check its logs, or allow more than {}",
+            backend.deadline()
+        )
+    });
+    Error::BackendUnreachable {
+        url: backend.url().to_owned(),
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+        hint,
+    }
+}
+
+/// A failed call in steps 6–7: no answer is exit 3, a wrong answer a runtime failure.
+fn call_failed(backend: &Backend, e: CallError, what: &str, hint: &str) -> Error {
+    if e.no_answer() {
+        unreachable(backend, e)
+    } else {
+        Error::runtime_from(what, e).with_hint(hint)
+    }
+}
+
 /// Steps 5–6: wait for the backend, then prove its identity and our key; stale canonical
-/// URLs are updated through the admin API (a warning where the backend cannot).
+/// URLs are updated through the admin API (a warning where the backend cannot). Everything
+/// ends by `deadline`.
 pub(crate) async fn connect(
     derived: &Derived,
     admin_key: &str,
     secret: &InstanceSecret,
-    deadline: Duration,
+    deadline: Deadline,
     out: &Output,
 ) -> Result<Connected> {
-    let backend = Backend::new(&derived.backend_url, admin_key)?;
-    let version = wait(&backend, deadline, out).await?;
-    let unreachable = |e: CallError| Error::BackendUnreachable {
-        url: backend.url().to_owned(),
-        message: e.to_string(),
-        source: Some(Box::new(e)),
-        hint: None,
-    };
+    let backend = Backend::new(&derived.backend_url, admin_key, deadline)?;
+    let version = wait(&backend, out).await?;
+    let unreachable = |e: CallError| unreachable(&backend, e);
     if let Instance::Other(name) = probe::instance(&backend, derived)
         .await
         .map_err(unreachable)?
@@ -231,8 +253,12 @@ pub(crate) async fn push_env(
     out: &Output,
 ) -> Result<EnvReport> {
     let diff = probe::env_diff(backend, desired).await.map_err(|e| {
-        Error::runtime_from("listing the deployment's variables failed", e)
-            .with_hint("check the backend's logs, then run `coder-convex env-set` again")
+        call_failed(
+            backend,
+            e,
+            "listing the deployment's variables failed",
+            "check the backend's logs, then run `coder-convex env-set` again",
+        )
     })?;
     let mut report = EnvReport {
         sent_all: !diff.listed,
@@ -251,7 +277,10 @@ pub(crate) async fn push_env(
         return Ok(report);
     }
     backend.update_env(&diff.changes).await.map_err(|e| {
-        Error::runtime_from("updating the deployment's variables failed", e).with_hint(
+        call_failed(
+            backend,
+            e,
+            "updating the deployment's variables failed",
             "nothing was changed (the update is all or nothing); run `coder-convex env-set` again",
         )
     })?;

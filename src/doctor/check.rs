@@ -10,6 +10,8 @@ pub(crate) enum Status {
     Pass,
     Warn,
     Fail,
+    /// Could not run because another check failed, or there was nothing to check.
+    Skip,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +43,14 @@ impl Check {
             hint: Some(hint.into()),
         }
     }
+    pub(crate) fn skip(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            status: Status::Skip,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
     pub(crate) fn fail(
         name: &'static str,
         detail: impl Into<String>,
@@ -55,7 +65,7 @@ impl Check {
     }
 }
 
-/// Print the table on stderr (✓ ! ✗).
+/// Print the table on stderr (✓ pass, ! warn, ✗ fail, - skip).
 pub(crate) fn print(out: &Output, checks: &[Check]) {
     let width = checks
         .iter()
@@ -67,6 +77,7 @@ pub(crate) fn print(out: &Output, checks: &[Check]) {
             Status::Pass => "✓",
             Status::Warn => "!",
             Status::Fail => "✗",
+            Status::Skip => "-",
         };
         out.report(&format!("{mark} {:<width$}  {}", check.name, check.detail));
         if check.status != Status::Pass

@@ -96,6 +96,7 @@ pub(super) fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
 pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
     let name = "secret file modes";
     let mut loose = Vec::new();
+    let mut found = false;
     for file in [
         CONVEX_ENV_FILE,
         CLI_ENV_FILE,
@@ -107,6 +108,7 @@ pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
+        found = true;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             if fix
@@ -119,7 +121,9 @@ pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
             loose.push(format!("{file} ({mode:03o})"));
         }
     }
-    if loose.is_empty() {
+    if !found {
+        Check::skip(name, "no secret files yet")
+    } else if loose.is_empty() {
         Check::pass(name, "files with secrets are 0600")
     } else {
         Check::fail(

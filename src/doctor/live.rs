@@ -6,8 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::auth_libs::{AuthConfig, AuthLib};
-use crate::backend::Backend;
+use crate::backend::{Backend, CallError};
 use crate::database::Database;
+use crate::deadline::Deadline;
 use crate::deployment_env::OWNED_VAR;
 use crate::derive::Derived;
 use crate::output::Output;
@@ -28,12 +29,24 @@ pub(super) async fn database_check(
     derived: &Derived,
     db: &Database,
     fix: bool,
+    deadline: &Deadline,
     out: &Output,
 ) -> Check {
     let name = "database";
     // Marking writes to the server: only with --fix.
     let workspace = derived.workspace.as_ref().filter(|_| fix);
-    match postgres::preflight(db, &derived.instance_name, ca_file, fix, workspace).await {
+    let preflight = postgres::preflight(db, &derived.instance_name, ca_file, fix, workspace);
+    let Ok(result) = tokio::time::timeout(deadline.remaining(), preflight).await else {
+        return Check::fail(
+            name,
+            format!(
+                "{} did not answer before the deadline ({deadline})",
+                db.masked()
+            ),
+            "check that the database server is up and reachable from here",
+        );
+    };
+    match result {
         Ok(found) => {
             if found.created {
                 out.info(format!("fixed: created database {}", found.database));
@@ -61,72 +74,101 @@ pub(super) struct LiveInputs<'a> {
     pub(super) auth_config: Option<(String, AuthConfig)>,
     pub(super) dashboard_internal_url: &'a str,
     pub(super) fix: bool,
+    /// `--timeout`: every call ends by then.
+    pub(super) deadline: Deadline,
 }
 
+/// A check whose call failed: skipped when the deadline cut it off (the check that used the
+/// time up has failed already), failed otherwise.
+fn call_check(name: &'static str, e: &CallError, hint: &str) -> Check {
+    match e {
+        CallError::Deadline(deadline) => {
+            Check::skip(name, format!("not checked: out of time ({deadline})"))
+        }
+        e => Check::fail(name, e.summary(), hint),
+    }
+}
+
+/// One root cause, one ✗: the backend's health fails, what depends on it is skipped.
 pub(super) async fn backend_checks(
     checks: &mut Vec<Check>,
     derived: &Derived,
     inputs: &LiveInputs<'_>,
     out: &Output,
 ) {
-    checks.push(ports_check(derived, inputs.dashboard_internal_url).await);
-    let Ok(backend) = Backend::new(&derived.backend_url, inputs.admin_key.unwrap_or_default())
-    else {
+    let Ok(backend) = Backend::new(
+        &derived.backend_url,
+        inputs.admin_key.unwrap_or_default(),
+        inputs.deadline,
+    ) else {
         return;
     };
     let desired = inputs.desired.as_ref().and_then(|d| d.as_ref().ok());
     let findings = probe::quick(&backend, derived, inputs.admin_key.is_some(), desired).await;
-    match &findings.health {
-        Ok(v) => checks.push(Check::pass("backend health", format!("GET /version: {v}"))),
-        Err(e) => {
-            checks.push(Check::fail(
-                "backend health",
-                format!("{}: {}", derived.backend_url, e.summary()),
-                "start the backend (in Coder: the convex-backend container; locally: `coder-convex up`)",
+    if let Err(e) = &findings.health {
+        checks.push(Check::fail(
+            "backend health",
+            format!("{}: {}", derived.backend_url, e.summary()),
+            "start the backend (in Coder: the convex-backend container; locally: `coder-convex up`)",
+        ));
+        for name in [
+            "ports",
+            "instance name",
+            "admin key accepted",
+            "canonical URLs",
+            "deployment env",
+            "auth discovery",
+            "auth providers",
+        ] {
+            checks.push(Check::skip(
+                name,
+                "not checked: the backend is not answering",
             ));
-            for name in [
-                "instance name",
-                "admin key accepted",
-                "canonical URLs",
-                "deployment env",
-                "auth discovery",
-                "auth providers",
-            ] {
-                checks.push(Check::fail(
-                    name,
-                    "not checked: the backend is not answering",
-                    "start the backend first",
-                ));
-            }
-            checks.push(public_check(derived).await);
-            return;
         }
+        checks.push(public_check(derived, &inputs.deadline).await);
+        return;
     }
+    if let Ok(v) = &findings.health {
+        checks.push(Check::pass("backend health", format!("GET /version: {v}")));
+    }
+    checks.push(ports_check(derived, inputs.dashboard_internal_url, &inputs.deadline).await);
     checks.push(instance_check(derived, &findings));
-    if findings.key_accepted() {
-        checks.push(Check::pass(
+    let stalled = findings.unanswered().is_some();
+    checks.push(match &findings.key {
+        Some(Ok(KeyCheck::Accepted | KeyCheck::AcceptedLegacy(_))) => Check::pass(
             "admin key accepted",
             "GET /api/check_admin_key: 200",
-        ));
-        checks.push(canonical_check(derived, &findings));
-        checks.push(env_check(&backend, inputs, &findings, out).await);
-    } else {
-        checks.push(Check::fail(
+        ),
+        Some(Ok(KeyCheck::Rejected)) => Check::fail(
             "admin key accepted",
             "the backend rejects .env.local's admin key",
             "restart the backend so it loads .env.convex.local (its INSTANCE_SECRET), then `coder-convex setup`",
-        ));
+        ),
+        Some(Err(e)) => call_check("admin key accepted", e, "check the backend's logs"),
+        None if stalled => Check::skip(
+            "admin key accepted",
+            "not checked: the backend did not answer",
+        ),
+        None => Check::skip("admin key accepted", "not checked: .env.local has no admin key"),
+    });
+    if findings.key_accepted() {
+        checks.push(canonical_check(derived, &findings));
+        checks.push(env_check(&backend, inputs, &findings, out).await);
+    } else {
+        let why = if stalled {
+            "not checked: the backend did not answer"
+        } else if findings.key.is_none() {
+            "not checked: .env.local has no admin key"
+        } else {
+            "not checked: the admin key is not accepted"
+        };
         for name in ["canonical URLs", "deployment env"] {
-            checks.push(Check::fail(
-                name,
-                "not checked: the admin key is rejected",
-                "fix the admin key first",
-            ));
+            checks.push(Check::skip(name, why));
         }
     }
     auth_checks(checks, derived, inputs).await;
     checks.push(providers_check(inputs, &findings));
-    checks.push(public_check(derived).await);
+    checks.push(public_check(derived, &inputs.deadline).await);
 }
 
 fn instance_check(derived: &Derived, findings: &Findings) -> Check {
@@ -141,8 +183,8 @@ fn instance_check(derived: &Derived, findings: &Findings) -> Check {
             ),
             format!("restart the backend so it loads {CONVEX_ENV_FILE}"),
         ),
-        Some(Err(e)) => Check::fail(name, e.summary(), "check the backend's logs"),
-        None => Check::fail(name, "not checked", "check the backend's logs"),
+        Some(Err(e)) => call_check(name, e, "check the backend's logs"),
+        None => Check::skip(name, "not checked"),
     }
 }
 
@@ -157,8 +199,9 @@ fn canonical_check(derived: &Derived, findings: &Findings) -> Check {
             found.mismatch(&derived.urls),
             format!("restart the backend so it loads {CONVEX_ENV_FILE}"),
         ),
+        Some(Err(e @ CallError::Deadline(_))) => call_check(name, e, ""),
         Some(Err(e)) => Check::warn(name, e.summary(), "older backends lack this endpoint"),
-        None => Check::warn(name, "not checked", "older backends lack this endpoint"),
+        None => Check::skip(name, "not checked"),
     }
 }
 
@@ -170,13 +213,7 @@ async fn env_check(
 ) -> Check {
     let name = "deployment env";
     let desired = match &inputs.desired {
-        None => {
-            return Check::fail(
-                name,
-                "not checked: no valid jwt_private_key.pem",
-                "fix the key first",
-            );
-        }
+        None => return Check::skip(name, "not checked: no valid jwt_private_key.pem"),
         Some(Err(e)) => {
             return Check::fail(
                 name,
@@ -188,8 +225,8 @@ async fn env_check(
     };
     let diff = match &findings.env {
         Some(Ok(diff)) => diff,
-        Some(Err(e)) => return Check::fail(name, e.summary(), "check the backend's logs"),
-        None => return Check::fail(name, "not checked", "check the backend's logs"),
+        Some(Err(e)) => return call_check(name, e, "check the backend's logs"),
+        None => return Check::skip(name, "not checked"),
     };
     if !diff.listed {
         return Check::warn(
@@ -244,7 +281,14 @@ async fn env_check(
 /// The per-library checks of [`probe::auth`]: Convex Auth's discovery as one check, Better
 /// Auth's routes, `SITE_URL` in Coder (the public site URL has a check of its own).
 async fn auth_checks(checks: &mut Vec<Check>, derived: &Derived, inputs: &LiveInputs<'_>) {
-    let found = probe::auth(derived, inputs.jwt).await;
+    if inputs.deadline.expired() {
+        checks.push(Check::skip(
+            "auth discovery",
+            format!("not checked: out of time ({})", inputs.deadline),
+        ));
+        return;
+    }
+    let found = probe::auth(derived, inputs.jwt, &inputs.deadline).await;
     if !derived.auth_libs.contains(&AuthLib::ConvexAuth) {
         checks.push(Check::pass(
             "auth discovery",
@@ -351,7 +395,7 @@ fn providers_check(inputs: &LiveInputs<'_>, findings: &Findings) -> Check {
     )
 }
 
-async fn ports_check(derived: &Derived, dashboard: &str) -> Check {
+async fn ports_check(derived: &Derived, dashboard: &str, deadline: &Deadline) -> Check {
     let name = "ports";
     let mut down = Vec::new();
     let mut dashboard_down = false;
@@ -367,7 +411,11 @@ async fn ports_check(derived: &Derived, dashboard: &str) -> Check {
             continue;
         };
         let ok = matches!(
-            tokio::time::timeout(PORT_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await,
+            tokio::time::timeout(
+                deadline.cap(PORT_TIMEOUT),
+                tokio::net::TcpStream::connect(&addr)
+            )
+            .await,
             Ok(Ok(_))
         );
         if !ok {
@@ -396,9 +444,12 @@ async fn ports_check(derived: &Derived, dashboard: &str) -> Check {
 }
 
 /// In Coder, the public API and site URLs must answer without a login redirect.
-async fn public_check(derived: &Derived) -> Check {
+async fn public_check(derived: &Derived, deadline: &Deadline) -> Check {
     let name = "public URL access";
-    match probe::public_access(derived).await {
+    if deadline.expired() {
+        return Check::skip(name, format!("not checked: out of time ({deadline})"));
+    }
+    match probe::public_access(derived, deadline).await {
         PublicAccess::NotProxied => Check::pass(name, "not behind Coder's app proxy"),
         PublicAccess::Open => Check::pass(name, "api and site answer without a Coder session"),
         PublicAccess::LoginRedirect(slugs) => Check::fail(

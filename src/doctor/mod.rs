@@ -9,6 +9,7 @@ mod live;
 use std::path::Path;
 
 use crate::cli::DeriveArgs;
+use crate::deadline::Deadline;
 use crate::derive::{self, ProjectState};
 use crate::env_vars as ev;
 use crate::output::Output;
@@ -24,7 +25,25 @@ pub(crate) struct Options<'a> {
     pub(crate) derive: &'a DeriveArgs,
     pub(crate) dashboard_internal_url: &'a str,
     pub(crate) fix: bool,
+    /// `--timeout`: the live checks end by then.
+    pub(crate) deadline: Deadline,
 }
+
+/// The checks that need the derived configuration, skipped when the inputs do not parse.
+const AFTER_INPUTS: [&str; 12] = [
+    "public URLs",
+    "site origin",
+    "admin key file",
+    "database",
+    "backend health",
+    "ports",
+    "instance name",
+    "admin key accepted",
+    "canonical URLs",
+    "deployment env",
+    "auth discovery",
+    "public URL access",
+];
 
 /// Run every check; `out` reports what `--fix` repaired.
 pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<Check> {
@@ -75,6 +94,9 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
                 e.to_string(),
                 e.hint().unwrap_or("fix the input named above"),
             ));
+            for name in AFTER_INPUTS {
+                checks.push(Check::skip(name, "not checked: the inputs do not parse"));
+            }
             return checks;
         }
     };
@@ -104,7 +126,8 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
 
     if let Some(db) = &derived.database {
         let ca = env.pg_ca_file.as_deref().map(Path::new);
-        checks.push(live::database_check(ca, &derived, db, opts.fix, out).await);
+        let check = live::database_check(ca, &derived, db, opts.fix, &opts.deadline, out);
+        checks.push(check.await);
     }
 
     let auth_secret = state.as_ref().ok().and_then(|state| {
@@ -122,6 +145,7 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
         auth_config: files::auth_config(dir),
         dashboard_internal_url: opts.dashboard_internal_url,
         fix: opts.fix,
+        deadline: opts.deadline,
     };
     live::backend_checks(&mut checks, &derived, &inputs, out).await;
     checks

@@ -11,7 +11,7 @@ fn jose_signs_with_the_key_and_verifies_with_the_jwks() {
     p.run(&["configure"], &[]).ok();
     let pem = p.read("jwt_private_key.pem");
     let key = JwtKey::from_pem(&pem).unwrap();
-    let out = std::process::Command::new("node")
+    let out = std::process::Command::new(crate::common::require("node"))
         .arg(peers.join("jwt-check.mjs"))
         .current_dir(&peers)
         .env("JWT_PRIVATE_KEY", key.expose_env_value())

@@ -143,9 +143,10 @@ pub const CODER_LONG_LABEL_ENV: [(&str, &str); 5] = [
 pub fn node_peers() -> PathBuf {
     static INSTALL: Mutex<bool> = Mutex::new(false);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    require("node");
     let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     if !*done && !all_installed(&dir) {
-        let status = std::process::Command::new("npm")
+        let status = std::process::Command::new(require("npm"))
             .args(["ci", "--no-audit", "--no-fund", "--prefix"])
             .arg(&dir)
             .status()
@@ -192,4 +193,71 @@ pub fn http_stub(respond: fn(&str) -> String) -> String {
         }
     });
     addr
+}
+
+/// A loopback HTTP server that gives each connection its own thread: `handle` gets the
+/// request line and the stream, and may answer, stream for ever or hang. Returns the URL.
+pub fn http_server(handle: fn(&str, std::net::TcpStream)) -> String {
+    use std::io::{BufRead as _, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a server port");
+    let url = format!("http://{}", listener.local_addr().expect("server address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let Ok(read) = stream.try_clone() else { return };
+                let mut reader = BufReader::new(read);
+                // One request per connection: read the head, then hand over.
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                handle(line.trim_end(), stream);
+            });
+        }
+    });
+    url
+}
+
+/// Every program the tests run besides coder-convex, `sh` and coreutils, with the Debian
+/// package that has it. `.ci/run` installs them and the README's Tests section lists them
+/// (`tests/it/readme.rs` checks both).
+pub const PREREQUISITES: [(&str, &str); 11] = [
+    ("bash", "bash"),
+    ("busybox", "busybox"),
+    ("kill", "procps"),
+    ("node", "nodejs"),
+    ("npm", "npm"),
+    ("openssl", "openssl"),
+    ("perl", "perl"),
+    ("psql", "postgresql-client"),
+    ("initdb", "postgresql"),
+    ("runuser", "util-linux"),
+    ("shellcheck", "shellcheck"),
+];
+
+/// The failure for a missing prerequisite: its name and how to install it.
+#[track_caller]
+pub fn missing(tool: &str) -> ! {
+    let package = PREREQUISITES
+        .iter()
+        .find(|(t, _)| *t == tool)
+        .map_or(tool, |(_, p)| p);
+    panic!(
+        "this test needs `{tool}`, which is not installed: `apt-get install {package}` \
+         (`.ci/run` installs every test prerequisite; the README's Tests section lists them)"
+    )
+}
+
+/// `tool` on `PATH`, or a failure that names it and how to install it.
+#[track_caller]
+pub fn require(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| missing(tool))
 }

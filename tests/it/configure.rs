@@ -204,7 +204,7 @@ fn bash_source_and_dotenvy_read_the_same_values() {
             .keys()
             .map(|k| format!("printf '%s\\0' \"${k}\";"))
             .collect::<String>();
-        let out = std::process::Command::new("bash")
+        let out = std::process::Command::new(crate::common::require("bash"))
             .arg("-c")
             .arg(format!("set -eu; . ./{file}; {script}"))
             .current_dir(p.path())

@@ -254,8 +254,17 @@ fn a_site_origin_on_the_api_port_or_3212_is_named() {
     }
 }
 
+/// The checks with the given status, by name.
+fn with_status(checks: &[Value], status: &str) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c["status"] == status)
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
-fn a_down_backend_fails_the_backend_checks_but_file_checks_still_run() {
+fn a_down_backend_is_one_failure_and_file_checks_still_run() {
     let p = Project::new();
     p.run(&["configure"], &[]).ok();
     std::fs::set_permissions(
@@ -274,13 +283,15 @@ fn a_down_backend_fails_the_backend_checks_but_file_checks_still_run() {
     assert_eq!(run.code(), 1);
     let v: Value = serde_json::from_str(&run.stdout()).unwrap();
     let checks = v["checks"].as_array().unwrap();
-    let failing: Vec<String> = not_passing(checks).into_iter().map(|(n, _)| n).collect();
+    // One cause, one failure: what needs the backend is skipped, not failed.
     assert_eq!(
-        failing,
+        with_status(checks, "fail"),
+        ["secret file modes", "backend health"]
+    );
+    assert_eq!(
+        with_status(checks, "skip"),
         [
-            "secret file modes",
             "ports",
-            "backend health",
             "instance name",
             "admin key accepted",
             "canonical URLs",
@@ -289,6 +300,44 @@ fn a_down_backend_fails_the_backend_checks_but_file_checks_still_run() {
             "auth providers"
         ]
     );
+    assert_eq!(
+        check(checks, "instance name")["detail"],
+        "not checked: the backend is not answering"
+    );
+    assert_eq!(check(checks, "instance name")["hint"], Value::Null);
+    assert_eq!(
+        v["error"]["message"],
+        "2 checks failed: secret file modes, backend health"
+    );
+    let human = p.run(&["doctor"], &env);
+    assert_eq!(human.code(), 1);
+    // `-` marks a skipped check; the name column is as wide as the longest name.
+    let row = human
+        .stderr()
+        .lines()
+        .find_map(|l| l.strip_prefix("- instance name "))
+        .map(|rest| rest.trim_start().to_owned());
+    assert_eq!(
+        row.as_deref(),
+        Some("not checked: the backend is not answering"),
+        "{}",
+        human.stderr()
+    );
+}
+
+#[test]
+fn a_fresh_directory_has_no_secret_files_yet() {
+    let p = Project::new();
+    let env = [
+        ("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9"),
+        ("CODER_CONVEX_SITE_PROXY_URL", "http://127.0.0.1:9"),
+        ("CODER_CONVEX_DASHBOARD_INTERNAL_URL", "http://127.0.0.1:9"),
+    ];
+    let run = p.run(&["doctor", "--json"], &env);
+    let v: Value = serde_json::from_str(&run.stdout()).unwrap();
+    let modes = check(v["checks"].as_array().unwrap(), "secret file modes");
+    assert_eq!(modes["status"], "skip");
+    assert_eq!(modes["detail"], "no secret files yet");
 }
 
 #[test]

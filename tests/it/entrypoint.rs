@@ -95,7 +95,7 @@ impl Fixture {
     /// Start the entrypoint with a clean environment; its output goes to `log`.
     fn spawn(&self, shell: &[&str], extra_env: &[(&str, &str)], command: &[&str]) -> Child {
         let log = File::create(self.path("log")).expect("create the log");
-        let mut cmd = Command::new(shell[0]);
+        let mut cmd = Command::new(crate::common::require(shell[0]));
         cmd.args(&shell[1..])
             .arg(script())
             .arg(self.env_file())
@@ -122,6 +122,7 @@ impl Fixture {
 
     /// The SIGINT-catching stand-in under perl, with the given stop signal setting.
     fn spawn_signal_stand_in(&self, shell: &[&str], stop_signal: &str) -> Child {
+        crate::common::require("perl");
         let stand_in = self.path("backend.pl");
         std::fs::write(&stand_in, SIGNAL_STAND_IN).expect("write the stand-in");
         let out = self.dir.path().to_str().expect("a UTF-8 temp path");
@@ -186,7 +187,7 @@ impl Drop for Running {
 }
 
 fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
+    let status = Command::new(crate::common::require("kill"))
         .arg(format!("-{name}"))
         .arg(child.id().to_string())
         .status()
@@ -387,7 +388,7 @@ fn scripts_are_shellcheck_clean() {
         let text = std::fs::read_to_string(root.join("scripts").join(name)).expect("the script");
         assert_eq!(text.lines().next(), Some("#!/bin/sh"), "{name} is POSIX sh");
     }
-    let output = Command::new("shellcheck")
+    let output = Command::new(crate::common::require("shellcheck"))
         .args(&scripts)
         .output()
         .expect("shellcheck runs (.ci/run installs it)");

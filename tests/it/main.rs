@@ -20,6 +20,7 @@ mod deploy_cli;
 mod doctor;
 mod entrypoint;
 mod env_cmd;
+mod hostile_backend;
 mod hostile_files;
 mod hostile_inputs;
 mod json;

@@ -25,7 +25,7 @@ fn unique_db(stem: &str) -> String {
 }
 
 fn psql(port: u16, sql: &str) -> String {
-    let out = Command::new("psql")
+    let out = Command::new(crate::common::require("psql"))
         .args([
             "-h",
             "127.0.0.1",
@@ -213,11 +213,13 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Self {
+        // Debian keeps the server programs off PATH, under /usr/lib/postgresql/<version>/bin.
         let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL server binaries under /usr/lib/postgresql")
+            .into_iter()
+            .flatten()
             .map(|e| e.unwrap().path().join("bin"))
             .find(|b| b.join("initdb").exists())
-            .expect("initdb");
+            .unwrap_or_else(|| crate::common::missing("initdb"));
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::write(root.join("pw"), "superpw\n").unwrap();
@@ -274,7 +276,7 @@ impl Cluster {
                 &r("server.crt"),
             ],
         ] {
-            let out = Command::new("openssl")
+            let out = Command::new(crate::common::require("openssl"))
                 .args(&args)
                 .output()
                 .expect("openssl");
@@ -350,7 +352,7 @@ fn p(root: &Path, name: &str) -> String {
 }
 
 fn as_postgres(program: &Path, args: &[&str]) {
-    let out = Command::new("runuser")
+    let out = Command::new(crate::common::require("runuser"))
         .args(["-u", "postgres", "--"])
         .arg(program)
         .args(args)

@@ -1,4 +1,5 @@
-//! The README documents every environment variable and exit code the code knows.
+//! The README documents every environment variable and exit code the code knows, and every
+//! program the tests need (which `.ci/run` installs).
 
 use coder_convex::env_vars::ALL;
 
@@ -22,6 +23,28 @@ fn every_environment_variable_is_in_the_readme_table() {
         missing.is_empty(),
         "README variable table lacks: {missing:?}"
     );
+}
+
+#[test]
+fn every_test_prerequisite_is_in_the_readme_and_installed_by_ci() {
+    let readme = readme();
+    let tests = readme
+        .split("\n## Tests\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Tests section");
+    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
+    for (tool, package) in crate::common::PREREQUISITES {
+        let row = format!("| `{tool}` | `{package}` |");
+        assert!(
+            tests.lines().any(|l| l.starts_with(&row)),
+            "README's Tests section lacks the row {row}"
+        );
+        assert!(
+            ci.contains(&format!("missing+=({package})")),
+            ".ci/run does not install {package} (for {tool})"
+        );
+    }
 }
 
 #[test]
