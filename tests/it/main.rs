@@ -10,6 +10,7 @@ mod configure;
 mod doctor;
 mod entrypoint;
 mod env_cmd;
+mod npm;
 mod pg;
 mod readme;
 mod setup;
