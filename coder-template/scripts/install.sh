@@ -270,11 +270,18 @@ install_npm() {
     registry=${registry%/}
     shown=$(redact_url "$registry")
     say "installing $package@$want from the npm registry $shown"
-    download "$registry/$package/$want" "$tmp/version.json" ||
+    # The version document (GET /<name>/<version>); registries without that route: npm view.
+    if download "$registry/$package/$want" "$tmp/version.json" 2>/dev/null; then
+        integrity=$(json_field integrity "$tmp/version.json")
+        tarball=$(json_field tarball "$tmp/version.json")
+    elif command -v npm >/dev/null 2>&1 &&
+        integrity=$(npm view "$package@$want" dist.integrity --registry "$registry/" 2>/dev/null) &&
+        [ -n "$integrity" ]; then
+        tarball=$(npm view "$package@$want" dist.tarball --registry "$registry/" 2>/dev/null)
+    else
         die "$package@$want is not available from $shown" \
             "check the version (--version), the registry (npm config get registry, or CODER_CONVEX_NPM_REGISTRY) and the network"
-    integrity=$(json_field integrity "$tmp/version.json")
-    tarball=$(json_field tarball "$tmp/version.json")
+    fi
     case $integrity in
     sha512-?*) ;;
     *) die "the registry gave no sha512 integrity for $package@$want" "the registry at $shown is not a full npm registry" ;;
