@@ -63,9 +63,12 @@ if [ "${#pairs[@]}" -eq 0 ]; then
     exit 1
   }
   echo "package-npm: building coder-convex $version for linux-x64 (glibc 2.28)" >&2
+  # A target dir of its own: host builds in the shared one (tests, clippy) would otherwise
+  # invalidate the zig-linked artifacts and force a full rebuild each time.
+  zig_target=${CARGO_TARGET_DIR:-$root/target}/zigbuild
   cargo zigbuild --manifest-path "$root/Cargo.toml" --release --locked --quiet \
-    --target x86_64-unknown-linux-gnu.2.28 --bin coder-convex
-  pairs=("linux-x64=${CARGO_TARGET_DIR:-$root/target}/x86_64-unknown-linux-gnu/release/coder-convex")
+    --target-dir "$zig_target" --target x86_64-unknown-linux-gnu.2.28 --bin coder-convex
+  pairs=("linux-x64=$zig_target/x86_64-unknown-linux-gnu/release/coder-convex")
 fi
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/coder-convex-npm.XXXXXX")

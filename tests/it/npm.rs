@@ -60,7 +60,28 @@ fn packages() -> &'static Packages {
     static PACKAGES: OnceLock<Packages> = OnceLock::new();
     PACKAGES.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let out = Command::new(repo_root().join("scripts/package-npm.sh"))
+        // The environment of an ordinary shell, not the one `cargo test` runs tests with (its
+        // CARGO_*/RUSTUP_* variables and toolchain directory on PATH would make the nested
+        // cargo rebuild the release binary from scratch on every test run).
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path: Vec<&str> = path
+            .split(':')
+            .filter(|dir| !dir.contains("/.rustup/toolchains/"))
+            .collect();
+        let mut cmd = Command::new(repo_root().join("scripts/package-npm.sh"));
+        cmd.env_clear().env("PATH", path.join(":"));
+        for keep in [
+            "HOME",
+            "TMPDIR",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "CARGO_TARGET_DIR",
+        ] {
+            if let Some(value) = std::env::var_os(keep) {
+                cmd.env(keep, value);
+            }
+        }
+        let out = cmd
             .arg(dir.path())
             .output()
             .expect("run scripts/package-npm.sh");
