@@ -222,17 +222,18 @@ resource "coder_agent" "main" {
   # so `coder-convex status` works from any directory. DATABASE_URL travels in the container
   # environment instead (see docker_container.workspace).
   env = {
-    GIT_AUTHOR_NAME          = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
-    GIT_AUTHOR_EMAIL         = data.coder_workspace_owner.me.email
-    GIT_COMMITTER_NAME       = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
-    GIT_COMMITTER_EMAIL      = data.coder_workspace_owner.me.email
-    CODER_CONVEX_PROJECT_DIR = local.project_path
-    CODER_CONVEX_INSTALL_DIR = var.coder_convex_install_dir
-    CODER_CONVEX_RELEASE_URL = var.coder_convex_release_url
-    CODER_CONVEX_SHA256      = var.coder_convex_sha256
-    CODER_CONVEX_GIT_URL     = var.coder_convex_git_url
-    CODER_CONVEX_VERSION     = var.coder_convex_version
-    CONVEX_PROJECT_REPO      = data.coder_parameter.project_repo.value
+    GIT_AUTHOR_NAME           = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_AUTHOR_EMAIL          = data.coder_workspace_owner.me.email
+    GIT_COMMITTER_NAME        = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_COMMITTER_EMAIL       = data.coder_workspace_owner.me.email
+    CODER_CONVEX_PROJECT_DIR  = local.project_path
+    CODER_CONVEX_INSTALL_DIR  = var.coder_convex_install_dir
+    CODER_CONVEX_RELEASE_URL  = var.coder_convex_release_url
+    CODER_CONVEX_SHA256       = var.coder_convex_sha256
+    CODER_CONVEX_GIT_URL      = var.coder_convex_git_url
+    CODER_CONVEX_VERSION      = var.coder_convex_version
+    CODER_CONVEX_NPM_REGISTRY = var.coder_convex_npm_registry
+    CONVEX_PROJECT_REPO       = data.coder_parameter.project_repo.value
     # SITE_URL is derived from this port, so it is the App button's port.
     CODER_CONVEX_FRONTEND_PORT = tostring(data.coder_parameter.app_port.value)
     # Names and marks this workspace's database on the shared Postgres server.
@@ -314,17 +315,25 @@ resource "coder_script" "convex_setup" {
     fi
     mkdir -p "$dir"
 
-    # scripts/install.sh, embedded at push time (base64 keeps quoting out of the way).
-    installer=$(mktemp)
-    trap 'rm -f "$installer"' EXIT
-    printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
-    if ! sh "$installer"; then
-      say "coder-convex is not installed: the template needs coder_convex_release_url"
-      say "(with coder_convex_sha256) or coder_convex_git_url. The Convex containers"
-      say "keep waiting for .env.convex.local until setup has run."
-      exit 1
+    # A project whose package.json depends on coder-convex brings its own copy, at the version
+    # its lock file pins: once node_modules is installed, use it (as npx would) and install
+    # nothing. Otherwise scripts/install.sh, embedded at push time (base64 keeps quoting out
+    # of the way), installs the pinned version from the npm registry by default.
+    if grep -q '"coder-convex"[[:space:]]*:' "$dir/package.json" 2>/dev/null &&
+      [ -x "$dir/node_modules/.bin/coder-convex" ]; then
+      say "using the project's own coder-convex (package.json)"
+      PATH="$dir/node_modules/.bin:$PATH"
+    else
+      installer=$(mktemp)
+      trap 'rm -f "$installer"' EXIT
+      printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
+      if ! sh "$installer"; then
+        say "coder-convex could not be installed (the reason is above). The Convex"
+        say "containers keep waiting for .env.convex.local until setup has run."
+        exit 1
+      fi
+      PATH="$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
     fi
-    PATH="$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
     export PATH
 
     cd "$dir"

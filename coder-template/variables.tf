@@ -62,10 +62,28 @@ variable "project_dir" {
   }
 }
 
-# How scripts/install.sh gets coder-convex (see coder-template/README.md).
+# How scripts/install.sh gets coder-convex (see coder-template/README.md). With none of these
+# set, it installs coder_convex_version from the npm registry the workspace is configured for.
+variable "coder_convex_version" {
+  # Kept equal to the crate version by a test: the release this template belongs to.
+  default     = "0.1.0"
+  description = "coder-convex version to install (npm package, or git tag v<version>); an installed binary of another version is replaced."
+  type        = string
+  validation {
+    condition     = can(regex("^(|[0-9]+\\.[0-9]+\\.[0-9]+.*)$", var.coder_convex_version))
+    error_message = "Use a release version such as 0.1.0 (empty: any installed version, for release URLs and git builds)."
+  }
+}
+
+variable "coder_convex_npm_registry" {
+  default     = ""
+  description = "(Optional) npm registry to install coder-convex from, e.g. a corporate mirror. Empty: the workspace's `npm config get registry`, else https://registry.npmjs.org/."
+  type        = string
+}
+
 variable "coder_convex_release_url" {
   default     = ""
-  description = "URL of a prebuilt coder-convex binary (or .tar.gz) for the workspace's architecture. Requires coder_convex_sha256."
+  description = "(Optional) URL of a prebuilt coder-convex binary (or .tar.gz) for the workspace's architecture, instead of npm. Requires coder_convex_sha256."
   type        = string
 }
 
@@ -77,13 +95,7 @@ variable "coder_convex_sha256" {
 
 variable "coder_convex_git_url" {
   default     = ""
-  description = "Git repository of coder-convex, built with `cargo install --git` when no release URL is set (needs Rust in the workspace image)."
-  type        = string
-}
-
-variable "coder_convex_version" {
-  default     = ""
-  description = "Wanted coder-convex version, e.g. 0.1.0 (git builds use tag v<version>). Empty: any installed version."
+  description = "(Optional) Git repository of coder-convex, built with `cargo install --git` instead of npm (needs Rust in the workspace image, and minutes per new workspace)."
   type        = string
 }
 

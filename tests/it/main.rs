@@ -24,6 +24,7 @@ mod hostile_backend;
 mod hostile_files;
 mod hostile_inputs;
 mod json;
+mod npm;
 mod pg;
 mod read_only_key;
 mod readme;

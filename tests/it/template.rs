@@ -525,6 +525,47 @@ fn startup_script_installs_the_binary_and_runs_setup() {
 }
 
 #[test]
+fn startup_script_prefers_the_projects_own_copy_and_needs_no_install_variable() {
+    let template = Template::load();
+    let scripts = template.resources("coder_script");
+    let body = text_attr(scripts.values().next().expect("one script"), "script");
+    let lines: Vec<&str> = body.lines().map(str::trim).collect();
+    let own_copy = lines
+        .iter()
+        .position(|l| l.contains(r#"[ -x "$dir/node_modules/.bin/coder-convex" ]"#))
+        .expect("checks for the project's own coder-convex");
+    let install = lines
+        .iter()
+        .position(|l| l.contains("base64encode(local.install_sh)"))
+        .expect("embeds install.sh");
+    assert!(own_copy < install, "the project's copy is tried first");
+    assert!(
+        lines[own_copy - 1]
+            .contains(r#"grep -q '"coder-convex"[[:space:]]*:' "$dir/package.json""#),
+        "only when package.json depends on it: {:?}",
+        lines[own_copy - 1]
+    );
+    // No admin variable is needed: install.sh's npm source is the default, at the release
+    // this template belongs to.
+    for name in [
+        "coder_convex_release_url",
+        "coder_convex_sha256",
+        "coder_convex_git_url",
+        "coder_convex_npm_registry",
+    ] {
+        assert_eq!(
+            template.resolve(template.variable_default(name)),
+            "",
+            "{name}"
+        );
+    }
+    assert_eq!(
+        template.resolve(template.variable_default("coder_convex_version")),
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[test]
 fn template_scripts_are_copies_of_the_repository_scripts() {
     // `coder templates push` uploads coder-template/ only, so it carries copies.
     for script in ["convex-entrypoint.sh", "install.sh"] {

@@ -1,0 +1,958 @@
+//! The npm packages from `scripts/package-npm.sh`, published to a real registry (verdaccio on
+//! 127.0.0.1, no uplinks) and installed with npm and pnpm into fresh projects with a clean
+//! HOME and cache: the launcher runs the binary with its arguments, streams, exit code and
+//! signals; a missing platform package is explained; `scripts/install.sh` installs from that
+//! registry, verifies the integrity and refuses a tampered tarball. Also: the packaged binary's
+//! glibc floor, the version kept in one place, and what `cargo package` ships.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use coder_convex::secrets::InstanceSecret;
+
+use crate::fake_backend::{FakeBackend, FakeConfig};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const PLATFORM_PACKAGE: &str = "coder-convex-linux-x64";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/registry` (verdaccio, pnpm) with its npm packages installed, once per test run.
+fn registry_tools() -> PathBuf {
+    static INSTALL: Mutex<bool> = Mutex::new(false);
+    let dir = repo_root().join("tests/registry");
+    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if !*done && !dir.join("node_modules/.bin/verdaccio").exists() {
+        let status = Command::new("npm")
+            .args([
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
+            .arg(&dir)
+            .status()
+            .expect("npm is needed for the packaging tests");
+        assert!(status.success(), "npm ci in tests/registry failed");
+    }
+    *done = true;
+    dir
+}
+
+/// The tarballs `scripts/package-npm.sh` wrote, built once per test run.
+struct Packages {
+    _dir: tempfile::TempDir,
+    launcher: PathBuf,
+    platform: PathBuf,
+}
+
+fn packages() -> &'static Packages {
+    static PACKAGES: OnceLock<Packages> = OnceLock::new();
+    PACKAGES.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The environment of an ordinary shell, not the one `cargo test` runs tests with (its
+        // CARGO_*/RUSTUP_* variables and toolchain directory on PATH would make the nested
+        // cargo rebuild the release binary from scratch on every test run).
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path: Vec<&str> = path
+            .split(':')
+            .filter(|dir| !dir.contains("/.rustup/toolchains/"))
+            .collect();
+        let mut cmd = Command::new(repo_root().join("scripts/package-npm.sh"));
+        cmd.env_clear().env("PATH", path.join(":"));
+        for keep in [
+            "HOME",
+            "TMPDIR",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "CARGO_TARGET_DIR",
+        ] {
+            if let Some(value) = std::env::var_os(keep) {
+                cmd.env(keep, value);
+            }
+        }
+        let out = cmd
+            .arg(dir.path())
+            .output()
+            .expect("run scripts/package-npm.sh");
+        assert!(
+            out.status.success(),
+            "package-npm.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                format!("coder-convex-{VERSION}.tgz"),
+                format!("{PLATFORM_PACKAGE}-{VERSION}.tgz"),
+            ],
+            "one tarball per package, listed on stdout"
+        );
+        Packages {
+            launcher: dir.path().join(&listed[0]),
+            platform: dir.path().join(&listed[1]),
+            _dir: dir,
+        }
+    })
+}
+
+fn tar_list(tgz: &Path) -> Vec<String> {
+    let out = Command::new("tar")
+        .arg("-tzf")
+        .arg(tgz)
+        .output()
+        .expect("tar");
+    assert!(out.status.success());
+    let mut files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    files.sort();
+    files
+}
+
+fn tar_extract(tgz: &Path, member: &str, to: &Path) -> PathBuf {
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(tgz)
+        .arg("-C")
+        .arg(to)
+        .arg(member)
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    to.join(member)
+}
+
+fn manifest(tgz: &Path) -> serde_json::Value {
+    let out = Command::new("tar")
+        .arg("-xzOf")
+        .arg(tgz)
+        .arg("package/package.json")
+        .output()
+        .expect("tar");
+    serde_json::from_slice(&out.stdout).expect("package.json is JSON")
+}
+
+/// A plain HTTP/1.0 GET on loopback: the status code and the body.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+/// verdaccio on a free loopback port, storing in a temp dir, with no uplinks (nothing reaches
+/// the internet) and anonymous publishing; killed on drop, or by a watchdog when the test
+/// process dies first.
+struct Registry {
+    child: Child,
+    watchdog: Child,
+    port: u16,
+    storage: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let tools = registry_tools();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = dir.path().join("storage");
+        let config = dir.path().join("config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "storage: {storage}\n\
+                 auth:\n  htpasswd:\n    file: {htpasswd}\n    max_users: -1\n\
+                 uplinks: {{}}\n\
+                 packages:\n  '**':\n    access: $all\n    publish: $all\n    unpublish: $all\n\
+                 max_body_size: 200mb\n\
+                 log: {{ type: stdout, format: pretty, level: error }}\n",
+                storage = storage.display(),
+                htpasswd = dir.path().join("htpasswd").display(),
+            ),
+        )
+        .expect("write verdaccio config");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(tools.join("node_modules/.bin/verdaccio"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("HOME", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start verdaccio");
+        let watchdog = Command::new("sh")
+            .args([
+                "-c",
+                "while kill -0 \"$1\" 2>/dev/null && kill -0 \"$2\" 2>/dev/null; do sleep 1; done; kill \"$2\" 2>/dev/null",
+                "watchdog",
+            ])
+            .arg(std::process::id().to_string())
+            .arg(child.id().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the watchdog");
+        let registry = Self {
+            child,
+            watchdog,
+            port,
+            storage,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_get(port, "/-/ping").map(|(s, _)| s) != Some(200) {
+            assert!(Instant::now() < deadline, "verdaccio did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        registry
+    }
+
+    /// A registry with the packages published (platform package first, as a release would).
+    fn with_packages() -> Self {
+        let registry = Self::start();
+        let pkgs = packages();
+        for tgz in [&pkgs.platform, &pkgs.launcher] {
+            let home = tempfile::tempdir().expect("temp dir");
+            let auth = format!("--//127.0.0.1:{}/:_authToken=anonymous", registry.port);
+            let out = npm_env(Command::new("npm"), home.path(), &registry.url())
+                .arg("publish")
+                .arg(tgz)
+                .arg(auth)
+                .output()
+                .expect("npm publish");
+            assert!(out.status.success(), "npm publish: {}", stderr_of(&out));
+        }
+        registry
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.watchdog.kill();
+        let _ = self.watchdog.wait();
+    }
+}
+
+/// One registry with the packages, shared by the tests running at the same time and stopped
+/// when the last of them is done.
+fn shared_registry() -> Arc<Registry> {
+    static SHARED: Mutex<Weak<Registry>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(registry) = shared.upgrade() {
+        return registry;
+    }
+    let registry = Arc::new(Registry::with_packages());
+    *shared = Arc::downgrade(&registry);
+    registry
+}
+
+fn stderr_of(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A cleared environment for npm/pnpm: only PATH, a fresh HOME and cache, our registry.
+fn npm_env(mut cmd: Command, home: &Path, registry: &str) -> Command {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("npm_config_cache", home.join(".npm"))
+        .env("npm_config_registry", registry)
+        .env("npm_config_update_notifier", "false")
+        .env("npm_config_audit", "false")
+        .env("npm_config_fund", "false");
+    cmd
+}
+
+/// A fresh sample project with its own HOME, installed from the registry.
+struct Sample {
+    dir: tempfile::TempDir,
+    home: tempfile::TempDir,
+    registry: String,
+}
+
+impl Sample {
+    fn new(registry: &Registry) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("package.json"),
+            "{\"name\":\"sample\",\"version\":\"1.0.0\",\"private\":true}\n",
+        )
+        .expect("write package.json");
+        Self {
+            dir,
+            home: tempfile::tempdir().expect("temp dir"),
+            registry: registry.url(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = npm_env(Command::new(program), self.home.path(), &self.registry);
+        cmd.current_dir(self.path());
+        cmd
+    }
+
+    fn npm_install(&self, extra: &[&str]) {
+        let out = self
+            .command("npm")
+            .args(["install", "-D", "coder-convex"])
+            .args(extra)
+            .output()
+            .expect("npm install");
+        assert!(out.status.success(), "npm install: {}", stderr_of(&out));
+    }
+
+    fn pnpm_add(&self) {
+        let pnpm = registry_tools().join("node_modules/.bin/pnpm");
+        let out = self
+            .command(pnpm)
+            .args(["add", "-D", "coder-convex", "--store-dir"])
+            .arg(self.home.path().join("pnpm-store"))
+            .output()
+            .expect("pnpm add");
+        assert!(out.status.success(), "pnpm add: {}", stderr_of(&out));
+    }
+
+    /// `node_modules/.bin/coder-convex`: what `npm run`/`pnpm run` scripts call.
+    fn bin(&self) -> PathBuf {
+        self.path().join("node_modules/.bin/coder-convex")
+    }
+
+    fn launcher(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(self.bin())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run the launcher")
+    }
+
+    fn secret(&self) -> InstanceSecret {
+        let values: BTreeMap<String, String> =
+            dotenvy::from_path_iter(self.path().join(".env.convex.local"))
+                .expect("open .env.convex.local")
+                .map(|r| r.expect("parse"))
+                .collect();
+        InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).expect("a secret")
+    }
+}
+
+fn version_line() -> String {
+    format!("coder-convex {VERSION}\n")
+}
+
+/// `--version`, then `configure` and `setup` against the fake backend, through the launcher.
+fn setup_works_through_the_launcher(sample: &Sample) {
+    let out = sample.launcher(&["--version"], &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), version_line());
+
+    let out = sample.launcher(&["configure"], &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let fake = FakeBackend::start(FakeConfig::new("convex-self-hosted", sample.secret()));
+    let env = [
+        ("CODER_CONVEX_BACKEND_URL", fake.api_url.as_str()),
+        ("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.as_str()),
+    ];
+    let out = sample.launcher(&["setup"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(fake.update_count(), 1, "one environment push");
+    assert_eq!(fake.env()["JWT_ISSUER"], "http://127.0.0.1:3211");
+}
+
+#[test]
+fn npm_packages_carry_the_crate_version_and_nothing_else() {
+    let pkgs = packages();
+    let launcher = manifest(&pkgs.launcher);
+    assert_eq!(launcher["name"], "coder-convex");
+    assert_eq!(launcher["version"], VERSION);
+    assert_eq!(
+        launcher["optionalDependencies"],
+        serde_json::json!({ PLATFORM_PACKAGE: VERSION }),
+        "exact-pinned, one per platform built here"
+    );
+    assert_eq!(
+        launcher["bin"],
+        serde_json::json!({"coder-convex": "bin/coder-convex.js"})
+    );
+    assert!(
+        launcher.get("scripts").is_none(),
+        "no install scripts: {launcher}"
+    );
+    assert!(launcher.get("dependencies").is_none());
+    assert_eq!(
+        tar_list(&pkgs.launcher),
+        [
+            "package/README.md",
+            "package/bin/coder-convex.js",
+            "package/package.json"
+        ]
+    );
+
+    let platform = manifest(&pkgs.platform);
+    assert_eq!(platform["name"], PLATFORM_PACKAGE);
+    assert_eq!(platform["version"], VERSION);
+    assert_eq!(platform["os"], serde_json::json!(["linux"]));
+    assert_eq!(platform["cpu"], serde_json::json!(["x64"]));
+    assert_eq!(platform["libc"], serde_json::json!(["glibc"]));
+    assert!(platform.get("scripts").is_none());
+    assert_eq!(
+        tar_list(&pkgs.platform),
+        [
+            "package/README.md",
+            "package/bin/coder-convex",
+            "package/package.json"
+        ]
+    );
+}
+
+/// `GLIBC_2.17`-style version needs of a binary's dynamic symbols, from `objdump -T`.
+fn glibc_versions(binary: &Path) -> Vec<(u32, u32, u32)> {
+    let out = Command::new("objdump")
+        .arg("-T")
+        .arg(binary)
+        .output()
+        .expect("objdump (binutils) is needed");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut versions: Vec<(u32, u32, u32)> = text
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter_map(|word| word.strip_prefix("GLIBC_"))
+        .filter_map(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+            Some((
+                parts.next()??,
+                parts.next()??,
+                parts.next().flatten().unwrap_or(0),
+            ))
+        })
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    versions
+}
+
+#[test]
+fn packaged_linux_binary_needs_glibc_2_28_at_most() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = tar_extract(&packages().platform, "package/bin/coder-convex", dir.path());
+    let mode = std::fs::metadata(&binary)
+        .expect("binary")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111, "executable in the tarball");
+
+    let versions = glibc_versions(&binary);
+    let highest = *versions.last().expect("a dynamically linked glibc binary");
+    assert!(
+        highest <= (2, 28, 0),
+        "needs GLIBC_{}.{}.{}: {versions:?}",
+        highest.0,
+        highest.1,
+        highest.2
+    );
+    eprintln!(
+        "packaged binary: {} bytes, highest glibc symbol version GLIBC_{}.{}",
+        std::fs::metadata(&binary).expect("binary").len(),
+        highest.0,
+        highest.1
+    );
+    // The check can fail: this machine's own build (glibc 2.36) needs newer symbols.
+    assert!(
+        glibc_versions(Path::new(env!("CARGO_BIN_EXE_coder-convex")))
+            .last()
+            .is_some_and(|v| *v > (2, 28, 0))
+    );
+
+    let out = Command::new(&binary)
+        .arg("--version")
+        .output()
+        .expect("run it");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), version_line());
+}
+
+#[test]
+fn npm_install_runs_the_binary_through_the_launcher() {
+    let registry = shared_registry();
+    let sample = Sample::new(&registry);
+    sample.npm_install(&[]);
+    assert!(
+        sample
+            .path()
+            .join("node_modules")
+            .join(PLATFORM_PACKAGE)
+            .join("bin/coder-convex")
+            .is_file()
+    );
+    let lock = std::fs::read_to_string(sample.path().join("package-lock.json")).expect("lock");
+    assert!(lock.contains(&format!("\"node_modules/{PLATFORM_PACKAGE}\"")));
+
+    let out = sample
+        .command("npx")
+        .args(["coder-convex", "--version"])
+        .output()
+        .expect("npx");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), version_line());
+
+    setup_works_through_the_launcher(&sample);
+
+    // Exit codes pass through: 2 for bad input, 3 for a backend that never answers.
+    let out = sample.launcher(&["configure"], &[("INSTANCE_SECRET", "not-hex")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INSTANCE_SECRET"));
+    let out = sample.launcher(
+        &["setup", "--wait", "1"],
+        &[("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+}
+
+#[test]
+fn pnpm_add_installs_the_platform_package_without_running_scripts() {
+    let registry = shared_registry();
+    let sample = Sample::new(&registry);
+    sample.pnpm_add();
+    setup_works_through_the_launcher(&sample);
+    let pnpm = registry_tools().join("node_modules/.bin/pnpm");
+    let out = sample
+        .command(pnpm)
+        .args(["exec", "coder-convex", "--version"])
+        .output()
+        .expect("pnpm exec");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), version_line());
+}
+
+/// A stand-in binary for `CODER_CONVEX_BINARY`: records its arguments and stdin, then behaves
+/// as the first argument says.
+fn stand_in(dir: &Path) -> PathBuf {
+    let path = dir.join("stand-in");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n\
+         for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n\
+         cat\n\
+         printf 'to stderr\\n' >&2\n\
+         case $1 in\n\
+         exit) exit \"$2\" ;;\n\
+         kill) kill -\"$2\" $$ ;;\n\
+         wait) echo $$ >\"$2\"; trap 'echo got-TERM >>\"$2\"; exit 42' TERM; while :; do sleep 0.05; done ;;\n\
+         esac\n",
+    )
+    .expect("write stand-in");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+fn run_launcher_with(sample: &Sample, binary: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = sample
+        .command(sample.bin())
+        .args(args)
+        .env("CODER_CONVEX_BINARY", binary)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the launcher");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn send(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// SIGTERM to a running `setup --wait 60`, directly or through `child` (a launcher): the exit
+/// status, and whether the binary itself was still running afterwards.
+fn terminate_waiting_setup(
+    mut child: Child,
+    binary_pid: impl Fn(u32) -> Option<u32>,
+) -> (ExitStatus, bool) {
+    let launcher = child.id();
+    let mut target = None;
+    wait_for("the binary to start", || {
+        target = binary_pid(launcher);
+        target.is_some()
+    });
+    // Let it get into the wait loop (it prints as it starts waiting).
+    std::thread::sleep(Duration::from_millis(300));
+    send(launcher, "TERM");
+    let status = child.wait().expect("wait");
+    let target = target.expect("pid");
+    (status, target != launcher && alive(target))
+}
+
+#[test]
+fn launcher_passes_argv_streams_exit_codes_and_signals() {
+    let registry = shared_registry();
+    let sample = Sample::new(&registry);
+    sample.npm_install(&[]);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let fake = stand_in(tmp.path());
+
+    let out = run_launcher_with(
+        &sample,
+        &fake,
+        &["exit", "7", "two words", ""],
+        "from stdin\n",
+    );
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "[exit]\n[7]\n[two words]\n[]\nfrom stdin\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "to stderr\n");
+
+    // The binary dies of a signal: so does the launcher.
+    let out = run_launcher_with(&sample, &fake, &["kill", "TERM"], "");
+    assert_eq!(out.status.signal(), Some(15), "{:?}", out.status);
+    let out = run_launcher_with(&sample, &fake, &["kill", "HUP"], "");
+    assert_eq!(out.status.signal(), Some(1), "{:?}", out.status);
+
+    // SIGTERM to the launcher reaches the binary, which handles it; the launcher exits as it did.
+    let record = tmp.path().join("record");
+    let child = sample
+        .command(sample.bin())
+        .args(["wait"])
+        .arg(&record)
+        .env("CODER_CONVEX_BINARY", &fake)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("launcher");
+    let (status, still_running) = terminate_waiting_setup(child, |_| {
+        std::fs::read_to_string(&record)
+            .ok()
+            .and_then(|s| s.lines().next()?.parse().ok())
+    });
+    assert_eq!(status.code(), Some(42), "{status:?}");
+    assert!(!still_running);
+    assert_eq!(
+        std::fs::read_to_string(&record)
+            .expect("record")
+            .lines()
+            .nth(1),
+        Some("got-TERM")
+    );
+
+    // The real binary, waiting for a backend: SIGTERM through the launcher ends it exactly as
+    // SIGTERM ends it when run directly.
+    let out = sample.launcher(&["configure"], &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let unreachable = [("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")];
+    let direct = Command::new(env!("CARGO_BIN_EXE_coder-convex"))
+        .args(["setup", "--wait", "60"])
+        .current_dir(sample.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sample.home.path())
+        .envs(unreachable)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary");
+    let (direct_status, _) = terminate_waiting_setup(direct, Some);
+    let through = sample
+        .command(sample.bin())
+        .args(["setup", "--wait", "60"])
+        .envs(unreachable)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("launcher");
+    let (status, still_running) =
+        terminate_waiting_setup(through, |pid| children_of(pid).first().copied());
+    assert_eq!(
+        (status.code(), status.signal()),
+        (direct_status.code(), direct_status.signal()),
+        "the launcher exits as the binary does"
+    );
+    assert!(!still_running, "the binary got the signal and stopped");
+}
+
+#[test]
+fn a_missing_platform_package_is_named_with_the_fix() {
+    let registry = shared_registry();
+    let sample = Sample::new(&registry);
+    sample.npm_install(&["--omit=optional"]);
+    assert!(
+        !sample
+            .path()
+            .join("node_modules")
+            .join(PLATFORM_PACKAGE)
+            .exists()
+    );
+    let out = sample.launcher(&["--version"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the platform package {PLATFORM_PACKAGE}@{VERSION} is not installed"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("npm/cli/issues/4828"), "{err}");
+    assert!(
+        err.contains("rm -rf node_modules package-lock.json && npm install"),
+        "{err}"
+    );
+    assert!(err.contains("npm install --include=optional"), "{err}");
+    assert!(err.contains("CODER_CONVEX_BINARY"), "{err}");
+
+    // The fix it names works.
+    sample.npm_install(&["--include=optional"]);
+    let out = sample.launcher(&["--version"], &[]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), version_line());
+}
+
+/// `sh scripts/install.sh` with a clean HOME, npm configured for `registry`, and a PATH of
+/// system tools and node only (no coder-convex on it).
+fn install_sh(registry: &Registry, home: &Path, args: &[&str]) -> Output {
+    let node_dir = Command::new("sh")
+        .args(["-c", "dirname \"$(command -v npm)\""])
+        .output()
+        .expect("find npm");
+    let node_dir = String::from_utf8_lossy(&node_dir.stdout).trim().to_owned();
+    Command::new("sh")
+        .arg(repo_root().join("scripts/install.sh"))
+        .args(args)
+        .env_clear()
+        .env("PATH", format!("{node_dir}:/usr/local/bin:/usr/bin:/bin"))
+        .env("HOME", home)
+        .env("npm_config_registry", registry.url())
+        .env("npm_config_cache", home.join(".npm"))
+        .current_dir(home)
+        .output()
+        .expect("run install.sh")
+}
+
+#[test]
+fn install_sh_installs_from_the_npm_registry_verified_and_once() {
+    let registry = shared_registry();
+    let home = tempfile::tempdir().expect("temp dir");
+    let installed = home.path().join(".local/bin/coder-convex");
+
+    let out = install_sh(&registry, home.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "installing {PLATFORM_PACKAGE}@{VERSION} from the npm registry http://127.0.0.1:{}",
+            registry.port
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "verified {PLATFORM_PACKAGE}-{VERSION}.tgz against the registry's sha512 integrity"
+        )),
+        "{err}"
+    );
+    let run = Command::new(&installed)
+        .arg("--version")
+        .output()
+        .expect("run");
+    assert_eq!(String::from_utf8_lossy(&run.stdout), version_line());
+    let before = std::fs::metadata(&installed)
+        .expect("installed")
+        .modified()
+        .expect("mtime");
+
+    let out = install_sh(&registry, home.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "install: coder-convex {VERSION} is already installed ({}); nothing to do\n",
+            installed.display()
+        )
+    );
+    let after = std::fs::metadata(&installed)
+        .expect("installed")
+        .modified()
+        .expect("mtime");
+    assert_eq!(before, after, "not replaced");
+
+    // A version the registry does not have: a clear error, the installed binary untouched.
+    let out = install_sh(&registry, home.path(), &["--version", "9.9.9"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "error: {PLATFORM_PACKAGE}@9.9.9 is not available from http://127.0.0.1:{}",
+            registry.port
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: check the version (--version)"), "{err}");
+}
+
+#[test]
+fn install_sh_refuses_a_tampered_tarball() {
+    // A registry of its own: the tarball it stores is replaced behind its back by one that
+    // would otherwise install fine (a script that claims to be the right version).
+    let registry = Registry::with_packages();
+    let evil = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(evil.path().join("package/bin")).expect("mkdir");
+    let fake = evil.path().join("package/bin/coder-convex");
+    std::fs::write(&fake, format!("#!/bin/sh\necho 'coder-convex {VERSION}'\n")).expect("write");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let stored = registry
+        .storage
+        .join(PLATFORM_PACKAGE)
+        .join(format!("{PLATFORM_PACKAGE}-{VERSION}.tgz"));
+    assert!(stored.is_file(), "verdaccio stores {}", stored.display());
+    let status = Command::new("tar")
+        .arg("-czf")
+        .arg(&stored)
+        .arg("-C")
+        .arg(evil.path())
+        .arg("package")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+
+    let home = tempfile::tempdir().expect("temp dir");
+    let out = install_sh(&registry, home.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: integrity check failed for"), "{err}");
+    assert!(err.contains("nothing was installed"), "{err}");
+    assert!(!home.path().join(".local/bin/coder-convex").exists());
+}
+
+#[test]
+fn the_version_is_the_crate_version_everywhere() {
+    let install = std::fs::read_to_string(repo_root().join("scripts/install.sh")).expect("read");
+    assert!(
+        install
+            .lines()
+            .any(|l| l == format!("pinned_version={VERSION}")),
+        "scripts/install.sh pins another version"
+    );
+    let variables = hcl::parse(
+        &std::fs::read_to_string(repo_root().join("coder-template/variables.tf")).expect("read"),
+    )
+    .expect("variables.tf parses");
+    let default = variables
+        .blocks()
+        .find(|b| {
+            b.identifier() == "variable"
+                && b.labels().first().map(|l| l.as_str()) == Some("coder_convex_version")
+        })
+        .and_then(|b| b.body().attributes().find(|a| a.key() == "default"))
+        .map(|a| a.expr().to_string());
+    assert_eq!(default, Some(format!("\"{VERSION}\"")));
+}
+
+#[test]
+fn crate_package_ships_sources_only() {
+    // The file list only: uncommitted work in a checkout must not fail it (.ci/run runs the
+    // strict `cargo package --locked` on a clean clone).
+    let out = Command::new(env!("CARGO"))
+        .args(["package", "--locked", "--list", "--allow-dirty"])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo package --list");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    for file in &files {
+        assert!(
+            file.starts_with("src/")
+                || [
+                    ".cargo_vcs_info.json",
+                    "Cargo.lock",
+                    "Cargo.toml",
+                    "Cargo.toml.orig",
+                    "README.md",
+                    "clippy.toml"
+                ]
+                .contains(&file.as_str()),
+            "{file} would be published"
+        );
+    }
+    for needed in ["src/main.rs", "src/lib.rs", "Cargo.lock", "README.md"] {
+        assert!(
+            files.iter().any(|f| f == needed),
+            "{needed} is missing: {files:?}"
+        );
+    }
+}
