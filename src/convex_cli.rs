@@ -17,27 +17,14 @@
 //! - **Output** is streamed line by line (the Coder startup log shows it live) and the tail is
 //!   kept for the error message.
 
-use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::signal::unix::{SignalKind, signal};
+use std::time::Duration;
 
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::output::Output;
-
-/// Lines of child output kept for the error message.
-pub(crate) const TAIL_LINES: usize = 20;
-/// After SIGTERM (timeout, or a group outliving its leader), how long before SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(5);
-/// How long to keep reading output after the child exited.
-const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Variables the CLI's deployment selection reads before the self-hosted pair (CLI 1.48,
 /// `deploymentSelection.ts`/`utils.ts`), plus the access-token override: set to `""`.
@@ -139,38 +126,12 @@ impl Invocation<'_> {
     }
 }
 
-/// How a run ended.
-#[derive(Debug)]
-pub(crate) struct Finished {
-    pub(crate) status: std::process::ExitStatus,
-    pub(crate) tail: Vec<String>,
-    pub(crate) duration: Duration,
-    pub(crate) timed_out: bool,
-    /// A signal we received and forwarded to the child's group.
-    pub(crate) forwarded: Option<Signal>,
-}
-
-impl Finished {
-    /// The child's code; killed by a signal → 128 + signal, as shells report it.
-    pub(crate) fn code(&self) -> u8 {
-        use std::os::unix::process::ExitStatusExt as _;
-        match (self.status.code(), self.status.signal()) {
-            (Some(code), _) => u8::try_from(code).unwrap_or(1).max(1),
-            (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
-            (None, None) => 1,
-        }
-    }
-
-    pub(crate) fn success(&self) -> bool {
-        self.status.success() && !self.timed_out
-    }
-}
+pub(crate) use crate::child::Finished;
 
 /// Run the invocation in its own process group, streaming its output through `out`.
 pub(crate) async fn run(inv: Invocation<'_>, out: &Output) -> Result<Finished> {
     let display = inv.display();
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(inv.program)
+    let child = tokio::process::Command::new(inv.program)
         .args(&inv.args)
         .current_dir(inv.dir)
         .env_clear()
@@ -187,115 +148,14 @@ pub(crate) async fn run(inv: Invocation<'_>, out: &Output) -> Result<Finished> {
                 inv.program
             ))
         })?;
-    // The leader's pid is the group's id.
-    let group = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw);
-
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        child.stderr.take().map(|s| Box::new(s) as _),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
-
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let deadline = tokio::time::sleep(inv.timeout);
-    tokio::pin!(deadline);
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-    let mut timed_out = false;
-    let mut forwarded = None;
-    let mut lines_open = true;
-    let status = loop {
-        tokio::select! {
-            line = rx.recv(), if lines_open => match line {
-                Some(line) => echo_and_keep(out, &mut tail, line),
-                None => lines_open = false,
-            },
-            status = child.wait() => break status?,
-            _ = interrupt.recv() => {
-                forwarded = Some(Signal::SIGINT);
-                signal_group(group, Signal::SIGINT);
-            }
-            _ = terminate.recv() => {
-                forwarded = Some(Signal::SIGTERM);
-                signal_group(group, Signal::SIGTERM);
-            }
-            () = &mut deadline, if !timed_out => {
-                timed_out = true;
-                out.warn(format!("`{display}` ran longer than {}s; stopping it", inv.timeout.as_secs()));
-                signal_group(group, Signal::SIGTERM);
-                if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
-                    signal_group(group, Signal::SIGKILL);
-                }
-            }
-        }
-    };
-    reap_group(group).await;
-    // Read what the child wrote before it exited; a grandchild holding the pipe open must
-    // not keep us here.
-    let drain_until = tokio::time::Instant::now() + DRAIN_LIMIT;
-    while let Ok(Some(line)) = tokio::time::timeout_at(drain_until, rx.recv()).await {
-        echo_and_keep(out, &mut tail, line);
-    }
-    Ok(Finished {
-        status,
-        tail: tail.into(),
-        duration: started.elapsed(),
-        timed_out,
-        forwarded,
-    })
-}
-
-/// The leader exited: stop what is left of its group (SIGTERM, then SIGKILL after the grace).
-async fn reap_group(group: Option<Pid>) {
-    let Some(group) = group else { return };
-    let alive = || killpg(group, None).is_ok();
-    if !alive() {
-        return;
-    }
-    tracing::debug!(%group, "the CLI's process group outlived its leader; stopping it");
-    let _ = killpg(group, Signal::SIGTERM);
-    let until = Instant::now() + KILL_GRACE;
-    while alive() && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if alive() {
-        let _ = killpg(group, Signal::SIGKILL);
-    }
-}
-
-/// Show a line of the child's output live and keep the last [`TAIL_LINES`] for the error.
-fn echo_and_keep(out: &Output, tail: &mut VecDeque<String>, line: String) {
-    out.info(format!("  │ {line}"));
-    if tail.len() == TAIL_LINES {
-        tail.pop_front();
-    }
-    tail.push_back(line);
-}
-
-fn signal_group(group: Option<Pid>, signal: Signal) {
-    if let Some(group) = group {
-        let _ = killpg(group, signal);
-    }
+    crate::child::stream(
+        child,
+        &display,
+        inv.timeout,
+        crate::child::Leftovers::Stop,
+        out,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -167,6 +167,7 @@ impl Stack {
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true);
         cmd
     }
@@ -285,7 +286,9 @@ impl Stack {
         } else {
             QUERY_TIMEOUT
         };
-        let finished = crate::child::stream(child, &display, timeout, out).await?;
+        let finished =
+            crate::child::stream(child, &display, timeout, crate::child::Leftovers::Keep, out)
+                .await?;
         // Ctrl-C ends `logs -f`: not a failure.
         if finished.success() || (follow && finished.code() == 130) {
             return Ok(());
@@ -299,7 +302,9 @@ impl Stack {
         let mut cmd = self.command(args);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let child = cmd.spawn().map_err(|e| self.spawn_failed(&e))?;
-        let finished = crate::child::stream(child, &display, timeout, out).await?;
+        let finished =
+            crate::child::stream(child, &display, timeout, crate::child::Leftovers::Keep, out)
+                .await?;
         if finished.success() {
             return Ok(());
         }

@@ -48,7 +48,16 @@ start() {
   echo "$CODER_CONVEX_ENV_HASH" >"$state/hash"
 }
 stop() {
-  if running; then kill "$(cat "$pidfile")"; fi
+  if running; then
+    pid=$(cat "$pidfile")
+    kill "$pid"
+    # Like a container stop: the ports are free when it returns (bounded: 10 s).
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 200 ]; do
+      sleep 0.05
+      i=$((i + 1))
+    done
+  fi
   rm -f "$pidfile" "$state/hash"
 }
 
