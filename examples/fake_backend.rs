@@ -1,6 +1,8 @@
 //! The test fake backend as a process, for benchmarks and manual runs:
 //! `INSTANCE_SECRET=… cargo run --example fake_backend -- <instance-name> <api-port> <site-port>`.
-//! It prints `ready <api-url> <site-url>` on stdout and serves until killed.
+//! It prints `ready <api-url> <site-url>` on stdout and serves until killed. On SIGUSR1 it
+//! prints `pushes <writes> completed <n>`: the push-protocol requests other than the read
+//! `get_config_hashes`, and the pushes that reached `finish_push` (for `bench/run.sh`).
 #![allow(unreachable_pub, clippy::print_stdout)]
 
 #[path = "../tests/support/fake_backend.rs"]
@@ -27,5 +29,17 @@ async fn main() {
     }
     let fake = FakeBackend::spawn_on(config, port(1), port(2)).await;
     println!("ready {} {}", fake.api_url, fake.site_url);
-    std::future::pending::<()>().await;
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .expect("SIGUSR1 handler");
+    while usr1.recv().await.is_some() {
+        let (writes, completed) = fake.pushes(|r| {
+            let writes = r
+                .requests
+                .iter()
+                .filter(|path| *path != "/api/get_config_hashes")
+                .count();
+            (writes, r.completed)
+        });
+        println!("pushes {writes} completed {completed}");
+    }
 }
