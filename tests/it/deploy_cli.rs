@@ -11,7 +11,7 @@ use crate::setup::{configured, fake_for, run_with};
 
 /// A Convex project using the real CLI: `package.json`, `convex` linked from `tests/node`,
 /// one query in `<functions>/messages.ts`.
-fn convex_project(functions: &str) -> (Project, coder_convex::secrets::InstanceSecret) {
+pub(crate) fn convex_project(functions: &str) -> (Project, coder_convex::secrets::InstanceSecret) {
     let (p, secret) = configured();
     let peers = node_peers();
     p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);
@@ -30,14 +30,17 @@ fn convex_project(functions: &str) -> (Project, coder_convex::secrets::InstanceS
     (p, secret)
 }
 
-fn fake_with(secret: &coder_convex::secrets::InstanceSecret, push: PushConfig) -> FakeBackend {
+pub(crate) fn fake_with(
+    secret: &coder_convex::secrets::InstanceSecret,
+    push: PushConfig,
+) -> FakeBackend {
     let mut config: FakeConfig = fake_for(secret);
     config.push = push;
     FakeBackend::start(config)
 }
 
 /// The admin key coder-convex gives the CLI (from `.env.local`).
-fn our_key(p: &Project) -> String {
+pub(crate) fn our_key(p: &Project) -> String {
     p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone()
 }
 
@@ -314,16 +317,24 @@ fn assert_no_process_left(p: &Project) {
     }
 }
 
-#[test]
-fn sigterm_stops_the_whole_cli_tree() {
-    let (child, p, _fake) = hanging_deploy(&[], true);
+/// Send `signal` to a running `coder-convex deploy` once the CLI is in the push; its result.
+fn signalled_deploy(
+    extra: &[&str],
+    signal: nix::sys::signal::Signal,
+) -> (Run, Project, FakeBackend) {
+    let (child, p, fake) = hanging_deploy(extra, true);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
+        signal,
     )
     .unwrap();
     let output = child.wait_with_output().unwrap();
-    let run = Run { output };
+    (Run { output }, p, fake)
+}
+
+#[test]
+fn sigterm_stops_the_whole_cli_tree() {
+    let (run, p, _fake) = signalled_deploy(&[], nix::sys::signal::Signal::SIGTERM);
     assert_eq!(run.code(), 6, "{}", run.stderr());
     assert!(
         run.stderr().contains("SIGTERM forwarded"),
@@ -331,6 +342,32 @@ fn sigterm_stops_the_whole_cli_tree() {
         run.stderr()
     );
     assert_no_process_left(&p);
+}
+
+#[test]
+fn sigint_stops_the_whole_cli_tree_and_records_no_deploy() {
+    let (run, p, fake) = signalled_deploy(&["--json"], nix::sys::signal::Signal::SIGINT);
+    assert_eq!(run.code(), 6, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("SIGINT forwarded to `npx --no-install convex deploy --yes`"),
+        "{}",
+        run.stderr()
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(doc["exit_code"], 6);
+    assert_eq!(doc["error"]["code"], "child_failed");
+    assert_eq!(
+        doc["error"]["hint"],
+        "the deploy was stopped by SIGINT; run `coder-convex deploy` again"
+    );
+    assert_no_process_left(&p);
+    // The push never reached finish_push, and nothing claims it did.
+    assert_eq!(fake.pushes(|r| r.completed), 0);
+    assert!(
+        !p.file("node_modules/.cache/coder-convex/last-deploy.json")
+            .exists()
+    );
 }
 
 #[test]
