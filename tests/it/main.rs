@@ -17,6 +17,7 @@ mod compose_file;
 mod configure;
 mod dashboard_login;
 mod deploy_cli;
+mod deploy_cli_auth;
 mod doctor;
 mod entrypoint;
 mod env_cmd;
