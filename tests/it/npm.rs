@@ -949,7 +949,14 @@ fn crate_package_ships_sources_only() {
             "{file} would be published"
         );
     }
-    for needed in ["src/main.rs", "src/lib.rs", "Cargo.lock", "README.md"] {
+    // The embedded compose file too: `include_str!` needs it to build.
+    for needed in [
+        "src/main.rs",
+        "src/lib.rs",
+        "src/compose/docker-compose.yml",
+        "Cargo.lock",
+        "README.md",
+    ] {
         assert!(
             files.iter().any(|f| f == needed),
             "{needed} is missing: {files:?}"
