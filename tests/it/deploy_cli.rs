@@ -11,7 +11,7 @@ use crate::setup::{configured, fake_for, run_with};
 
 /// A Convex project using the real CLI: `package.json`, `convex` linked from `tests/node`,
 /// one query in `<functions>/messages.ts`.
-fn convex_project(functions: &str) -> (Project, coder_convex::secrets::InstanceSecret) {
+pub(crate) fn convex_project(functions: &str) -> (Project, coder_convex::secrets::InstanceSecret) {
     let (p, secret) = configured();
     let peers = node_peers();
     p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);

@@ -13,6 +13,7 @@ mod fake_backend;
 mod architecture;
 mod auth_keys;
 mod auth_libs;
+mod backup;
 mod compose_file;
 mod configure;
 mod dashboard_login;
