@@ -34,5 +34,6 @@ mod shared_pg;
 mod snapshots;
 mod status_metadata;
 mod template;
+mod template_backup;
 mod template_team;
 mod up;
