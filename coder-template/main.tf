@@ -100,6 +100,43 @@ data "coder_parameter" "project_repo" {
   order        = 3
 }
 
+data "coder_parameter" "backup_keep" {
+  name         = "backup_keep"
+  display_name = "Backups kept"
+  description  = "coder-convex backs up the Convex data when the workspace stops (and daily if enabled) and keeps this many backups in ~/.local/share/coder-convex/backups."
+  type         = "number"
+  default      = 7
+  mutable      = true
+  icon         = "/icon/database.svg"
+  order        = 20
+  validation {
+    min = 1
+    max = 100
+  }
+}
+
+data "coder_parameter" "backup_daily" {
+  name         = "backup_daily"
+  display_name = "Daily backup"
+  description  = "Also back up the Convex data every day at 03:00 while the workspace runs."
+  type         = "bool"
+  default      = false
+  mutable      = true
+  icon         = "/icon/database.svg"
+  order        = 21
+}
+
+data "coder_parameter" "seed_data" {
+  name         = "seed_data"
+  display_name = "Seed data"
+  description  = "A backup (a path in the workspace, or an https URL of a snapshot .zip) a new workspace restores once after its first setup. Empty: start with no data."
+  type         = "string"
+  default      = ""
+  mutable      = false
+  icon         = "/icon/database.svg"
+  order        = 22
+}
+
 data "coder_parameter" "app_port" {
   name         = "app_port"
   display_name = "App dev server port"
@@ -342,7 +379,57 @@ resource "coder_script" "convex_setup" {
       say "setup failed; run 'coder-convex doctor' in a terminal for details"
       exit 1
     fi
+
+    # Seed data: a new workspace restores this backup once, after its first setup; the marker
+    # on the home volume keeps it from ever happening again.
+    seed='${data.coder_parameter.seed_data.value}'
+    marker="$${XDG_DATA_HOME:-$HOME/.local/share}/coder-convex/seeded"
+    if [ -n "$seed" ] && [ ! -e "$marker" ]; then
+      case "$seed" in
+        https://*)
+          archive="$(mktemp -d)/seed.zip"
+          curl -fsSL "$seed" -o "$archive" && seed=$archive ;;
+      esac
+      say "restoring the seed data once"
+      if coder-convex restore "$seed" --yes --force; then
+        mkdir -p "$(dirname "$marker")" && date >"$marker"
+      else
+        say "seeding failed; run 'coder-convex restore <backup> --yes --force' by hand"
+      fi
+    fi
   EOT
+}
+
+locals {
+  # Runs the installed coder-convex (or the project's own) in the project directory.
+  backup_command = <<-EOT
+    #!/bin/sh
+    set -eu
+    cd "$CODER_CONVEX_PROJECT_DIR" || exit 0
+    PATH="$CODER_CONVEX_PROJECT_DIR/node_modules/.bin:$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
+    [ -f .env.convex.local ] || { echo "not set up yet: nothing to back up"; exit 0; }
+    exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value}
+  EOT
+}
+
+# A backup when the workspace stops. A template update stops the workspace first, so this is
+# the pre-upgrade backup (backend upgrades are forward-only; README "Your data").
+resource "coder_script" "convex_backup_on_stop" {
+  agent_id     = coder_agent.main.id
+  display_name = "Convex backup"
+  icon         = "/icon/database.svg"
+  run_on_stop  = true
+  script       = local.backup_command
+}
+
+# An optional daily backup (03:00 in the agent's time zone; Coder cron has a seconds field).
+resource "coder_script" "convex_backup_daily" {
+  count        = data.coder_parameter.backup_daily.value ? 1 : 0
+  agent_id     = coder_agent.main.id
+  display_name = "Convex daily backup"
+  icon         = "/icon/database.svg"
+  cron         = "0 0 3 * * *"
+  script       = local.backup_command
 }
 
 # See https://registry.coder.com/modules/coder/code-server

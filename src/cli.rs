@@ -196,6 +196,17 @@ pub enum EnvFormat {
     Shell,
 }
 
+/// Options of the commands that run `convex export` / `convex import`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where backups are kept (default `${XDG_DATA_HOME:-~/.local/share}/coder-convex/backups/<instance>`).
+    #[arg(long, env = ev::CODER_CONVEX_BACKUP_DIR, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Seconds `convex export` / `convex import` may run before it is stopped.
+    #[arg(long, env = ev::CODER_CONVEX_SNAPSHOT_TIMEOUT, value_name = "SECS", default_value_t = 1800)]
+    pub snapshot_timeout: u64,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Configure, wait for the backend, push the environment, deploy, verify (the whole job).
@@ -323,6 +334,43 @@ pub enum Command {
     Db {
         #[command(subcommand)]
         command: DbCommand,
+    },
+    /// Back up the deployment's data, files and variables (`convex export` + a manifest).
+    Backup {
+        #[command(flatten)]
+        derive: DeriveArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        backup: BackupArgs,
+        /// Afterwards keep only the newest N backups (the oldest are removed).
+        #[arg(long, env = ev::CODER_CONVEX_BACKUP_KEEP, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        keep: Option<u64>,
+        /// Leave file storage out of the archive (tables only).
+        #[arg(long)]
+        no_file_storage: bool,
+        /// List the backups instead of taking one.
+        #[arg(long, conflicts_with_all = ["keep", "no_file_storage"])]
+        list: bool,
+    },
+    /// Replace the deployment's data and variables with a backup (`convex import --replace-all`).
+    Restore {
+        /// A backup: its name from `backup --list`, its directory, or a snapshot `.zip`
+        /// (default: the newest backup).
+        #[arg(value_name = "BACKUP")]
+        backup_name: Option<PathBuf>,
+        #[command(flatten)]
+        derive: DeriveArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        backup: BackupArgs,
+        /// Replace the data without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Restore a backup of another instance.
+        #[arg(long)]
+        force: bool,
     },
     /// Deploy the project's Convex functions with the Convex CLI.
     Deploy {

@@ -160,7 +160,15 @@ env_vars! {
     CODER_CONVEX_DASHBOARD_PORT;
     /// Where `docker` or `podman` is looked up.
     PATH;
-    /// The compose file is cached under `$HOME/.cache/coder-convex/` ...
+    /// Directory of `backup` and `restore` (default `${XDG_DATA_HOME:-~/.local/share}/coder-convex/backups/<instance>`).
+    CODER_CONVEX_BACKUP_DIR;
+    /// `backup`: keep only the newest N backups (`--keep`).
+    CODER_CONVEX_BACKUP_KEEP;
+    /// Seconds `convex export` / `convex import` may run in `backup` and `restore` (default 1800).
+    CODER_CONVEX_SNAPSHOT_TIMEOUT;
+    /// Backups are kept under `$XDG_DATA_HOME/coder-convex/backups/` when that is an absolute path ...
+    XDG_DATA_HOME;
+    /// The compose file is cached under `$HOME/.cache/coder-convex/` (and backups are kept under `$HOME/.local/share/coder-convex/backups/`) ...
     HOME;
     /// ... or under `$XDG_CACHE_HOME/coder-convex/` when that is an absolute path.
     XDG_CACHE_HOME;

@@ -18,6 +18,7 @@ pub mod workspace_db;
 mod auth_libs;
 mod backend;
 mod backend_text;
+mod backups;
 mod child;
 mod clock;
 mod coder_agent;
@@ -204,6 +205,38 @@ async fn dispatch(
             deploy,
             convex_args,
         } => commands::deploy::run(&ctx, derive, wait, deploy, convex_args).await,
+        Command::Backup {
+            derive,
+            wait,
+            backup,
+            keep,
+            no_file_storage,
+            list,
+        } => {
+            let args = commands::backup::Args {
+                backup,
+                keep: *keep,
+                file_storage: !no_file_storage,
+                list: *list,
+            };
+            commands::backup::run(&ctx, derive, wait, &args).await
+        }
+        Command::Restore {
+            backup_name,
+            derive,
+            wait,
+            backup,
+            yes,
+            force,
+        } => {
+            let args = commands::restore::Args {
+                name: backup_name.as_deref(),
+                backup,
+                yes: *yes,
+                force: *force,
+            };
+            commands::restore::run(&ctx, derive, wait, &args).await
+        }
         Command::Db { command } => commands::db::run(&ctx, command).await,
         Command::Status {
             derive,

@@ -43,6 +43,7 @@ pub struct RawEnv {
     pub coder_convex_dashboard_login: Option<String>,
     pub home: Option<String>,
     pub xdg_cache_home: Option<String>,
+    pub xdg_data_home: Option<String>,
 }
 
 impl RawEnv {

@@ -3,6 +3,7 @@
 //! [`steps`].
 
 pub(crate) mod admin_key;
+pub(crate) mod backup;
 pub(crate) mod configure;
 mod context;
 pub(crate) mod db;
@@ -12,6 +13,7 @@ pub(crate) mod down;
 pub(crate) mod env;
 pub(crate) mod env_set;
 pub(crate) mod logs;
+pub(crate) mod restore;
 pub(crate) mod setup;
 pub(crate) mod status;
 mod steps;

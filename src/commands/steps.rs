@@ -310,6 +310,62 @@ pub(crate) struct DeployDone {
     pub(crate) skipped: bool,
 }
 
+/// The project's Convex CLI, installed: its package manager and version.
+pub(crate) fn installed_cli(
+    ctx: &Ctx<'_>,
+    package_json: Option<&serde_json::Value>,
+) -> Result<(PackageManager, String)> {
+    let pm = PackageManager::detect(ctx.dir, package_json);
+    let installed = deploy::convex_installed(ctx.dir, pm, package_json).ok_or_else(|| {
+        Error::runtime(format!(
+            "the `convex` package is not installed in {}",
+            ctx.dir.display()
+        ))
+        .with_hint(format!("run `{}`", pm.install_hint()))
+    })?;
+    Ok((pm, installed.version().to_owned()))
+}
+
+/// Run `convex <args>` (export, import) with the deploy child environment; a failure is the
+/// CLI's own exit code with the tail of its output.
+pub(crate) async fn run_convex(
+    ctx: &Ctx<'_>,
+    pm: PackageManager,
+    backend: &Backend,
+    admin_key: &str,
+    args: &[String],
+    timeout: Duration,
+) -> Result<()> {
+    let (program, args) = pm.convex_command(args);
+    let invocation = convex_cli::Invocation {
+        dir: ctx.dir,
+        program,
+        args,
+        env: convex_cli::child_env(ctx.process_env, backend.url(), admin_key),
+        timeout,
+    };
+    let display = invocation.display();
+    ctx.out.info(format!("running: {display}"));
+    let finished = convex_cli::run(invocation, ctx.out).await?;
+    if finished.success() {
+        return Ok(());
+    }
+    let hint = match (finished.timed_out, finished.forwarded) {
+        (true, _) => format!(
+            "raise the limit with --snapshot-timeout / {}",
+            crate::env_vars::CODER_CONVEX_SNAPSHOT_TIMEOUT
+        ),
+        (_, Some(signal)) => format!("stopped by {signal}; nothing was kept, run it again"),
+        _ => "fix the error above and run it again".to_owned(),
+    };
+    Err(Error::Child {
+        program: display,
+        code: finished.code(),
+        tail: finished.tail,
+        hint: Some(hint),
+    })
+}
+
 /// Step 8, when there is something to deploy.
 pub(crate) async fn deploy(
     ctx: &Ctx<'_>,

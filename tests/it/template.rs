@@ -488,9 +488,7 @@ fn resources_carry_coder_labels() {
 #[test]
 fn startup_script_installs_the_binary_and_runs_setup() {
     let template = Template::load();
-    let scripts = template.resources("coder_script");
-    assert_eq!(scripts.len(), 1, "one coder_script");
-    let script = scripts.values().next().expect("one script");
+    let script = template.resource("coder_script", "convex_setup");
     assert!(bool_attr(script, "run_on_start"));
     assert!(
         !bool_attr(script, "start_blocks_login"),
@@ -527,8 +525,7 @@ fn startup_script_installs_the_binary_and_runs_setup() {
 #[test]
 fn startup_script_prefers_the_projects_own_copy_and_needs_no_install_variable() {
     let template = Template::load();
-    let scripts = template.resources("coder_script");
-    let body = text_attr(scripts.values().next().expect("one script"), "script");
+    let body = text_attr(template.resource("coder_script", "convex_setup"), "script");
     let lines: Vec<&str> = body.lines().map(str::trim).collect();
     let own_copy = lines
         .iter()

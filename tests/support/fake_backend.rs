@@ -22,6 +22,10 @@ use serde_json::{Value, json};
 mod fake_push;
 #[allow(unused_imports)]
 pub use fake_push::{Deployed, PushConfig, PushRecorded};
+#[path = "fake_snapshot.rs"]
+mod fake_snapshot;
+#[allow(unused_imports)]
+pub use fake_snapshot::{Data, SnapshotConfig, SnapshotRecorded};
 
 /// How the fake behaves.
 #[derive(Debug, Clone)]
@@ -54,6 +58,10 @@ pub struct FakeConfig {
     pub env: BTreeMap<String, String>,
     /// The push protocol's faults (`fake_push.rs`).
     pub push: PushConfig,
+    /// What `/version` answers (a release tag, or `unknown` as a source build reports).
+    pub version: String,
+    /// The snapshot export/import behaviours (`fake_snapshot.rs`).
+    pub snapshot: SnapshotConfig,
 }
 
 impl FakeConfig {
@@ -74,6 +82,8 @@ impl FakeConfig {
             no_canonical_update: false,
             env: BTreeMap::new(),
             push: PushConfig::default(),
+            version: "unknown".to_owned(),
+            snapshot: SnapshotConfig::default(),
         }
     }
 }
@@ -110,6 +120,7 @@ pub struct FakeBackend {
     pub site_url: String,
     shared: AppState,
     push: fake_push::PushState,
+    snapshot: fake_snapshot::SnapshotState,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -143,6 +154,11 @@ impl FakeBackend {
             config.legacy_keys_only,
             config.push.clone(),
         );
+        let snapshot = fake_snapshot::state(
+            &config.instance_name,
+            &config.secret,
+            config.snapshot.clone(),
+        );
         let shared = Arc::new(Shared {
             recorded: Mutex::new(Recorded {
                 env: config.env.clone(),
@@ -164,7 +180,8 @@ impl FakeBackend {
             .route("/api/v1/update_canonical_url", post(update_canonical_url))
             .fallback(not_found)
             .with_state(shared.clone())
-            .merge(fake_push::router(push.clone()));
+            .merge(fake_push::router(push.clone()))
+            .merge(fake_snapshot::router(snapshot.clone()));
         let site = Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -194,8 +211,24 @@ impl FakeBackend {
             site_url: format!("http://{site_addr}"),
             shared,
             push,
+            snapshot,
             runtime: None,
         }
+    }
+
+    /// What the snapshot routes recorded and the data they hold, under the lock.
+    pub fn snapshots<T>(&self, f: impl FnOnce(&mut SnapshotRecorded) -> T) -> T {
+        f(&mut self.snapshot.recorded.lock().expect("snapshot state"))
+    }
+
+    /// The deployment's tables and files.
+    pub fn data(&self) -> Data {
+        self.snapshots(|r| r.data.clone())
+    }
+
+    /// Replace the deployment's tables and files (`Data::default()` wipes them).
+    pub fn set_data(&self, data: Data) {
+        self.snapshots(|r| r.data = data);
     }
 
     /// A snapshot of what the push routes recorded, under the lock.
@@ -346,7 +379,7 @@ async fn version(State(state): State<AppState>, headers: HeaderMap) -> Response 
             "starting up",
         );
     }
-    "unknown".into_response()
+    state.config.version.clone().into_response()
 }
 
 async fn instance_name(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -1,0 +1,316 @@
+//! The backup store: where backups live, what one is, how one is written so that an
+//! interrupted backup never looks complete, listing and pruning.
+//!
+//! A store is one directory per instance (default
+//! `${XDG_DATA_HOME:-~/.local/share}/coder-convex/backups/<instance>`, on the persistent home
+//! volume and outside the project, so `git clean` cannot delete it), mode 0700. Each backup
+//! is a directory `backup-<unix ms>` holding `snapshot.zip` (what `convex export` wrote) and
+//! `manifest.json` (instance, versions, time, the deployment's variables: secrets, so 0600).
+//! A backup is written in a `.partial-*` directory beside them and renamed into place only
+//! when both files are complete; whatever a killed run leaves is a `.partial-*` directory,
+//! which listing ignores and the next backup removes.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
+
+/// The archive's name inside a backup.
+pub(crate) const ARCHIVE: &str = "snapshot.zip";
+/// The manifest's name inside a backup.
+pub(crate) const MANIFEST: &str = "manifest.json";
+/// Prefix of complete backups.
+const PREFIX: &str = "backup-";
+/// Prefix of backups being written (or abandoned by a killed run).
+const PARTIAL: &str = ".partial-";
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
+/// The manifest format this version writes and reads.
+const FORMAT: u32 = 1;
+
+/// What a backup holds besides the archive. No `Debug`: it holds the deployment's
+/// variables, which are secrets.
+#[derive(Serialize, Deserialize, Clone)]
+pub(crate) struct Manifest {
+    pub(crate) format: u32,
+    pub(crate) instance_name: String,
+    /// What `GET /version` answered when the backup was taken.
+    pub(crate) backend_version: String,
+    /// The project's `convex` npm package that ran the export.
+    pub(crate) convex_cli_version: String,
+    pub(crate) created_unix_ms: u64,
+    /// The same instant, as an HTTP date (for people reading the file).
+    pub(crate) created_at: String,
+    pub(crate) file_storage: bool,
+    pub(crate) archive_bytes: u64,
+    /// The deployment's environment variables (`None`: the backend cannot list them).
+    pub(crate) environment_variables: Option<BTreeMap<String, String>>,
+}
+
+impl Manifest {
+    pub(crate) fn new(
+        instance_name: &str,
+        backend_version: &str,
+        convex_cli_version: &str,
+        file_storage: bool,
+        environment_variables: Option<BTreeMap<String, String>>,
+    ) -> Self {
+        let now = std::time::SystemTime::now();
+        let created_unix_ms = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            format: FORMAT,
+            instance_name: instance_name.to_owned(),
+            backend_version: backend_version.to_owned(),
+            convex_cli_version: convex_cli_version.to_owned(),
+            created_unix_ms,
+            created_at: httpdate::fmt_http_date(now),
+            file_storage,
+            archive_bytes: 0,
+            environment_variables,
+        }
+    }
+}
+
+/// One complete backup, as listed.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
+    pub(crate) instance_name: String,
+    pub(crate) backend_version: String,
+    pub(crate) created_unix_ms: u64,
+    /// Archive plus manifest.
+    pub(crate) bytes: u64,
+    pub(crate) file_storage: bool,
+}
+
+/// The default store of an instance: `${XDG_DATA_HOME:-$HOME/.local/share}/coder-convex/backups/<instance>`.
+pub(crate) fn default_dir(
+    xdg_data_home: Option<&str>,
+    home: Option<&str>,
+    instance: &str,
+) -> Result<PathBuf> {
+    // The XDG spec says to ignore a relative XDG_DATA_HOME.
+    let base = match (xdg_data_home.map(Path::new), home) {
+        (Some(xdg), _) if xdg.is_absolute() => xdg.to_owned(),
+        (_, Some(home)) if Path::new(home).is_absolute() => Path::new(home).join(".local/share"),
+        _ => {
+            return Err(Error::invalid(
+                ev::HOME,
+                "neither XDG_DATA_HOME nor HOME is an absolute path",
+            )
+            .with_hint("set HOME (or XDG_DATA_HOME), or name the directory with --dir"));
+        }
+    };
+    Ok(base.join("coder-convex/backups").join(instance))
+}
+
+/// A backup being written: a `.partial-*` directory that becomes a backup on [`Pending::commit`]
+/// and is removed when dropped before that.
+pub(crate) struct Pending {
+    dir: tempfile::TempDir,
+    store: PathBuf,
+}
+
+impl Pending {
+    /// Where `convex export` writes the archive.
+    pub(crate) fn archive(&self) -> PathBuf {
+        self.dir.path().join(ARCHIVE)
+    }
+
+    /// Write the manifest (0600), fix the archive's mode, and rename the directory into place.
+    pub(crate) fn commit(self, mut manifest: Manifest) -> Result<Entry> {
+        let archive = self.archive();
+        let meta = fs_err::metadata(&archive)?;
+        fs_err::set_permissions(&archive, std::fs::Permissions::from_mode(FILE_MODE))?;
+        manifest.archive_bytes = meta.len();
+        let text = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| Error::runtime_from("cannot encode the backup manifest", e))?;
+        let path = self.dir.path().join(MANIFEST);
+        {
+            use fs_err::os::unix::fs::OpenOptionsExt as _;
+            use std::io::Write as _;
+            let mut file = fs_err::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(FILE_MODE)
+                .open(&path)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+        }
+        let name = format!("{PREFIX}{}", manifest.created_unix_ms);
+        let target = self.store.join(&name);
+        let partial = self.dir.keep();
+        fs_err::rename(&partial, &target)?;
+        Ok(Entry {
+            name,
+            path: target,
+            instance_name: manifest.instance_name,
+            backend_version: manifest.backend_version,
+            created_unix_ms: manifest.created_unix_ms,
+            bytes: meta.len() + text.len() as u64,
+            file_storage: manifest.file_storage,
+        })
+    }
+}
+
+/// Create the store (0700) and a pending backup in it; leftovers of killed runs are removed.
+pub(crate) fn begin(store: &Path) -> Result<Pending> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(store)
+        .map_err(|e| Error::runtime_from(format!("cannot create {}", store.display()), e))?;
+    fs_err::set_permissions(store, std::fs::Permissions::from_mode(DIR_MODE))?;
+    for entry in fs_err::read_dir(store)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(PARTIAL) {
+            tracing::debug!(path = %entry.path().display(), "removing an interrupted backup");
+            let _ = fs_err::remove_dir_all(entry.path());
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(PARTIAL)
+        .permissions(std::fs::Permissions::from_mode(DIR_MODE))
+        .tempdir_in(store)
+        .map_err(|e| Error::runtime_from(format!("cannot write in {}", store.display()), e))?;
+    Ok(Pending {
+        dir,
+        store: store.to_owned(),
+    })
+}
+
+/// Read the manifest of a backup directory.
+pub(crate) fn manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = fs_err::read_to_string(&path)?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| Error::file(&path, format!("is not a coder-convex backup manifest: {e}")))?;
+    if manifest.format != FORMAT {
+        return Err(Error::file(
+            &path,
+            format!(
+                "has format {} (this version reads {FORMAT})",
+                manifest.format
+            ),
+        )
+        .with_hint("restore it with the coder-convex version that wrote it"));
+    }
+    Ok(manifest)
+}
+
+/// The complete backups in a store, oldest first (an absent store has none).
+pub(crate) fn list(store: &Path) -> Result<Vec<Entry>> {
+    let Ok(read) = std::fs::read_dir(store) else {
+        return Ok(Vec::new());
+    };
+    let mut entries = Vec::new();
+    for entry in read.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(manifest) = manifest(&path) else {
+            continue;
+        };
+        let size = |f: &str| std::fs::metadata(path.join(f)).map_or(0, |m| m.len());
+        if !path.join(ARCHIVE).is_file() {
+            continue;
+        }
+        entries.push(Entry {
+            bytes: size(ARCHIVE) + size(MANIFEST),
+            name,
+            path,
+            instance_name: manifest.instance_name,
+            backend_version: manifest.backend_version,
+            created_unix_ms: manifest.created_unix_ms,
+            file_storage: manifest.file_storage,
+        });
+    }
+    entries.sort_by(|a, b| (a.created_unix_ms, &a.name).cmp(&(b.created_unix_ms, &b.name)));
+    Ok(entries)
+}
+
+/// Remove the oldest backups beyond `keep`; returns the names removed.
+pub(crate) fn prune(store: &Path, keep: usize) -> Result<Vec<String>> {
+    let entries = list(store)?;
+    let excess = entries.len().saturating_sub(keep);
+    let mut removed = Vec::new();
+    for entry in entries.into_iter().take(excess) {
+        fs_err::remove_dir_all(&entry.path)?;
+        removed.push(entry.name);
+    }
+    Ok(removed)
+}
+
+/// `12.3 MB`, `4.0 kB`, `512 B`.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_dir_follows_xdg_then_home() {
+        assert_eq!(
+            default_dir(Some("/data"), Some("/home/u"), "app").unwrap(),
+            PathBuf::from("/data/coder-convex/backups/app")
+        );
+        assert_eq!(
+            default_dir(Some("relative"), Some("/home/u"), "app").unwrap(),
+            PathBuf::from("/home/u/.local/share/coder-convex/backups/app")
+        );
+        assert_eq!(
+            default_dir(None, None, "app").unwrap_err().code(),
+            "invalid_input"
+        );
+    }
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(4_000), "4.0 kB");
+        assert_eq!(human_bytes(12_345_678), "12.3 MB");
+    }
+
+    #[test]
+    fn a_dropped_backup_leaves_nothing_and_a_committed_one_is_listed() {
+        let store = tempfile::tempdir().unwrap();
+        let pending = begin(store.path()).unwrap();
+        std::fs::write(pending.archive(), b"zip").unwrap();
+        drop(pending);
+        assert!(std::fs::read_dir(store.path()).unwrap().next().is_none());
+        let pending = begin(store.path()).unwrap();
+        std::fs::write(pending.archive(), b"zip").unwrap();
+        let entry = pending
+            .commit(Manifest::new("app", "unknown", "1.48.0", true, None))
+            .unwrap();
+        let listed = list(store.path()).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].name, entry.name);
+        assert_eq!(listed[0].instance_name, "app");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(store.path()), 0o700);
+        assert_eq!(mode(&entry.path), 0o700);
+        assert_eq!(mode(&entry.path.join(MANIFEST)), 0o600);
+        assert_eq!(mode(&entry.path.join(ARCHIVE)), 0o600);
+    }
+}

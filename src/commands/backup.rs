@@ -1,0 +1,174 @@
+//! `coder-convex backup`: a snapshot of the deployment through the project's own Convex CLI
+//! (`convex export --path …`, file storage included unless `--no-file-storage`) beside a
+//! manifest (instance, versions, time, the deployment's variables), written atomically into
+//! the backup store (`backups.rs`); `--keep N` prunes, `--list` lists.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backups::{self, Entry, Manifest};
+use crate::cli::{BackupArgs, DeriveArgs, WaitArgs};
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+
+use super::context::{self, Ctx, Outcome};
+use super::steps;
+
+pub(crate) struct Args<'a> {
+    pub(crate) backup: &'a BackupArgs,
+    pub(crate) keep: Option<u64>,
+    pub(crate) file_storage: bool,
+    pub(crate) list: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    dir: PathBuf,
+    /// The backup taken (absent with `--list`).
+    backup: Option<Entry>,
+    /// Names removed by `--keep`.
+    removed: Vec<String>,
+    /// With `--list`: every complete backup, oldest first.
+    backups: Option<Vec<Entry>>,
+}
+
+/// The store of this project's instance: `--dir`, else the default under the data home.
+pub(crate) fn store(ctx: &Ctx<'_>, args: &BackupArgs, instance: &str) -> Result<PathBuf> {
+    match &args.dir {
+        Some(dir) => Ok(dir.clone()),
+        None => backups::default_dir(
+            ctx.env.xdg_data_home.as_deref(),
+            ctx.env.home.as_deref(),
+            instance,
+        ),
+    }
+}
+
+/// `backup-1732790000123 · 3 min ago · 12.3 kB · backend unknown`.
+pub(crate) fn describe(entry: &Entry) -> String {
+    format!(
+        "{} · {} · {} · backend {}",
+        entry.name,
+        ago_ms(entry.created_unix_ms),
+        backups::human_bytes(entry.bytes),
+        crate::backend_text::sanitize(&entry.backend_version)
+    )
+}
+
+/// `42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
+pub(crate) fn ago_ms(unix_ms: u64) -> String {
+    let secs = crate::clock::unix_now().saturating_sub(unix_ms / 1000);
+    match secs {
+        0..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86400),
+    }
+}
+
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    wait: &WaitArgs,
+    args: &Args<'_>,
+) -> Result<Outcome> {
+    let deadline = Deadline::after_secs(wait.wait, "--wait");
+    let session = context::session(ctx, derive).await?;
+    let dir = store(ctx, args.backup, &session.derived.instance_name)?;
+    if args.list {
+        return list(ctx, dir);
+    }
+    let (pm, cli_version) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
+    let connected = steps::connect(
+        &session.derived,
+        &session.admin_key,
+        &session.secret,
+        deadline,
+        ctx.out,
+    )
+    .await?;
+    let key = connected.legacy_key.clone().unwrap_or(session.admin_key);
+    let env = connected.backend.list_env().await.map_err(|e| {
+        Error::runtime_from("cannot list the deployment's environment variables", e)
+    })?;
+    if env.is_none() {
+        ctx.out.warn(
+            "this backend cannot list its environment variables (before 2025-08): the backup has none",
+        );
+    }
+    let pending = backups::begin(&dir)?;
+    let mut export = vec![
+        "export".to_owned(),
+        "--path".to_owned(),
+        path_arg(&pending.archive())?,
+    ];
+    if args.file_storage {
+        export.push("--include-file-storage".to_owned());
+    }
+    steps::run_convex(
+        ctx,
+        pm,
+        &connected.backend,
+        &key,
+        &export,
+        Duration::from_secs(args.backup.snapshot_timeout),
+    )
+    .await?;
+    let manifest = Manifest::new(
+        &session.derived.instance_name,
+        &connected.version,
+        &cli_version,
+        args.file_storage,
+        env,
+    );
+    let entry = pending.commit(manifest)?;
+    ctx.out.success(format!(
+        "backed up to {} ({})",
+        entry.path.display(),
+        backups::human_bytes(entry.bytes)
+    ));
+    let removed = match args.keep {
+        Some(keep) => backups::prune(&dir, usize::try_from(keep).unwrap_or(usize::MAX))?,
+        None => Vec::new(),
+    };
+    if !removed.is_empty() {
+        ctx.out.info(format!(
+            "removed {} older backup(s) beyond --keep: {}",
+            removed.len(),
+            removed.join(", ")
+        ));
+    }
+    Ok(Outcome::ok(&Report {
+        dir,
+        backup: Some(entry),
+        removed,
+        backups: None,
+    }))
+}
+
+fn list(ctx: &Ctx<'_>, dir: PathBuf) -> Result<Outcome> {
+    let entries = backups::list(&dir)?;
+    if entries.is_empty() {
+        ctx.out.info(format!("no backups in {} yet", dir.display()));
+    }
+    if !ctx.json {
+        for entry in entries.iter().rev() {
+            ctx.out.data(describe(entry));
+        }
+    }
+    Ok(Outcome::ok(&Report {
+        dir,
+        backup: None,
+        removed: Vec::new(),
+        backups: Some(entries),
+    }))
+}
+
+/// A path for the CLI's argv (not a secret); it must be UTF-8 for the CLI.
+pub(crate) fn path_arg(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid("--dir", format!("{} is not UTF-8", path.display())))
+}

@@ -1,0 +1,192 @@
+//! `coder-convex restore [BACKUP]`: replace the deployment's data with a backup
+//! (`convex import --replace-all`), then its environment variables with the manifest's. The
+//! newest backup by default; another instance's backup only with `--force`; asks first
+//! unless `--yes`, and without a terminal to ask, refuses instead of hanging.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backend::EnvChange;
+use crate::backups::{self, Manifest};
+use crate::cli::{BackupArgs, DeriveArgs, WaitArgs};
+use crate::deadline::Deadline;
+use crate::error::{Error, Result};
+
+use super::backup::{path_arg, store};
+use super::context::{self, Ctx, Outcome};
+use super::steps;
+
+pub(crate) struct Args<'a> {
+    pub(crate) name: Option<&'a Path>,
+    pub(crate) backup: &'a BackupArgs,
+    pub(crate) yes: bool,
+    pub(crate) force: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    archive: PathBuf,
+    /// The instance the backup was taken of (`None`: a bare archive without a manifest).
+    from_instance: Option<String>,
+    /// Names of the variables set and deleted (values never reported).
+    env_set: Vec<String>,
+    env_deleted: Vec<String>,
+}
+
+/// The archive to import and its manifest, if it has one.
+fn resolve(store: &Path, name: Option<&Path>) -> Result<(PathBuf, Option<Manifest>)> {
+    let dir = match name {
+        None => {
+            let newest = backups::list(store)?.pop().ok_or_else(|| {
+                Error::invalid("BACKUP", format!("there is no backup in {}", store.display()))
+                    .with_hint("take one with `coder-convex backup`, or name a backup directory or snapshot .zip")
+            })?;
+            newest.path
+        }
+        Some(name) if name.is_file() => return Ok((name.to_owned(), None)),
+        Some(name) if name.is_dir() => name.to_owned(),
+        Some(name) if store.join(name).is_dir() => store.join(name),
+        Some(name) => {
+            return Err(Error::invalid(
+                "BACKUP",
+                format!(
+                    "{} is neither a backup nor a snapshot archive",
+                    name.display()
+                ),
+            )
+            .with_hint("`coder-convex backup --list` shows the backups"));
+        }
+    };
+    let manifest = backups::manifest(&dir)?;
+    Ok((dir.join(backups::ARCHIVE), Some(manifest)))
+}
+
+pub(crate) async fn run(
+    ctx: &Ctx<'_>,
+    derive: &DeriveArgs,
+    wait: &WaitArgs,
+    args: &Args<'_>,
+) -> Result<Outcome> {
+    let deadline = Deadline::after_secs(wait.wait, "--wait");
+    let session = context::session(ctx, derive).await?;
+    let instance = session.derived.instance_name.clone();
+    let dir = store(ctx, args.backup, &instance)?;
+    let (archive, manifest) = resolve(&dir, args.name)?;
+    if let Some(m) = &manifest
+        && m.instance_name != instance
+        && !args.force
+    {
+        return Err(Error::invalid(
+            "BACKUP",
+            format!(
+                "is a backup of instance {:?}, this project is {instance:?}",
+                m.instance_name
+            ),
+        )
+        .with_hint("pass --force to restore it here anyway (seeding a new workspace)"));
+    }
+    if !args.yes {
+        let question = format!(
+            "Replace every table, file and environment variable of {instance} with {}?",
+            archive.display()
+        );
+        match ctx.out.confirm(&question) {
+            Some(true) => {}
+            Some(false) => {
+                return Err(Error::invalid(
+                    "--yes",
+                    "not confirmed; nothing was restored",
+                ));
+            }
+            None => {
+                return Err(Error::invalid(
+                    "--yes",
+                    "restore replaces the deployment's data and needs --yes when there is no terminal to ask",
+                )
+                .with_hint("`coder-convex restore --yes` (the newest backup) or `coder-convex restore <BACKUP> --yes`"));
+            }
+        }
+    }
+    let (pm, _) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
+    let connected = steps::connect(
+        &session.derived,
+        &session.admin_key,
+        &session.secret,
+        deadline,
+        ctx.out,
+    )
+    .await?;
+    let key = connected.legacy_key.clone().unwrap_or(session.admin_key);
+    let import = vec![
+        "import".to_owned(),
+        "--replace-all".to_owned(),
+        "--yes".to_owned(),
+        path_arg(&archive)?,
+    ];
+    steps::run_convex(
+        ctx,
+        pm,
+        &connected.backend,
+        &key,
+        &import,
+        Duration::from_secs(args.backup.snapshot_timeout),
+    )
+    .await?;
+    ctx.out.success("data restored");
+    let wanted = manifest
+        .as_ref()
+        .and_then(|m| m.environment_variables.clone());
+    let (env_set, env_deleted) = match wanted {
+        Some(wanted) => restore_env(&connected.backend, &wanted).await?,
+        None => (Vec::new(), Vec::new()),
+    };
+    ctx.out.success(format!(
+        "environment variables: {} set, {} deleted",
+        env_set.len(),
+        env_deleted.len()
+    ));
+    Ok(Outcome::ok(&Report {
+        archive,
+        from_instance: manifest.map(|m| m.instance_name),
+        env_set,
+        env_deleted,
+    }))
+}
+
+/// Make the deployment's variables exactly the backup's, in one update.
+async fn restore_env(
+    backend: &crate::backend::Backend,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let failed = |e| Error::runtime_from("cannot restore the environment variables", e);
+    let current = backend
+        .list_env()
+        .await
+        .map_err(failed)?
+        .unwrap_or_default();
+    let mut changes = Vec::new();
+    let (mut set, mut deleted) = (Vec::new(), Vec::new());
+    for (name, value) in wanted {
+        if current.get(name) != Some(value) {
+            set.push(name.clone());
+            changes.push(EnvChange {
+                name: name.clone(),
+                value: Some(value.clone()),
+            });
+        }
+    }
+    for name in current.keys().filter(|n| !wanted.contains_key(*n)) {
+        deleted.push(name.clone());
+        changes.push(EnvChange {
+            name: name.clone(),
+            value: None,
+        });
+    }
+    if !changes.is_empty() {
+        backend.update_env(&changes).await.map_err(failed)?;
+    }
+    Ok((set, deleted))
+}
