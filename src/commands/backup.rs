@@ -51,21 +51,10 @@ pub(crate) fn describe(entry: &Entry) -> String {
     format!(
         "{} · {} · {} · backend {}",
         entry.name,
-        ago_ms(entry.created_unix_ms),
+        crate::clock::ago_ms(entry.created_unix_ms),
         backups::human_bytes(entry.bytes),
         crate::backend_text::sanitize(&entry.backend_version)
     )
-}
-
-/// `42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
-pub(crate) fn ago_ms(unix_ms: u64) -> String {
-    let secs = crate::clock::unix_now().saturating_sub(unix_ms / 1000);
-    match secs {
-        0..60 => format!("{secs} s ago"),
-        60..3600 => format!("{} min ago", secs / 60),
-        3600..86400 => format!("{} h ago", secs / 3600),
-        _ => format!("{} d ago", secs / 86400),
-    }
 }
 
 pub(crate) async fn run(

@@ -44,6 +44,8 @@ struct Report {
     /// Per-library checks (with a healthy backend).
     auth: Vec<AuthCheck>,
     last_deploy: Option<DeployOutcome>,
+    /// The newest backup of this instance in the default store, if any.
+    last_backup: Option<crate::backups::Entry>,
     /// The containers `up` started, when this project has some (never in Coder).
     #[serde(skip_serializing_if = "Option::is_none")]
     containers: Option<ContainersReport>,
@@ -108,6 +110,7 @@ pub(crate) async fn run(
     };
     let mut report = report(&derived, &findings, auth, deploy::last(ctx.dir));
     report.containers = containers(ctx).await;
+    report.last_backup = newest_backup(ctx, &derived.instance_name);
     if let Some(item) = metadata {
         // Informational: the line says what is wrong, the exit status stays 0.
         if !ctx.json {
@@ -180,8 +183,20 @@ fn report(
         auth_libs: derived.auth_libs.clone(),
         auth,
         last_deploy,
+        last_backup: None,
         containers: None,
     }
+}
+
+/// The newest backup in the instance's default store (`backup --dir` stores are not searched).
+pub(crate) fn newest_backup(ctx: &Ctx<'_>, instance: &str) -> Option<crate::backups::Entry> {
+    let store = crate::backups::default_dir(
+        ctx.env.xdg_data_home.as_deref(),
+        ctx.env.home.as_deref(),
+        instance,
+    )
+    .ok()?;
+    crate::backups::list(&store).ok()?.pop()
 }
 
 fn print(ctx: &Ctx<'_>, report: &Report) {
@@ -288,11 +303,15 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
     match &report.last_deploy {
         Some(d) => out.data(format!(
             "last deploy {} ({}, {:.1} s)",
-            ago(d.finished_at),
+            crate::clock::ago(d.finished_at),
             d.command,
             d.duration_ms as f64 / 1000.0
         )),
         None => out.data("last deploy none recorded from this directory"),
+    }
+    match &report.last_backup {
+        Some(b) => out.data(format!("last backup {}", super::backup::describe(b))),
+        None => out.data("last backup none (`coder-convex backup` takes one)"),
     }
 }
 
@@ -317,18 +336,7 @@ fn metadata_line(report: &Report, item: MetadataItem) -> String {
         MetadataItem::Deploy => report
             .last_deploy
             .as_ref()
-            .map_or_else(|| "never".to_owned(), |d| ago(d.finished_at)),
-    }
-}
-
-/// `42 s ago`, `5 min ago`, `3 h ago`, `2 d ago`.
-fn ago(unix_s: u64) -> String {
-    let secs = crate::clock::unix_now().saturating_sub(unix_s);
-    match secs {
-        0..60 => format!("{secs} s ago"),
-        60..3600 => format!("{} min ago", secs / 60),
-        3600..86400 => format!("{} h ago", secs / 3600),
-        _ => format!("{} d ago", secs / 86400),
+            .map_or_else(|| "never".to_owned(), |d| crate::clock::ago(d.finished_at)),
     }
 }
 

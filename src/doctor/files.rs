@@ -405,3 +405,36 @@ pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::auth_libs::AuthC
         ))
     })
 }
+
+/// The newest backup of this instance in the default store: its age and size.
+pub(super) fn backups_check(env: &RawEnv, derived: &Derived) -> Check {
+    let name = "backups";
+    let Ok(store) = crate::backups::default_dir(
+        env.xdg_data_home.as_deref(),
+        env.home.as_deref(),
+        &derived.instance_name,
+    ) else {
+        return Check::skip(name, "no data home (HOME or XDG_DATA_HOME) to look in");
+    };
+    match crate::backups::list(&store)
+        .ok()
+        .and_then(|mut all| all.pop())
+    {
+        Some(newest) => Check::pass(
+            name,
+            format!(
+                "newest {} ({})",
+                crate::backups::human_bytes(newest.bytes),
+                crate::clock::ago_ms(newest.created_unix_ms)
+            ),
+        ),
+        // A new project is healthy without one; the detail says how to take one.
+        None => Check::pass(
+            name,
+            format!(
+                "no backup of {} yet (`coder-convex backup` takes one)",
+                derived.instance_name
+            ),
+        ),
+    }
+}

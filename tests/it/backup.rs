@@ -179,12 +179,53 @@ fn the_default_store_is_under_the_data_home_outside_the_project() {
         &fake,
         &[("XDG_DATA_HOME", data_home.path().to_str().unwrap())],
     );
-    let dir = run.json()["dir"].as_str().unwrap().to_owned();
+    let doc = run.json();
+    let dir = doc["dir"].as_str().unwrap().to_owned();
     assert_eq!(
         PathBuf::from(dir),
         data_home
             .path()
             .join("coder-convex/backups/convex-self-hosted")
+    );
+    // status and doctor show the newest backup of the default store.
+    let xdg = [("XDG_DATA_HOME", data_home.path().to_str().unwrap())];
+    let status = run_with(&p, &["--json", "status"], &fake, &xdg).json();
+    assert_eq!(status["last_backup"]["name"], doc["backup"]["name"]);
+    assert_eq!(status["last_backup"]["bytes"], doc["backup"]["bytes"]);
+    let doctor = run_with(&p, &["--json", "doctor"], &fake, &xdg);
+    let checks: serde_json::Value = serde_json::from_str(&doctor.stdout()).unwrap();
+    let backups = checks["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backups")
+        .expect("a backups check")
+        .clone();
+    assert_eq!(backups["status"], "pass");
+    assert!(
+        backups["detail"].as_str().unwrap().starts_with("newest "),
+        "{backups}"
+    );
+    // A store with none: said, with the command to run.
+    let empty = tempfile::tempdir().unwrap();
+    let none = [("XDG_DATA_HOME", empty.path().to_str().unwrap())];
+    let doctor = run_with(&p, &["--json", "doctor"], &fake, &none);
+    let checks: serde_json::Value = serde_json::from_str(&doctor.stdout()).unwrap();
+    let backups = checks["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "backups")
+        .expect("a backups check")
+        .clone();
+    assert_eq!(backups["status"], "pass");
+    assert_eq!(
+        backups["detail"],
+        "no backup of convex-self-hosted yet (`coder-convex backup` takes one)"
+    );
+    assert_eq!(
+        run_with(&p, &["--json", "status"], &fake, &none).json()["last_backup"],
+        serde_json::Value::Null
     );
 }
 
