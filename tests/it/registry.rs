@@ -130,6 +130,8 @@ impl Registry {
             .arg("publish")
             .arg(tgz)
             .arg(auth)
+            // On the command line: it beats a package's own `publishConfig.registry`.
+            .arg(format!("--registry={}", self.url()))
             .output()
             .expect("npm publish");
         assert!(out.status.success(), "npm publish: {}", stderr_of(&out));
@@ -141,7 +143,7 @@ impl Registry {
 }
 
 impl Drop for Registry {
-    pub(crate) fn drop(&mut self) {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = self.watchdog.kill();
