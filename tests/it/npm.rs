@@ -6,8 +6,7 @@
 //! glibc floor, the version kept in one place, and what `cargo package` ships.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
@@ -18,35 +17,13 @@ use std::time::{Duration, Instant};
 use coder_convex::secrets::InstanceSecret;
 
 use crate::fake_backend::{FakeBackend, FakeConfig};
+use crate::registry::{Registry, npm_env, registry_tools, stderr_of};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const PLATFORM_PACKAGE: &str = "coder-convex-linux-x64";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `tests/registry` (verdaccio, pnpm) with its npm packages installed, once per test run.
-fn registry_tools() -> PathBuf {
-    static INSTALL: Mutex<bool> = Mutex::new(false);
-    let dir = repo_root().join("tests/registry");
-    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if !*done && !dir.join("node_modules/.bin/verdaccio").exists() {
-        let status = Command::new("npm")
-            .args([
-                "ci",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--prefix",
-            ])
-            .arg(&dir)
-            .status()
-            .expect("npm is needed for the packaging tests");
-        assert!(status.success(), "npm ci in tests/registry failed");
-    }
-    *done = true;
-    dir
 }
 
 /// The tarballs `scripts/package-npm.sh` wrote, built once per test run.
@@ -149,119 +126,15 @@ fn manifest(tgz: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("package.json is JSON")
 }
 
-/// A plain HTTP/1.0 GET on loopback: the status code and the body.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
-}
-
-/// verdaccio on a free loopback port, storing in a temp dir, with no uplinks (nothing reaches
-/// the internet) and anonymous publishing; killed on drop, or by a watchdog when the test
-/// process dies first.
-struct Registry {
-    child: Child,
-    watchdog: Child,
-    port: u16,
-    storage: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 impl Registry {
-    fn start() -> Self {
-        let tools = registry_tools();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let storage = dir.path().join("storage");
-        let config = dir.path().join("config.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "storage: {storage}\n\
-                 auth:\n  htpasswd:\n    file: {htpasswd}\n    max_users: -1\n\
-                 uplinks: {{}}\n\
-                 packages:\n  '**':\n    access: $all\n    publish: $all\n    unpublish: $all\n\
-                 max_body_size: 200mb\n\
-                 log: {{ type: stdout, format: pretty, level: error }}\n",
-                storage = storage.display(),
-                htpasswd = dir.path().join("htpasswd").display(),
-            ),
-        )
-        .expect("write verdaccio config");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(tools.join("node_modules/.bin/verdaccio"))
-            .arg("--config")
-            .arg(&config)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("HOME", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start verdaccio");
-        let watchdog = Command::new("sh")
-            .args([
-                "-c",
-                "while kill -0 \"$1\" 2>/dev/null && kill -0 \"$2\" 2>/dev/null; do sleep 1; done; kill \"$2\" 2>/dev/null",
-                "watchdog",
-            ])
-            .arg(std::process::id().to_string())
-            .arg(child.id().to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the watchdog");
-        let registry = Self {
-            child,
-            watchdog,
-            port,
-            storage,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http_get(port, "/-/ping").map(|(s, _)| s) != Some(200) {
-            assert!(Instant::now() < deadline, "verdaccio did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        registry
-    }
-
     /// A registry with the packages published (platform package first, as a release would).
     fn with_packages() -> Self {
         let registry = Self::start();
         let pkgs = packages();
         for tgz in [&pkgs.platform, &pkgs.launcher] {
-            let home = tempfile::tempdir().expect("temp dir");
-            let auth = format!("--//127.0.0.1:{}/:_authToken=anonymous", registry.port);
-            let out = npm_env(Command::new("npm"), home.path(), &registry.url())
-                .arg("publish")
-                .arg(tgz)
-                .arg(auth)
-                .output()
-                .expect("npm publish");
-            assert!(out.status.success(), "npm publish: {}", stderr_of(&out));
+            registry.publish(tgz);
         }
         registry
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = self.watchdog.kill();
-        let _ = self.watchdog.wait();
     }
 }
 
@@ -276,28 +149,6 @@ fn shared_registry() -> Arc<Registry> {
     let registry = Arc::new(Registry::with_packages());
     *shared = Arc::downgrade(&registry);
     registry
-}
-
-fn stderr_of(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A cleared environment for npm/pnpm: only PATH, a fresh HOME and cache, our registry.
-fn npm_env(mut cmd: Command, home: &Path, registry: &str) -> Command {
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("npm_config_cache", home.join(".npm"))
-        .env("npm_config_registry", registry)
-        .env("npm_config_update_notifier", "false")
-        .env("npm_config_audit", "false")
-        .env("npm_config_fund", "false");
-    cmd
 }
 
 /// A fresh sample project with its own HOME, installed from the registry.
