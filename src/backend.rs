@@ -120,6 +120,11 @@ impl Backend {
         &self.deadline
     }
 
+    /// The admin key this client sends (the one the backend accepted, after a fallback).
+    pub(crate) fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+
     /// The same backend with another key (the legacy-format fallback).
     pub(crate) fn with_key(&self, admin_key: &str) -> Self {
         Self {

@@ -70,15 +70,8 @@ pub(crate) async fn run(
         return list(ctx, dir);
     }
     let (pm, cli_version) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
-    let connected = steps::connect(
-        &session.derived,
-        &session.admin_key,
-        &session.secret,
-        deadline,
-        ctx.out,
-    )
-    .await?;
-    let key = connected.legacy_key.clone().unwrap_or(session.admin_key);
+    let connected = steps::connect_session(&session, deadline, ctx.out).await?;
+    let key = connected.backend.admin_key().to_owned();
     let env = connected.backend.list_env().await.map_err(|e| {
         Error::runtime_from("cannot list the deployment's environment variables", e)
     })?;

@@ -41,15 +41,8 @@ pub(crate) async fn run(
             "run this in the project that holds your Convex functions (or pass --project-dir); convex.json `functions` moves them",
         ));
     }
-    let connected = steps::connect(
-        &session.derived,
-        &session.admin_key,
-        &session.secret,
-        deadline,
-        ctx.out,
-    )
-    .await?;
-    let key = connected.legacy_key.clone().unwrap_or(session.admin_key);
+    let connected = steps::connect_session(&session, deadline, ctx.out).await?;
+    let key = connected.backend.admin_key().to_owned();
     let done = steps::deploy(
         ctx,
         session.state.package_json.as_ref(),

@@ -26,14 +26,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, wait: &WaitArgs) -> 
         &jwt,
         session.auth_secret.as_ref(),
     )?;
-    let connected = steps::connect(
-        &session.derived,
-        &session.admin_key,
-        &session.secret,
-        deadline,
-        ctx.out,
-    )
-    .await?;
+    let connected = steps::connect_session(&session, deadline, ctx.out).await?;
     let env = steps::push_env(&connected.backend, &desired, ctx.out).await?;
     Ok(Outcome::ok(&Report { env }))
 }

@@ -111,15 +111,8 @@ pub(crate) async fn run(
         }
     }
     let (pm, _) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
-    let connected = steps::connect(
-        &session.derived,
-        &session.admin_key,
-        &session.secret,
-        deadline,
-        ctx.out,
-    )
-    .await?;
-    let key = connected.legacy_key.clone().unwrap_or(session.admin_key);
+    let connected = steps::connect_session(&session, deadline, ctx.out).await?;
+    let key = connected.backend.admin_key().to_owned();
     let import = vec![
         "import".to_owned(),
         "--replace-all".to_owned(),

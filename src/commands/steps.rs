@@ -20,7 +20,7 @@ use crate::probe::{self, Instance, KeyCheck};
 use crate::project;
 use crate::secrets::InstanceSecret;
 
-use super::context::Ctx;
+use super::context::{Ctx, Session};
 
 /// Spinner on a terminal; one plain line every few seconds otherwise (the Coder startup log).
 struct Progress<'a> {
@@ -84,6 +84,22 @@ pub(crate) struct Connected {
     pub(crate) legacy_key: Option<String>,
     /// The canonical URLs were stale and the backend took the new ones without a restart.
     pub(crate) canonical_updated: bool,
+}
+
+/// [`connect`] with a backend command's session.
+pub(crate) async fn connect_session(
+    session: &Session,
+    deadline: Deadline,
+    out: &Output,
+) -> Result<Connected> {
+    connect(
+        &session.derived,
+        &session.admin_key,
+        &session.secret,
+        deadline,
+        out,
+    )
+    .await
 }
 
 /// Stale canonical URLs: set ours through the admin API (no restart needed); on a backend
