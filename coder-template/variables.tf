@@ -17,7 +17,7 @@ variable "workspace_image" {
 # Backend and dashboard come from the same release: Convex only supports matching versions.
 # Tags are commit hashes; see https://github.com/get-convex/convex-backend/blob/main/self-hosted/CHANGELOG.md
 variable "convex_image_tag" {
-  default     = "4d3b0a5de955a258e70e3813bbff486051d88820"
+  default     = "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf"
   description = "Release tag of ghcr.io/get-convex/convex-backend and ghcr.io/get-convex/convex-dashboard (one tag for both)."
   type        = string
   validation {

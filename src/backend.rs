@@ -269,6 +269,25 @@ impl Backend {
         }
     }
 
+    /// Whether the backend routes `POST path`: an empty JSON object without a key, which any
+    /// real handler refuses (400/401) before doing anything; only a missing route answers 404.
+    pub(crate) async fn route_exists(&self, path: &str) -> Result<bool, CallError> {
+        let url = format!("{}{path}", self.url);
+        let what = format!("POST {path}");
+        let call = || {
+            let request = self.client.post(&url).json(&serde_json::json!({}));
+            self.send_once(request, &what, &url, TEXT_LIMIT)
+        };
+        match self.retrying(path, call).await {
+            Err(CallError::Status {
+                status: StatusCode::NOT_FOUND,
+                ..
+            }) => Ok(false),
+            Ok(_) | Err(CallError::Status { .. }) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// POST JSON with the admin key, bounded and retried on transient failures (callers send
     /// idempotent bodies only).
     async fn post(&self, path: &str, body: &serde_json::Value) -> Result<(), CallError> {

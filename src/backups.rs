@@ -111,6 +111,15 @@ pub(crate) fn default_dir(
     Ok(base.join("coder-convex/backups").join(instance))
 }
 
+/// The store `status`, `doctor` and `setup` look in: `CODER_CONVEX_BACKUP_DIR` (what
+/// `backup --dir` defaults to), else [`default_dir`].
+pub(crate) fn store(env: &crate::process_env::RawEnv, instance: &str) -> Result<PathBuf> {
+    match &env.coder_convex_backup_dir {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => default_dir(env.xdg_data_home.as_deref(), env.home.as_deref(), instance),
+    }
+}
+
 /// A backup being written: a `.partial-*` directory that becomes a backup on [`Pending::commit`]
 /// and is removed when dropped before that.
 pub(crate) struct Pending {
@@ -160,14 +169,20 @@ impl Pending {
     }
 }
 
-/// Create the store (0700) and a pending backup in it; leftovers of killed runs are removed.
-pub(crate) fn begin(store: &Path) -> Result<Pending> {
+/// Create the store, mode 0700.
+fn create_store(store: &Path) -> Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(DIR_MODE)
         .create(store)
         .map_err(|e| Error::runtime_from(format!("cannot create {}", store.display()), e))?;
     fs_err::set_permissions(store, std::fs::Permissions::from_mode(DIR_MODE))?;
+    Ok(())
+}
+
+/// Create the store (0700) and a pending backup in it; leftovers of killed runs are removed.
+pub(crate) fn begin(store: &Path) -> Result<Pending> {
+    create_store(store)?;
     for entry in fs_err::read_dir(store)?.flatten() {
         if entry.file_name().to_string_lossy().starts_with(PARTIAL) {
             tracing::debug!(path = %entry.path().display(), "removing an interrupted backup");
@@ -247,6 +262,36 @@ pub(crate) fn prune(store: &Path, keep: usize) -> Result<Vec<String>> {
         removed.push(entry.name);
     }
     Ok(removed)
+}
+
+/// Where a store keeps the backend version `setup` last saw (listing ignores it).
+const SEEN_VERSION: &str = "backend-version";
+
+/// Record the backend version `setup` sees; returns the one recorded before when it differs
+/// (`None` on the first record and when nothing changed).
+pub(crate) fn note_backend_version(store: &Path, version: &str) -> Result<Option<String>> {
+    create_store(store)?;
+    let path = store.join(SEEN_VERSION);
+    let current = crate::project_fs::read_optional(&path)?;
+    let text = format!("{version}\n");
+    crate::project_fs::write_if_changed(
+        &path,
+        current.as_deref(),
+        &text,
+        crate::project_fs::SECRET_MODE,
+    )?;
+    Ok(current
+        .map(|c| c.trim_end().to_owned())
+        .filter(|previous| previous != version))
+}
+
+/// The newest backup taken of another backend version than `now`: the last one before the
+/// backend changed to `now`.
+pub(crate) fn last_before(store: &Path, now: &str) -> Result<Option<Entry>> {
+    Ok(list(store)?
+        .into_iter()
+        .rev()
+        .find(|e| e.backend_version != now))
 }
 
 /// `12.3 MB`, `4.0 kB`, `512 B`.

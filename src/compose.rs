@@ -15,7 +15,14 @@ use crate::urls::App;
 
 /// The Convex release both images run: the same tag as the Coder template's
 /// `convex_image_tag` (a test keeps the template, the embedded file and this equal).
-pub const IMAGE_TAG: &str = "4d3b0a5de955a258e70e3813bbff486051d88820";
+/// The head of upstream's `release` branch on 2026-08-21 (pushes to it publish both images);
+/// the 2025-09-12 release pinned before it predates `evaluate_push`, which every `convex`
+/// CLI since 1.29.2 needs to deploy.
+pub const IMAGE_TAG: &str = "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf";
+
+/// What the compose file makes the backend report as its version: upstream's release name for
+/// [`IMAGE_TAG`] (`precompiled-<commit date>-<short hash>`).
+pub const IMAGE_RELEASE: &str = "precompiled-2026-08-21-652b828";
 
 /// The compose file `up` uses unless `--compose-file` names another.
 pub const FILE: &str = include_str!("compose/docker-compose.yml");

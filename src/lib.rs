@@ -48,6 +48,7 @@ mod redact;
 mod shared_postgres;
 mod site_url;
 mod url_checks;
+mod version_skew;
 
 use std::ffi::OsString;
 

@@ -41,6 +41,7 @@ pub struct RawEnv {
     pub coder_convex_shared_postgres_url: Option<String>,
     pub coder_convex_workspace_id: Option<String>,
     pub coder_convex_dashboard_login: Option<String>,
+    pub coder_convex_backup_dir: Option<String>,
     pub home: Option<String>,
     pub xdg_cache_home: Option<String>,
     pub xdg_data_home: Option<String>,

@@ -38,11 +38,7 @@ struct Report {
 pub(crate) fn store(ctx: &Ctx<'_>, args: &BackupArgs, instance: &str) -> Result<PathBuf> {
     match &args.dir {
         Some(dir) => Ok(dir.clone()),
-        None => backups::default_dir(
-            ctx.env.xdg_data_home.as_deref(),
-            ctx.env.home.as_deref(),
-            instance,
-        ),
+        None => backups::store(ctx.env, instance),
     }
 }
 
@@ -69,6 +65,8 @@ pub(crate) async fn run(
     if args.list {
         return list(ctx, dir);
     }
+    // Not while setup deploys or restore imports: the snapshot would mix two states.
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let (pm, cli_version) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
     let connected = steps::connect_session(&session, deadline, ctx.out).await?;
     let key = connected.backend.admin_key().to_owned();

@@ -18,5 +18,6 @@ pub(crate) mod setup;
 pub(crate) mod status;
 mod steps;
 pub(crate) mod up;
+mod versions;
 
 pub(crate) use context::{Ctx, Outcome};

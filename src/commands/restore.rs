@@ -1,7 +1,9 @@
 //! `coder-convex restore [BACKUP]`: replace the deployment's data with a backup
-//! (`convex import --replace-all`), then its environment variables with the manifest's. The
-//! newest backup by default; another instance's backup only with `--force`; asks first
-//! unless `--yes`, and without a terminal to ask, refuses instead of hanging.
+//! (`convex import --replace-all`), then its environment variables with the manifest's,
+//! except the ones this project sets (its JWT key, URLs and secrets: another workspace's
+//! would not match this one's files). The newest backup by default; another instance's backup
+//! only with `--force`; asks first unless `--yes`, and without a terminal to ask, refuses
+//! instead of hanging. Runs under the project lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use crate::backend::EnvChange;
 use crate::backups::{self, Manifest};
 use crate::cli::{BackupArgs, DeriveArgs, WaitArgs};
 use crate::deadline::Deadline;
+use crate::deployment_env::OWNED_VAR;
 use crate::error::{Error, Result};
 
 use super::backup::{path_arg, store};
@@ -34,6 +37,8 @@ struct Report {
     /// Names of the variables set and deleted (values never reported).
     env_set: Vec<String>,
     env_deleted: Vec<String>,
+    /// Names whose values come from this project rather than the backup.
+    env_from_project: Vec<String>,
 }
 
 /// The archive to import and its manifest, if it has one.
@@ -71,6 +76,7 @@ pub(crate) async fn run(
     args: &Args<'_>,
 ) -> Result<Outcome> {
     let deadline = Deadline::after_secs(wait.wait, "--wait");
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let session = context::session(ctx, derive).await?;
     let instance = session.derived.instance_name.clone();
     let dir = store(ctx, args.backup, &instance)?;
@@ -110,6 +116,13 @@ pub(crate) async fn run(
             }
         }
     }
+    // Computed before anything changes: a project that cannot say what it sets stops here.
+    let ours = crate::derive::desired_env(
+        ctx.dir,
+        &session.derived,
+        &context::existing_jwt_key(ctx.dir)?,
+        session.auth_secret.as_ref(),
+    )?;
     let (pm, _) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
     let connected = steps::connect_session(&session, deadline, ctx.out).await?;
     let key = connected.backend.admin_key().to_owned();
@@ -131,10 +144,15 @@ pub(crate) async fn run(
     ctx.out.success("data restored");
     let wanted = manifest
         .as_ref()
-        .and_then(|m| m.environment_variables.clone());
-    let (env_set, env_deleted) = match wanted {
-        Some(wanted) => restore_env(&connected.backend, &wanted).await?,
+        .and_then(|m| m.environment_variables.as_ref())
+        .map(|backup| merged(backup, &ours));
+    let (env_set, env_deleted) = match &wanted {
+        Some(wanted) => restore_env(&connected.backend, wanted).await?,
         None => (Vec::new(), Vec::new()),
+    };
+    let env_from_project = match wanted {
+        Some(_) => ours.keys().cloned().collect(),
+        None => Vec::new(),
     };
     ctx.out.success(format!(
         "environment variables: {} set, {} deleted",
@@ -146,7 +164,27 @@ pub(crate) async fn run(
         from_instance: manifest.map(|m| m.instance_name),
         env_set,
         env_deleted,
+        env_from_project,
     }))
+}
+
+/// The backup's variables without the ones its workspace managed (listed in its ownership
+/// record), then everything this project sets.
+fn merged(
+    backup: &BTreeMap<String, String>,
+    ours: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let managed: Vec<&str> = backup
+        .get(OWNED_VAR)
+        .map(|list| list.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let mut vars: BTreeMap<String, String> = backup
+        .iter()
+        .filter(|(name, _)| *name != OWNED_VAR && !managed.contains(&name.as_str()))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    vars.extend(ours.iter().map(|(n, v)| (n.clone(), v.clone())));
+    vars
 }
 
 /// Make the deployment's variables exactly the backup's, in one update.
@@ -182,4 +220,41 @@ async fn restore_env(
         backend.update_env(&changes).await.map_err(failed)?;
     }
     Ok((set, deleted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_backups_own_variables_come_back_and_this_projects_stay() {
+        let backup = map(&[
+            (OWNED_VAR, "JWT_PRIVATE_KEY,JWKS,BETTER_AUTH_SECRET"),
+            ("JWT_PRIVATE_KEY", "their key"),
+            ("JWKS", "their jwks"),
+            ("BETTER_AUTH_SECRET", "their secret"),
+            ("STRIPE_KEY", "sk_live"),
+        ]);
+        let ours = map(&[
+            (OWNED_VAR, "JWT_PRIVATE_KEY,JWKS"),
+            ("JWT_PRIVATE_KEY", "our key"),
+            ("JWKS", "our jwks"),
+        ]);
+        assert_eq!(
+            merged(&backup, &ours),
+            map(&[
+                (OWNED_VAR, "JWT_PRIVATE_KEY,JWKS"),
+                ("JWKS", "our jwks"),
+                ("JWT_PRIVATE_KEY", "our key"),
+                ("STRIPE_KEY", "sk_live"),
+            ])
+        );
+    }
 }

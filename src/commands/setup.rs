@@ -23,6 +23,7 @@ use crate::project_fs::{self, Change};
 use super::configure::{self, Configured};
 use super::context::{self, Ctx, Outcome, UrlsReport};
 use super::steps::{self, DeployRequest, EnvReport};
+use super::versions;
 
 /// `dir/sub` as `sub/` for messages.
 fn relative(dir: &Path, path: &Path) -> String {
@@ -48,6 +49,11 @@ struct Report<'a> {
     url_source: &'static str,
     urls: UrlsReport,
     backend_version: String,
+    /// The project's `convex` CLI against the backend.
+    versions: crate::version_skew::Report,
+    /// The backend version differs from the last setup's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backend_changed: Option<versions::Change>,
     database: Option<Preflight>,
     legacy_admin_key: bool,
     /// Stale canonical URLs were replaced through the admin API.
@@ -138,6 +144,14 @@ pub(crate) async fn run_with(
     let containers = start(&derived).await?;
 
     let connected = steps::connect(&derived, admin_key, secret, deadline, out).await?;
+    let backend_changed = versions::note_change(ctx, &derived.instance_name, &connected.version);
+    let skew = versions::skew(
+        ctx,
+        state.package_json.as_ref(),
+        &connected.backend,
+        &connected.version,
+    )
+    .await;
     let mut admin_key = admin_key.clone();
     if let Some(legacy) = &connected.legacy_key {
         // The Convex CLI needs a key this backend accepts.
@@ -219,6 +233,8 @@ pub(crate) async fn run_with(
         url_source: context::url_source(&derived),
         urls: UrlsReport::new(&derived),
         backend_version: connected.version,
+        versions: skew,
+        backend_changed,
         database,
         legacy_admin_key: connected.legacy_key.is_some(),
         canonical_urls_updated: connected.canonical_updated,

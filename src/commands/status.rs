@@ -18,6 +18,7 @@ use crate::engine::Stack;
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::probe::{self, AuthCheck, Findings, Instance, KeyCheck};
+use crate::version_skew::Skew;
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
 
@@ -43,8 +44,10 @@ struct Report {
     auth_libs: Vec<AuthLib>,
     /// Per-library checks (with a healthy backend).
     auth: Vec<AuthCheck>,
+    /// The project's `convex` CLI against the backend (with a healthy backend).
+    versions: Option<crate::version_skew::Report>,
     last_deploy: Option<DeployOutcome>,
-    /// The newest backup of this instance in the default store, if any.
+    /// The newest backup of this instance in its store, if any.
     last_backup: Option<crate::backups::Entry>,
     /// The containers `up` started, when this project has some (never in Coder).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,6 +113,11 @@ pub(crate) async fn run(
     };
     let mut report = report(&derived, &findings, auth, deploy::last(ctx.dir));
     report.containers = containers(ctx).await;
+    if let Ok(version) = &findings.health {
+        let package_json = state.package_json.as_ref();
+        report.versions =
+            Some(crate::version_skew::assess(ctx.dir, package_json, &backend, version).await);
+    }
     report.last_backup = newest_backup(ctx, &derived.instance_name);
     if let Some(item) = metadata {
         // Informational: the line says what is wrong, the exit status stays 0.
@@ -182,30 +190,21 @@ fn report(
         env_pending: pending,
         auth_libs: derived.auth_libs.clone(),
         auth,
+        versions: None,
         last_deploy,
         last_backup: None,
         containers: None,
     }
 }
 
-/// The newest backup in the instance's default store (`backup --dir` stores are not searched).
+/// The newest backup in the instance's store (a `backup --dir` elsewhere is not searched).
 pub(crate) fn newest_backup(ctx: &Ctx<'_>, instance: &str) -> Option<crate::backups::Entry> {
-    let store = crate::backups::default_dir(
-        ctx.env.xdg_data_home.as_deref(),
-        ctx.env.home.as_deref(),
-        instance,
-    )
-    .ok()?;
+    let store = crate::backups::store(ctx.env, instance).ok()?;
     crate::backups::list(&store).ok()?.pop()
 }
 
 fn print(ctx: &Ctx<'_>, report: &Report) {
     let out = ctx.out;
-    let mark = |ok: Option<bool>| match ok {
-        Some(true) => "✓",
-        Some(false) => "✗",
-        None => "–",
-    };
     out.data(format!("API        {}", report.urls.api));
     out.data(format!("Site       {}", report.urls.site));
     out.data(format!("Dashboard  {}", report.urls.dashboard));
@@ -268,6 +267,9 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
             None => out.data(format!("{} deployment env not checked", mark(None))),
         }
     }
+    if let Some(versions) = &report.versions {
+        versions_lines(out, versions);
+    }
     for check in &report.auth {
         out.data(format!(
             "{} {}: {}",
@@ -322,6 +324,9 @@ fn metadata_line(report: &Report, item: MetadataItem) -> String {
             (Some(_), Some(name)) if *name != report.instance_name => {
                 format!("wrong instance {name}")
             }
+            (Some(version), _) if too_new(report) => {
+                format!("up · {version} · convex CLI too new")
+            }
             (Some(version), _) => format!("up · {version}"),
             (None, _) => "down".to_owned(),
         },
@@ -337,6 +342,48 @@ fn metadata_line(report: &Report, item: MetadataItem) -> String {
             .last_deploy
             .as_ref()
             .map_or_else(|| "never".to_owned(), |d| crate::clock::ago(d.finished_at)),
+    }
+}
+
+/// ✓, ✗, or – for not checked.
+fn mark(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "✓",
+        Some(false) => "✗",
+        None => "–",
+    }
+}
+
+fn too_new(report: &Report) -> bool {
+    report
+        .versions
+        .as_ref()
+        .is_some_and(|v| matches!(v.skew, Skew::CliTooNew { .. }))
+}
+
+/// `✓ convex CLI 1.48.0 (backend built 2026-08-21)`, or the warning and its fix.
+fn versions_lines(out: &crate::output::Output, versions: &crate::version_skew::Report) {
+    let cli = versions.cli_version.as_deref().unwrap_or("?");
+    let built = versions
+        .backend_built
+        .as_deref()
+        .unwrap_or("on an unknown date");
+    match (&versions.skew, versions.warning()) {
+        (_, Some(warning)) => {
+            out.data(format!("{} {warning}", mark(Some(false))));
+            if let Some(hint) = &versions.hint {
+                out.data(format!("  hint: {hint}"));
+            }
+        }
+        (Skew::Compatible, None) => out.data(format!(
+            "{} convex CLI {cli} (backend built {built})",
+            mark(Some(true))
+        )),
+        (Skew::NotInstalled, None) => out.data(format!("{} convex CLI not installed", mark(None))),
+        (Skew::Unknown { reason } | Skew::CliTooNew { reason, .. }, None) => out.data(format!(
+            "{} convex CLI {cli}: not checked: {reason}",
+            mark(None)
+        )),
     }
 }
 

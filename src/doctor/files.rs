@@ -406,14 +406,10 @@ pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::auth_libs::AuthC
     })
 }
 
-/// The newest backup of this instance in the default store: its age and size.
+/// The newest backup of this instance in its store: its age and size.
 pub(super) fn backups_check(env: &RawEnv, derived: &Derived) -> Check {
     let name = "backups";
-    let Ok(store) = crate::backups::default_dir(
-        env.xdg_data_home.as_deref(),
-        env.home.as_deref(),
-        &derived.instance_name,
-    ) else {
+    let Ok(store) = crate::backups::store(env, &derived.instance_name) else {
         return Check::skip(name, "no data home (HOME or XDG_DATA_HOME) to look in");
     };
     match crate::backups::list(&store)

@@ -66,6 +66,8 @@ pub(super) async fn database_check(
 
 /// What the live checks need besides the derivation.
 pub(super) struct LiveInputs<'a> {
+    pub(super) dir: &'a Path,
+    pub(super) package_json: Option<&'a serde_json::Value>,
     pub(super) admin_key: Option<&'a str>,
     pub(super) jwt: Option<&'a JwtKey>,
     /// The variables the deployment should have, or why they cannot be computed.
@@ -112,6 +114,7 @@ pub(super) async fn backend_checks(
             "start the backend (in Coder: the convex-backend container; locally: `coder-convex up`)",
         ));
         for name in [
+            super::versions::NAME,
             "ports",
             "instance name",
             "admin key accepted",
@@ -130,6 +133,8 @@ pub(super) async fn backend_checks(
     }
     if let Ok(v) = &findings.health {
         checks.push(Check::pass("backend health", format!("GET /version: {v}")));
+        let versions = super::versions::check(inputs.dir, inputs.package_json, &backend, v);
+        checks.push(versions.await);
     }
     checks.push(ports_check(derived, inputs.dashboard_internal_url, &inputs.deadline).await);
     checks.push(instance_check(derived, &findings));

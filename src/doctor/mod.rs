@@ -5,6 +5,7 @@
 mod check;
 mod files;
 mod live;
+mod versions;
 
 use std::path::Path;
 
@@ -30,12 +31,13 @@ pub(crate) struct Options<'a> {
 }
 
 /// The checks that need the derived configuration, skipped when the inputs do not parse.
-const AFTER_INPUTS: [&str; 12] = [
+const AFTER_INPUTS: [&str; 13] = [
     "public URLs",
     "site origin",
     "admin key file",
     "database",
     "backend health",
+    versions::NAME,
     "ports",
     "instance name",
     "admin key accepted",
@@ -138,6 +140,8 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
         secret
     });
     let inputs = live::LiveInputs {
+        dir,
+        package_json: state.as_ref().ok().and_then(|s| s.package_json.as_ref()),
         admin_key: admin_key.as_deref(),
         jwt: jwt.as_ref(),
         desired: jwt

@@ -132,15 +132,30 @@ fn backup_then_wipe_then_restore_gives_back_tables_files_and_variables() {
     );
     let doc = run.json();
     assert_eq!(fake.data(), sample_data());
-    assert_eq!(
-        fake.env(),
-        BTreeMap::from([
-            ("FEATURE_FLAG".to_owned(), "on".to_owned()),
-            ("STRIPE_KEY".to_owned(), SECRET_VALUE.to_owned()),
-        ])
-    );
-    assert_eq!(doc["env_set"], json!(["STRIPE_KEY"]));
+    // The backup's own variables come back; the ones this project sets (its JWT key and
+    // site origin) are this project's, exactly what `env-set` pushes.
+    let env = fake.env();
+    assert_eq!(env["FEATURE_FLAG"], "on");
+    assert_eq!(env["STRIPE_KEY"], SECRET_VALUE);
+    let managed = [
+        "CODER_CONVEX_MANAGED_VARS",
+        "CONVEX_SITE_ORIGIN",
+        "JWKS",
+        "JWT_ISSUER",
+        "JWT_PRIVATE_KEY",
+    ];
+    let names: Vec<&str> = env.keys().map(String::as_str).collect();
+    let mut expected = managed.to_vec();
+    expected.extend(["FEATURE_FLAG", "STRIPE_KEY"]);
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    assert_eq!(doc["env_from_project"], json!(managed));
+    let mut set = managed.to_vec();
+    set.push("STRIPE_KEY");
+    assert_eq!(doc["env_set"], json!(set));
     assert_eq!(doc["env_deleted"], json!(["LATER"]));
+    let env_set = run_with(&p, &["--json", "env-set"], &fake, &[]).json();
+    assert_eq!(env_set["env"]["posted"], false, "{env_set}");
     assert_eq!(doc["from_instance"], "convex-self-hosted");
     assert_eq!(fake.snapshots(|r| r.import_modes.clone()), ["replaceAll"]);
     let requests = fake.snapshots(|r| r.requests.clone());

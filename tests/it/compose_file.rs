@@ -1,7 +1,7 @@
 //! The compose file built into the binary (`src/compose/docker-compose.yml`, what `up` runs),
 //! parsed with yaml-rust2 and checked against the Coder template and the binary's constants.
 
-use coder_convex::compose::{FILE, IMAGE_TAG};
+use coder_convex::compose::{FILE, IMAGE_RELEASE, IMAGE_TAG};
 use coder_convex::urls::App;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -83,6 +83,8 @@ fn the_template_the_embedded_file_and_the_binary_pin_one_release() {
             "unless-stopped"
         );
     }
+    // The backend reports its release by name (for the CLI skew check): this tag's.
+    assert_eq!(IMAGE_RELEASE.rsplit('-').next(), Some(&IMAGE_TAG[..7]));
 }
 
 #[test]
@@ -123,6 +125,7 @@ fn the_backend_reads_the_project_env_file_and_upstreams_settings() {
     assert_eq!(
         at(backend, "environment"),
         &mapping(&[
+            ("CONVEX_RELEASE_VERSION_DEV", ystr(IMAGE_RELEASE)),
             ("DISABLE_METRICS_ENDPOINT", ystr("true")),
             ("DOCUMENT_RETENTION_DELAY", ystr("172800")),
         ])

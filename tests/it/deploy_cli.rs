@@ -393,12 +393,17 @@ fn an_unchanged_project_is_not_pushed_again() {
     run_with(&p, &["setup"], &fake, &[]).ok();
     assert_eq!(fake.pushes(|r| r.completed), 1);
 
-    // Unchanged: no push request at all (get_config_hashes is a read).
+    // Unchanged: no push request at all (get_config_hashes is a read; the backend reports no
+    // build date, so the version check asks whether evaluate_push exists, with no key).
     let before = fake.push_requests().len();
     let doc = run_with(&p, &["--json", "setup"], &fake, &[]).json();
     assert_eq!(doc["deploy_skipped"], true);
     let after: Vec<String> = fake.push_requests()[before..].to_vec();
-    assert_eq!(after, ["/api/get_config_hashes"]);
+    assert_eq!(
+        after,
+        ["/api/deploy2/evaluate_push", "/api/get_config_hashes"]
+    );
+    assert_eq!(fake.pushes(|r| r.completed), 1);
 
     // One function edited: deploy.
     p.write(

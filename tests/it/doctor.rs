@@ -291,6 +291,7 @@ fn a_down_backend_is_one_failure_and_file_checks_still_run() {
     assert_eq!(
         with_status(checks, "skip"),
         [
+            "convex CLI",
             "ports",
             "instance name",
             "admin key accepted",

@@ -148,6 +148,11 @@ fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
         live,
         [
             ("backend health", "pass", "GET /version: 1.2.3"),
+            (
+                "convex CLI",
+                "pass",
+                "convex is not installed in the project: nothing deploys from here"
+            ),
             ("ports", "pass", "api, site and dashboard answer"),
             ("instance name", "fail", "no answer within 3 s"),
             (

@@ -39,4 +39,5 @@ mod template;
 mod template_backup;
 mod template_team;
 mod up;
+mod version_skew;
 mod yarn_pnp;

@@ -103,6 +103,8 @@ pub struct Recorded {
     pub canonical: (String, String),
     /// Each accepted `update_canonical_url` body, as sent.
     pub canonical_updates: Vec<Value>,
+    /// What `/version` answers (starts as [`FakeConfig::version`]).
+    pub version: String,
 }
 
 struct Shared {
@@ -163,6 +165,7 @@ impl FakeBackend {
             recorded: Mutex::new(Recorded {
                 env: config.env.clone(),
                 canonical: (config.cloud_origin.clone(), config.site_origin.clone()),
+                version: config.version.clone(),
                 ..Recorded::default()
             }),
             config,
@@ -239,6 +242,11 @@ impl FakeBackend {
     /// Push-protocol requests seen so far (`/api/get_config_hashes`, `/api/deploy2/...`).
     pub fn push_requests(&self) -> Vec<String> {
         self.pushes(|p| p.requests.clone())
+    }
+
+    /// Answer `/version` with this from now on (the same instance on another image).
+    pub fn set_version(&self, version: &str) {
+        self.shared.recorded.lock().expect("fake state").version = version.to_owned();
     }
 
     /// Forget the deployed code, like a backend whose data was wiped.
@@ -379,7 +387,8 @@ async fn version(State(state): State<AppState>, headers: HeaderMap) -> Response 
             "starting up",
         );
     }
-    state.config.version.clone().into_response()
+    let version = state.recorded.lock().expect("fake state").version.clone();
+    version.into_response()
 }
 
 async fn instance_name(State(state): State<AppState>, headers: HeaderMap) -> Response {

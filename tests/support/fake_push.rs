@@ -30,6 +30,9 @@ use sha2::{Digest as _, Sha256};
 pub struct PushConfig {
     /// `evaluate_schema` answers 404 (a backend from before the endpoint existed).
     pub no_evaluate_schema: bool,
+    /// A backend from before 2025-11-04: neither `evaluate_push` nor `evaluate_schema` exists
+    /// (404, as for any unknown route).
+    pub no_evaluate_push: bool,
     /// The schema evaluation reports this index (`table.index`) as dropped on a table with
     /// this many documents (the CLI then asks for confirmation).
     pub dropped_index: Option<(String, u64)>,
@@ -217,7 +220,7 @@ async fn evaluate_schema(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if state.config.no_evaluate_schema {
+    if state.config.no_evaluate_schema || state.config.no_evaluate_push {
         let _ = accept(&state, "/api/deploy2/evaluate_schema", &headers, &body);
         return error(StatusCode::NOT_FOUND, "NotFound", "no such route");
     }
@@ -268,6 +271,15 @@ async fn evaluate_push(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    if state.config.no_evaluate_push {
+        state
+            .recorded
+            .lock()
+            .expect("push state")
+            .requests
+            .push("/api/deploy2/evaluate_push".to_owned());
+        return StatusCode::NOT_FOUND.into_response();
+    }
     if let Err(r) = accept(&state, "/api/deploy2/evaluate_push", &headers, &body) {
         return r;
     }
