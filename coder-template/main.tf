@@ -129,12 +129,16 @@ data "coder_parameter" "backup_daily" {
 data "coder_parameter" "seed_data" {
   name         = "seed_data"
   display_name = "Seed data"
-  description  = "A backup (a path in the workspace, or an https URL of a snapshot .zip) a new workspace restores once after its first setup. Empty: start with no data."
+  description  = "A backup a new workspace restores once, after its first setup: an absolute or ~/ path in the workspace (a backup directory or a snapshot .zip), or an https:// URL of a snapshot .zip. Empty: start with no data."
   type         = "string"
   default      = ""
   mutable      = false
   icon         = "/icon/database.svg"
   order        = 22
+  validation {
+    regex = "^$|^(/|~/)[^[:cntrl:]]*$|^https://[^[:space:][:cntrl:]]+$"
+    error = "Use an absolute path (/…), a path in your home directory (~/…) or an https:// URL, or leave it empty."
+  }
 }
 
 data "coder_parameter" "app_port" {
@@ -271,6 +275,8 @@ resource "coder_agent" "main" {
     CODER_CONVEX_VERSION      = var.coder_convex_version
     CODER_CONVEX_NPM_REGISTRY = var.coder_convex_npm_registry
     CONVEX_PROJECT_REPO       = data.coder_parameter.project_repo.value
+    # Read by local.seed_script: the value never becomes part of a script's text.
+    CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
     # SITE_URL is derived from this port, so it is the App button's port.
     CODER_CONVEX_FRONTEND_PORT = tostring(data.coder_parameter.app_port.value)
     # Names and marks this workspace's database on the shared Postgres server.
@@ -380,23 +386,8 @@ resource "coder_script" "convex_setup" {
       exit 1
     fi
 
-    # Seed data: a new workspace restores this backup once, after its first setup; the marker
-    # on the home volume keeps it from ever happening again.
-    seed='${data.coder_parameter.seed_data.value}'
-    marker="$${XDG_DATA_HOME:-$HOME/.local/share}/coder-convex/seeded"
-    if [ -n "$seed" ] && [ ! -e "$marker" ]; then
-      case "$seed" in
-        https://*)
-          archive="$(mktemp -d)/seed.zip"
-          curl -fsSL "$seed" -o "$archive" && seed=$archive ;;
-      esac
-      say "restoring the seed data once"
-      if coder-convex restore "$seed" --yes --force; then
-        mkdir -p "$(dirname "$marker")" && date >"$marker"
-      else
-        say "seeding failed; run 'coder-convex restore <backup> --yes --force' by hand"
-      fi
-    fi
+    # Seed data (local.seed_script): restored once, after the first successful setup.
+    sh -c "$(printf '%s' '${base64encode(local.seed_script)}' | base64 -d)" seed
   EOT
 }
 
@@ -410,10 +401,69 @@ locals {
     [ -f .env.convex.local ] || { echo "not set up yet: nothing to back up"; exit 0; }
     exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value}
   EOT
+
+  # Restores the seed_data parameter's backup once, after the first successful setup. The value
+  # arrives in the agent's env (CONVEX_SEED_DATA), never in a script's text, so no character in
+  # it can become shell syntax. The marker on the home volume is written only after a
+  # successful restore: a failed download or restore is tried again on the next start. The
+  # same text in both templates; a test runs it (tests/it/template_backup.rs).
+  seed_script = <<-EOT
+    #!/bin/sh
+    set -eu
+    seed=$${CONVEX_SEED_DATA:-}
+    case $${XDG_DATA_HOME:-} in
+      /*) data=$XDG_DATA_HOME ;;
+      *) data=$HOME/.local/share ;;
+    esac
+    marker=$data/coder-convex/seeded
+    if [ -z "$seed" ] || [ -e "$marker" ]; then
+      exit 0
+    fi
+    case $seed in
+      \~/*) seed=$HOME/$${seed#??} ;;
+    esac
+    case $seed in
+      /* | https://*) ;;
+      *)
+        echo "seed_data is not an absolute path, a ~/ path or an https:// URL; not seeding"
+        exit 1
+        ;;
+    esac
+
+    tmp=
+    trap '[ -z "$tmp" ] || rm -rf "$tmp"' EXIT
+    trap 'exit 1' HUP INT TERM
+    case $seed in
+      https://*)
+        # Log the host and path only: the query string or user part may carry a token.
+        shown=$(printf '%s' "$seed" | sed 's|[?#].*||; s|//[^/]*@|//|')
+        echo "downloading the seed data from $shown"
+        tmp=$(mktemp -d)
+        archive=$tmp/seed.zip
+        if ! curl -fsSL --proto '=https' --proto-redir '=https' --max-time 600 -o "$archive" -- "$seed"; then
+          echo "the seed data could not be downloaded; the next start tries again"
+          exit 1
+        fi
+        seed=$archive
+        ;;
+    esac
+
+    echo "restoring the seed data once"
+    if ! coder-convex restore "$seed" --yes --force; then
+      echo "seeding failed; the next start tries again (or run 'coder-convex restore <backup> --yes --force')"
+      exit 1
+    fi
+    mkdir -p "$(dirname "$marker")"
+    date >"$marker"
+    echo "seed data restored; $marker keeps it from happening again"
+  EOT
 }
 
 # A backup when the workspace stops. A template update stops the workspace first, so this is
-# the pre-upgrade backup (backend upgrades are forward-only; README "Your data").
+# meant to be the pre-upgrade backup (backend upgrades are forward-only; README "Your data").
+# Here it cannot be relied on: the Convex containers depend on the workspace container (its
+# network namespace), so Terraform removes them first, and the workspace container gets no
+# stop grace period (README "Backups": back up by hand before an update).
 resource "coder_script" "convex_backup_on_stop" {
   agent_id     = coder_agent.main.id
   display_name = "Convex backup"

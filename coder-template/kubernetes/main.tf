@@ -137,6 +137,47 @@ data "coder_parameter" "disable_beacon" {
   order        = 7
 }
 
+data "coder_parameter" "backup_keep" {
+  name         = "backup_keep"
+  display_name = "Backups kept"
+  description  = "coder-convex backs up the Convex data when the workspace stops (and daily if enabled) and keeps this many backups in ~/.local/share/coder-convex/backups."
+  type         = "number"
+  default      = 7
+  mutable      = true
+  icon         = "/icon/database.svg"
+  order        = 20
+  validation {
+    min = 1
+    max = 100
+  }
+}
+
+data "coder_parameter" "backup_daily" {
+  name         = "backup_daily"
+  display_name = "Daily backup"
+  description  = "Also back up the Convex data every day at 03:00 while the workspace runs."
+  type         = "bool"
+  default      = false
+  mutable      = true
+  icon         = "/icon/database.svg"
+  order        = 21
+}
+
+data "coder_parameter" "seed_data" {
+  name         = "seed_data"
+  display_name = "Seed data"
+  description  = "A backup a new workspace restores once, after its first setup: an absolute or ~/ path in the workspace (a backup directory or a snapshot .zip), or an https:// URL of a snapshot .zip. Empty: start with no data."
+  type         = "string"
+  default      = ""
+  mutable      = false
+  icon         = "/icon/database.svg"
+  order        = 22
+  validation {
+    regex = "^$|^(/|~/)[^[:cntrl:]]*$|^https://[^[:space:][:cntrl:]]+$"
+    error = "Use an absolute path (/…), a path in your home directory (~/…) or an https:// URL, or leave it empty."
+  }
+}
+
 locals {
   home         = "/home/coder"
   project_path = "${local.home}/${var.project_dir}"
@@ -211,6 +252,8 @@ resource "coder_agent" "main" {
     CODER_CONVEX_VERSION         = var.coder_convex_version
     CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
     CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
+    # Read by local.seed_script: the value never becomes part of a script's text.
+    CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
   }
 
   # From `coder-convex status --metadata <item>`: one line each, the same report as
@@ -275,7 +318,102 @@ resource "coder_script" "convex_setup" {
       echo "setup failed; run 'coder-convex doctor' in a terminal for details"
       exit 1
     fi
+
+    # Seed data (local.seed_script): restored once, after the first successful setup.
+    sh -c "$(printf '%s' '${base64encode(local.seed_script)}' | base64 -d)" seed
   EOT
+}
+
+locals {
+  # Runs the installed coder-convex (or the project's own) in the project directory.
+  backup_command = <<-EOT
+    #!/bin/sh
+    set -eu
+    cd "$CODER_CONVEX_PROJECT_DIR" || exit 0
+    PATH="$CODER_CONVEX_PROJECT_DIR/node_modules/.bin:$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
+    [ -f .env.convex.local ] || { echo "not set up yet: nothing to back up"; exit 0; }
+    exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value}
+  EOT
+
+  # Restores the seed_data parameter's backup once, after the first successful setup. The value
+  # arrives in the agent's env (CONVEX_SEED_DATA), never in a script's text, so no character in
+  # it can become shell syntax. The marker on the home volume is written only after a
+  # successful restore: a failed download or restore is tried again on the next start. The
+  # same text in both templates; a test runs it (tests/it/template_backup.rs).
+  seed_script = <<-EOT
+    #!/bin/sh
+    set -eu
+    seed=$${CONVEX_SEED_DATA:-}
+    case $${XDG_DATA_HOME:-} in
+      /*) data=$XDG_DATA_HOME ;;
+      *) data=$HOME/.local/share ;;
+    esac
+    marker=$data/coder-convex/seeded
+    if [ -z "$seed" ] || [ -e "$marker" ]; then
+      exit 0
+    fi
+    case $seed in
+      \~/*) seed=$HOME/$${seed#??} ;;
+    esac
+    case $seed in
+      /* | https://*) ;;
+      *)
+        echo "seed_data is not an absolute path, a ~/ path or an https:// URL; not seeding"
+        exit 1
+        ;;
+    esac
+
+    tmp=
+    trap '[ -z "$tmp" ] || rm -rf "$tmp"' EXIT
+    trap 'exit 1' HUP INT TERM
+    case $seed in
+      https://*)
+        # Log the host and path only: the query string or user part may carry a token.
+        shown=$(printf '%s' "$seed" | sed 's|[?#].*||; s|//[^/]*@|//|')
+        echo "downloading the seed data from $shown"
+        tmp=$(mktemp -d)
+        archive=$tmp/seed.zip
+        if ! curl -fsSL --proto '=https' --proto-redir '=https' --max-time 600 -o "$archive" -- "$seed"; then
+          echo "the seed data could not be downloaded; the next start tries again"
+          exit 1
+        fi
+        seed=$archive
+        ;;
+    esac
+
+    echo "restoring the seed data once"
+    if ! coder-convex restore "$seed" --yes --force; then
+      echo "seeding failed; the next start tries again (or run 'coder-convex restore <backup> --yes --force')"
+      exit 1
+    fi
+    mkdir -p "$(dirname "$marker")"
+    date >"$marker"
+    echo "seed data restored; $marker keeps it from happening again"
+  EOT
+}
+
+# A backup when the workspace stops. A template update stops the workspace first, so this is
+# the pre-upgrade backup (backend upgrades are forward-only; README "Your data"). The agent runs
+# it on the pod's SIGTERM, while the backend sidecar still runs (sidecars stop after the
+# workspace container); the pod's grace period has backup_stop_seconds for it, and the agent
+# stops the script after that long so the backend keeps its own drain time.
+resource "coder_script" "convex_backup_on_stop" {
+  agent_id     = coder_agent.main.id
+  display_name = "Convex backup"
+  icon         = "/icon/database.svg"
+  run_on_stop  = true
+  timeout      = var.backup_stop_seconds
+  script       = local.backup_command
+}
+
+# An optional daily backup (03:00 in the agent's time zone; Coder cron has a seconds field).
+resource "coder_script" "convex_backup_daily" {
+  count        = data.coder_parameter.backup_daily.value ? 1 : 0
+  agent_id     = coder_agent.main.id
+  display_name = "Convex daily backup"
+  icon         = "/icon/database.svg"
+  cron         = "0 0 3 * * *"
+  script       = local.backup_command
 }
 
 # --- Convex apps (slugs and ports as in src/urls.rs; a test checks) --------------------------
@@ -422,8 +560,9 @@ resource "kubernetes_deployment_v1" "workspace" {
         labels = local.labels
       }
       spec {
-        # Time for the entrypoint's SIGINT drain of the backend, and a margin.
-        termination_grace_period_seconds = var.convex_stop_grace_seconds + 5
+        # Time for the stop backup (coder_script.convex_backup_on_stop, in the workspace
+        # container), then the entrypoint's SIGINT drain of the backend, and a margin.
+        termination_grace_period_seconds = var.backup_stop_seconds + var.convex_stop_grace_seconds + 5
 
         security_context {
           run_as_user     = var.uid

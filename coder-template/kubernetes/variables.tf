@@ -60,6 +60,16 @@ variable "convex_stop_grace_seconds" {
   type        = number
 }
 
+variable "backup_stop_seconds" {
+  default     = 120
+  description = "How long the backup taken when a workspace stops may run (coder-convex backup, while the backend sidecar still runs). The pod's termination grace period includes it."
+  type        = number
+  validation {
+    condition     = var.backup_stop_seconds >= 10
+    error_message = "Give the stop backup at least 10 seconds."
+  }
+}
+
 variable "document_retention_delay_seconds" {
   default     = 172800
   description = "DOCUMENT_RETENTION_DELAY of the backend: how long deleted and overwritten document versions are kept (Convex's compose file: 2 days; the binary's default of 14 days grows disks)."

@@ -18,11 +18,11 @@ fn flat(source: &str) -> String {
     source.split_whitespace().collect()
 }
 
-fn k8s_dir() -> PathBuf {
+pub(crate) fn k8s_dir() -> PathBuf {
     template_dir().join("kubernetes")
 }
 
-fn both() -> [(&'static str, Template); 2] {
+pub(crate) fn both() -> [(&'static str, Template); 2] {
     [
         ("docker", Template::load_dir(&template_dir())),
         ("kubernetes", Template::load_dir(&k8s_dir())),
@@ -184,13 +184,13 @@ fn both_templates_offer_shared_postgres_with_the_url_kept_secret() {
 
 // --- Kubernetes only ---------------------------------------------------------------------------
 
-fn pod_spec(t: &Template) -> &hcl::Body {
+pub(crate) fn pod_spec(t: &Template) -> &hcl::Body {
     let deployment = t.resource("kubernetes_deployment_v1", "workspace");
     let spec = single_block(deployment, "spec");
     single_block(single_block(spec, "template"), "spec")
 }
 
-fn named<'a>(body: &'a hcl::Body, ident: &str, name: &str) -> &'a hcl::Body {
+pub(crate) fn named<'a>(body: &'a hcl::Body, ident: &str, name: &str) -> &'a hcl::Body {
     blocks(body, ident)
         .find(|b| text_attr(b, "name") == name)
         .unwrap_or_else(|| panic!("no {ident} {name}"))
@@ -348,9 +348,10 @@ fn kubernetes_backend_stops_with_sigint_within_the_grace_period() {
         t.variable_default("convex_stop_grace_seconds").to_string(),
         "10"
     );
+    // The stop backup's time comes first (tests/it/template_backup.rs).
     assert_eq!(
         source(pod_spec(&t), "termination_grace_period_seconds"),
-        "var.convex_stop_grace_seconds + 5"
+        "var.backup_stop_seconds + var.convex_stop_grace_seconds + 5"
     );
 }
 
