@@ -27,6 +27,14 @@ fn old_backend(secret: &coder_convex::secrets::InstanceSecret, version: &str) ->
     fake
 }
 
+/// The doctor's `convex CLI` check.
+fn doctor_check(p: &crate::common::Project, fake: &FakeBackend) -> Value {
+    let doctor = run_with(p, &["--json", "doctor"], fake, &[]).json();
+    let checks = doctor["checks"].as_array().unwrap();
+    let found = checks.iter().find(|c| c["name"] == "convex CLI");
+    found.cloned().unwrap_or_else(|| panic!("{checks:?}"))
+}
+
 #[test]
 fn setup_names_an_old_backend_before_the_deploy_fails_with_the_clis_404() {
     let (p, secret) = convex_project("convex");
@@ -101,12 +109,7 @@ fn status_and_doctor_show_the_skew_and_the_fix() {
     let line = run_with(&p, &["status", "--metadata", "backend"], &fake, &[]).ok();
     assert_eq!(line, format!("up · {OLD} · convex CLI too new\n"));
 
-    let doctor = run_with(&p, &["--json", "doctor"], &fake, &[]);
-    let checks = doctor.json()["checks"].as_array().unwrap().clone();
-    let check = checks
-        .iter()
-        .find(|c| c["name"] == "convex CLI")
-        .unwrap_or_else(|| panic!("{checks:?}"));
+    let check = doctor_check(&p, &fake);
     assert_eq!(check["status"], "warn");
     assert_eq!(check["detail"], WARNING);
     assert_eq!(check["hint"], HINT);
@@ -125,14 +128,7 @@ fn a_current_backend_passes_everywhere() {
         out.contains("✓ convex CLI 1.48.0 (backend built 2026-08-21)\n"),
         "{out}"
     );
-    let doctor = run_with(&p, &["--json", "doctor"], &fake, &[]).json();
-    let check = doctor["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "convex CLI")
-        .cloned()
-        .unwrap();
+    let check = doctor_check(&p, &fake);
     assert_eq!(check["status"], "pass");
     assert_eq!(
         check["detail"],
