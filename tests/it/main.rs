@@ -38,6 +38,7 @@ mod status_metadata;
 mod template;
 mod template_backup;
 mod template_seed;
+mod template_stop;
 mod template_team;
 mod up;
 mod version_skew;
