@@ -37,6 +37,7 @@ mod snapshots;
 mod status_metadata;
 mod template;
 mod template_backup;
+mod template_release;
 mod template_seed;
 mod template_stop;
 mod template_team;
