@@ -1,9 +1,10 @@
 # A Docker workspace with a self-hosted Convex backend, its dashboard and, optionally, Postgres.
 #
-# The Convex containers join the workspace container's network namespace
-# (`network_mode = "container:…"`): Coder's app proxy only dials the agent's localhost, so
-# that is where ports 3210, 3211 and 6791 must listen, and only there: on 127.0.0.1, not on
-# the workspace's bridge address, where other containers could bypass Coder's share levels.
+# The workspace container and the Convex containers share one network namespace, held by a
+# container of its own (docker_container.network; `network_mode = "container:…"`): Coder's
+# app proxy only dials the agent's localhost, so that is where ports 3210, 3211 and 6791 must
+# listen, and only there: on 127.0.0.1, not on the namespace's bridge address, where other
+# containers could bypass Coder's share levels.
 # `coder-convex setup` (run by the coder_script below) writes `.env.convex.local` into the
 # project; the Convex containers wait for that file, start with it, and restart whenever it
 # changes (scripts/convex-entrypoint.sh).
@@ -204,6 +205,16 @@ locals {
   dashboard_login           = local.dashboard_share == "owner"
   dashboard_entrypoint_keys = local.dashboard_login ? "NEXT_PUBLIC_DEPLOYMENT_URL NEXT_PUBLIC_ADMIN_KEY" : "NEXT_PUBLIC_DEPLOYMENT_URL"
 
+  # GET /version answers CONVEX_RELEASE_VERSION_DEV (the image answers `unknown` without it):
+  # upstream's release name, whose date coder-convex compares with the project's convex CLI.
+  # Known tags and their commit dates (the same map in both templates); other tags set nothing.
+  convex_image_dates = {
+    "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf" = "2026-08-21"
+    "4d3b0a5de955a258e70e3813bbff486051d88820" = "2025-09-11"
+  }
+  convex_image_date = lookup(local.convex_image_dates, var.convex_image_tag, "")
+  convex_release    = local.convex_image_date == "" ? "" : "precompiled-${local.convex_image_date}-${substr(var.convex_image_tag, 0, 7)}"
+
   # Backend settings from Convex's own compose file: /metrics stays off the public API app,
   # and deleted document versions are kept two days, not the binary's default 14.
   backend_env = compact([
@@ -211,6 +222,7 @@ locals {
     "DISABLE_METRICS_ENDPOINT=true",
     "DOCUMENT_RETENTION_DELAY=${var.document_retention_delay_seconds}",
     data.coder_parameter.disable_beacon.value ? "DISABLE_BEACON=true" : "",
+    local.convex_release != "" ? "CONVEX_RELEASE_VERSION_DEV=${local.convex_release}" : "",
   ])
 
   # The backend appends `/<instance name with _>` itself; coder-convex strips this path and
@@ -460,10 +472,10 @@ locals {
 }
 
 # A backup when the workspace stops. A template update stops the workspace first, so this is
-# meant to be the pre-upgrade backup (backend upgrades are forward-only; README "Your data").
-# Here it cannot be relied on: the Convex containers depend on the workspace container (its
-# network namespace), so Terraform removes them first, and the workspace container gets no
-# stop grace period (README "Backups": back up by hand before an update).
+# the pre-upgrade backup (backend upgrades are forward-only; README "Your data"). Terraform
+# removes the workspace container first (it depends on the Convex containers), giving its
+# agent var.backup_stop_seconds for this script while the backend still runs; then the Convex
+# containers, then the network holder.
 resource "coder_script" "convex_backup_on_stop" {
   agent_id     = coder_agent.main.id
   display_name = "Convex backup"
@@ -620,13 +632,50 @@ resource "docker_volume" "postgres_data" {
 
 # --- containers -----------------------------------------------------------------------------
 
+# Holds the network namespace that the workspace and the Convex containers join. It only
+# sleeps (SIGTERM ends it at once, through the init process) and never restarts by itself, so
+# the namespace stays while the backend restarts on a change of its env file. Docker refuses a
+# hostname and extra hosts on a container that joins another's namespace: they are set here,
+# and the containers that join share its /etc/hosts and hostname.
+resource "docker_container" "network" {
+  count      = data.coder_workspace.me.start_count
+  image      = var.workspace_image
+  name       = "${local.container_name}-network"
+  init       = true
+  entrypoint = ["sleep", "infinity"]
+  restart    = "unless-stopped"
+  # Hostname makes the shell more user friendly: coder@my-workspace:~$
+  hostname = data.coder_workspace.me.name
+  host {
+    host = "host.docker.internal"
+    ip   = "host-gateway"
+  }
+
+  dynamic "labels" {
+    for_each = local.container_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
 resource "docker_container" "workspace" {
   count = data.coder_workspace.me.start_count
   image = var.workspace_image
   # Uses lower() to avoid Docker restriction on container names.
-  name = local.container_name
-  # Hostname makes the shell more user friendly: coder@my-workspace:~$
-  hostname = data.coder_workspace.me.name
+  name         = local.container_name
+  network_mode = "container:${docker_container.network[0].id}"
+  # Created after the Convex containers, so destroyed before them when the workspace stops: its
+  # agent (PID 1) gets SIGTERM and runs the stop backup while the backend still runs, with
+  # backup_stop_seconds before the container is killed.
+  depends_on = [
+    docker_container.convex_backend,
+    docker_container.convex_dashboard,
+    docker_container.postgres,
+  ]
+  destroy_grace_seconds = var.backup_stop_seconds
+  stop_timeout          = var.backup_stop_seconds
   # Use the docker gateway if the access URL is 127.0.0.1
   entrypoint = ["sh", "-c", replace(coder_agent.main.init_script, "/localhost|127\\.0\\.0\\.1/", "host.docker.internal")]
   # DATABASE_URL stays on the Docker host (the agent's env would be stored by Coder); the agent
@@ -636,10 +685,6 @@ resource "docker_container" "workspace" {
     local.database_url != "" ? "DATABASE_URL=${local.database_url}" : "",
     local.use_shared ? "CODER_CONVEX_SHARED_POSTGRES_URL=${var.shared_postgres_url}" : "",
   ])
-  host {
-    host = "host.docker.internal"
-    ip   = "host-gateway"
-  }
   volumes {
     container_path = local.home
     volume_name    = docker_volume.home_volume.name
@@ -670,7 +715,7 @@ resource "docker_container" "convex_backend" {
   count        = data.coder_workspace.me.start_count
   image        = "ghcr.io/get-convex/convex-backend:${var.convex_image_tag}"
   name         = "${local.container_name}-convex-backend"
-  network_mode = "container:${docker_container.workspace[0].id}"
+  network_mode = "container:${docker_container.network[0].id}"
   # The entrypoint exits when the env file changes; the restart policy brings it back.
   restart    = "unless-stopped"
   entrypoint = ["/bin/sh", local.entrypoint_path, local.env_file]
@@ -713,7 +758,7 @@ resource "docker_container" "convex_dashboard" {
   count        = data.coder_workspace.me.start_count
   image        = "ghcr.io/get-convex/convex-dashboard:${var.convex_image_tag}"
   name         = "${local.container_name}-convex-dashboard"
-  network_mode = "container:${docker_container.workspace[0].id}"
+  network_mode = "container:${docker_container.network[0].id}"
   restart      = "unless-stopped"
   # The env file is 0600 and owned by the workspace user; the image's own user cannot read it.
   user       = "root"
@@ -750,11 +795,11 @@ resource "docker_container" "postgres" {
   count        = local.use_postgres ? data.coder_workspace.me.start_count : 0
   image        = var.postgres_image
   name         = "${local.container_name}-postgres"
-  network_mode = "container:${docker_container.workspace[0].id}"
+  network_mode = "container:${docker_container.network[0].id}"
   restart      = "unless-stopped"
   # A clean shutdown when the workspace stops, instead of crash recovery on the next start.
   destroy_grace_seconds = 15
-  # Loopback only: the shared network namespace also has the workspace's bridge address.
+  # Loopback only: the shared network namespace also has an address on the Docker bridge.
   command = ["postgres", "-c", "listen_addresses=127.0.0.1"]
   env = [
     "POSTGRES_USER=${local.postgres_user}",

@@ -117,3 +117,13 @@ variable "document_retention_delay_seconds" {
   description = "DOCUMENT_RETENTION_DELAY of the backend: how long deleted and overwritten document versions are kept (Convex's compose file: 2 days; the binary's default of 14 days grows disks)."
   type        = number
 }
+
+variable "backup_stop_seconds" {
+  default     = 120
+  description = "How long the backup taken when a workspace stops may run (coder-convex backup, while the Convex containers still run). The workspace container's stop grace period is this long."
+  type        = number
+  validation {
+    condition     = var.backup_stop_seconds >= 10
+    error_message = "Give the stop backup at least 10 seconds."
+  }
+}

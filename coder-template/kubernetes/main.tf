@@ -199,6 +199,16 @@ locals {
   dashboard_login           = local.dashboard_share == "owner"
   dashboard_entrypoint_keys = local.dashboard_login ? "NEXT_PUBLIC_DEPLOYMENT_URL NEXT_PUBLIC_ADMIN_KEY" : "NEXT_PUBLIC_DEPLOYMENT_URL"
 
+  # GET /version answers CONVEX_RELEASE_VERSION_DEV (the image answers `unknown` without it):
+  # upstream's release name, whose date coder-convex compares with the project's convex CLI.
+  # Known tags and their commit dates (the same map in both templates); other tags set nothing.
+  convex_image_dates = {
+    "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf" = "2026-08-21"
+    "4d3b0a5de955a258e70e3813bbff486051d88820" = "2025-09-11"
+  }
+  convex_image_date = lookup(local.convex_image_dates, var.convex_image_tag, "")
+  convex_release    = local.convex_image_date == "" ? "" : "precompiled-${local.convex_image_date}-${substr(var.convex_image_tag, 0, 7)}"
+
   # Backend settings from Convex's own compose file: /metrics stays off the public API app,
   # deleted document versions are kept two days, and the entrypoint stops the backend with
   # SIGINT (SIGTERM, what Kubernetes sends, kills it without draining).
@@ -207,7 +217,8 @@ locals {
     CONVEX_ENTRYPOINT_GRACE_SECONDS = tostring(var.convex_stop_grace_seconds)
     DISABLE_METRICS_ENDPOINT        = "true"
     DOCUMENT_RETENTION_DELAY        = tostring(var.document_retention_delay_seconds)
-    }, data.coder_parameter.disable_beacon.value ? { DISABLE_BEACON = "true" } : {}
+    }, data.coder_parameter.disable_beacon.value ? { DISABLE_BEACON = "true" } : {},
+    local.convex_release != "" ? { CONVEX_RELEASE_VERSION_DEV = local.convex_release } : {}
   )
 
   labels = {

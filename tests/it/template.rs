@@ -92,15 +92,29 @@ impl Template {
             .unwrap_or_else(|| panic!("no local.{name}"))
     }
 
-    pub(crate) fn variable_default(&self, name: &str) -> &Expression {
-        let var = self
-            .blocks
+    /// The body of `variable "<name>"`.
+    pub(crate) fn variable(&self, name: &str) -> &Body {
+        self.blocks
             .iter()
             .find(|b| {
                 b.identifier() == "variable" && b.labels().first().map(|l| l.as_str()) == Some(name)
             })
-            .unwrap_or_else(|| panic!("no variable {name:?}"));
-        attr(var.body(), "default").unwrap_or_else(|| panic!("variable {name:?} has no default"))
+            .unwrap_or_else(|| panic!("no variable {name:?}"))
+            .body()
+    }
+
+    pub(crate) fn variable_default(&self, name: &str) -> &Expression {
+        attr(self.variable(name), "default")
+            .unwrap_or_else(|| panic!("variable {name:?} has no default"))
+    }
+
+    /// Every `variable` block, by name.
+    pub(crate) fn variables(&self) -> BTreeMap<String, &Body> {
+        self.blocks
+            .iter()
+            .filter(|b| b.identifier() == "variable")
+            .filter_map(|b| Some((b.labels().first()?.as_str().to_owned(), b.body())))
+            .collect()
     }
 
     /// A string attribute's value with `${var.x}` (string default) and `${local.y}` (string
@@ -338,12 +352,18 @@ pub fn assert_is_release_tag(tag: &str) {
     );
 }
 
+/// The workspace and the sidecars join the namespace of `docker_container.network`, which
+/// only holds it (`template_stop.rs`).
 #[test]
 fn sidecars_share_the_workspace_network_namespace() {
     let template = Template::load();
     let containers = template.resources("docker_container");
-    assert!(containers.contains_key("workspace"));
-    let expected = "container:${docker_container.workspace[0].id}";
+    let expected = "container:${docker_container.network[0].id}";
+    assert_eq!(
+        text_attr(containers["workspace"], "network_mode"),
+        expected,
+        "workspace"
+    );
     for name in ["convex_backend", "convex_dashboard", "postgres"] {
         let body = containers
             .get(name)
