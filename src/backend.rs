@@ -26,6 +26,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Auth discovery on the site proxy.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The version check's route probe: one try, short, whatever the command's deadline.
+const ROUTE_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Public URLs go through DNS, TLS and Coder's proxy.
 const PUBLIC_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const PUBLIC_TIMEOUT: Duration = Duration::from_secs(6);
@@ -269,22 +271,21 @@ impl Backend {
         }
     }
 
-    /// Whether the backend routes `POST path`: an empty JSON object without a key, which any
-    /// real handler refuses (400/401) before doing anything; only a missing route answers 404.
+    /// Whether the backend routes `POST path`, asked once with an empty JSON object and no
+    /// key, within [`ROUTE_PROBE_TIMEOUT`]: a real handler refuses that before doing anything
+    /// (400/401/403/405/415/422) and only a missing route answers 404. Anything else (a 5xx,
+    /// a redirect, no answer) cannot tell and is an error.
     pub(crate) async fn route_exists(&self, path: &str) -> Result<bool, CallError> {
         let url = format!("{}{path}", self.url);
-        let what = format!("POST {path}");
-        let call = || {
-            let request = self.client.post(&url).json(&serde_json::json!({}));
-            self.send_once(request, &what, &url, TEXT_LIMIT)
-        };
-        match self.retrying(path, call).await {
-            Err(CallError::Status {
-                status: StatusCode::NOT_FOUND,
-                ..
-            }) => Ok(false),
-            Ok(_) | Err(CallError::Status { .. }) => Ok(true),
-            Err(e) => Err(e),
+        let request = self.client.post(&url).json(&serde_json::json!({}));
+        let response = bounded(&self.deadline, ROUTE_PROBE_TIMEOUT, async {
+            request.send().await.map_err(transport(&url))
+        })
+        .await?;
+        match response.status().as_u16() {
+            404 => Ok(false),
+            200..=299 | 400 | 401 | 403 | 405 | 415 | 422 => Ok(true),
+            _ => Err(status_error(response).await),
         }
     }
 

@@ -40,6 +40,9 @@ pub(crate) struct Manifest {
     pub(crate) instance_name: String,
     /// What `GET /version` answered when the backup was taken.
     pub(crate) backend_version: String,
+    /// Which deployment of that name ([`Owner`]); absent in backups from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) deployment: Option<String>,
     /// The project's `convex` npm package that ran the export.
     pub(crate) convex_cli_version: String,
     pub(crate) created_unix_ms: u64,
@@ -53,7 +56,7 @@ pub(crate) struct Manifest {
 
 impl Manifest {
     pub(crate) fn new(
-        instance_name: &str,
+        owner: &Owner,
         backend_version: &str,
         convex_cli_version: &str,
         file_storage: bool,
@@ -65,8 +68,9 @@ impl Manifest {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         Self {
             format: FORMAT,
-            instance_name: instance_name.to_owned(),
+            instance_name: owner.instance.clone(),
             backend_version: backend_version.to_owned(),
+            deployment: owner.id.clone(),
             convex_cli_version: convex_cli_version.to_owned(),
             created_unix_ms,
             created_at: httpdate::fmt_http_date(now),
@@ -84,6 +88,7 @@ pub(crate) struct Entry {
     pub(crate) path: PathBuf,
     pub(crate) instance_name: String,
     pub(crate) backend_version: String,
+    pub(crate) deployment: Option<String>,
     pub(crate) created_unix_ms: u64,
     /// Archive plus manifest.
     pub(crate) bytes: u64,
@@ -153,15 +158,43 @@ impl Pending {
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
         }
-        let name = format!("{PREFIX}{}", manifest.created_unix_ms);
-        let target = self.store.join(&name);
+        // Two backups in one millisecond (a shared store) get a suffix. A complete backup is
+        // never empty, so renaming onto one fails rather than replacing it.
         let partial = self.dir.keep();
-        fs_err::rename(&partial, &target)?;
+        let mut attempt = 0;
+        let (name, target) = loop {
+            let name = match attempt {
+                0 => format!("{PREFIX}{}", manifest.created_unix_ms),
+                n => format!("{PREFIX}{}-{n}", manifest.created_unix_ms),
+            };
+            let target = self.store.join(&name);
+            match std::fs::rename(&partial, &target) {
+                Ok(()) => break (name, target),
+                Err(e)
+                    if attempt < 100
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::DirectoryNotEmpty
+                                | std::io::ErrorKind::AlreadyExists
+                        ) =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => {
+                    let _ = fs_err::remove_dir_all(&partial);
+                    return Err(Error::runtime_from(
+                        format!("cannot move the backup into {}", target.display()),
+                        e,
+                    ));
+                }
+            }
+        };
         Ok(Entry {
             name,
             path: target,
             instance_name: manifest.instance_name,
             backend_version: manifest.backend_version,
+            deployment: manifest.deployment,
             created_unix_ms: manifest.created_unix_ms,
             bytes: meta.len() + text.len() as u64,
             file_storage: manifest.file_storage,
@@ -244,6 +277,7 @@ pub(crate) fn list(store: &Path) -> Result<Vec<Entry>> {
             path,
             instance_name: manifest.instance_name,
             backend_version: manifest.backend_version,
+            deployment: manifest.deployment,
             created_unix_ms: manifest.created_unix_ms,
             file_storage: manifest.file_storage,
         });
@@ -252,9 +286,17 @@ pub(crate) fn list(store: &Path) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-/// Remove the oldest backups beyond `keep`; returns the names removed.
-pub(crate) fn prune(store: &Path, keep: usize) -> Result<Vec<String>> {
-    let entries = list(store)?;
+/// The backups of one deployment, oldest first: a store may be shared (two projects with the
+/// default instance name on one machine, or one `CODER_CONVEX_BACKUP_DIR`).
+pub(crate) fn list_own(store: &Path, owner: &Owner) -> Result<Vec<Entry>> {
+    let mut entries = list(store)?;
+    entries.retain(|e| owner.owns(e));
+    Ok(entries)
+}
+
+/// Remove this deployment's oldest backups beyond `keep`; returns the names removed.
+pub(crate) fn prune(store: &Path, owner: &Owner, keep: usize) -> Result<Vec<String>> {
+    let entries = list_own(store, owner)?;
     let excess = entries.len().saturating_sub(keep);
     let mut removed = Vec::new();
     for entry in entries.into_iter().take(excess) {
@@ -264,15 +306,62 @@ pub(crate) fn prune(store: &Path, keep: usize) -> Result<Vec<String>> {
     Ok(removed)
 }
 
-/// Where a store keeps the backend version `setup` last saw (listing ignores it).
-const SEEN_VERSION: &str = "backend-version";
+/// Whose backups: an instance name, and which deployment of that name (a digest of its
+/// instance secret, which tells two backends of one name apart without revealing anything).
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub(crate) instance: String,
+    /// `None` when the secret is not at hand (then the name alone decides).
+    pub(crate) id: Option<String>,
+}
+
+impl Owner {
+    pub(crate) fn new(instance: &str, secret: Option<&crate::secrets::InstanceSecret>) -> Self {
+        let id = secret.map(|secret| {
+            use sha2::Digest as _;
+            let mut hasher = sha2::Sha256::new();
+            hasher.update(b"coder-convex deployment\0");
+            hasher.update(secret.expose_hex().as_bytes());
+            hex::encode(&hasher.finalize()[..8])
+        });
+        Self {
+            instance: instance.to_owned(),
+            id,
+        }
+    }
+
+    /// A backup of this deployment (an older backup without a deployment counts by its name).
+    pub(crate) fn owns(&self, entry: &Entry) -> bool {
+        entry.instance_name == self.instance
+            && match (&self.id, &entry.deployment) {
+                (Some(ours), Some(theirs)) => ours == theirs,
+                _ => true,
+            }
+    }
+}
+
+/// The record of the backend version `setup` last saw, per deployment (listing ignores it).
+fn seen_version_file(owner: &Owner) -> String {
+    match &owner.id {
+        Some(id) => format!("backend-version-{id}"),
+        None => "backend-version".to_owned(),
+    }
+}
 
 /// Record the backend version `setup` sees; returns the one recorded before when it differs
-/// (`None` on the first record and when nothing changed).
-pub(crate) fn note_backend_version(store: &Path, version: &str) -> Result<Option<String>> {
+/// (`None` on the first record and when nothing changed). A record that cannot be read is
+/// replaced.
+pub(crate) fn note_backend_version(
+    store: &Path,
+    owner: &Owner,
+    version: &str,
+) -> Result<Option<String>> {
     create_store(store)?;
-    let path = store.join(SEEN_VERSION);
-    let current = crate::project_fs::read_optional(&path)?;
+    let path = store.join(seen_version_file(owner));
+    let current = crate::project_fs::read_optional(&path).unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "replacing an unreadable backend version record");
+        None
+    });
     let text = format!("{version}\n");
     crate::project_fs::write_if_changed(
         &path,
@@ -282,16 +371,16 @@ pub(crate) fn note_backend_version(store: &Path, version: &str) -> Result<Option
     )?;
     Ok(current
         .map(|c| c.trim_end().to_owned())
-        .filter(|previous| previous != version))
+        .filter(|previous| !previous.is_empty() && previous != version))
 }
 
-/// The newest backup taken of another backend version than `now`: the last one before the
-/// backend changed to `now`.
-pub(crate) fn last_before(store: &Path, now: &str) -> Result<Option<Entry>> {
-    Ok(list(store)?
+/// The newest backup of this deployment taken of backend version `from`: the last one before
+/// the backend changed from it.
+pub(crate) fn last_before(store: &Path, owner: &Owner, from: &str) -> Result<Option<Entry>> {
+    Ok(list_own(store, owner)?
         .into_iter()
         .rev()
-        .find(|e| e.backend_version != now))
+        .find(|e| e.backend_version == from))
 }
 
 /// `12.3 MB`, `4.0 kB`, `512 B`.
@@ -310,52 +399,4 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_dir_follows_xdg_then_home() {
-        assert_eq!(
-            default_dir(Some("/data"), Some("/home/u"), "app").unwrap(),
-            PathBuf::from("/data/coder-convex/backups/app")
-        );
-        assert_eq!(
-            default_dir(Some("relative"), Some("/home/u"), "app").unwrap(),
-            PathBuf::from("/home/u/.local/share/coder-convex/backups/app")
-        );
-        assert_eq!(
-            default_dir(None, None, "app").unwrap_err().code(),
-            "invalid_input"
-        );
-    }
-
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(4_000), "4.0 kB");
-        assert_eq!(human_bytes(12_345_678), "12.3 MB");
-    }
-
-    #[test]
-    fn a_dropped_backup_leaves_nothing_and_a_committed_one_is_listed() {
-        let store = tempfile::tempdir().unwrap();
-        let pending = begin(store.path()).unwrap();
-        std::fs::write(pending.archive(), b"zip").unwrap();
-        drop(pending);
-        assert!(std::fs::read_dir(store.path()).unwrap().next().is_none());
-        let pending = begin(store.path()).unwrap();
-        std::fs::write(pending.archive(), b"zip").unwrap();
-        let entry = pending
-            .commit(Manifest::new("app", "unknown", "1.48.0", true, None))
-            .unwrap();
-        let listed = list(store.path()).unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].name, entry.name);
-        assert_eq!(listed[0].instance_name, "app");
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(store.path()), 0o700);
-        assert_eq!(mode(&entry.path), 0o700);
-        assert_eq!(mode(&entry.path.join(MANIFEST)), 0o600);
-        assert_eq!(mode(&entry.path.join(ARCHIVE)), 0o600);
-    }
-}
+mod tests;

@@ -16,6 +16,16 @@ use crate::secrets::{AuthSecret, JwtKey};
 
 /// The deployment variable listing the names coder-convex owns (comma-separated).
 pub(crate) const OWNED_VAR: &str = ev::CODER_CONVEX_MANAGED_VARS;
+/// The variables coder-convex generates for a workspace (the rest it sets come from
+/// `.env.convex.deployment`): another workspace's values would not match this one's files.
+pub(crate) const GENERATED: [&str; 6] = [
+    ev::JWT_PRIVATE_KEY,
+    ev::JWKS,
+    ev::CONVEX_SITE_ORIGIN,
+    ev::JWT_ISSUER,
+    ev::BETTER_AUTH_SECRET,
+    ev::SITE_URL,
+];
 /// Built into every deployment; setting them fails with 400.
 pub(crate) const RESERVED: [&str; 2] = ["CONVEX_SITE_URL", "CONVEX_CLOUD_URL"];
 pub(crate) const MAX_NAME_BYTES: usize = 256;

@@ -76,17 +76,26 @@ pub(crate) enum Skew {
     NotInstalled,
 }
 
+/// The breaks a CLI version hits, oldest first (`None`: the version does not parse). A
+/// prerelease counts as its release: `1.29.2-alpha.1` already carries 1.29.2's change.
+fn needs(cli: &str) -> Option<Vec<&'static Break>> {
+    let v = semver::Version::parse(cli.trim().trim_start_matches('v')).ok()?;
+    let release = (v.major, v.minor, v.patch);
+    Some(BREAKS.iter().filter(|b| release >= b.cli).collect())
+}
+
+/// Whether asking the backend for `evaluate_push` can settle what [`judge`] cannot.
+pub(crate) fn probe_helps(cli: &str, backend_version: &str) -> bool {
+    build_date(backend_version).is_none() && needs(cli).is_some_and(|n| !n.is_empty())
+}
+
 /// The pure decision. `evaluate_push`: whether the backend serves that route (`None`: not asked).
 pub(crate) fn judge(cli: &str, backend_version: &str, evaluate_push: Option<bool>) -> Skew {
-    let Ok(cli_version) = semver::Version::parse(cli.trim().trim_start_matches('v')) else {
+    let Some(needs) = needs(cli) else {
         return Skew::Unknown {
             reason: "the project's convex version is not known".to_owned(),
         };
     };
-    let needs: Vec<&Break> = BREAKS
-        .iter()
-        .filter(|b| cli_version >= semver::Version::new(b.cli.0, b.cli.1, b.cli.2))
-        .collect();
     let Some(newest) = needs.last() else {
         return Skew::Compatible;
     };
@@ -131,6 +140,23 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    /// Why the CLI suits the backend, for [`Skew::Compatible`].
+    pub(crate) fn compatible_detail(&self) -> String {
+        let cli = self.cli_version.as_deref().unwrap_or_default();
+        match (
+            &self.backend_built,
+            needs(cli).unwrap_or_default().is_empty(),
+        ) {
+            (Some(built), _) => format!("convex {cli} deploys to this backend (built {built})"),
+            (None, true) => {
+                format!("convex {cli} needs nothing that any backend release lacks")
+            }
+            (None, false) => format!(
+                "convex {cli} deploys to this backend (it serves POST /api/deploy2/evaluate_push)"
+            ),
+        }
+    }
+
     /// One line for people (`None` when there is nothing to say).
     pub(crate) fn warning(&self) -> Option<String> {
         match &self.skew {
@@ -147,35 +173,34 @@ impl Report {
     }
 }
 
-/// Whether `POST /api/deploy2/evaluate_push` exists: any answer but 404 means it does. The
-/// empty body is refused before anything runs.
+/// Whether `POST /api/deploy2/evaluate_push` exists (one keyless try; see
+/// [`Backend::route_exists`]).
 async fn has_evaluate_push(backend: &Backend) -> Result<bool, CallError> {
     backend.route_exists("/api/deploy2/evaluate_push").await
 }
 
-/// Compare the project's CLI with the backend (one extra call when the version names no date
-/// and the CLI has a need).
+/// Compare the project's CLI with the backend. With `probe`, one extra call when the version
+/// names no date and that call can settle it (a failed call leaves it unknown).
 pub(crate) async fn assess(
     dir: &Path,
     package_json: Option<&serde_json::Value>,
     backend: &Backend,
     backend_version: &str,
+    probe: bool,
 ) -> Report {
     let pm = PackageManager::detect(dir, package_json);
     let installed = deploy::convex_installed(dir, pm, package_json);
+    // From the project's files: shown to people, so no control characters.
     let cli = installed
         .as_ref()
-        .map(|i| i.version().to_owned())
+        .map(|i| crate::backend_text::sanitize(i.version()))
         .filter(|v| !v.is_empty());
     let cli_text = cli.clone().unwrap_or_default();
     let mut skew = match installed {
         Some(_) => judge(&cli_text, backend_version, None),
         None => Skew::NotInstalled,
     };
-    if matches!(skew, Skew::Unknown { .. })
-        && build_date(backend_version).is_none()
-        && cli.is_some()
-    {
+    if probe && probe_helps(&cli_text, backend_version) {
         match has_evaluate_push(backend).await {
             Ok(found) => skew = judge(&cli_text, backend_version, Some(found)),
             Err(e) => tracing::debug!(error = %e.summary(), "evaluate_push probe failed"),
@@ -284,5 +309,70 @@ mod tests {
             }
         );
         assert_eq!(judge("1.20.0", "unknown", None), Skew::Compatible);
+    }
+
+    const OLD_BACKEND: &str = "precompiled-2025-09-11-4d3b0a5";
+
+    fn is_too_new(s: &Skew) -> bool {
+        matches!(s, Skew::CliTooNew { .. })
+    }
+
+    #[test]
+    fn prereleases_of_a_breaking_version_carry_the_break() {
+        assert!(
+            is_too_new(&judge("1.29.2-alpha.1", OLD_BACKEND, None)),
+            "{:?}",
+            judge("1.29.2-alpha.1", OLD_BACKEND, None)
+        );
+        let dec = "precompiled-2025-12-01-abcdef0";
+        assert!(
+            is_too_new(&judge("1.31.7-beta.0", dec, None)),
+            "{:?}",
+            judge("1.31.7-beta.0", dec, None)
+        );
+    }
+
+    #[test]
+    fn odd_inputs_hold() {
+        assert!(is_too_new(&judge("v1.30.0", OLD_BACKEND, None)));
+        assert!(is_too_new(&judge(" 1.30.0\n", OLD_BACKEND, None)));
+        assert!(is_too_new(&judge("1.30.0+build.5", OLD_BACKEND, None)));
+        assert_eq!(build_date("precompiled-9999-99-99-x"), None);
+        assert_eq!(
+            build_date("precompiled-9999-12-31-x").as_deref(),
+            Some("9999-12-31")
+        );
+        assert_eq!(
+            judge("1.48.0", "precompiled-9999-12-31-x", None),
+            Skew::Compatible
+        );
+        // The boundary day itself is compatible, the day before is not.
+        assert_eq!(
+            judge("1.29.2", "precompiled-2025-11-04-x", None),
+            Skew::Compatible
+        );
+        assert!(is_too_new(&judge(
+            "1.29.2",
+            "precompiled-2025-11-03-x",
+            None
+        )));
+        assert_eq!(
+            judge("1.31.7", "precompiled-2026-01-22-x", None),
+            Skew::Compatible
+        );
+        assert!(is_too_new(&judge(
+            "1.31.7",
+            "precompiled-2026-01-21-x",
+            None
+        )));
+        assert!(matches!(
+            judge("banana", OLD_BACKEND, None),
+            Skew::Unknown { .. }
+        ));
+        assert!(matches!(judge("", OLD_BACKEND, None), Skew::Unknown { .. }));
+        // Huge input: no panic.
+        let huge = "9".repeat(1 << 20);
+        let _ = judge(&huge, &huge, Some(false));
+        let _ = build_date(&format!("{}-2025-01-01", "-".repeat(1 << 20)));
     }
 }

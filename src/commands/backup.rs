@@ -96,8 +96,9 @@ pub(crate) async fn run(
         Duration::from_secs(args.backup.snapshot_timeout),
     )
     .await?;
+    let owner = backups::Owner::new(&session.derived.instance_name, Some(&session.secret));
     let manifest = Manifest::new(
-        &session.derived.instance_name,
+        &owner,
         &connected.version,
         &cli_version,
         args.file_storage,
@@ -110,7 +111,7 @@ pub(crate) async fn run(
         backups::human_bytes(entry.bytes)
     ));
     let removed = match args.keep {
-        Some(keep) => backups::prune(&dir, usize::try_from(keep).unwrap_or(usize::MAX))?,
+        Some(keep) => backups::prune(&dir, &owner, usize::try_from(keep).unwrap_or(usize::MAX))?,
         None => Vec::new(),
     };
     if !removed.is_empty() {

@@ -29,6 +29,8 @@ pub(crate) async fn run(
     extra_args.extend(convex_args.iter().cloned());
     crate::deploy::check_extra_args(&extra_args)?;
     let deadline = Deadline::after_secs(wait.wait, "--wait");
+    // One push at a time, and no backup or restore in the middle of one.
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let session = context::session(ctx, derive).await?;
     let functions = crate::deploy::functions_dir(ctx.dir)?;
     if !functions.is_dir() {

@@ -15,7 +15,7 @@ use crate::backend::EnvChange;
 use crate::backups::{self, Manifest};
 use crate::cli::{BackupArgs, DeriveArgs, WaitArgs};
 use crate::deadline::Deadline;
-use crate::deployment_env::OWNED_VAR;
+use crate::deployment_env::{GENERATED, OWNED_VAR};
 use crate::error::{Error, Result};
 
 use super::backup::{path_arg, store};
@@ -42,10 +42,20 @@ struct Report {
 }
 
 /// The archive to import and its manifest, if it has one.
-fn resolve(store: &Path, name: Option<&Path>) -> Result<(PathBuf, Option<Manifest>)> {
+fn resolve(
+    store: &Path,
+    owner: &backups::Owner,
+    name: Option<&Path>,
+    force: bool,
+) -> Result<(PathBuf, Option<Manifest>)> {
     let dir = match name {
         None => {
-            let newest = backups::list(store)?.pop().ok_or_else(|| {
+            // A shared store holds other deployments' backups too: only --force takes those.
+            let mut candidates = backups::list(store)?;
+            if !force {
+                candidates.retain(|e| owner.owns(e));
+            }
+            let newest = candidates.pop().ok_or_else(|| {
                 Error::invalid("BACKUP", format!("there is no backup in {}", store.display()))
                     .with_hint("take one with `coder-convex backup`, or name a backup directory or snapshot .zip")
             })?;
@@ -76,24 +86,38 @@ pub(crate) async fn run(
     args: &Args<'_>,
 ) -> Result<Outcome> {
     let deadline = Deadline::after_secs(wait.wait, "--wait");
-    let _lock = context::lock(ctx, Some(deadline)).await?;
     let session = context::session(ctx, derive).await?;
     let instance = session.derived.instance_name.clone();
+    let owner = backups::Owner::new(&instance, Some(&session.secret));
     let dir = store(ctx, args.backup, &instance)?;
-    let (archive, manifest) = resolve(&dir, args.name)?;
+    let (archive, manifest) = resolve(&dir, &owner, args.name, args.force)?;
     if let Some(m) = &manifest
-        && m.instance_name != instance
         && !args.force
     {
-        return Err(Error::invalid(
-            "BACKUP",
-            format!(
+        let other = if m.instance_name != instance {
+            Some(format!(
                 "is a backup of instance {:?}, this project is {instance:?}",
                 m.instance_name
-            ),
-        )
-        .with_hint("pass --force to restore it here anyway (seeding a new workspace)"));
+            ))
+        } else if m.deployment.is_some() && m.deployment != owner.id {
+            Some(format!(
+                "is a backup of another deployment named {instance:?} (another instance secret)"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = other {
+            return Err(Error::invalid("BACKUP", message)
+                .with_hint("pass --force to restore it here anyway (seeding a new workspace)"));
+        }
     }
+    // Before the question: a project that cannot say what it sets stops here.
+    let ours = crate::derive::desired_env(
+        ctx.dir,
+        &session.derived,
+        &context::existing_jwt_key(ctx.dir)?,
+        session.auth_secret.as_ref(),
+    )?;
     if !args.yes {
         let question = format!(
             "Replace every table, file and environment variable of {instance} with {}?",
@@ -116,13 +140,8 @@ pub(crate) async fn run(
             }
         }
     }
-    // Computed before anything changes: a project that cannot say what it sets stops here.
-    let ours = crate::derive::desired_env(
-        ctx.dir,
-        &session.derived,
-        &context::existing_jwt_key(ctx.dir)?,
-        session.auth_secret.as_ref(),
-    )?;
+    // Not while setup deploys or a backup exports (and not while the question waited).
+    let _lock = context::lock(ctx, Some(deadline)).await?;
     let (pm, _) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
     let connected = steps::connect_session(&session, deadline, ctx.out).await?;
     let key = connected.backend.admin_key().to_owned();
@@ -168,8 +187,10 @@ pub(crate) async fn run(
     }))
 }
 
-/// The backup's variables without the ones its workspace managed (listed in its ownership
-/// record), then everything this project sets.
+/// The backup's variables, without the ones its workspace generated (its JWT key, URLs and
+/// secrets: listed in its ownership record and in [`GENERATED`]) and without that record,
+/// then everything this project sets. The backup's own settings (its
+/// `.env.convex.deployment` lines) come back even where this project does not declare them.
 fn merged(
     backup: &BTreeMap<String, String>,
     ours: &BTreeMap<String, String>,
@@ -178,9 +199,10 @@ fn merged(
         .get(OWNED_VAR)
         .map(|list| list.split(',').map(str::trim).collect())
         .unwrap_or_default();
+    let generated = |name: &str| managed.contains(&name) && GENERATED.contains(&name);
     let mut vars: BTreeMap<String, String> = backup
         .iter()
-        .filter(|(name, _)| *name != OWNED_VAR && !managed.contains(&name.as_str()))
+        .filter(|(name, _)| *name != OWNED_VAR && !generated(name))
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
     vars.extend(ours.iter().map(|(n, v)| (n.clone(), v.clone())));
@@ -236,8 +258,12 @@ mod tests {
     #[test]
     fn the_backups_own_variables_come_back_and_this_projects_stay() {
         let backup = map(&[
-            (OWNED_VAR, "JWT_PRIVATE_KEY,JWKS,BETTER_AUTH_SECRET"),
+            (
+                OWNED_VAR,
+                "JWT_PRIVATE_KEY,JWKS,BETTER_AUTH_SECRET,OPENAI_API_KEY",
+            ),
             ("JWT_PRIVATE_KEY", "their key"),
+            ("OPENAI_API_KEY", "from their .env.convex.deployment"),
             ("JWKS", "their jwks"),
             ("BETTER_AUTH_SECRET", "their secret"),
             ("STRIPE_KEY", "sk_live"),
@@ -253,7 +279,31 @@ mod tests {
                 (OWNED_VAR, "JWT_PRIVATE_KEY,JWKS"),
                 ("JWKS", "our jwks"),
                 ("JWT_PRIVATE_KEY", "our key"),
+                ("OPENAI_API_KEY", "from their .env.convex.deployment"),
                 ("STRIPE_KEY", "sk_live"),
+            ])
+        );
+    }
+
+    #[test]
+    fn ownership_lists_with_spaces_and_empty_entries_are_read() {
+        let backup = map(&[
+            (OWNED_VAR, " JWKS , ,,JWT_PRIVATE_KEY ,"),
+            ("JWT_PRIVATE_KEY", "their key"),
+            ("JWKS", "their jwks"),
+            ("KEEP", "1"),
+        ]);
+        let out = merged(&backup, &BTreeMap::new());
+        assert_eq!(out, map(&[("KEEP", "1")]));
+        // No ownership record: everything but what this project sets comes back.
+        let backup = map(&[("JWT_PRIVATE_KEY", "their key"), ("KEEP", "1")]);
+        let ours = map(&[("JWT_PRIVATE_KEY", "ours"), (OWNED_VAR, "JWT_PRIVATE_KEY")]);
+        assert_eq!(
+            merged(&backup, &ours),
+            map(&[
+                (OWNED_VAR, "JWT_PRIVATE_KEY"),
+                ("JWT_PRIVATE_KEY", "ours"),
+                ("KEEP", "1")
             ])
         );
     }

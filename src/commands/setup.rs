@@ -144,7 +144,8 @@ pub(crate) async fn run_with(
     let containers = start(&derived).await?;
 
     let connected = steps::connect(&derived, admin_key, secret, deadline, out).await?;
-    let backend_changed = versions::note_change(ctx, &derived.instance_name, &connected.version);
+    let owner = crate::backups::Owner::new(&derived.instance_name, Some(secret));
+    let backend_changed = versions::note_change(ctx, &owner, &connected.version);
     let skew = versions::skew(
         ctx,
         state.package_json.as_ref(),

@@ -113,12 +113,20 @@ pub(crate) async fn run(
     };
     let mut report = report(&derived, &findings, auth, deploy::last(ctx.dir));
     report.containers = containers(ctx).await;
-    if let Ok(version) = &findings.health {
+    // The metadata lines run every few seconds under a short timeout: only `backend` shows
+    // the versions, and it never waits for the probe.
+    let versions_wanted = metadata.is_none_or(|item| item == MetadataItem::Backend);
+    if let (Ok(version), true) = (&findings.health, versions_wanted) {
         let package_json = state.package_json.as_ref();
-        report.versions =
-            Some(crate::version_skew::assess(ctx.dir, package_json, &backend, version).await);
+        let probe = metadata.is_none();
+        let assessed = crate::version_skew::assess(ctx.dir, package_json, &backend, version, probe);
+        report.versions = Some(assessed.await);
     }
-    report.last_backup = newest_backup(ctx, &derived.instance_name);
+    let owner = crate::backups::Owner::new(
+        &derived.instance_name,
+        identity.secret.as_ref().map(|(s, _)| s),
+    );
+    report.last_backup = newest_backup(ctx, &owner);
     if let Some(item) = metadata {
         // Informational: the line says what is wrong, the exit status stays 0.
         if !ctx.json {
@@ -198,9 +206,12 @@ fn report(
 }
 
 /// The newest backup in the instance's store (a `backup --dir` elsewhere is not searched).
-pub(crate) fn newest_backup(ctx: &Ctx<'_>, instance: &str) -> Option<crate::backups::Entry> {
-    let store = crate::backups::store(ctx.env, instance).ok()?;
-    crate::backups::list(&store).ok()?.pop()
+pub(crate) fn newest_backup(
+    ctx: &Ctx<'_>,
+    owner: &crate::backups::Owner,
+) -> Option<crate::backups::Entry> {
+    let store = crate::backups::store(ctx.env, &owner.instance).ok()?;
+    crate::backups::list_own(&store, owner).ok()?.pop()
 }
 
 fn print(ctx: &Ctx<'_>, report: &Report) {
@@ -361,13 +372,9 @@ fn too_new(report: &Report) -> bool {
         .is_some_and(|v| matches!(v.skew, Skew::CliTooNew { .. }))
 }
 
-/// `✓ convex CLI 1.48.0 (backend built 2026-08-21)`, or the warning and its fix.
+/// `✓ convex 1.48.0 deploys to this backend (built 2026-08-21)`, or the warning and its fix.
 fn versions_lines(out: &crate::output::Output, versions: &crate::version_skew::Report) {
     let cli = versions.cli_version.as_deref().unwrap_or("?");
-    let built = versions
-        .backend_built
-        .as_deref()
-        .unwrap_or("on an unknown date");
     match (&versions.skew, versions.warning()) {
         (_, Some(warning)) => {
             out.data(format!("{} {warning}", mark(Some(false))));
@@ -376,8 +383,9 @@ fn versions_lines(out: &crate::output::Output, versions: &crate::version_skew::R
             }
         }
         (Skew::Compatible, None) => out.data(format!(
-            "{} convex CLI {cli} (backend built {built})",
-            mark(Some(true))
+            "{} {}",
+            mark(Some(true)),
+            versions.compatible_detail()
         )),
         (Skew::NotInstalled, None) => out.data(format!("{} convex CLI not installed", mark(None))),
         (Skew::Unknown { reason } | Skew::CliTooNew { reason, .. }, None) => out.data(format!(

@@ -26,7 +26,7 @@ pub(crate) async fn skew(
     backend: &Backend,
     version: &str,
 ) -> version_skew::Report {
-    let report = version_skew::assess(ctx.dir, package_json, backend, version).await;
+    let report = version_skew::assess(ctx.dir, package_json, backend, version, true).await;
     if let Some(warning) = report.warning() {
         ctx.out.warn(warning);
         if let Some(hint) = &report.hint {
@@ -38,16 +38,16 @@ pub(crate) async fn skew(
 
 /// Record the version `setup` saw in the instance's backup store; say so when it changed.
 /// Best effort: a store that cannot be written costs the note, not the setup.
-pub(crate) fn note_change(ctx: &Ctx<'_>, instance: &str, version: &str) -> Option<Change> {
-    let store = backups::store(ctx.env, instance).ok()?;
-    let from = match backups::note_backend_version(&store, version) {
+pub(crate) fn note_change(ctx: &Ctx<'_>, owner: &backups::Owner, version: &str) -> Option<Change> {
+    let store = backups::store(ctx.env, &owner.instance).ok()?;
+    let from = match backups::note_backend_version(&store, owner, version) {
         Ok(from) => from?,
         Err(e) => {
             tracing::debug!(error = %e, "could not record the backend version");
             return None;
         }
     };
-    let last_backup_before = backups::last_before(&store, version).ok().flatten();
+    let last_backup_before = backups::last_before(&store, owner, &from).ok().flatten();
     let shown = crate::backend_text::sanitize;
     ctx.out.warn(format!(
         "the backend changed since the last setup: {} → {} (upgrades migrate the data forward only)",
@@ -60,9 +60,10 @@ pub(crate) fn note_change(ctx: &Ctx<'_>, instance: &str, version: &str) -> Optio
             super::backup::describe(entry),
             entry.name
         )),
-        None => ctx
-            .out
-            .info("  no backup was taken before the change"),
+        None => ctx.out.info(format!(
+            "  no backup of {} was taken before the change",
+            shown(&from)
+        )),
     }
     Some(Change {
         from,

@@ -407,12 +407,17 @@ pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::auth_libs::AuthC
 }
 
 /// The newest backup of this instance in its store: its age and size.
-pub(super) fn backups_check(env: &RawEnv, derived: &Derived) -> Check {
+pub(super) fn backups_check(
+    env: &RawEnv,
+    derived: &Derived,
+    secret: Option<&crate::secrets::InstanceSecret>,
+) -> Check {
     let name = "backups";
+    let owner = crate::backups::Owner::new(&derived.instance_name, secret);
     let Ok(store) = crate::backups::store(env, &derived.instance_name) else {
         return Check::skip(name, "no data home (HOME or XDG_DATA_HOME) to look in");
     };
-    match crate::backups::list(&store)
+    match crate::backups::list_own(&store, &owner)
         .ok()
         .and_then(|mut all| all.pop())
     {

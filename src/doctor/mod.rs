@@ -125,7 +125,7 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
         secret.as_ref(),
         admin_key.as_deref(),
     ));
-    checks.push(files::backups_check(env, &derived));
+    checks.push(files::backups_check(env, &derived, secret.as_ref()));
 
     if let Some(db) = &derived.database {
         let ca = env.pg_ca_file.as_deref().map(Path::new);

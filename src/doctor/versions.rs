@@ -16,22 +16,13 @@ pub(super) async fn check(
     backend: &Backend,
     version: &str,
 ) -> Check {
-    let report = version_skew::assess(dir, package_json, backend, version).await;
+    let report = version_skew::assess(dir, package_json, backend, version, true).await;
     let cli = report.cli_version.as_deref().unwrap_or("not installed");
     if let Some(warning) = report.warning() {
         return Check::warn(NAME, warning, report.hint.unwrap_or_default());
     }
     match report.skew {
-        Skew::Compatible => Check::pass(
-            NAME,
-            format!(
-                "convex {cli} deploys to this backend (built {})",
-                report
-                    .backend_built
-                    .as_deref()
-                    .unwrap_or("before any known break")
-            ),
-        ),
+        Skew::Compatible => Check::pass(NAME, report.compatible_detail()),
         Skew::NotInstalled => Check::pass(
             NAME,
             "convex is not installed in the project: nothing deploys from here",

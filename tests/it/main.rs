@@ -43,4 +43,5 @@ mod template_stop;
 mod template_team;
 mod up;
 mod version_skew;
+mod version_skew_hostile;
 mod yarn_pnp;

@@ -125,7 +125,7 @@ fn a_current_backend_passes_everywhere() {
     assert!(!setup.stderr().contains("newer than this backend"));
     let out = run_with(&p, &["status"], &fake, &[]).ok();
     assert!(
-        out.contains("✓ convex CLI 1.48.0 (backend built 2026-08-21)\n"),
+        out.contains("✓ convex 1.48.0 deploys to this backend (built 2026-08-21)\n"),
         "{out}"
     );
     let check = doctor_check(&p, &fake);
@@ -162,6 +162,8 @@ fn a_backend_version_change_names_the_last_backup_before_it() {
 
     let human = run_with(&p, &["setup", "--no-deploy"], &fake, &[]);
     assert!(!human.stderr().contains("backend changed"), "said once");
+    let backup = run_with(&p, &["--json", "backup"], &fake, &[]).json();
+    let name = backup["backup"]["name"].as_str().unwrap().to_owned();
     fake.set_version("unknown");
     let third = run_with(&p, &["setup", "--no-deploy"], &fake, &[]);
     let err = third.stderr();

@@ -40,6 +40,8 @@ pub struct PushConfig {
     pub fail_start_push: Option<String>,
     /// `start_push` answers only after this long (a slow push, for signals and timeouts).
     pub start_push_delay: Duration,
+    /// A keyless `evaluate_push` (the version probe) is answered only after this long.
+    pub keyless_evaluate_push_delay: Duration,
 }
 
 /// What is deployed: what `get_config_hashes` reports.
@@ -279,6 +281,10 @@ async fn evaluate_push(
             .requests
             .push("/api/deploy2/evaluate_push".to_owned());
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if !headers.contains_key("authorization") && !state.config.keyless_evaluate_push_delay.is_zero()
+    {
+        tokio::time::sleep(state.config.keyless_evaluate_push_delay).await;
     }
     if let Err(r) = accept(&state, "/api/deploy2/evaluate_push", &headers, &body) {
         return r;

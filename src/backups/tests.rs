@@ -1,0 +1,152 @@
+use super::*;
+
+#[test]
+fn default_dir_follows_xdg_then_home() {
+    assert_eq!(
+        default_dir(Some("/data"), Some("/home/u"), "app").unwrap(),
+        PathBuf::from("/data/coder-convex/backups/app")
+    );
+    assert_eq!(
+        default_dir(Some("relative"), Some("/home/u"), "app").unwrap(),
+        PathBuf::from("/home/u/.local/share/coder-convex/backups/app")
+    );
+    assert_eq!(
+        default_dir(None, None, "app").unwrap_err().code(),
+        "invalid_input"
+    );
+}
+
+#[test]
+fn sizes_read_like_people_write_them() {
+    assert_eq!(human_bytes(512), "512 B");
+    assert_eq!(human_bytes(4_000), "4.0 kB");
+    assert_eq!(human_bytes(12_345_678), "12.3 MB");
+}
+
+#[test]
+fn a_dropped_backup_leaves_nothing_and_a_committed_one_is_listed() {
+    let store = tempfile::tempdir().unwrap();
+    let pending = begin(store.path()).unwrap();
+    std::fs::write(pending.archive(), b"zip").unwrap();
+    drop(pending);
+    assert!(std::fs::read_dir(store.path()).unwrap().next().is_none());
+    let pending = begin(store.path()).unwrap();
+    std::fs::write(pending.archive(), b"zip").unwrap();
+    let entry = pending
+        .commit(Manifest::new(
+            &Owner::new("app", None),
+            "unknown",
+            "1.48.0",
+            true,
+            None,
+        ))
+        .unwrap();
+    let listed = list(store.path()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, entry.name);
+    assert_eq!(listed[0].instance_name, "app");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(store.path()), 0o700);
+    assert_eq!(mode(&entry.path), 0o700);
+    assert_eq!(mode(&entry.path.join(MANIFEST)), 0o600);
+    assert_eq!(mode(&entry.path.join(ARCHIVE)), 0o600);
+}
+
+fn owner() -> Owner {
+    Owner::new("i", None)
+}
+
+fn backup_of(store: &std::path::Path, version: &str) -> Entry {
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    let pending = begin(store).unwrap();
+    std::fs::write(pending.archive(), b"zip").unwrap();
+    pending
+        .commit(Manifest::new(&owner(), version, "1.48.0", false, None))
+        .unwrap()
+}
+
+#[test]
+fn the_last_backup_before_a_change_is_of_the_version_changed_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    backup_of(&store, "A");
+    assert_eq!(note_backend_version(&store, &owner(), "A").unwrap(), None);
+    assert_eq!(
+        note_backend_version(&store, &owner(), "B")
+            .unwrap()
+            .as_deref(),
+        Some("A")
+    );
+    assert_eq!(
+        note_backend_version(&store, &owner(), "C")
+            .unwrap()
+            .as_deref(),
+        Some("B")
+    );
+    // No backup of B: none is named for B → C; A's is the one for A → B.
+    assert!(last_before(&store, &owner(), "B").unwrap().is_none());
+    let of_a = last_before(&store, &owner(), "A").unwrap().unwrap();
+    assert_eq!(of_a.backend_version, "A");
+}
+
+#[test]
+fn two_deployments_of_one_name_keep_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    let ours = Owner::new("app", Some(&crate::secrets::InstanceSecret::generate()));
+    let theirs = Owner::new("app", Some(&crate::secrets::InstanceSecret::generate()));
+    assert_ne!(ours.id, theirs.id);
+    assert_eq!(ours.id.as_ref().map(String::len), Some(16));
+    for owner in [&ours, &theirs] {
+        let pending = begin(&store).unwrap();
+        std::fs::write(pending.archive(), b"zip").unwrap();
+        pending
+            .commit(Manifest::new(owner, "v1", "1.48.0", false, None))
+            .unwrap();
+    }
+    assert_eq!(list(&store).unwrap().len(), 2);
+    let own = list_own(&store, &ours).unwrap();
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].deployment, ours.id);
+    // Each keeps its own version record.
+    assert_eq!(note_backend_version(&store, &ours, "v1").unwrap(), None);
+    assert_eq!(note_backend_version(&store, &theirs, "v2").unwrap(), None);
+    assert_eq!(note_backend_version(&store, &ours, "v1").unwrap(), None);
+    // Pruning one leaves the other's.
+    assert_eq!(prune(&store, &ours, 0).unwrap().len(), 1);
+    assert_eq!(list_own(&store, &theirs).unwrap().len(), 1);
+}
+
+#[test]
+fn an_unreadable_record_is_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("backend-version"), b"\xff\xfe garbage\n").unwrap();
+    let first = note_backend_version(&store, &owner(), "A");
+    let second = note_backend_version(&store, &owner(), "A");
+    assert!(
+        second.is_ok(),
+        "first: {:?}, second: {:?}",
+        first.err().map(|e| e.to_string()),
+        second.err().map(|e| e.to_string())
+    );
+}
+
+#[test]
+fn records_are_private_and_ignore_line_endings() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The store is a file: an error (setup turns it into a debug line).
+    let file = tmp.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    assert!(note_backend_version(&file, &owner(), "A").is_err());
+    // CRLF and trailing blanks in the record are not a change.
+    let store = tmp.path().join("s");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("backend-version"), "A\r\n\n").unwrap();
+    assert_eq!(note_backend_version(&store, &owner(), "A").unwrap(), None);
+    // The record is 0600, the store 0700.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store.join("backend-version")), 0o600);
+    assert_eq!(mode(&store), 0o700);
+}
