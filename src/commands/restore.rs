@@ -1,9 +1,10 @@
 //! `coder-convex restore [BACKUP]`: replace the deployment's data with a backup
 //! (`convex import --replace-all`), then its environment variables with the manifest's,
-//! except the ones this project sets (its JWT key, URLs and secrets: another workspace's
-//! would not match this one's files). The newest backup by default; another instance's backup
-//! only with `--force`; asks first unless `--yes`, and without a terminal to ask, refuses
-//! instead of hanging. Runs under the project lock.
+//! except the ones coder-convex generates (JWT key, URLs, secrets: another workspace's would
+//! not match this one's files) and the ones this project declares. This deployment's newest
+//! backup by default; another instance's or deployment's only with `--force`; asks first
+//! unless `--yes`, and without a terminal to ask, refuses instead of hanging. Imports under
+//! the project lock.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
