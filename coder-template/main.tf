@@ -418,7 +418,7 @@ locals {
   # arrives in the agent's env (CONVEX_SEED_DATA), never in a script's text, so no character in
   # it can become shell syntax. The marker on the home volume is written only after a
   # successful restore: a failed download or restore is tried again on the next start. The
-  # same text in both templates; a test runs it (tests/it/template_backup.rs).
+  # same text in both templates; a test runs it (tests/it/template_seed.rs).
   seed_script = <<-EOT
     #!/bin/sh
     set -eu
@@ -481,6 +481,7 @@ resource "coder_script" "convex_backup_on_stop" {
   display_name = "Convex backup"
   icon         = "/icon/database.svg"
   run_on_stop  = true
+  timeout      = var.backup_stop_seconds
   script       = local.backup_command
 }
 

@@ -149,6 +149,9 @@ fn the_workspace_container_gets_backup_stop_seconds_to_stop() {
         "var.backup_stop_seconds"
     );
     assert_eq!(source(workspace, "stop_timeout"), "var.backup_stop_seconds");
+    // The agent ends the stop backup by then itself, with a message, rather than being killed.
+    let stop = t.resource("coder_script", "convex_backup_on_stop");
+    assert_eq!(source(stop, "timeout"), "var.backup_stop_seconds");
     // The sidecars keep their own clean-stop times; they start counting once the workspace is
     // gone.
     for (name, seconds) in [("convex_backend", 15.0), ("postgres", 15.0)] {
