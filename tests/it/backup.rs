@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::common::{Project, Run};
 use crate::deploy_cli::convex_project;
 use crate::fake_backend::{Data, FakeBackend, FakeConfig, SnapshotConfig};
-use crate::setup::{fake_for, run_with};
+use crate::setup::{command_with, doctor_check, fake_for, run_with};
 
 fn sample_data() -> Data {
     Data {
@@ -207,15 +207,7 @@ fn the_default_store_is_under_the_data_home_outside_the_project() {
     let status = run_with(&p, &["--json", "status"], &fake, &xdg).json();
     assert_eq!(status["last_backup"]["name"], doc["backup"]["name"]);
     assert_eq!(status["last_backup"]["bytes"], doc["backup"]["bytes"]);
-    let doctor = run_with(&p, &["--json", "doctor"], &fake, &xdg);
-    let checks: serde_json::Value = serde_json::from_str(&doctor.stdout()).unwrap();
-    let backups = checks["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "backups")
-        .expect("a backups check")
-        .clone();
+    let (_, backups) = doctor_check(&p, &fake, &xdg, "backups");
     assert_eq!(backups["status"], "pass");
     assert!(
         backups["detail"].as_str().unwrap().starts_with("newest "),
@@ -224,15 +216,7 @@ fn the_default_store_is_under_the_data_home_outside_the_project() {
     // A store with none: said, with the command to run.
     let empty = tempfile::tempdir().unwrap();
     let none = [("XDG_DATA_HOME", empty.path().to_str().unwrap())];
-    let doctor = run_with(&p, &["--json", "doctor"], &fake, &none);
-    let checks: serde_json::Value = serde_json::from_str(&doctor.stdout()).unwrap();
-    let backups = checks["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "backups")
-        .expect("a backups check")
-        .clone();
+    let (_, backups) = doctor_check(&p, &fake, &none, "backups");
     assert_eq!(backups["status"], "pass");
     assert_eq!(
         backups["detail"],
@@ -327,14 +311,7 @@ fn an_interrupted_backup_leaves_nothing_that_looks_complete_and_no_secret_in_arg
         },
     );
     let dir = store(&p);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coder-convex"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", p.path())
-        .env("CODER_CONVEX_BACKEND_URL", &fake.api_url)
-        .env("CODER_CONVEX_SITE_PROXY_URL", &fake.site_url)
-        .current_dir(p.path())
-        .args(["backup", "--dir", dir.to_str().unwrap()])
+    let mut child = command_with(&p, &["backup", "--dir", dir.to_str().unwrap()], &fake, &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

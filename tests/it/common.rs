@@ -98,6 +98,15 @@ impl Run {
 }
 
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    Run {
+        output: command_in(dir, args, env)
+            .output()
+            .expect("run coder-convex"),
+    }
+}
+
+/// The binary in `dir` with exactly `env` (plus PATH and HOME), to run or to spawn.
+pub fn command_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_coder-convex"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -107,9 +116,7 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Run {
-        output: cmd.output().expect("run coder-convex"),
-    }
+    cmd
 }
 
 /// Coder workspace variables with a wildcard proxy URI.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Project, Run, node_peers};
 use crate::fake_backend::{FakeBackend, FakeConfig, PushConfig};
-use crate::setup::{configured, fake_for, run_with};
+use crate::setup::{command_with, configured, fake_for, run_with};
 
 /// A Convex project using the real CLI: `package.json`, `convex` linked from `tests/node`,
 /// one query in `<functions>/messages.ts`.
@@ -267,30 +267,30 @@ fn hanging_deploy(extra: &[&str], until_push: bool) -> (std::process::Child, Pro
         ..PushConfig::default()
     };
     let fake = fake_with(&secret, push);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_coder-convex"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", p.path())
-        .env("CODER_CONVEX_BACKEND_URL", &fake.api_url)
-        .env("CODER_CONVEX_SITE_PROXY_URL", &fake.site_url)
-        .current_dir(p.path())
-        .arg("deploy")
-        .args(extra)
+    let mut args = vec!["deploy"];
+    args.extend_from_slice(extra);
+    let child = command_with(&p, &args, &fake, &[])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    // Wait until the CLI is in the push (start_push reached the backend).
-    let until = Instant::now() + Duration::from_secs(120);
-    while until_push
-        && !fake
-            .push_requests()
-            .iter()
-            .any(|r| r == "/api/deploy2/start_push")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if until_push {
+        wait_for_start_push(&fake, Duration::from_secs(120));
+    }
+    (child, p, fake)
+}
+
+/// Wait until a CLI's `start_push` reached the backend (it is in the push).
+pub(crate) fn wait_for_start_push(fake: &FakeBackend, within: Duration) {
+    let until = Instant::now() + within;
+    while !fake
+        .push_requests()
+        .iter()
+        .any(|r| r == "/api/deploy2/start_push")
     {
         assert!(Instant::now() < until, "the CLI never reached start_push");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (child, p, fake)
 }
 
 #[track_caller]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use coder_convex::secrets::{InstanceSecret, JwtKey, validate_admin_key};
 
-use crate::common::{CODER_ENV, Project, Run, node_peers};
+use crate::common::{CODER_ENV, Project, Run, command_in, node_peers};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 
 /// A configured project and the secret its backend must be started with.
@@ -36,10 +36,42 @@ pub(crate) fn run_with(
     fake: &FakeBackend,
     extra: &[(&str, &str)],
 ) -> Run {
+    Run {
+        output: command_with(p, args, fake, extra)
+            .output()
+            .expect("run coder-convex"),
+    }
+}
+
+/// [`run_with`]'s command, to spawn (a run in the background).
+pub(crate) fn command_with(
+    p: &Project,
+    args: &[&str],
+    fake: &FakeBackend,
+    extra: &[(&str, &str)],
+) -> std::process::Command {
     let env = backend_env(fake);
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     all.extend_from_slice(extra);
-    p.run(args, &all)
+    command_in(p.path(), args, &all)
+}
+
+/// The exit code of `doctor --json` and its check `name`.
+pub(crate) fn doctor_check(
+    p: &Project,
+    fake: &FakeBackend,
+    extra: &[(&str, &str)],
+    name: &str,
+) -> (i32, serde_json::Value) {
+    let doctor = run_with(p, &["--json", "doctor"], fake, extra);
+    let doc: serde_json::Value = serde_json::from_str(&doctor.stdout())
+        .unwrap_or_else(|_| panic!("{}\n{}", doctor.stdout(), doctor.stderr()));
+    let checks = doc["checks"].as_array().unwrap();
+    let found = checks.iter().find(|c| c["name"] == name);
+    let check = found
+        .cloned()
+        .unwrap_or_else(|| panic!("no check {name}: {checks:?}"));
+    (doctor.code(), check)
 }
 
 #[test]

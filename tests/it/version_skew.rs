@@ -27,12 +27,11 @@ fn old_backend(secret: &coder_convex::secrets::InstanceSecret, version: &str) ->
     fake
 }
 
-/// The doctor's `convex CLI` check.
+/// The doctor's `convex CLI` check, of a doctor run that passed.
 fn doctor_check(p: &crate::common::Project, fake: &FakeBackend) -> Value {
-    let doctor = run_with(p, &["--json", "doctor"], fake, &[]).json();
-    let checks = doctor["checks"].as_array().unwrap();
-    let found = checks.iter().find(|c| c["name"] == "convex CLI");
-    found.cloned().unwrap_or_else(|| panic!("{checks:?}"))
+    let (code, check) = crate::setup::doctor_check(p, fake, &[], "convex CLI");
+    assert_eq!(code, 0, "{check}");
+    check
 }
 
 #[test]

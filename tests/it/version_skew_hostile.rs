@@ -5,14 +5,14 @@
 
 use std::io::Write as _;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::{Project, http_server};
-use crate::deploy_cli::{convex_project, fake_with};
+use crate::deploy_cli::{convex_project, fake_with, wait_for_start_push};
 use crate::fake_backend::PushConfig;
-use crate::setup::{configured, run_with};
+use crate::setup::{command_with, configured, doctor_check, run_with};
 
 fn respond(mut stream: TcpStream, status: &str, extra: &str, body: &[u8]) {
     let head = format!(
@@ -98,15 +98,7 @@ fn doctor_does_not_say_built_before_any_known_break_when_the_route_exists() {
     let p = with_cli("1.30.0");
     let secret = secret_of(&p);
     let fake = fake_with(&secret, PushConfig::default()); // reports "unknown", has the route
-    let doctor = run_with(&p, &["--json", "doctor"], &fake, &[]);
-    let doc: Value = serde_json::from_str(&doctor.stdout()).unwrap();
-    let check = doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "convex CLI")
-        .cloned()
-        .unwrap();
+    let (_, check) = doctor_check(&p, &fake, &[], "convex CLI");
     assert_eq!(check["status"], "pass", "{check}");
     assert_eq!(
         check["detail"],
@@ -299,28 +291,13 @@ fn backup_waits_for_coder_convex_deploy_too() {
     run_with(&p, &["setup", "--no-deploy"], &fake, &[]).ok();
     let store = tempfile::tempdir().unwrap();
     let dir = store.path().to_str().unwrap().to_owned();
-    let mut deploy = std::process::Command::new(env!("CARGO_BIN_EXE_coder-convex"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", p.path())
-        .env("CODER_CONVEX_BACKEND_URL", &fake.api_url)
-        .env("CODER_CONVEX_SITE_PROXY_URL", &fake.site_url)
-        .current_dir(p.path())
-        .args(["deploy"])
+    let mut deploy = command_with(&p, &["deploy"], &fake, &[])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     // The deploy is in its push (it took the lock before starting the CLI).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !fake
-        .push_requests()
-        .iter()
-        .any(|r| r == "/api/deploy2/start_push")
-    {
-        assert!(Instant::now() < deadline, "the deploy never pushed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_start_push(&fake, Duration::from_secs(60));
     let run = run_with(&p, &["backup", "--dir", &dir], &fake, &[]);
     let finished_first = fake.pushes(|r| r.completed);
     assert!(deploy.wait().unwrap().success());
