@@ -3,6 +3,7 @@
 //! It prints `ready <api-url> <site-url>` on stdout and serves until killed. On SIGUSR1 it
 //! prints `pushes <writes> completed <n>`: the push-protocol requests other than the read
 //! `get_config_hashes`, and the pushes that reached `finish_push` (for `bench/run.sh`).
+//! `FAKE_START_DELAY_MS` opens the API port that long after `ready`.
 #![allow(unreachable_pub, clippy::print_stdout)]
 
 #[path = "../tests/support/fake_backend.rs"]
@@ -26,6 +27,13 @@ async fn main() {
     }
     if let Ok(origin) = std::env::var("CONVEX_SITE_ORIGIN") {
         config.site_origin = origin;
+    }
+    // The API port opens this long after `ready` (a backend still starting).
+    if let Some(ms) = std::env::var("FAKE_START_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.start_delay = std::time::Duration::from_millis(ms);
     }
     let fake = FakeBackend::spawn_on(config, port(1), port(2)).await;
     println!("ready {} {}", fake.api_url, fake.site_url);

@@ -5,7 +5,7 @@
 //! text from the backend is [`sanitize`]d before anyone sees it.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
 use reqwest::{Client, StatusCode};
@@ -16,10 +16,12 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
 mod call;
+mod health;
 
 pub(crate) use call::read_body;
 pub(crate) use call::{CallError, bounded};
 use call::{JSON_LIMIT, TEXT_LIMIT, status_error, transport};
+pub(crate) use health::{WaitProgress, wait_healthy};
 
 pub(crate) const USER_AGENT: &str = concat!("coder-convex/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -31,12 +33,6 @@ const ROUTE_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Public URLs go through DNS, TLS and Coder's proxy.
 const PUBLIC_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const PUBLIC_TIMEOUT: Duration = Duration::from_secs(6);
-/// Health polling: start fast, stay at `POLL_FAST_MAX` for a while (most backends come up
-/// then, and we see it within ~250 ms), then slow to `POLL_SLOW`.
-const POLL_FIRST: Duration = Duration::from_millis(20);
-const POLL_FAST_MAX: Duration = Duration::from_millis(250);
-const POLL_FAST_WINDOW: Duration = Duration::from_secs(30);
-const POLL_SLOW: Duration = Duration::from_secs(1);
 
 pub(crate) fn loopback_client(timeout: Duration) -> reqwest::Result<Client> {
     Client::builder()
@@ -335,64 +331,6 @@ impl Backend {
 pub(crate) enum Destination {
     ConvexCloud,
     ConvexSite,
-}
-
-/// Progress of the health wait, for the spinner or the log line.
-pub(crate) trait WaitProgress {
-    fn tick(&mut self, elapsed: Duration, last_error: &str);
-}
-
-/// Poll `GET /version` until it answers 200 or the backend's deadline passes. A body over
-/// the limit ends the wait at once: that is not a Convex backend starting up.
-pub(crate) async fn wait_healthy(
-    backend: &Backend,
-    progress: &mut dyn WaitProgress,
-) -> Result<String> {
-    let deadline = *backend.deadline();
-    let started = Instant::now();
-    let mut delay = POLL_FIRST;
-    let mut previous: Option<CallError> = None;
-    loop {
-        // The deadline cutting the last poll short says less than why the polls before failed.
-        let last_error = match (backend.version_once().await, previous.take()) {
-            (Ok(version), _) => return Ok(version),
-            (Err(CallError::Deadline(_)), Some(before)) => before,
-            (Err(e), _) => e,
-        };
-        let elapsed = started.elapsed();
-        if let CallError::TooLarge { .. } = last_error {
-            return Err(Error::BackendUnreachable {
-                url: backend.url().to_owned(),
-                message: last_error.to_string(),
-                source: None,
-                hint: Some(
-                    "that is not a Convex backend's answer: check that --backend-url (CODER_CONVEX_BACKEND_URL) points at the backend's API port".to_owned(),
-                ),
-            });
-        }
-        if deadline.expired() {
-            return Err(Error::BackendUnreachable {
-                url: backend.url().to_owned(),
-                message: format!(
-                    "no healthy answer from GET /version within {}s",
-                    deadline.budget().as_secs()
-                ),
-                source: Some(Box::new(last_error)),
-                hint: Some(
-                    "start the backend (in Coder: check the convex-backend container; locally: `coder-convex up`), or wait longer with --wait".to_owned(),
-                ),
-            });
-        }
-        progress.tick(elapsed, &last_error.summary());
-        previous = Some(last_error);
-        let cap = if elapsed < POLL_FAST_WINDOW {
-            POLL_FAST_MAX
-        } else {
-            POLL_SLOW
-        };
-        tokio::time::sleep(deadline.cap(delay)).await;
-        delay = (delay * 3 / 2).min(cap);
-    }
 }
 
 /// What the site proxy serves for Convex Auth discovery.

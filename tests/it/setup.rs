@@ -224,9 +224,10 @@ fn readiness_is_seen_quickly_after_the_backend_comes_up() {
     let fake = FakeBackend::start(config);
     let started = Instant::now();
     run_with(&p, &["env-set"], &fake, &[]).ok();
-    // 1.5 s until the port opens, then at most one 250 ms poll interval (plus process start).
+    // A hang bound only: how soon the backend is seen is measured by bench/run.sh (backend
+    // section), and the poll schedule is checked exactly in src/backend/health/tests.rs.
     assert!(
-        started.elapsed() < Duration::from_millis(2200),
+        started.elapsed() < Duration::from_secs(30),
         "{:?}",
         started.elapsed()
     );
