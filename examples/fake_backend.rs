@@ -10,7 +10,7 @@
 #[allow(dead_code)]
 mod fake_backend;
 
-use coder_convex::secrets::InstanceSecret;
+use coder_convex::config::secrets::InstanceSecret;
 use fake_backend::{FakeBackend, FakeConfig};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

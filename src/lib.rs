@@ -6,57 +6,35 @@
 //! `ARCHITECTURE.md` maps the modules; [`run`] dispatches one parsed command line.
 
 // The library's public surface is what the binary, the tests and the stand-in backend use.
+// The root holds the entry points and what every room uses; each folder is one concern
+// (ARCHITECTURE.md "Code map").
 pub mod cli;
-pub mod compose;
+pub mod config;
+pub mod containers;
 pub mod database;
 pub mod env_vars;
+pub mod environment;
 pub mod error;
-pub mod secrets;
-pub mod urls;
-pub mod workspace_db;
 
-mod auth_libs;
 mod backend;
-mod backend_text;
 mod backups;
 mod child;
 mod clock;
-mod coder_agent;
 mod commands;
-mod convex_cli;
 mod deadline;
 mod deploy;
-mod deploy_digest;
-mod deployment_env;
-mod derive;
 mod doctor;
-mod dotenv;
-mod engine;
-mod identity;
 mod output;
-mod ports;
-mod postgres;
-mod probe;
-mod process_env;
 mod project;
-mod project_files;
-mod project_fs;
-mod project_lock;
-#[cfg(test)]
-mod properties;
 mod redact;
-mod shared_postgres;
-mod site_url;
-mod url_checks;
-mod version_skew;
 
 use std::ffi::OsString;
 
 use cli::{Cli, Command, EnvFormat};
 use commands::{Ctx, Outcome};
+pub use environment::RawEnv;
 use error::{ExitStatus, Result};
 use output::Output;
-pub use process_env::RawEnv;
 
 /// Run a parsed command line against an environment snapshot. `process_env` is handed
 /// (filtered) to child processes; `env` is what we read. Prints the result (with `--json`,
@@ -123,7 +101,7 @@ async fn dispatch(
     json: bool,
     out: &Output,
 ) -> Result<Outcome> {
-    let dir = process_env::project_dir(cli.global.project_dir.clone())?;
+    let dir = environment::project_dir(cli.global.project_dir.clone())?;
     let ctx = Ctx {
         env,
         process_env,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
 
-use crate::backend_text::sanitize;
+use crate::backend::text::sanitize;
 use crate::deadline::Deadline;
 
 /// `/version`, `/instance_name` and error bodies: a few bytes in practice.

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-use super::{Backend, CallError};
+use super::call::CallError;
+use super::client::Backend;
 
 /// Health polling: start fast, stay at `POLL_FAST_MAX` for a while (most backends come up
 /// then, and we see it within ~250 ms), then slow to `POLL_SLOW`.

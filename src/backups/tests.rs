@@ -93,8 +93,14 @@ fn the_last_backup_before_a_change_is_of_the_version_changed_from() {
 fn two_deployments_of_one_name_keep_apart() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("s");
-    let ours = Owner::new("app", Some(&crate::secrets::InstanceSecret::generate()));
-    let theirs = Owner::new("app", Some(&crate::secrets::InstanceSecret::generate()));
+    let ours = Owner::new(
+        "app",
+        Some(&crate::config::secrets::InstanceSecret::generate()),
+    );
+    let theirs = Owner::new(
+        "app",
+        Some(&crate::config::secrets::InstanceSecret::generate()),
+    );
     assert_ne!(ours.id, theirs.id);
     assert_eq!(ours.id.as_ref().map(String::len), Some(16));
     for owner in [&ours, &theirs] {

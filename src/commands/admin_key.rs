@@ -5,10 +5,10 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::cli::DeriveArgs;
+use crate::config::secrets::{self, mask_admin_key};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::project;
-use crate::secrets::{self, mask_admin_key};
 
 use super::context::{self, Ctx, Outcome};
 

@@ -42,17 +42,6 @@ pub(crate) fn store(ctx: &Ctx<'_>, args: &BackupArgs, instance: &str) -> Result<
     }
 }
 
-/// `backup-1732790000123 · 3 min ago · 12.3 kB · backend unknown`.
-pub(crate) fn describe(entry: &Entry) -> String {
-    format!(
-        "{} · {} · {} · backend {}",
-        entry.name,
-        crate::clock::ago_ms(entry.created_unix_ms),
-        backups::human_bytes(entry.bytes),
-        crate::backend_text::sanitize(&entry.backend_version)
-    )
-}
-
 pub(crate) async fn run(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
@@ -136,7 +125,7 @@ fn list(ctx: &Ctx<'_>, dir: PathBuf) -> Result<Outcome> {
     }
     if !ctx.json {
         for entry in entries.iter().rev() {
-            ctx.out.data(describe(entry));
+            ctx.out.data(entry.describe());
         }
     }
     Ok(Outcome::ok(&Report {

@@ -3,15 +3,15 @@
 
 use serde::Serialize;
 
-use crate::auth_libs::AuthLib;
 use crate::cli::{DeriveArgs, WriteArgs};
-use crate::derive::{Derived, ProjectState};
+use crate::config::auth_libs::AuthLib;
+use crate::config::derive::{Derived, ProjectState};
+use crate::config::identity::{self, Identity, Origin};
+use crate::config::site_url::AppUrl;
 use crate::error::Result;
-use crate::identity::{self, Identity, Origin};
 use crate::project::Framework;
-use crate::project_files::{self, FileChange, Written};
-use crate::project_fs::Change;
-use crate::site_url::AppUrl;
+use crate::project::file_io::Change;
+use crate::project::files::{self, FileChange, Written};
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
 
@@ -30,7 +30,7 @@ pub(crate) async fn configure(
     ctx: &Ctx<'_>,
     derive: &DeriveArgs,
     write: &WriteArgs,
-    check: impl FnOnce(&Derived, &project_files::Plan) -> Result<()>,
+    check: impl FnOnce(&Derived, &files::Plan) -> Result<()>,
 ) -> Result<Configured> {
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity_rotating(
@@ -50,9 +50,9 @@ pub(crate) async fn configure(
                 .info("--rotate-auth-secret: the project does not use Better Auth; nothing to rotate"),
         }
     }
-    let plan = project_files::plan(&state, &derived, &identity, write.rotate_jwt_key)?;
+    let plan = files::plan(&state, &derived, &identity, write.rotate_jwt_key)?;
     check(&derived, &plan)?;
-    let written = project_files::write(plan)?;
+    let written = files::write(plan)?;
     if !written.stale_removed.is_empty() {
         ctx.out.info(format!(
             "removed temporary files an interrupted run left behind: {}",
@@ -76,7 +76,7 @@ pub(crate) async fn configure(
 #[derive(Serialize)]
 struct Report<'a> {
     instance_name: &'a str,
-    instance_name_source: crate::database::InstanceNameSource,
+    instance_name_source: crate::config::instance::InstanceNameSource,
     instance_secret: Option<Origin>,
     url_source: &'static str,
     urls: UrlsReport,

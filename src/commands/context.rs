@@ -6,17 +6,17 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::config::derive::{self, Derived, ProjectState};
+use crate::config::identity;
+use crate::config::secrets::{AuthSecret, InstanceSecret, JwtKey};
+use crate::config::urls::UrlSource;
 use crate::deadline::Deadline;
-use crate::derive::{self, Derived, ProjectState};
+use crate::environment::RawEnv;
 use crate::error::{Error, Result};
-use crate::identity;
 use crate::output::Output;
-use crate::process_env::RawEnv;
 use crate::project;
-use crate::project_fs;
-use crate::project_lock::ProjectLock;
-use crate::secrets::{AuthSecret, InstanceSecret, JwtKey};
-use crate::urls::UrlSource;
+use crate::project::file_io;
+use crate::project::lock::ProjectLock;
 
 /// What every command needs besides its own flags.
 pub(crate) struct Ctx<'a> {
@@ -119,7 +119,7 @@ pub(crate) async fn session(ctx: &Ctx<'_>, args: &crate::cli::DeriveArgs) -> Res
 /// The JWT key on disk; commands other than setup/configure never create one.
 pub(crate) fn existing_jwt_key(dir: &Path) -> Result<JwtKey> {
     let path = dir.join(project::JWT_KEY_FILE);
-    let pem = project_fs::read_optional(&path)?.ok_or_else(|| {
+    let pem = file_io::read_optional(&path)?.ok_or_else(|| {
         Error::file(&path, "does not exist")
             .with_hint("run `coder-convex setup` (or `configure`) first")
     })?;
@@ -154,8 +154,8 @@ pub(crate) struct UrlsReport {
     pub(crate) site: String,
     pub(crate) dashboard: String,
     /// The app's own URL (`SITE_URL`), its source and port.
-    pub(crate) app: Option<crate::site_url::AppUrl>,
-    pub(crate) explicit: Vec<crate::urls::App>,
+    pub(crate) app: Option<crate::config::site_url::AppUrl>,
+    pub(crate) explicit: Vec<crate::config::urls::App>,
     /// Where each URL came from: `explicit`, `project-file`, or the derivation rule.
     pub(crate) sources: UrlSources,
     pub(crate) backend: String,

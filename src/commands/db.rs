@@ -8,11 +8,12 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::{DbCommand, ServerArgs};
-use crate::database::{self, Database};
+use crate::database::failure::DbError;
+use crate::database::preflight;
+use crate::database::shared::{self, Marked};
+use crate::database::url::{self as db_url, Database};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
-use crate::postgres::{self, PgError};
-use crate::shared_postgres::{self, Marked};
 
 use super::context::{Ctx, Outcome};
 
@@ -47,8 +48,8 @@ fn server(args: &ServerArgs) -> Result<Database> {
                 ev::CODER_CONVEX_SHARED_POSTGRES_URL
             ))
         })?;
-    let db = database::normalise(&input, raw)?;
-    if db.kind != database::DbKind::Postgres {
+    let db = db_url::normalise(&input, raw)?;
+    if db.kind != db_url::DbKind::Postgres {
         return Err(Error::invalid(
             input,
             format!("{} is not a Postgres URL", db.masked()),
@@ -57,17 +58,19 @@ fn server(args: &ServerArgs) -> Result<Database> {
     Ok(db)
 }
 
-async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<postgres::Connection> {
+async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<preflight::Connection> {
     let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
-    postgres::connect(db, ca).await.map_err(PgError::into_error)
+    preflight::connect(db, ca)
+        .await
+        .map_err(DbError::into_error)
 }
 
 async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
     let db = server(args)?;
     let conn = connect(ctx, &db).await?;
-    let databases = shared_postgres::list_marked(&conn)
+    let databases = shared::list_marked(&conn)
         .await
-        .map_err(PgError::into_error)?;
+        .map_err(DbError::into_error)?;
     if !ctx.json {
         if databases.is_empty() {
             ctx.out
@@ -89,9 +92,9 @@ async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
 async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result<Outcome> {
     let db = server(args)?;
     let conn = connect(ctx, &db).await?;
-    let marked = shared_postgres::list_marked(&conn)
+    let marked = shared::list_marked(&conn)
         .await
-        .map_err(PgError::into_error)?;
+        .map_err(DbError::into_error)?;
     let Some(found) = marked.into_iter().find(|d| d.database == name) else {
         return Err(Error::invalid(
             "the database name",
@@ -111,9 +114,9 @@ async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result
             "check with `coder list --all` that the workspace is gone, then run `coder-convex db drop {name} --yes`"
         )));
     }
-    shared_postgres::drop_database(&conn, name)
+    shared::drop_database(&conn, name)
         .await
-        .map_err(PgError::into_error)?;
+        .map_err(DbError::into_error)?;
     ctx.out
         .success(format!("dropped database {name} on {}", db.masked()));
     Ok(Outcome::ok(&DropReport {

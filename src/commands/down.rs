@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::cli::ComposeArgs;
-use crate::engine::{Engine, Stack};
+use crate::containers::engine::{Engine, Stack};
 use crate::error::{Error, Result};
 
 use super::context::{Ctx, Outcome};

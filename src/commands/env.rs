@@ -4,13 +4,13 @@
 use serde_json::Value;
 
 use crate::cli::{DeriveArgs, EnvFormat};
-use crate::derive::Derived;
-use crate::dotenv;
+use crate::config::derive::Derived;
+use crate::config::identity::{self, Identity};
+use crate::config::secrets::mask_admin_key;
+use crate::config::urls::App;
 use crate::env_vars as ev;
 use crate::error::Result;
-use crate::identity::{self, Identity};
-use crate::secrets::mask_admin_key;
-use crate::urls::App;
+use crate::project::dotenv;
 
 use super::context::{self, Ctx, Outcome};
 
@@ -96,7 +96,7 @@ fn env_pairs(
     if let Some(app) = &derived.app_url {
         pairs.push((ev::SITE_URL, Some(app.url.clone())));
     }
-    if crate::auth_libs::needs(&derived.auth_libs).better_auth_secret
+    if crate::config::auth_libs::needs(&derived.auth_libs).better_auth_secret
         || identity.auth_secret.is_some()
     {
         let secret = identity.auth_secret.as_ref().map(|(s, _)| {

@@ -20,7 +20,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, wait: &WaitArgs) -> 
     let _lock = context::lock(ctx, Some(deadline)).await?;
     let session = context::session(ctx, derive).await?;
     let jwt = context::existing_jwt_key(ctx.dir)?;
-    let desired = crate::derive::desired_env(
+    let desired = crate::config::derive::desired_env(
         ctx.dir,
         &session.derived,
         &jwt,

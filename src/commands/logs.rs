@@ -2,7 +2,7 @@
 //! started, through `compose logs`.
 
 use crate::cli::{ComposeArgs, Service};
-use crate::engine::Stack;
+use crate::containers::engine::Stack;
 use crate::error::Result;
 
 use super::context::{Ctx, Outcome};

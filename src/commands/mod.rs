@@ -18,6 +18,5 @@ pub(crate) mod setup;
 pub(crate) mod status;
 mod steps;
 pub(crate) mod up;
-mod versions;
 
 pub(crate) use context::{Ctx, Outcome};

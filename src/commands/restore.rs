@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::backend::EnvChange;
 use crate::backups::{self, Manifest};
 use crate::cli::{BackupArgs, DeriveArgs, WaitArgs};
+use crate::config::deployment_env::{GENERATED, OWNED_VAR};
 use crate::deadline::Deadline;
-use crate::deployment_env::{GENERATED, OWNED_VAR};
 use crate::error::{Error, Result};
 
 use super::backup::{path_arg, store};
@@ -113,7 +113,7 @@ pub(crate) async fn run(
         }
     }
     // Before the question: a project that cannot say what it sets stops here.
-    let ours = crate::derive::desired_env(
+    let ours = crate::config::derive::desired_env(
         ctx.dir,
         &session.derived,
         &context::existing_jwt_key(ctx.dir)?,

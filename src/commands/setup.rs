@@ -7,23 +7,25 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::backend::Backend;
+use crate::backend::probe::{self, AuthCheck};
+use crate::backups::{self, Entry};
 use crate::cli::{DeployArgs, DeriveArgs, WaitArgs, WriteArgs};
+use crate::config::derive::Derived;
+use crate::database::preflight::{self, Preflight};
 use crate::deadline::Deadline;
 use crate::deploy::DeployOutcome;
-use crate::derive::Derived;
-use crate::dotenv;
+use crate::deploy::version_skew;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
-use crate::postgres::{self, Preflight};
-use crate::probe::{self, AuthCheck};
 use crate::project;
-use crate::project_files::{self, FileChange};
-use crate::project_fs::{self, Change};
+use crate::project::dotenv;
+use crate::project::file_io::{self, Change};
+use crate::project::files::{self, FileChange};
 
 use super::configure::{self, Configured};
 use super::context::{self, Ctx, Outcome, UrlsReport};
 use super::steps::{self, DeployRequest, EnvReport};
-use super::versions;
 
 /// `dir/sub` as `sub/` for messages.
 fn relative(dir: &Path, path: &Path) -> String {
@@ -50,10 +52,10 @@ struct Report<'a> {
     urls: UrlsReport,
     backend_version: String,
     /// The project's `convex` CLI against the backend.
-    versions: crate::version_skew::Report,
+    versions: crate::deploy::version_skew::Report,
     /// The backend version differs from the last setup's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    backend_changed: Option<versions::Change>,
+    backend_changed: Option<VersionChange>,
     database: Option<Preflight>,
     legacy_admin_key: bool,
     /// Stale canonical URLs were replaced through the admin API.
@@ -92,8 +94,13 @@ pub(crate) async fn run_with(
         written,
     } = configure::configure(ctx, args.derive, args.write, |derived, plan| {
         // The deployment variables are checked before anything is written.
-        crate::derive::desired_env(ctx.dir, derived, &plan.jwt_key, plan.auth_secret.as_ref())
-            .map(drop)
+        crate::config::derive::desired_env(
+            ctx.dir,
+            derived,
+            &plan.jwt_key,
+            plan.auth_secret.as_ref(),
+        )
+        .map(drop)
     })
     .await?;
     let changed: Vec<&str> = written
@@ -120,9 +127,9 @@ pub(crate) async fn run_with(
         Some(db) => {
             let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
             let workspace = derived.workspace.as_ref();
-            let found = postgres::preflight(db, &derived.instance_name, ca, true, workspace)
+            let found = preflight::preflight(db, &derived.instance_name, ca, true, workspace)
                 .await
-                .map_err(postgres::PgError::into_error)?;
+                .map_err(crate::database::failure::DbError::into_error)?;
             if found.marked == Some(true) {
                 out.success(format!(
                     "marked database {} as this workspace's (COMMENT ON DATABASE)",
@@ -145,8 +152,8 @@ pub(crate) async fn run_with(
 
     let connected = steps::connect(&derived, admin_key, secret, deadline, out).await?;
     let owner = crate::backups::Owner::new(&derived.instance_name, Some(secret));
-    let backend_changed = versions::note_change(ctx, &owner, &connected.version);
-    let skew = versions::skew(
+    let backend_changed = note_change(ctx, &owner, &connected.version);
+    let skew = skew(
         ctx,
         state.package_json.as_ref(),
         &connected.backend,
@@ -156,17 +163,17 @@ pub(crate) async fn run_with(
     let mut admin_key = admin_key.clone();
     if let Some(legacy) = &connected.legacy_key {
         // The Convex CLI needs a key this backend accepts.
-        let current = project_fs::read_optional(&ctx.dir.join(project::CLI_ENV_FILE))?;
-        project_files::merge_and_write(
+        let current = file_io::read_optional(&ctx.dir.join(project::CLI_ENV_FILE))?;
+        files::merge_and_write(
             ctx.dir,
             project::CLI_ENV_FILE,
             current.as_deref(),
             &[dotenv::Entry::set(ev::CONVEX_SELF_HOSTED_ADMIN_KEY, legacy)],
-            project_fs::SECRET_MODE,
+            file_io::SECRET_MODE,
         )?;
         admin_key = legacy.clone();
     }
-    let desired = crate::derive::desired_env(
+    let desired = crate::config::derive::desired_env(
         ctx.dir,
         &derived,
         &written.jwt_key,
@@ -270,4 +277,74 @@ fn failing_libraries(checks: &[AuthCheck]) -> String {
         }
     }
     names.join(" and ")
+}
+
+// The backend's version: whether the project's `convex` CLI is newer than the backend
+// supports, and whether the backend changed since the last `setup`, with the last backup
+// taken before the change.
+
+/// The backend version changed between two `setup` runs.
+#[derive(Debug, Serialize)]
+pub(crate) struct VersionChange {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    /// The newest backup of the earlier version (`None`: there is none).
+    pub(crate) last_backup_before: Option<Entry>,
+}
+
+/// Compare the CLI with the backend; a CLI that is too new is a warning with the fix.
+pub(crate) async fn skew(
+    ctx: &Ctx<'_>,
+    package_json: Option<&serde_json::Value>,
+    backend: &Backend,
+    version: &str,
+) -> version_skew::Report {
+    let report = version_skew::assess(ctx.dir, package_json, backend, version, true).await;
+    if let Some(warning) = report.warning() {
+        ctx.out.warn(warning);
+        if let Some(hint) = &report.hint {
+            ctx.out.info(format!("  hint: {hint}"));
+        }
+    }
+    report
+}
+
+/// Record the version `setup` saw in the instance's backup store; say so when it changed.
+/// Best effort: a store that cannot be written costs the note, not the setup.
+pub(crate) fn note_change(
+    ctx: &Ctx<'_>,
+    owner: &backups::Owner,
+    version: &str,
+) -> Option<VersionChange> {
+    let store = backups::store(ctx.env, &owner.instance).ok()?;
+    let from = match backups::note_backend_version(&store, owner, version) {
+        Ok(from) => from?,
+        Err(e) => {
+            tracing::debug!(error = %e, "could not record the backend version");
+            return None;
+        }
+    };
+    let last_backup_before = backups::last_before(&store, owner, &from).ok().flatten();
+    let shown = crate::backend::text::sanitize;
+    ctx.out.warn(format!(
+        "the backend changed since the last setup: {} → {} (upgrades migrate the data forward only)",
+        shown(&from),
+        shown(version)
+    ));
+    match &last_backup_before {
+        Some(entry) => ctx.out.info(format!(
+            "  the last backup before the change: {}; `coder-convex restore {} --yes` into a backend of the earlier version goes back",
+            entry.describe(),
+            entry.name
+        )),
+        None => ctx.out.info(format!(
+            "  no backup of {} was taken before the change",
+            shown(&from)
+        )),
+    }
+    Some(VersionChange {
+        from,
+        to: version.to_owned(),
+        last_backup_before,
+    })
 }

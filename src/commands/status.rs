@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::auth_libs::AuthLib;
 use crate::backend::Backend;
+use crate::backend::probe::{self, AuthCheck, Findings, Instance, KeyCheck};
 use crate::cli::{DeriveArgs, MetadataItem};
-use crate::compose::Container;
+use crate::config::auth_libs::AuthLib;
+use crate::config::identity;
+use crate::containers::compose::Container;
+use crate::containers::engine::Stack;
 use crate::deadline::Deadline;
+use crate::deploy::version_skew::Skew;
 use crate::deploy::{self, DeployOutcome};
-use crate::engine::Stack;
 use crate::error::{Error, Result};
-use crate::identity;
-use crate::probe::{self, AuthCheck, Findings, Instance, KeyCheck};
-use crate::version_skew::Skew;
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
 
@@ -45,7 +45,7 @@ struct Report {
     /// Per-library checks (with a healthy backend).
     auth: Vec<AuthCheck>,
     /// The project's `convex` CLI against the backend (with a healthy backend).
-    versions: Option<crate::version_skew::Report>,
+    versions: Option<crate::deploy::version_skew::Report>,
     last_deploy: Option<DeployOutcome>,
     /// The newest backup of this instance in its store, if any.
     last_backup: Option<crate::backups::Entry>,
@@ -102,9 +102,9 @@ pub(crate) async fn run(
     let backend = Backend::new(&derived.backend_url, key.unwrap_or_default(), deadline)?;
     let jwt = context::existing_jwt_key(ctx.dir).ok();
     let auth_secret = identity.auth_secret.as_ref().map(|(s, _)| s);
-    let desired = jwt
-        .as_ref()
-        .and_then(|jwt| crate::derive::desired_env(ctx.dir, &derived, jwt, auth_secret).ok());
+    let desired = jwt.as_ref().and_then(|jwt| {
+        crate::config::derive::desired_env(ctx.dir, &derived, jwt, auth_secret).ok()
+    });
     let findings = probe::quick(&backend, &derived, key.is_some(), desired.as_ref()).await;
     let auth = if findings.health.is_ok() {
         probe::auth(&derived, jwt.as_ref(), &deadline).await
@@ -119,7 +119,8 @@ pub(crate) async fn run(
     if let (Ok(version), true) = (&findings.health, versions_wanted) {
         let package_json = state.package_json.as_ref();
         let probe = metadata.is_none();
-        let assessed = crate::version_skew::assess(ctx.dir, package_json, &backend, version, probe);
+        let assessed =
+            crate::deploy::version_skew::assess(ctx.dir, package_json, &backend, version, probe);
         report.versions = Some(assessed.await);
     }
     let owner = crate::backups::Owner::new(
@@ -160,7 +161,7 @@ pub(crate) async fn run(
 }
 
 fn report(
-    derived: &crate::derive::Derived,
+    derived: &crate::config::derive::Derived,
     findings: &Findings,
     auth: Vec<AuthCheck>,
     last_deploy: Option<DeployOutcome>,
@@ -323,7 +324,7 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
         None => out.data("last deploy none recorded from this directory"),
     }
     match &report.last_backup {
-        Some(b) => out.data(format!("last backup {}", super::backup::describe(b))),
+        Some(b) => out.data(format!("last backup {}", b.describe())),
         None => out.data("last backup none (`coder-convex backup` takes one)"),
     }
 }
@@ -373,7 +374,7 @@ fn too_new(report: &Report) -> bool {
 }
 
 /// `✓ convex 1.48.0 deploys to this backend (built 2026-08-21)`, or the warning and its fix.
-fn versions_lines(out: &crate::output::Output, versions: &crate::version_skew::Report) {
+fn versions_lines(out: &crate::output::Output, versions: &crate::deploy::version_skew::Report) {
     let cli = versions.cli_version.as_deref().unwrap_or("?");
     match (&versions.skew, versions.warning()) {
         (_, Some(warning)) => {
@@ -395,10 +396,10 @@ fn versions_lines(out: &crate::output::Output, versions: &crate::version_skew::R
     }
 }
 
-fn port_source(source: crate::site_url::PortSource) -> &'static str {
+fn port_source(source: crate::config::site_url::PortSource) -> &'static str {
     match source {
-        crate::site_url::PortSource::Explicit => "--frontend-port",
-        crate::site_url::PortSource::DevScript => "the dev script",
-        crate::site_url::PortSource::FrameworkDefault => "the framework default",
+        crate::config::site_url::PortSource::Explicit => "--frontend-port",
+        crate::config::site_url::PortSource::DevScript => "the dev script",
+        crate::config::site_url::PortSource::FrameworkDefault => "the framework default",
     }
 }

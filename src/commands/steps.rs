@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::backend::probe::{self, Instance, KeyCheck};
 use crate::backend::{self, Backend, CallError, Destination, WaitProgress};
-use crate::convex_cli;
+use crate::config::derive::Derived;
+use crate::config::secrets::InstanceSecret;
 use crate::deadline::Deadline;
+use crate::deploy::convex_cli;
+use crate::deploy::digest;
 use crate::deploy::{self, DeployOutcome, PackageManager};
-use crate::deploy_digest as digest;
-use crate::derive::Derived;
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::probe::{self, Instance, KeyCheck};
 use crate::project;
-use crate::secrets::InstanceSecret;
 
 use super::context::{Ctx, Session};
 

@@ -8,14 +8,14 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::ComposeArgs;
-use crate::compose::{self, Container, Ports};
-use crate::derive::Derived;
-use crate::engine::{Engine, Stack};
+use crate::config::derive::Derived;
+use crate::config::urls::App;
+use crate::containers::compose::{self, Container, Ports};
+use crate::containers::engine::{Engine, Stack};
+use crate::containers::ports;
 use crate::error::{ContainerFailure, Error, Result};
-use crate::ports;
 use crate::project;
-use crate::project_fs::Change;
-use crate::urls::App;
+use crate::project::file_io::Change;
 
 use super::context::{Ctx, Outcome};
 use super::setup;

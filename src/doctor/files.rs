@@ -5,15 +5,15 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use crate::derive::{Derived, EnvFile};
-use crate::dotenv;
+use crate::config::derive::{Derived, EnvFile};
+use crate::config::secrets::{AuthSecret, InstanceSecret, JwtKey, validate_admin_key};
+use crate::config::urls::{App, UrlSource};
 use crate::env_vars as ev;
+use crate::environment::RawEnv;
 use crate::output::Output;
-use crate::process_env::RawEnv;
+use crate::project::dotenv;
+use crate::project::file_io::{self, SECRET_MODE};
 use crate::project::{self, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE};
-use crate::project_fs::{self, SECRET_MODE};
-use crate::secrets::{AuthSecret, InstanceSecret, JwtKey, validate_admin_key};
-use crate::urls::{App, UrlSource};
 
 use super::check::Check;
 
@@ -59,7 +59,7 @@ pub(super) fn file_check(
 
 pub(super) fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
     let name = "file jwt_private_key.pem";
-    match project_fs::read_optional(&dir.join(JWT_KEY_FILE)) {
+    match file_io::read_optional(&dir.join(JWT_KEY_FILE)) {
         Ok(Some(pem)) => match JwtKey::from_pem(&pem) {
             Ok(key) => {
                 checks.push(Check::pass(name, "RSA PKCS#8 key"));
@@ -145,7 +145,7 @@ pub(super) fn typo_check(dir: &Path) -> Check {
         DEPLOYMENT_ENV_FILE,
         ".env",
     ] {
-        let Ok(Some(text)) = project_fs::read_optional(&dir.join(file)) else {
+        let Ok(Some(text)) = file_io::read_optional(&dir.join(file)) else {
             continue;
         };
         for (line, key) in dotenv::double_equals(&text) {
@@ -362,12 +362,12 @@ pub(super) fn admin_key_file_check(
 /// usable. Returns the check (none without Better Auth) and the secret.
 pub(super) fn auth_secret_check(
     env: &RawEnv,
-    state: &crate::derive::ProjectState,
+    state: &crate::config::derive::ProjectState,
     derived: &Derived,
 ) -> (Option<Check>, Option<AuthSecret>) {
     let name = "file .env.convex.auth.local";
-    let needed = crate::auth_libs::needs(&derived.auth_libs).better_auth_secret;
-    match crate::identity::resolve_identity(env, state, &derived.instance_name, false) {
+    let needed = crate::config::auth_libs::needs(&derived.auth_libs).better_auth_secret;
+    match crate::config::identity::resolve_identity(env, state, &derived.instance_name, false) {
         Ok(identity) => match identity.auth_secret {
             Some((secret, origin)) => {
                 let check = needed
@@ -396,12 +396,12 @@ pub(super) fn auth_secret_check(
 }
 
 /// What `convex/auth.config.ts` (or `.js`) names, when there is one.
-pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::auth_libs::AuthConfig)> {
+pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::config::auth_libs::AuthConfig)> {
     project::AUTH_CONFIG_FILES.iter().find_map(|file| {
         let text = std::fs::read_to_string(dir.join(file)).ok()?;
         Some((
             (*file).to_owned(),
-            crate::auth_libs::scan_auth_config(&text),
+            crate::config::auth_libs::scan_auth_config(&text),
         ))
     })
 }
@@ -410,7 +410,7 @@ pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::auth_libs::AuthC
 pub(super) fn backups_check(
     env: &RawEnv,
     derived: &Derived,
-    secret: Option<&crate::secrets::InstanceSecret>,
+    secret: Option<&crate::config::secrets::InstanceSecret>,
 ) -> Check {
     let name = "backups";
     let owner = crate::backups::Owner::new(&derived.instance_name, secret);

@@ -5,19 +5,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::auth_libs::{AuthConfig, AuthLib};
-use crate::backend::{Backend, CallError};
-use crate::database::Database;
-use crate::deadline::Deadline;
-use crate::deployment_env::OWNED_VAR;
-use crate::derive::Derived;
-use crate::output::Output;
-use crate::postgres;
-use crate::probe::{
+use crate::backend::probe::{
     self, AuthCheck, AuthCheckKind, EnvDiff, Findings, Instance, KeyCheck, PublicAccess,
 };
+use crate::backend::{Backend, CallError};
+use crate::config::auth_libs::{AuthConfig, AuthLib};
+use crate::config::deployment_env::OWNED_VAR;
+use crate::config::derive::Derived;
+use crate::config::secrets::JwtKey;
+use crate::database::preflight;
+use crate::database::url::Database;
+use crate::deadline::Deadline;
+use crate::output::Output;
 use crate::project::{CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
-use crate::secrets::JwtKey;
 
 use super::check::Check;
 
@@ -35,7 +35,7 @@ pub(super) async fn database_check(
     let name = "database";
     // Marking writes to the server: only with --fix.
     let workspace = derived.workspace.as_ref().filter(|_| fix);
-    let preflight = postgres::preflight(db, &derived.instance_name, ca_file, fix, workspace);
+    let preflight = preflight::preflight(db, &derived.instance_name, ca_file, fix, workspace);
     let Ok(result) = tokio::time::timeout(deadline.remaining(), preflight).await else {
         return Check::fail(
             name,

@@ -10,13 +10,13 @@ mod versions;
 use std::path::Path;
 
 use crate::cli::DeriveArgs;
+use crate::config::derive::{self, ProjectState};
+use crate::config::secrets::InstanceSecret;
 use crate::deadline::Deadline;
-use crate::derive::{self, ProjectState};
 use crate::env_vars as ev;
+use crate::environment::RawEnv;
 use crate::output::Output;
-use crate::process_env::RawEnv;
 use crate::project::{CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
-use crate::secrets::InstanceSecret;
 
 pub(crate) use check::{Check, Status, print};
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::backend::Backend;
-use crate::version_skew::{self, Skew};
+use crate::deploy::version_skew::{self, Skew};
 
 use super::check::Check;
 

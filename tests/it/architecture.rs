@@ -58,6 +58,11 @@ fn edges(file: &Path, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String
         p
     };
     let mut found = BTreeSet::new();
+    // A module's inline tests may use it freely, as its `tests.rs` may.
+    let text = text
+        .split("#[cfg(test)]\nmod tests {")
+        .next()
+        .unwrap_or_default();
     let code: String = text
         .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
@@ -84,12 +89,9 @@ fn edges(file: &Path, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String
         }
     }
     // A parent naming its own children (`check::Check` in doctor/mod.rs).
-    let own: Vec<&str> = if file.ends_with("mod.rs") || file == Path::new("lib.rs") {
-        me.split("::").filter(|s| !s.is_empty()).collect()
-    } else {
-        Vec::new()
-    };
-    for child in modules.iter().filter_map(|m| {
+    let is_parent = file.ends_with("mod.rs") || file == Path::new("lib.rs");
+    let own: Vec<&str> = me.split("::").filter(|s| !s.is_empty()).collect();
+    for child in modules.iter().filter(|_| is_parent).filter_map(|m| {
         let prefix = if own.is_empty() {
             String::new()
         } else {

@@ -1,6 +1,6 @@
 //! `JWT_PRIVATE_KEY` and `JWKS` proven with the real `jose` library and node's crypto.
 
-use coder_convex::secrets::JwtKey;
+use coder_convex::config::secrets::JwtKey;
 
 use crate::common::{Project, node_peers};
 

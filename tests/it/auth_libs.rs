@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use coder_convex::secrets::{InstanceSecret, JwtKey};
+use coder_convex::config::secrets::{InstanceSecret, JwtKey};
 use serde_json::{Value, json};
 
 use crate::common::{CODER_ENV, Project, Run, node_peers};

@@ -39,7 +39,10 @@ fn sample_data() -> Data {
 
 const SECRET_VALUE: &str = "sk_live_backup_secret_value_42";
 
-fn fake(secret: &coder_convex::secrets::InstanceSecret, snapshot: SnapshotConfig) -> FakeBackend {
+fn fake(
+    secret: &coder_convex::config::secrets::InstanceSecret,
+    snapshot: SnapshotConfig,
+) -> FakeBackend {
     let mut config: FakeConfig = fake_for(secret);
     config.snapshot = snapshot;
     config.env = BTreeMap::from([

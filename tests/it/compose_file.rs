@@ -1,8 +1,8 @@
-//! The compose file built into the binary (`src/compose/docker-compose.yml`, what `up` runs),
+//! The compose file built into the binary (`src/containers/compose/docker-compose.yml`, what `up` runs),
 //! parsed with yaml-rust2 and checked against the Coder template and the binary's constants.
 
-use coder_convex::compose::{FILE, IMAGE_RELEASE, IMAGE_TAG};
-use coder_convex::urls::App;
+use coder_convex::config::urls::App;
+use coder_convex::containers::compose::{FILE, IMAGE_RELEASE, IMAGE_TAG};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::template::{Template, assert_is_release_tag};

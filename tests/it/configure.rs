@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use coder_convex::secrets::{InstanceSecret, JwtKey, validate_admin_key};
+use coder_convex::config::secrets::{InstanceSecret, JwtKey, validate_admin_key};
 
 use crate::common::{CODER_ENV, Project};
 

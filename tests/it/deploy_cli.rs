@@ -11,7 +11,9 @@ use crate::setup::{command_with, configured, fake_for, run_with};
 
 /// A Convex project using the real CLI: `package.json`, `convex` linked from `tests/node`,
 /// one query in `<functions>/messages.ts`.
-pub(crate) fn convex_project(functions: &str) -> (Project, coder_convex::secrets::InstanceSecret) {
+pub(crate) fn convex_project(
+    functions: &str,
+) -> (Project, coder_convex::config::secrets::InstanceSecret) {
     let (p, secret) = configured();
     let peers = node_peers();
     p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);
@@ -31,7 +33,7 @@ pub(crate) fn convex_project(functions: &str) -> (Project, coder_convex::secrets
 }
 
 pub(crate) fn fake_with(
-    secret: &coder_convex::secrets::InstanceSecret,
+    secret: &coder_convex::config::secrets::InstanceSecret,
     push: PushConfig,
 ) -> FakeBackend {
     let mut config: FakeConfig = fake_for(secret);

@@ -15,7 +15,7 @@ use crate::fake_backend::PushConfig;
 use crate::setup::run_with;
 
 /// The project of `convex_project` plus Convex Auth as its docs set it up.
-fn convex_auth_project() -> (Project, coder_convex::secrets::InstanceSecret) {
+fn convex_auth_project() -> (Project, coder_convex::config::secrets::InstanceSecret) {
     let (p, secret) = convex_project("convex");
     let peers = node_peers();
     p.write(

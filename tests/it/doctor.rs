@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use coder_convex::secrets::InstanceSecret;
+use coder_convex::config::secrets::InstanceSecret;
 use serde_json::Value;
 
 use crate::common::{CODER_ENV, CODER_LONG_LABEL_ENV, Project, Run, http_stub};

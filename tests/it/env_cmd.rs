@@ -1,6 +1,6 @@
 //! `env` and `admin-key`: every URL rule end to end, masking, and no writes.
 
-use coder_convex::secrets::{InstanceSecret, validate_admin_key};
+use coder_convex::config::secrets::{InstanceSecret, validate_admin_key};
 
 use crate::common::{CODER_ENV, CODER_LONG_LABEL_ENV, Project, http_stub};
 

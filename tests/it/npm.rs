@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use coder_convex::secrets::InstanceSecret;
+use coder_convex::config::secrets::InstanceSecret;
 
 use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::registry::{Registry, npm_env, registry_tools, stderr_of};
@@ -804,7 +804,7 @@ fn crate_package_ships_sources_only() {
     for needed in [
         "src/main.rs",
         "src/lib.rs",
-        "src/compose/docker-compose.yml",
+        "src/containers/compose/docker-compose.yml",
         "Cargo.lock",
         "README.md",
     ] {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use coder_convex::secrets::InstanceSecret;
+use coder_convex::config::secrets::InstanceSecret;
 use serde_json::Value;
 
 use crate::common::Project;

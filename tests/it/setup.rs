@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use coder_convex::secrets::{InstanceSecret, JwtKey, validate_admin_key};
+use coder_convex::config::secrets::{InstanceSecret, JwtKey, validate_admin_key};
 
 use crate::common::{CODER_ENV, Project, Run, command_in, node_peers};
 use crate::fake_backend::{FakeBackend, FakeConfig};
@@ -618,8 +618,10 @@ fn the_real_convex_cli_works_against_the_fake() {
     assert_eq!(fake.env()["GREETING"], "hello world");
     assert!(fake.recorded(|r| r.auth_headers.contains(&format!("Convex {key}"))));
 
-    let wrong =
-        coder_convex::secrets::mint_admin_key(&InstanceSecret::generate(), "convex-self-hosted");
+    let wrong = coder_convex::config::secrets::mint_admin_key(
+        &InstanceSecret::generate(),
+        "convex-self-hosted",
+    );
     let bad = convex(&wrong, &["env", "set", "GREETING", "bye"]);
     assert!(!bad.status.success());
     assert!(

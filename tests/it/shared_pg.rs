@@ -5,8 +5,8 @@
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use coder_convex::secrets::InstanceSecret;
-use coder_convex::workspace_db::Workspace;
+use coder_convex::config::secrets::InstanceSecret;
+use coder_convex::database::workspace::Workspace;
 use serde_json::{Value, json};
 
 use crate::common::{Project, Run};

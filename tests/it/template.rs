@@ -1,5 +1,5 @@
 //! The Coder template (`coder-template/*.tf`), parsed with hcl-rs and held to what the binary
-//! assumes: app slugs and ports come from `coder_convex::urls::App`, the Postgres sidecar's
+//! assumes: app slugs and ports come from `coder_convex::config::urls::App`, the Postgres sidecar's
 //! URL goes through the library's own normalisation, and the sidecars share the workspace's
 //! network namespace, listening on its loopback only. The template cannot drift from the binary
 //! without a test failing here.
@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use coder_convex::database;
-use coder_convex::urls::{self, App};
+use coder_convex::config::instance;
+use coder_convex::config::urls::{self, App};
+use coder_convex::database::url as database;
 use hcl::expr::{Expression, ObjectKey, TemplateExpr};
 use hcl::{Block, Body};
 
@@ -685,8 +686,8 @@ fn postgres_sidecar_url_names_the_database_the_backend_opens() {
     let db = database::normalise("DATABASE_URL", &url).expect("the library accepts the URL");
     assert!(db.do_not_require_ssl, "loopback Postgres without TLS");
     let (instance, _) =
-        database::instance_name(None, Some(&db), None, &mut Vec::new()).expect("an instance name");
-    assert_eq!(instance, database::DEFAULT_INSTANCE_NAME);
+        instance::instance_name(None, Some(&db), None, &mut Vec::new()).expect("an instance name");
+    assert_eq!(instance, instance::DEFAULT_INSTANCE_NAME);
 
     // The sidecar creates exactly that database: the backend does not create it.
     let postgres = template.resource("docker_container", "postgres");
@@ -704,7 +705,7 @@ fn postgres_sidecar_url_names_the_database_the_backend_opens() {
             })
         })
         .collect();
-    let wanted = format!("POSTGRES_DB={}", database::database_for_instance(&instance));
+    let wanted = format!("POSTGRES_DB={}", instance::database_for_instance(&instance));
     assert!(resolved.contains(&wanted), "{resolved:?} has {wanted}");
     let password = env
         .iter()

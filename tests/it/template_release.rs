@@ -5,7 +5,7 @@
 //! `compose::IMAGE_RELEASE`. The locals and the backend env are evaluated with hcl-rs, with
 //! stand-ins for the few Terraform functions they call.
 
-use coder_convex::compose::{IMAGE_RELEASE, IMAGE_TAG};
+use coder_convex::containers::compose::{IMAGE_RELEASE, IMAGE_TAG};
 use hcl::Value;
 use hcl::eval::{Context, Evaluate as _, FuncArgs, FuncDef, ParamType};
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use coder_convex::urls::App;
+use coder_convex::config::urls::App;
 use hcl::expr::Expression;
 
 use crate::status_metadata::METADATA_TIMEOUT_S;

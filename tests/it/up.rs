@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coder_convex::compose::{FILE, IMAGE_TAG};
+use coder_convex::containers::compose::{FILE, IMAGE_TAG};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -21,7 +21,7 @@ fn stand_in_backend() {
     }
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"));
     let port = |name: &str| var(name).parse::<u16>().expect("a port");
-    let secret = coder_convex::secrets::InstanceSecret::from_hex(&var("INSTANCE_SECRET"))
+    let secret = coder_convex::config::secrets::InstanceSecret::from_hex(&var("INSTANCE_SECRET"))
         .expect("a valid secret");
     let mut config = FakeConfig::new(&var("INSTANCE_NAME"), secret);
     config.cloud_origin = var("CONVEX_CLOUD_ORIGIN");
@@ -446,7 +446,7 @@ fn in_coder_up_runs_setup_only_and_down_stops_nothing() {
     let p = Project::new();
     let docker = Docker::new();
     p.run(&["configure"], &CODER_ENV).ok();
-    let secret = coder_convex::secrets::InstanceSecret::from_hex(
+    let secret = coder_convex::config::secrets::InstanceSecret::from_hex(
         &p.env_values(".env.convex.local")["INSTANCE_SECRET"],
     )
     .unwrap();

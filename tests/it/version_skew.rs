@@ -17,7 +17,10 @@ const CURRENT: &str = "precompiled-2026-08-21-652b828";
 const WARNING: &str = "the project's convex CLI is newer than this backend supports (precompiled-2025-09-11-4d3b0a5): convex 1.48.0: its deploy calls POST /api/deploy2/evaluate_push (a 404 on older backends); it needs a backend built on or after 2025-11-04";
 const HINT: &str = "upgrade the backend image to one built on or after 2025-11-04 (the template's convex_image_tag; `coder-convex up` pins 652b828b5129e6cdbcaa3c20efa8d116d09ff3bf), or pin the CLI: `npm install convex@1.29.1`";
 
-fn old_backend(secret: &coder_convex::secrets::InstanceSecret, version: &str) -> FakeBackend {
+fn old_backend(
+    secret: &coder_convex::config::secrets::InstanceSecret,
+    version: &str,
+) -> FakeBackend {
     let push = PushConfig {
         no_evaluate_push: true,
         ..PushConfig::default()

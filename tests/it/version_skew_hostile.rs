@@ -35,8 +35,8 @@ fn with_cli(version: &str) -> Project {
     p
 }
 
-fn secret_of(p: &Project) -> coder_convex::secrets::InstanceSecret {
-    coder_convex::secrets::InstanceSecret::from_hex(
+fn secret_of(p: &Project) -> coder_convex::config::secrets::InstanceSecret {
+    coder_convex::config::secrets::InstanceSecret::from_hex(
         &p.env_values(".env.convex.local")["INSTANCE_SECRET"],
     )
     .unwrap()

@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use coder_convex::secrets::{AdminKeyClaims, InstanceSecret, validate_admin_key};
+use coder_convex::config::secrets::{AdminKeyClaims, InstanceSecret, validate_admin_key};
 use serde_json::{Value, json};
 
 #[path = "fake_push.rs"]

@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use coder_convex::secrets::{InstanceSecret, validate_admin_key};
+use coder_convex::config::secrets::{InstanceSecret, validate_admin_key};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 

@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use base64::Engine as _;
-use coder_convex::secrets::{InstanceSecret, validate_admin_key};
+use coder_convex::config::secrets::{InstanceSecret, validate_admin_key};
 use serde_json::{Value, json};
 
 /// Behaviours of the snapshot routes.

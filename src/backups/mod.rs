@@ -95,6 +95,19 @@ pub(crate) struct Entry {
     pub(crate) file_storage: bool,
 }
 
+impl Entry {
+    /// `backup-1732790000123 · 3 min ago · 12.3 kB · backend unknown`.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} · {} · {} · backend {}",
+            self.name,
+            crate::clock::ago_ms(self.created_unix_ms),
+            human_bytes(self.bytes),
+            crate::backend::text::sanitize(&self.backend_version)
+        )
+    }
+}
+
 /// The default store of an instance: `${XDG_DATA_HOME:-$HOME/.local/share}/coder-convex/backups/<instance>`.
 pub(crate) fn default_dir(
     xdg_data_home: Option<&str>,
@@ -118,7 +131,7 @@ pub(crate) fn default_dir(
 
 /// The store `status`, `doctor` and `setup` look in: `CODER_CONVEX_BACKUP_DIR` (what
 /// `backup --dir` defaults to), else [`default_dir`].
-pub(crate) fn store(env: &crate::process_env::RawEnv, instance: &str) -> Result<PathBuf> {
+pub(crate) fn store(env: &crate::environment::RawEnv, instance: &str) -> Result<PathBuf> {
     match &env.coder_convex_backup_dir {
         Some(dir) => Ok(PathBuf::from(dir)),
         None => default_dir(env.xdg_data_home.as_deref(), env.home.as_deref(), instance),
@@ -316,7 +329,10 @@ pub(crate) struct Owner {
 }
 
 impl Owner {
-    pub(crate) fn new(instance: &str, secret: Option<&crate::secrets::InstanceSecret>) -> Self {
+    pub(crate) fn new(
+        instance: &str,
+        secret: Option<&crate::config::secrets::InstanceSecret>,
+    ) -> Self {
         let id = secret.map(|secret| {
             use sha2::Digest as _;
             let mut hasher = sha2::Sha256::new();
@@ -358,16 +374,16 @@ pub(crate) fn note_backend_version(
 ) -> Result<Option<String>> {
     create_store(store)?;
     let path = store.join(seen_version_file(owner));
-    let current = crate::project_fs::read_optional(&path).unwrap_or_else(|e| {
+    let current = crate::project::file_io::read_optional(&path).unwrap_or_else(|e| {
         tracing::debug!(error = %e, "replacing an unreadable backend version record");
         None
     });
     let text = format!("{version}\n");
-    crate::project_fs::write_if_changed(
+    crate::project::file_io::write_if_changed(
         &path,
         current.as_deref(),
         &text,
-        crate::project_fs::SECRET_MODE,
+        crate::project::file_io::SECRET_MODE,
     )?;
     Ok(current
         .map(|c| c.trim_end().to_owned())

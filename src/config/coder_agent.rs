@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::backend::{loopback_client, read_body};
-use crate::urls::Manifest;
+use crate::config::urls::Manifest;
 
 /// The manifest probe must never slow a run down noticeably.
 const MANIFEST_TIMEOUT: Duration = Duration::from_millis(500);

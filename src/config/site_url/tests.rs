@@ -2,7 +2,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::urls::Manifest;
+use crate::config::urls::Manifest;
 
 #[test]
 fn dev_script_ports() {

@@ -3,7 +3,11 @@
 //! Which runner (`packageManager`, then the lock file), whether `convex` is installed
 //! (`node_modules` or Yarn Plug'n'Play), where the functions live (`convex.json`), which extra
 //! arguments are allowed, and the record of the last deploy. The child process itself — its
-//! environment, process group, signals, timeout — is [`crate::convex_cli`]'s.
+//! environment, process group, signals, timeout — is [`crate::deploy::convex_cli`]'s.
+
+pub(crate) mod convex_cli;
+pub(crate) mod digest;
+pub(crate) mod version_skew;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -11,7 +15,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::convex_cli;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::output::Output;
@@ -131,7 +134,7 @@ pub(crate) fn convex_installed(
 /// `functions` from `convex.json` (default `convex/`): where the Convex functions live.
 pub(crate) fn functions_dir(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("convex.json");
-    let Some(text) = crate::project_fs::read_optional(&path)? else {
+    let Some(text) = crate::project::file_io::read_optional(&path)? else {
         return Ok(dir.join("convex"));
     };
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
@@ -178,10 +181,10 @@ pub(crate) struct DeployOutcome {
     pub duration_ms: u64,
     /// Unix seconds when it finished.
     pub finished_at: u64,
-    /// What the push depended on locally ([`crate::deploy_digest::local`]).
+    /// What the push depended on locally ([`crate::deploy::digest::local`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_digest: Option<String>,
-    /// What the backend reported as deployed right after ([`crate::deploy_digest::remote`]).
+    /// What the backend reported as deployed right after ([`crate::deploy::digest::remote`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_digest: Option<String>,
 }
@@ -203,12 +206,12 @@ pub(crate) fn record(dir: &Path, outcome: &DeployOutcome) {
         .map_err(crate::error::Error::from)
         .and_then(|()| {
             let text = serde_json::to_string(outcome).unwrap_or_default();
-            let current = crate::project_fs::read_optional(&path)?;
-            crate::project_fs::write_if_changed(
+            let current = crate::project::file_io::read_optional(&path)?;
+            crate::project::file_io::write_if_changed(
                 &path,
                 current.as_deref(),
                 &text,
-                crate::project_fs::PUBLIC_MODE,
+                crate::project::file_io::PUBLIC_MODE,
             )
         });
     if let Err(e) = written {

@@ -1,16 +1,16 @@
 //! The app's own public URL, `SITE_URL` (pure; README "The app's URL"): the frontend dev
 //! server's port — the flag or variable, else the `dev` script in `package.json`, else the
 //! framework's default — and its public URL by the same rules as the Convex apps in
-//! [`crate::urls`], with the port number where those put an app slug (in Coder a port number
+//! [`crate::config::urls`], with the port number where those put an app slug (in Coder a port number
 //! in place of `{{port}}` is a valid app host label).
 
 use serde::Serialize;
 
+use crate::config::url_checks;
+use crate::config::urls::{self, MAX_LABEL_LEN, UrlInputs, UrlSource};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::project::Framework;
-use crate::url_checks;
-use crate::urls::{self, MAX_LABEL_LEN, UrlInputs, UrlSource};
 
 /// Where the frontend port came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,4 +1,4 @@
-//! Unit vectors for `database`.
+//! Unit vectors for `database::url`.
 use super::*;
 
 fn pg(raw: &str) -> Database {
@@ -177,44 +177,4 @@ fn mysql() {
     let db = normalise("MYSQL_URL", "mysql://root:pw@mysql.example.com/convex").unwrap();
     assert_eq!(db.expose_url(), "mysql://root:pw@mysql.example.com");
     assert!(!db.do_not_require_ssl);
-}
-
-#[test]
-fn instance_names() {
-    let db = pg("postgres://u@h/convex_prod");
-    let mut w = vec![];
-    assert_eq!(
-        instance_name(None, Some(&db), Some("old"), &mut w).unwrap(),
-        ("convex-prod".into(), InstanceNameSource::DatabaseUrl)
-    );
-    assert_eq!(
-        instance_name(Some("other"), Some(&db), None, &mut w)
-            .unwrap()
-            .0,
-        "other"
-    );
-    assert_eq!(w.len(), 1);
-    assert!(w[0].contains("\"other\""), "{}", w[0]);
-    let nodb = pg("postgres://u@h");
-    assert_eq!(
-        instance_name(None, Some(&nodb), Some("from-file"), &mut w)
-            .unwrap()
-            .0,
-        "from-file"
-    );
-    assert_eq!(
-        instance_name(None, None, None, &mut w).unwrap(),
-        ("convex-self-hosted".into(), InstanceNameSource::Default)
-    );
-    for bad in ["Has-Upper", "a|b", "a:b", "a b", "-a", "a--b", ""] {
-        let err = instance_name(Some(bad), None, None, &mut w).unwrap_err();
-        assert!(
-            err.to_string().starts_with("invalid INSTANCE_NAME"),
-            "{err}"
-        );
-    }
-    let upper = pg("postgres://u@h/ConvexDb");
-    let err = instance_name(None, Some(&upper), None, &mut w).unwrap_err();
-    assert!(err.to_string().starts_with("invalid DATABASE_URL"), "{err}");
-    assert_eq!(database_for_instance("convex-prod"), "convex_prod");
 }

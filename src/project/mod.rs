@@ -1,11 +1,15 @@
 //! The project directory: which files we own, the frontend framework, git ignores.
 
+pub(crate) mod dotenv;
+pub(crate) mod file_io;
+pub(crate) mod files;
+pub(crate) mod lock;
+
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::project_fs;
 
 /// Backend + dashboard settings (docker compose `env_file`, shell `source`, this tool).
 pub(crate) const CONVEX_ENV_FILE: &str = ".env.convex.local";
@@ -110,7 +114,7 @@ pub(crate) fn dependency_names(pkg: &serde_json::Value) -> Vec<&str> {
 /// Read and parse `package.json`, if there is one.
 pub(crate) fn read_package_json(dir: &Path) -> Result<Option<serde_json::Value>> {
     let path = dir.join("package.json");
-    let Some(text) = project_fs::read_optional(&path)? else {
+    let Some(text) = file_io::read_optional(&path)? else {
         return Ok(None);
     };
     serde_json::from_str(&text).map(Some).map_err(|e| {

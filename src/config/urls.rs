@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::url_checks::{check_url, parse_http_url};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::redact::mask_password;
-use crate::url_checks::{check_url, parse_http_url};
 
 /// The three apps a self-hosted Convex exposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,7 +66,7 @@ pub const DEFAULT_SITE_PROXY_URL: &str = "http://127.0.0.1:3211";
 /// Where the Coder agent serves `/debug/manifest` unless told otherwise.
 pub const DEFAULT_AGENT_DEBUG_ADDRESS: &str = "127.0.0.1:2113";
 /// DNS labels longer than this fail silently in Coder.
-pub const MAX_LABEL_LEN: usize = crate::url_checks::MAX_LABEL_LEN;
+pub const MAX_LABEL_LEN: usize = crate::config::url_checks::MAX_LABEL_LEN;
 
 /// Which rule of README "Public URLs" produced the derived URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,69 +1,19 @@
 //! Database preflight (README "Database URL" and "Doctor"): connect the way the backend will — same URL, same TLS
 //! expectations (`require` verifies the certificate against the system roots plus
 //! `PG_CA_FILE`) — check that the instance database exists, and create it when asked.
-//! MySQL gets a TCP reachability check.
+//! MySQL gets a TCP reachability check ([`mysql`](super::mysql)). Does network I/O.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-use crate::database::{self, Database, DbKind};
-use crate::error::Error;
-use crate::workspace_db::{self, Workspace};
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A preflight failure: host, user and reason, never the password; the driver's error is
-/// kept as the cause.
-#[derive(Debug)]
-pub(crate) struct PgError {
-    message: String,
-    cause: Option<crate::error::Cause>,
-    hint: String,
-}
-
-impl PgError {
-    pub(crate) fn new(message: String, hint: impl Into<String>) -> Self {
-        Self {
-            message,
-            cause: None,
-            hint: hint.into(),
-        }
-    }
-
-    pub(crate) fn caused_by(
-        mut self,
-        cause: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        self.cause = Some(Box::new(cause));
-        self
-    }
-
-    /// The message with its innermost causes, on one line (doctor's detail column).
-    pub(crate) fn detail(&self) -> String {
-        match &self.cause {
-            Some(cause) => format!("{}: {}", self.message, describe(cause.as_ref())),
-            None => self.message.clone(),
-        }
-    }
-
-    pub(crate) fn hint(&self) -> &str {
-        &self.hint
-    }
-
-    /// The tool's error (exit 5), keeping the cause.
-    pub(crate) fn into_error(self) -> Error {
-        Error::Database {
-            message: self.message,
-            source: self.cause,
-            hint: Some(self.hint),
-        }
-    }
-}
+use super::failure::{CONNECT_TIMEOUT, DbError, describe, target};
+use crate::config::instance;
+use crate::database::url::{Database, DbKind};
+use crate::database::workspace::{self, Workspace};
 
 /// What the preflight found.
 #[derive(Debug, Clone, Serialize)]
@@ -86,11 +36,11 @@ pub(crate) async fn preflight(
     ca_file: Option<&Path>,
     create: bool,
     workspace: Option<&Workspace>,
-) -> Result<Preflight, PgError> {
-    let database = database::database_for_instance(instance_name);
+) -> Result<Preflight, DbError> {
+    let database = instance::database_for_instance(instance_name);
     match db.kind {
         DbKind::Postgres => postgres(db, &database, ca_file, create, workspace).await,
-        DbKind::Mysql => mysql_reachable(db).await.map(|()| Preflight {
+        DbKind::Mysql => super::mysql::reachable(db).await.map(|()| Preflight {
             database,
             existed: true,
             created: false,
@@ -114,21 +64,13 @@ impl Drop for Connection {
     }
 }
 
-fn target(db: &Database) -> String {
-    format!(
-        "{}@{}",
-        db.user,
-        db.host.as_deref().unwrap_or("the unix socket")
-    )
-}
-
 async fn postgres(
     db: &Database,
     database: &str,
     ca_file: Option<&Path>,
     create: bool,
     workspace: Option<&Workspace>,
-) -> Result<Preflight, PgError> {
+) -> Result<Preflight, DbError> {
     let conn = connect(db, ca_file).await?;
     let (existed, created) = check_database(&conn.client, database, create, &conn.who).await?;
     let marked = match workspace {
@@ -146,13 +88,13 @@ async fn postgres(
 
 /// Connect to the maintenance database (`postgres`, else `template1`) with the URL's user,
 /// password and TLS settings.
-pub(crate) async fn connect(db: &Database, ca_file: Option<&Path>) -> Result<Connection, PgError> {
+pub(crate) async fn connect(db: &Database, ca_file: Option<&Path>) -> Result<Connection, DbError> {
     let who = target(db);
     let mode = db.sslmode.clone().unwrap_or_else(|| "require".to_owned());
     // tokio-postgres knows disable/prefer/require only; TLS is decided here instead.
     let url = strip_param(db.expose_url(), "sslmode");
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-        PgError::new(
+        DbError::new(
             format!("cannot use the URL for {who}"),
             "check the query parameters of the database URL",
         )
@@ -166,7 +108,7 @@ pub(crate) async fn connect(db: &Database, ca_file: Option<&Path>) -> Result<Con
     });
     let tls = !matches!(mode.as_str(), "disable" | "allow");
     let connector = tls_connector(ca_file).map_err(|message| {
-        PgError::new(
+        DbError::new(
             message,
             "PG_CA_FILE must name a PEM file with the CA certificate(s) of the database server",
         )
@@ -213,20 +155,20 @@ async fn claim(
     database: &str,
     workspace: &Workspace,
     who: &str,
-) -> Result<bool, PgError> {
+) -> Result<bool, DbError> {
     let failed = |e: tokio_postgres::Error| {
-        PgError::new(
+        DbError::new(
             format!("reading the marker of database {database:?} on {who} failed"),
             "check that the role may read pg_database",
         )
         .caused_by(e)
     };
     let comment = marker_of(client, database).await.map_err(failed)?;
-    if let Some(marker) = comment.as_deref().and_then(workspace_db::parse_marker) {
+    if let Some(marker) = comment.as_deref().and_then(workspace::parse_marker) {
         if marker.workspace_id == workspace.id {
             return Ok(false);
         }
-        return Err(PgError::new(
+        return Err(DbError::new(
             format!(
                 "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
                 marker.workspace_id, marker.label, workspace.id, workspace.owner, workspace.name
@@ -246,7 +188,7 @@ async fn claim(
         ))
         .await
         .map_err(|e| {
-            PgError::new(
+            DbError::new(
                 format!("marking database {database:?} on {who} as this workspace's failed"),
                 "the role in the shared URL must own the database (it does when it created it)",
             )
@@ -260,9 +202,9 @@ async fn check_database(
     database: &str,
     create: bool,
     who: &str,
-) -> Result<(bool, bool), PgError> {
+) -> Result<(bool, bool), DbError> {
     let other = |e: tokio_postgres::Error| {
-        PgError::new(
+        DbError::new(
             format!("querying {who} failed"),
             "check that the role may read pg_database",
         )
@@ -277,7 +219,7 @@ async fn check_database(
         return Ok((true, false));
     }
     if !create {
-        return Err(PgError::new(
+        return Err(DbError::new(
             format!(
                 "database {database:?} does not exist on {who}; the backend needs it before it starts"
             ),
@@ -293,7 +235,7 @@ async fn check_database(
     {
         Ok(()) => Ok((false, true)),
         Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok((true, false)),
-        Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => Err(PgError::new(
+        Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => Err(DbError::new(
             format!("database {database:?} does not exist and {who} may not create it"),
             format!(
                 "ask the database admin to run `CREATE DATABASE {database} OWNER {};` or grant CREATEDB",
@@ -309,12 +251,12 @@ fn quote_user(who: &str) -> &str {
     who.split('@').next().unwrap_or(who)
 }
 
-fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> PgError {
+fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> DbError {
     if let Some(code) = e.code()
         && (code == &SqlState::INVALID_PASSWORD
             || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
     {
-        return PgError::new(
+        return DbError::new(
             format!("authentication failed for {who}"),
             "check the user name and password in the database URL (percent-encode special characters)",
         )
@@ -326,34 +268,20 @@ fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> PgError {
         || lower.contains("ssl")
         || lower.contains("handshake")
     {
-        return PgError::new(
+        return DbError::new(
             format!("TLS to {who} failed (sslmode={mode})"),
             "the backend verifies the server certificate against the system roots plus PG_CA_FILE: set PG_CA_FILE to the server's CA, or for an in-cluster server with a self-signed certificate use `sslmode=disable` in the URL together with DO_NOT_REQUIRE_SSL=1",
         )
         .caused_by(e);
     }
     if e.as_db_error().is_none() {
-        return PgError::new(
+        return DbError::new(
             format!("cannot reach {who}"),
             "check the host and port, and that the database server is running and reachable from the workspace",
         )
         .caused_by(e);
     }
-    PgError::new(who.to_owned(), "see the server's message above").caused_by(e)
-}
-
-/// An error and its causes on one line.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text = format!("{text}: {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
+    DbError::new(who.to_owned(), "see the server's message above").caused_by(e)
 }
 
 fn tls_connector(
@@ -406,51 +334,12 @@ fn strip_param(url: &str, name: &str) -> String {
     }
 }
 
-async fn mysql_reachable(db: &Database) -> Result<(), PgError> {
-    let who = target(db);
-    let host = db.host.clone().unwrap_or_else(|| "127.0.0.1".to_owned());
-    let port = port_of(db.expose_url()).unwrap_or(3306);
-    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
-    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(PgError::new(
-            format!("cannot reach MySQL at {who}:{port}"),
-            "check the host and port, and that the MySQL server is running",
-        )
-        .caused_by(e)),
-        Err(_) => Err(PgError::new(
-            format!(
-                "no answer from MySQL at {who}:{port} within {}s",
-                CONNECT_TIMEOUT.as_secs()
-            ),
-            "check the host, port and firewall",
-        )),
-    }
-}
-
-/// The port of the first host in `scheme://user@host:port…`.
-fn port_of(url: &str) -> Option<u16> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['?', '/']).next()?;
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, h)| h)
-        .split(',')
-        .next()?;
-    let port = if host.starts_with('[') {
-        host.rsplit_once("]:")?.1
-    } else {
-        host.rsplit_once(':')?.1
-    };
-    port.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn params_and_ports() {
+    fn params() {
         assert_eq!(
             strip_param("postgres://u@h?sslmode=disable", "sslmode"),
             "postgres://u@h"
@@ -459,8 +348,5 @@ mod tests {
             strip_param("postgres://u@h?a=1&sslmode=x&b=2", "sslmode"),
             "postgres://u@h?a=1&b=2"
         );
-        assert_eq!(port_of("mysql://root:pw@db:3307"), Some(3307));
-        assert_eq!(port_of("mysql://root@[::1]:3308?x=1"), Some(3308));
-        assert_eq!(port_of("mysql://root@db"), None);
     }
 }

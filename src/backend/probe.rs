@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::auth_libs::AuthLib;
+use crate::backend::text::sanitize;
 use crate::backend::{self, Backend, CallError, CanonicalUrls, EnvChange, PublicProbe, bounded};
-use crate::backend_text::sanitize;
+use crate::config::auth_libs::AuthLib;
+use crate::config::deployment_env;
+use crate::config::derive::Derived;
+use crate::config::secrets::{self, InstanceSecret, JwtKey};
+use crate::config::urls::{App, PublicUrls, UrlSource};
 use crate::deadline::Deadline;
-use crate::deployment_env;
-use crate::derive::Derived;
-use crate::secrets::{self, InstanceSecret, JwtKey};
-use crate::urls::{App, PublicUrls, UrlSource};
 
 /// `status` and `doctor` give each backend call (with its retries) at most this, and the
 /// whole probe at most the command's `--timeout`.

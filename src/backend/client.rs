@@ -1,4 +1,4 @@
-//! The HTTP client: health wait, the backend's admin API, the site proxy's auth discovery,
+//! The HTTP client (network I/O): the backend's admin API, the site proxy's auth discovery,
 //! the public-URL probe and the Coder agent's debug manifest. One client per kind of peer:
 //! loopback calls skip loading TLS roots, public probes verify against the system roots.
 //! Every call is bounded by the command's [`Deadline`] and reads at most a size limit;
@@ -11,17 +11,11 @@ use backon::{ExponentialBuilder, Retryable as _};
 use reqwest::{Client, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::backend_text::sanitize;
+use crate::backend::text::sanitize;
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
-mod call;
-mod health;
-
-pub(crate) use call::read_body;
-pub(crate) use call::{CallError, bounded};
-use call::{JSON_LIMIT, TEXT_LIMIT, status_error, transport};
-pub(crate) use health::{WaitProgress, wait_healthy};
+use super::call::{CallError, JSON_LIMIT, TEXT_LIMIT, bounded, read_body, status_error, transport};
 
 pub(crate) const USER_AGENT: &str = concat!("coder-convex/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use crate::database;
-use crate::dotenv::{self, Entry};
-use crate::urls::{self, Manifest, Slugs, UrlInputs};
+use crate::config::urls::{self, Manifest, Slugs, UrlInputs};
+use crate::database::url as db_url;
+use crate::project::dotenv::{self, Entry};
 
 /// Bytes that stress an env file: quotes, `=`, `#`, `$`, backslashes, blanks, line endings.
 fn env_text() -> impl Strategy<Value = String> {
@@ -90,7 +90,7 @@ proptest! {
     ) {
         let password = "Pw9s3cr3tXq";
         let raw = format!("{scheme}{user}:{password}@{host}{rest}");
-        match database::normalise("DATABASE_URL", &raw) {
+        match db_url::normalise("DATABASE_URL", &raw) {
             Ok(db) => {
                 prop_assert!(!db.masked().contains(password));
                 let shown = format!("{:?}", db);

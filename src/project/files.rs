@@ -5,19 +5,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::auth_libs::AuthLib;
-use crate::derive::{Derived, ProjectState};
-use crate::dotenv::{self, Entry};
+use crate::config::auth_libs::AuthLib;
+use crate::config::derive::{Derived, ProjectState};
+use crate::config::identity::Identity;
+use crate::config::secrets::{AuthSecret, JwtKey};
+use crate::config::urls::{App, UrlSource};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
-use crate::identity::Identity;
+use crate::project::dotenv::{self, Entry};
+use crate::project::file_io::{self, Change, PUBLIC_MODE, SECRET_MODE};
 use crate::project::{
     self, AUTH_ENV_FILE, BROWSER_ENV_FILE, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE,
     JWT_KEY_FILE,
 };
-use crate::project_fs::{self, Change, PUBLIC_MODE, SECRET_MODE};
-use crate::secrets::{AuthSecret, JwtKey};
-use crate::urls::{App, UrlSource};
 
 const HEADER: &str = "# coder-convex: managed values; rewritten on each run (set overrides in the environment). Your own lines are kept.";
 
@@ -90,7 +90,7 @@ pub(crate) fn plan(
     let mut backups = Vec::new();
 
     let jwt_path = dir.join(JWT_KEY_FILE);
-    let current_pem = project_fs::read_optional(&jwt_path)?;
+    let current_pem = file_io::read_optional(&jwt_path)?;
     let jwt_key = match &current_pem {
         Some(pem) if rotate_jwt_key => {
             backups.push((JWT_KEY_FILE.to_owned(), pem.clone()));
@@ -170,7 +170,7 @@ pub(crate) fn plan(
     if let Some(app) = &derived.app_url {
         entries.push(Entry::set(&format!("{prefix}{}", ev::SITE_URL), &app.url));
     }
-    let current = project_fs::read_optional(&dir.join(BROWSER_ENV_FILE))?;
+    let current = file_io::read_optional(&dir.join(BROWSER_ENV_FILE))?;
     files.push(merged(
         dir,
         BROWSER_ENV_FILE,
@@ -180,7 +180,7 @@ pub(crate) fn plan(
     )?);
 
     // .env.convex.deployment: created once, never overwritten.
-    let current = project_fs::read_optional(&dir.join(DEPLOYMENT_ENV_FILE))?;
+    let current = file_io::read_optional(&dir.join(DEPLOYMENT_ENV_FILE))?;
     files.push(Planned {
         name: DEPLOYMENT_ENV_FILE.to_owned(),
         content: current
@@ -191,7 +191,7 @@ pub(crate) fn plan(
     });
 
     if project::in_git_work_tree(dir) {
-        let current = project_fs::read_optional(&dir.join(".gitignore"))?;
+        let current = file_io::read_optional(&dir.join(".gitignore"))?;
         let content = project::gitignore_with_entries(current.as_deref())
             .unwrap_or_else(|| current.clone().unwrap_or_default());
         files.push(Planned {
@@ -214,11 +214,11 @@ pub(crate) fn plan(
 /// replaced atomically (unchanged files are not touched). Call under the project lock.
 pub(crate) fn write(plan: Plan) -> Result<Written> {
     let dir = &plan.dir;
-    let stale_removed = project_fs::remove_stale_temp_files(dir)?;
+    let stale_removed = file_io::remove_stale_temp_files(dir)?;
     let mut rotated_backup = None;
     let mut secret_backup = None;
     for (name, content) in &plan.backups {
-        let kept = project_fs::backup(&dir.join(name), content)?;
+        let kept = file_io::backup(&dir.join(name), content)?;
         if name == JWT_KEY_FILE {
             rotated_backup = Some(kept);
         } else {
@@ -227,7 +227,7 @@ pub(crate) fn write(plan: Plan) -> Result<Written> {
     }
     let mut files = Vec::new();
     for file in &plan.files {
-        let change = project_fs::write_if_changed(
+        let change = file_io::write_if_changed(
             &dir.join(&file.name),
             file.current.as_deref(),
             &file.content,
@@ -343,5 +343,5 @@ pub(crate) fn merge_and_write(
     mode: u32,
 ) -> Result<Change> {
     let file = merged(dir, name, current.map(str::to_owned), entries, mode)?;
-    project_fs::write_if_changed(&dir.join(name), current, &file.content, mode)
+    file_io::write_if_changed(&dir.join(name), current, &file.content, mode)
 }

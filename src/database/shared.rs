@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use crate::postgres::{Connection, PgError};
-use crate::workspace_db;
+use crate::database::failure::DbError;
+use crate::database::preflight::Connection;
+use crate::database::workspace;
 
 /// A database coder-convex created on a shared server.
 #[derive(Debug, Clone, Serialize)]
@@ -17,17 +18,17 @@ pub(crate) struct Marked {
 }
 
 /// Every database on the server with a coder-convex marker, by name.
-pub(crate) async fn list_marked(conn: &Connection) -> Result<Vec<Marked>, PgError> {
+pub(crate) async fn list_marked(conn: &Connection) -> Result<Vec<Marked>, DbError> {
     let rows = conn
         .client
         .query(
             "SELECT datname::text, shobj_description(oid, 'pg_database') FROM pg_database \
              WHERE shobj_description(oid, 'pg_database') LIKE $1 ORDER BY datname",
-            &[&format!("{}%", workspace_db::MARKER_PREFIX)],
+            &[&format!("{}%", workspace::MARKER_PREFIX)],
         )
         .await
         .map_err(|e| {
-            PgError::new(
+            DbError::new(
                 format!("listing the databases on {} failed", conn.who),
                 "check that the role may read pg_database",
             )
@@ -37,7 +38,7 @@ pub(crate) async fn list_marked(conn: &Connection) -> Result<Vec<Marked>, PgErro
         .iter()
         .filter_map(|row| {
             let comment: String = row.get(1);
-            let marker = workspace_db::parse_marker(&comment)?;
+            let marker = workspace::parse_marker(&comment)?;
             Some(Marked {
                 database: row.get(0),
                 workspace_id: marker.workspace_id.to_owned(),
@@ -48,14 +49,14 @@ pub(crate) async fn list_marked(conn: &Connection) -> Result<Vec<Marked>, PgErro
 }
 
 /// Drop a database coder-convex created (the caller checked that it is in [`list_marked`]).
-pub(crate) async fn drop_database(conn: &Connection, database: &str) -> Result<(), PgError> {
+pub(crate) async fn drop_database(conn: &Connection, database: &str) -> Result<(), DbError> {
     // Names in list_marked come from pg_database; quote as an identifier, doubling quotes.
     let ident = database.replace('"', "\"\"");
     conn.client
         .batch_execute(&format!("DROP DATABASE \"{ident}\""))
         .await
         .map_err(|e| {
-            PgError::new(
+            DbError::new(
                 format!("dropping database {database:?} on {} failed", conn.who),
                 "stop the workspace's backend first (a database in use cannot be dropped), and use the role that created it",
             )

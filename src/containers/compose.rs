@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::cli::Service;
+use crate::config::urls::App;
 use crate::env_vars as ev;
 use crate::error::{ContainerFailure, Error, Result};
-use crate::urls::App;
 
 /// The Convex release both images run: the same tag as the Coder template's
 /// `convex_image_tag` (a test keeps the template, the embedded file and this equal).

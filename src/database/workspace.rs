@@ -115,7 +115,7 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::validate_instance_name;
+    use crate::config::instance::validate_instance_name;
 
     fn ws(owner: &str, name: &str, id: &str) -> Workspace {
         Workspace {

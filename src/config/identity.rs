@@ -1,13 +1,13 @@
 //! Step 3: the instance secret and the admin key — from the environment, the project files,
 //! or freshly made.
 
-use crate::auth_libs;
-use crate::derive::ProjectState;
+use crate::config::auth_libs;
+use crate::config::derive::ProjectState;
+use crate::config::secrets::{self, AuthSecret, InstanceSecret};
 use crate::env_vars as ev;
+use crate::environment::RawEnv;
 use crate::error::{Error, Result};
-use crate::process_env::RawEnv;
 use crate::project;
-use crate::secrets::{self, AuthSecret, InstanceSecret};
 
 /// Where a secret came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -108,7 +108,7 @@ fn holder(file: &std::fs::File) -> Option<String> {
             let name = Path::new(p.as_ref())
                 .file_name()
                 .map(|n| n.to_string_lossy());
-            crate::backend_text::sanitize(name.as_deref().unwrap_or(&p))
+            crate::backend::text::sanitize(name.as_deref().unwrap_or(&p))
         });
     Some(match program {
         Some(program) => format!("pid {pid}, {program}"),

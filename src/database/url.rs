@@ -1,4 +1,4 @@
-//! Database URL normalisation and the instance name (pure; README "Database URL").
+//! Database URL normalisation (pure; README "Database URL").
 //!
 //! The backend wants a URL with a user and no database path (it appends the instance name)
 //! and decides TLS from `sslmode` plus `DO_NOT_REQUIRE_SSL`. URLs are split by hand rather
@@ -375,93 +375,6 @@ pub fn is_private_host(host: &str) -> bool {
 
 fn is_private_v4(ip: Ipv4Addr) -> bool {
     ip.is_loopback() || ip.is_private()
-}
-
-/// The fallback name when nothing else names the instance.
-pub const DEFAULT_INSTANCE_NAME: &str = "convex-self-hosted";
-
-/// Where the instance name came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InstanceNameSource {
-    Environment,
-    DatabaseUrl,
-    ProjectFile,
-    /// Derived from the Coder workspace (shared Postgres, one database per workspace).
-    Workspace,
-    Default,
-}
-
-/// Decide the instance name (README "Database URL") and say why; `warnings` gets a line when an explicit
-/// name disagrees with the URL's database.
-pub fn instance_name(
-    explicit: Option<&str>,
-    database: Option<&Database>,
-    from_file: Option<&str>,
-    warnings: &mut Vec<String>,
-) -> Result<(String, InstanceNameSource)> {
-    let from_url = database.and_then(|d| d.database.as_deref());
-    let (name, source, input) = if let Some(name) = explicit {
-        if let (Some(db), Some(url_db)) = (database, from_url)
-            && url_db.replace('_', "-") != name
-        {
-            warnings.push(format!(
-                "INSTANCE_NAME={name} but {} names database {url_db:?}: the backend will use database {:?}",
-                db.source,
-                name.replace('-', "_")
-            ));
-        }
-        (
-            name.to_owned(),
-            InstanceNameSource::Environment,
-            ev::INSTANCE_NAME.to_owned(),
-        )
-    } else if let (Some(db), Some(url_db)) = (database, from_url) {
-        (
-            url_db.replace('_', "-"),
-            InstanceNameSource::DatabaseUrl,
-            db.source.clone(),
-        )
-    } else if let Some(name) = from_file {
-        (
-            name.to_owned(),
-            InstanceNameSource::ProjectFile,
-            format!("{} in .env.convex.local", ev::INSTANCE_NAME),
-        )
-    } else {
-        (
-            DEFAULT_INSTANCE_NAME.to_owned(),
-            InstanceNameSource::Default,
-            String::new(),
-        )
-    };
-    validate_instance_name(&name).map_err(|message| {
-        Error::invalid(input, message).with_hint(
-            "instance names are lower-case letters and digits separated by single `-` or `_`, e.g. convex-self-hosted",
-        )
-    })?;
-    Ok((name, source))
-}
-
-/// `^[a-z0-9]+([-_][a-z0-9]+)*$`.
-pub fn validate_instance_name(name: &str) -> std::result::Result<(), String> {
-    let ok = !name.is_empty()
-        && name.split(['-', '_']).all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not a valid instance name"))
-    }
-}
-
-/// The database the backend will open for an instance.
-pub fn database_for_instance(name: &str) -> String {
-    name.replace('-', "_")
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::backend::EnvChange;
+use crate::config::secrets::{AuthSecret, JwtKey};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
-use crate::secrets::{AuthSecret, JwtKey};
 
 /// The deployment variable listing the names coder-convex owns (comma-separated).
 pub(crate) const OWNED_VAR: &str = ev::CODER_CONVEX_MANAGED_VARS;

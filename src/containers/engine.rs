@@ -13,12 +13,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::Service;
-use crate::compose::{self, Container};
+use crate::containers::compose::{self, Container};
 use crate::env_vars as ev;
+use crate::environment::RawEnv;
 use crate::error::{ContainerFailure, Error, Result};
 use crate::output::Output;
-use crate::process_env::RawEnv;
-use crate::project_fs::{self, Change};
+use crate::project::file_io::{self, Change};
 
 /// `compose version` and `compose ps` answer at once, or the engine is in trouble.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -128,12 +128,12 @@ impl Stack {
         if let Some(parent) = self.file.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let current = project_fs::read_optional(&self.file)?;
-        project_fs::write_if_changed(
+        let current = file_io::read_optional(&self.file)?;
+        file_io::write_if_changed(
             &self.file,
             current.as_deref(),
             compose::FILE,
-            project_fs::PUBLIC_MODE,
+            file_io::PUBLIC_MODE,
         )
         .map(Some)
     }

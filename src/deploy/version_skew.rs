@@ -193,7 +193,7 @@ pub(crate) async fn assess(
     // From the project's files: shown to people, so no control characters.
     let cli = installed
         .as_ref()
-        .map(|i| crate::backend_text::sanitize(i.version()))
+        .map(|i| crate::backend::text::sanitize(i.version()))
         .filter(|v| !v.is_empty());
     let cli_text = cli.clone().unwrap_or_default();
     let mut skew = match installed {
@@ -213,7 +213,7 @@ pub(crate) async fn assess(
             ..
         } => Some(format!(
             "upgrade the backend image to one built on or after {needs_backend_from} (the template's convex_image_tag; `coder-convex up` pins {}), or pin the CLI: `{}@{last_cli_that_works}`",
-            crate::compose::IMAGE_TAG,
+            crate::containers::compose::IMAGE_TAG,
             pm.install_hint()
         )),
         _ => None,

@@ -5,20 +5,21 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::auth_libs::{self, AuthLib};
 use crate::cli::DeriveArgs;
-use crate::database::{self, Database, DbInputs, InstanceNameSource};
-use crate::deployment_env;
-use crate::dotenv;
+use crate::config::auth_libs::{self, AuthLib};
+use crate::config::deployment_env;
+use crate::config::instance::{self, InstanceNameSource};
+use crate::config::secrets::{AuthSecret, JwtKey};
+use crate::config::site_url::{self, AppUrl, ExplicitUrl};
+use crate::config::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
+use crate::database::url::{self as db_url, Database, DbInputs};
+use crate::database::workspace::Workspace;
 use crate::env_vars as ev;
+use crate::environment::RawEnv;
 use crate::error::{Error, Result};
-use crate::process_env::RawEnv;
+use crate::project::dotenv;
+use crate::project::file_io;
 use crate::project::{self, Framework};
-use crate::project_fs;
-use crate::secrets::{AuthSecret, JwtKey};
-use crate::site_url::{self, AppUrl, ExplicitUrl};
-use crate::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
-use crate::workspace_db::Workspace;
 
 /// An env file as found on disk. `Debug` shows the names, never the values.
 #[derive(Clone, Default)]
@@ -39,7 +40,7 @@ impl std::fmt::Debug for EnvFile {
 
 impl EnvFile {
     pub(crate) fn load(path: PathBuf) -> Result<Self> {
-        let text = project_fs::read_optional(&path)?;
+        let text = file_io::read_optional(&path)?;
         let values = match &text {
             Some(t) => dotenv::parse(&path, t)?,
             None => BTreeMap::new(),
@@ -124,7 +125,7 @@ pub(crate) fn derive(
         None => urls::DEFAULT_SITE_PROXY_URL.to_owned(),
     };
 
-    let explicit_db = database::from_inputs(&DbInputs {
+    let explicit_db = db_url::from_inputs(&DbInputs {
         database_url: env.database_url.as_deref(),
         postgres_uri: env.postgres_uri.as_deref(),
         postgres_url: env.postgres_url.as_deref(),
@@ -142,7 +143,7 @@ pub(crate) fn derive(
                     // The file is the lowest-precedence input: keep the database a previous run chose.
                     None => database_from_file(&state.convex_env)?,
                 };
-                let (name, source) = database::instance_name(
+                let (name, source) = instance::instance_name(
                     env.instance_name.as_deref(),
                     database.as_ref(),
                     state.convex_env.get(ev::INSTANCE_NAME),
@@ -206,8 +207,8 @@ fn shared(
     raw: &str,
     state: &ProjectState,
 ) -> Result<(Database, String, InstanceNameSource, Workspace)> {
-    let mut db = database::normalise(ev::CODER_CONVEX_SHARED_POSTGRES_URL, raw)?;
-    if db.kind != database::DbKind::Postgres {
+    let mut db = db_url::normalise(ev::CODER_CONVEX_SHARED_POSTGRES_URL, raw)?;
+    if db.kind != db_url::DbKind::Postgres {
         return Err(Error::invalid(
             ev::CODER_CONVEX_SHARED_POSTGRES_URL,
             format!("{} is not a Postgres URL", db.masked()),
@@ -241,10 +242,10 @@ fn shared(
         (None, Some(name)) => (name.to_owned(), InstanceNameSource::ProjectFile),
         (None, None) => (workspace.instance_name(), InstanceNameSource::Workspace),
     };
-    database::validate_instance_name(&instance_name)
+    instance::validate_instance_name(&instance_name)
         .map_err(|message| Error::invalid(ev::INSTANCE_NAME, message))?;
     // The server URL's own database (often `postgres`) is only where the admin connects.
-    db.database = Some(database::database_for_instance(&instance_name));
+    db.database = Some(instance::database_for_instance(&instance_name));
     Ok((db, instance_name, source, workspace))
 }
 
@@ -264,7 +265,7 @@ fn database_from_file(file: &EnvFile) -> Result<Option<Database>> {
     for var in [ev::POSTGRES_URL, ev::MYSQL_URL] {
         if let Some(raw) = file.get(var) {
             let input = format!("{var} in {}", project::CONVEX_ENV_FILE);
-            return database::normalise(&input, raw).map(Some);
+            return db_url::normalise(&input, raw).map(Some);
         }
     }
     Ok(None)
@@ -282,7 +283,7 @@ pub(crate) async fn derive_probing(
             .coder_agent_debug_address
             .as_deref()
             .unwrap_or(urls::DEFAULT_AGENT_DEBUG_ADDRESS);
-        crate::coder_agent::fetch_manifest(addr).await
+        crate::config::coder_agent::fetch_manifest(addr).await
     } else {
         None
     };

@@ -1,0 +1,79 @@
+//! What a failed database preflight says (pure): host, user and reason, never the
+//! password; the driver's error kept as the cause. Shared by the Postgres and MySQL paths.
+
+use std::time::Duration;
+
+use crate::database::url::Database;
+use crate::error::Error;
+
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A preflight failure: host, user and reason, never the password; the driver's error is
+/// kept as the cause.
+#[derive(Debug)]
+pub(crate) struct DbError {
+    message: String,
+    cause: Option<crate::error::Cause>,
+    hint: String,
+}
+
+impl DbError {
+    pub(crate) fn new(message: String, hint: impl Into<String>) -> Self {
+        Self {
+            message,
+            cause: None,
+            hint: hint.into(),
+        }
+    }
+
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+
+    /// The message with its innermost causes, on one line (doctor's detail column).
+    pub(crate) fn detail(&self) -> String {
+        match &self.cause {
+            Some(cause) => format!("{}: {}", self.message, describe(cause.as_ref())),
+            None => self.message.clone(),
+        }
+    }
+
+    pub(crate) fn hint(&self) -> &str {
+        &self.hint
+    }
+
+    /// The tool's error (exit 5), keeping the cause.
+    pub(crate) fn into_error(self) -> Error {
+        Error::Database {
+            message: self.message,
+            source: self.cause,
+            hint: Some(self.hint),
+        }
+    }
+}
+
+pub(crate) fn target(db: &Database) -> String {
+    format!(
+        "{}@{}",
+        db.user,
+        db.host.as_deref().unwrap_or("the unix socket")
+    )
+}
+
+/// An error and its causes on one line.
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
