@@ -1,9 +1,12 @@
 //! The process environment, read once into [`RawEnv`] (envy from a map, so tests inject their
 //! own), then validated together with the command-line flags.
 //!
-//! Nothing here touches the process environment: `main` hands in a snapshot.
+//! Nothing here touches the process environment: `main` takes one snapshot and hands it in.
+//! clap reads the variables behind flags (`env = …`; it has no injectable source) from the
+//! same, never-mutated process environment.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -64,11 +67,12 @@ impl RawEnv {
         envy::from_iter::<_, Self>(map).map_err(|e| Error::invalid("environment", e.to_string()))
     }
 
-    /// The process environment, skipping values that are not UTF-8.
-    pub fn from_process() -> Result<Self> {
+    /// From the process environment's snapshot, skipping values that are not UTF-8.
+    pub fn from_snapshot(snapshot: &[(OsString, OsString)]) -> Result<Self> {
         Self::from_pairs(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+            snapshot
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v.to_str()?.to_owned()))),
         )
     }
 
@@ -76,6 +80,16 @@ impl RawEnv {
         self.coder
             .as_deref()
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+/// The one boolean parser, for flags (`value_parser`) and variables alike: `true`/`false`,
+/// `1`/`0`, `yes`/`no`, `on`/`off`, any case.
+pub fn parse_bool(raw: &str) -> std::result::Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "false" | "0" | "no" | "off" => Ok(false),
+        "true" | "1" | "yes" | "on" => Ok(true),
+        other => Err(format!("{other:?} is not true or false")),
     }
 }
 

@@ -9,6 +9,7 @@
 // The root holds the entry points and what every room uses; each folder is one concern
 // (ARCHITECTURE.md "Code map").
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod containers;
 pub mod database;
@@ -20,7 +21,7 @@ mod backend;
 mod backups;
 mod child;
 mod clock;
-mod commands;
+
 mod deadline;
 mod deploy;
 mod doctor;
@@ -30,8 +31,8 @@ mod redact;
 
 use std::ffi::OsString;
 
-use cli::{Cli, Command, EnvFormat};
-use commands::{Ctx, Outcome};
+use cli::Cli;
+use commands::{Ctx, Execute as _, Outcome};
 pub use environment::RawEnv;
 use error::{ExitStatus, Result};
 use output::Output;
@@ -43,14 +44,7 @@ pub fn run(cli: Cli, env: Result<RawEnv>, process_env: Vec<(OsString, OsString)>
     let no_color = env.as_ref().is_ok_and(|e| e.no_color.is_some());
     let out = Output::new(cli.global.quiet, cli.global.color, no_color);
     init_logging(&cli, env.as_ref().ok(), &out);
-    let json = cli.global.json
-        || matches!(
-            cli.command,
-            Command::Env {
-                format: EnvFormat::Json,
-                ..
-            }
-        );
+    let json = cli.global.json || cli.command.prints_json();
     let result = env.and_then(|env| {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -88,12 +82,7 @@ fn init_logging(cli: &Cli, env: Option<&RawEnv>, out: &Output) {
         .init();
 }
 
-/// `--timeout`'s deadline, counted from the start of the command.
-fn deadline(args: &cli::TimeoutArgs) -> deadline::Deadline {
-    deadline::Deadline::after_secs(args.timeout, "--timeout")
-}
-
-/// The dispatcher: one arm per command.
+/// The dispatcher: the command's own `execute` ([`commands::Execute`]).
 async fn dispatch(
     cli: Cli,
     env: &RawEnv,
@@ -109,131 +98,5 @@ async fn dispatch(
         json,
         out,
     };
-    match &cli.command {
-        Command::Setup {
-            derive,
-            write,
-            wait,
-            deploy,
-            no_deploy,
-        } => {
-            let args = commands::setup::Args {
-                derive,
-                write,
-                wait,
-                deploy: (!no_deploy).then_some(deploy),
-            };
-            commands::setup::run(&ctx, &args).await
-        }
-        Command::Up {
-            derive,
-            write,
-            wait,
-            deploy,
-            no_deploy,
-            compose,
-            dashboard_internal_url,
-        } => {
-            let args = commands::up::Args {
-                setup: commands::setup::Args {
-                    derive,
-                    write,
-                    wait,
-                    deploy: (!no_deploy).then_some(deploy),
-                },
-                compose,
-                dashboard_internal_url,
-            };
-            commands::up::run(&ctx, &args).await
-        }
-        Command::Down {
-            compose,
-            volumes,
-            yes,
-        } => commands::down::run(&ctx, compose, *volumes, *yes).await,
-        Command::Logs {
-            compose,
-            follow,
-            service,
-        } => commands::logs::run(&ctx, compose, *follow, *service).await,
-        Command::Configure { derive, write } => commands::configure::run(&ctx, derive, write).await,
-        Command::Env {
-            derive,
-            format,
-            reveal,
-        } => commands::env::run(&ctx, derive, *format, *reveal).await,
-        Command::AdminKey {
-            derive,
-            legacy,
-            check,
-            read_only,
-            timeout,
-        } => {
-            let kind = match (legacy, read_only) {
-                (true, _) => commands::admin_key::Kind::Legacy,
-                (_, true) => commands::admin_key::Kind::ReadOnly,
-                _ => commands::admin_key::Kind::Full,
-            };
-            let check = check.then(|| deadline(timeout));
-            commands::admin_key::run(&ctx, derive, kind, check).await
-        }
-        Command::EnvSet { derive, wait } => commands::env_set::run(&ctx, derive, wait).await,
-        Command::Deploy {
-            derive,
-            wait,
-            deploy,
-            convex_args,
-        } => commands::deploy::run(&ctx, derive, wait, deploy, convex_args).await,
-        Command::Backup {
-            derive,
-            wait,
-            backup,
-            keep,
-            no_file_storage,
-            list,
-        } => {
-            let args = commands::backup::Args {
-                backup,
-                keep: *keep,
-                file_storage: !no_file_storage,
-                list: *list,
-            };
-            commands::backup::run(&ctx, derive, wait, &args).await
-        }
-        Command::Restore {
-            backup_name,
-            derive,
-            wait,
-            backup,
-            yes,
-            force,
-        } => {
-            let args = commands::restore::Args {
-                name: backup_name.as_deref(),
-                backup,
-                yes: *yes,
-                force: *force,
-            };
-            commands::restore::run(&ctx, derive, wait, &args).await
-        }
-        Command::Db { command } => commands::db::run(&ctx, command).await,
-        Command::Status {
-            derive,
-            metadata,
-            timeout,
-        } => commands::status::run(&ctx, derive, *metadata, deadline(timeout)).await,
-        Command::Doctor {
-            derive,
-            fix,
-            dashboard_internal_url,
-            timeout,
-        } => {
-            let args = commands::doctor::Args {
-                fix: *fix,
-                dashboard_internal_url,
-                deadline: deadline(timeout),
-            };
-            commands::doctor::run(&ctx, derive, &args).await
-        }
-    }
+    cli.command.execute(&ctx).await
 }

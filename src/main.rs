@@ -1,10 +1,14 @@
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use coder_convex::{RawEnv, cli};
 
 fn main() -> ExitCode {
-    let cli = cli::parse().unwrap_or_else(|err| err.exit());
-    let env = RawEnv::from_process();
-    let status = coder_convex::run(cli, env, std::env::vars_os().collect());
+    // The environment is read once, here; everything below gets this snapshot.
+    let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = cli::parse(&args, &env).unwrap_or_else(|err| err.exit());
+    let raw = RawEnv::from_snapshot(&env);
+    let status = coder_convex::run(cli, raw, env);
     ExitCode::from(status.code())
 }

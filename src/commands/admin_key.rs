@@ -4,17 +4,43 @@
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::cli::DeriveArgs;
+use crate::cli::{DeriveArgs, TimeoutArgs};
 use crate::config::secrets::{self, mask_admin_key};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::project;
 
 use super::context::{self, Ctx, Outcome};
+use super::{Execute, Running};
+
+/// The flags of `admin-key`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    /// Mint the legacy format, for backend images built before 2025-05-30.
+    #[arg(long)]
+    legacy: bool,
+    /// Ask the backend whether it accepts the key (exit 4 if not).
+    #[arg(long)]
+    check: bool,
+    /// Mint a read-only key (protobuf field 5): the backend allows reads and refuses
+    /// writes. For teammates and AI agents that should look but not change anything.
+    #[arg(long, conflicts_with = "legacy")]
+    read_only: bool,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
 
 /// Which key to mint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+enum Kind {
     /// The key `setup` writes to `.env.local`, re-minted with a fresh nonce.
     Full,
     /// The pre-2025-05-30 format (`--legacy`).
@@ -35,13 +61,15 @@ struct Report<'a> {
     accepted: Option<bool>,
 }
 
-/// `check`: ask the backend, within this deadline (`--timeout`).
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
-    kind: Kind,
-    check: Option<Deadline>,
-) -> Result<Outcome> {
+/// `--check`: ask the backend, within `--timeout`.
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let kind = match (args.legacy, args.read_only) {
+        (true, _) => Kind::Legacy,
+        (_, true) => Kind::ReadOnly,
+        _ => Kind::Full,
+    };
+    let check: Option<Deadline> = args.check.then(|| args.timeout.deadline());
+    let derive = &args.derive;
     let session = context::session(ctx, derive).await?;
     let derived = &session.derived;
     let key = match kind {

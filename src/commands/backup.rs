@@ -11,16 +11,37 @@ use serde::Serialize;
 use crate::backups::{self, Entry, Manifest};
 use crate::cli::{BackupArgs, DeriveArgs, WaitArgs};
 use crate::deadline::Deadline;
+use crate::env_vars as ev;
 use crate::error::{Error, Result};
 
 use super::context::{self, Ctx, Outcome};
 use super::steps;
+use super::{Execute, Running};
 
-pub(crate) struct Args<'a> {
-    pub(crate) backup: &'a BackupArgs,
-    pub(crate) keep: Option<u64>,
-    pub(crate) file_storage: bool,
-    pub(crate) list: bool,
+/// The flags of `backup`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    #[command(flatten)]
+    backup: BackupArgs,
+    /// Afterwards keep only the newest N backups (the oldest are removed).
+    #[arg(long, env = ev::CODER_CONVEX_BACKUP_KEEP, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    keep: Option<u64>,
+    /// Leave file storage out of the archive (tables only).
+    #[arg(long)]
+    no_file_storage: bool,
+    /// List the backups instead of taking one.
+    #[arg(long, conflicts_with_all = ["keep", "no_file_storage"])]
+    list: bool,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
 }
 
 #[derive(Serialize)]
@@ -42,15 +63,11 @@ pub(crate) fn store(ctx: &Ctx<'_>, args: &BackupArgs, instance: &str) -> Result<
     }
 }
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
-    wait: &WaitArgs,
-    args: &Args<'_>,
-) -> Result<Outcome> {
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let (derive, wait) = (&args.derive, &args.wait);
     let deadline = Deadline::after_secs(wait.wait, "--wait");
     let session = context::session(ctx, derive).await?;
-    let dir = store(ctx, args.backup, &session.derived.instance_name)?;
+    let dir = store(ctx, &args.backup, &session.derived.instance_name)?;
     if args.list {
         return list(ctx, dir);
     }
@@ -73,7 +90,7 @@ pub(crate) async fn run(
         "--path".to_owned(),
         path_arg(&pending.archive())?,
     ];
-    if args.file_storage {
+    if !args.no_file_storage {
         export.push("--include-file-storage".to_owned());
     }
     steps::run_convex(
@@ -90,7 +107,7 @@ pub(crate) async fn run(
         &owner,
         &connected.version,
         &cli_version,
-        args.file_storage,
+        !args.no_file_storage,
         env,
     );
     let entry = pending.commit(manifest)?;

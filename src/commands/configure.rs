@@ -14,6 +14,7 @@ use crate::project::file_io::Change;
 use crate::project::files::{self, FileChange, Written};
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
+use super::{Execute, Running};
 
 /// Everything steps 1–4 produced.
 pub(crate) struct Configured {
@@ -90,7 +91,23 @@ struct Report<'a> {
     warnings: &'a [String],
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, write: &WriteArgs) -> Result<Outcome> {
+/// The flags of `configure`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    #[command(flatten)]
+    write: WriteArgs,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let Args { derive, write } = args;
     let _lock = context::lock(ctx, None).await?;
     let Configured {
         derived,

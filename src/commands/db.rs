@@ -7,7 +7,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::{DbCommand, ServerArgs};
 use crate::database::failure::DbError;
 use crate::database::preflight;
 use crate::database::shared::{self, Marked};
@@ -16,6 +15,7 @@ use crate::env_vars as ev;
 use crate::error::{Error, Result};
 
 use super::context::{Ctx, Outcome};
+use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct ListReport {
@@ -29,8 +29,48 @@ struct DropReport {
     dropped: Marked,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, command: &DbCommand) -> Result<Outcome> {
-    match command {
+/// The flags of `db`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: DbCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum DbCommand {
+    /// List the databases coder-convex created on the server, with the workspace of each.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Drop one database coder-convex created (for a deleted workspace); needs --yes.
+    Drop {
+        /// The database name, as `db list` shows it.
+        name: String,
+        /// Really drop it: the data is gone afterwards.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// The shared Postgres server `db` works on.
+#[derive(Debug, Clone, clap::Args)]
+struct ServerArgs {
+    /// Shared Postgres server URL (prefer the variable: a flag's value is visible in `ps`).
+    #[arg(long = "server", env = ev::CODER_CONVEX_SHARED_POSTGRES_URL, hide_env_values = true, value_name = "URL")]
+    server: Option<String>,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    match &args.command {
         DbCommand::List { server } => list(ctx, server).await,
         DbCommand::Drop { name, yes, server } => drop(ctx, server, name, *yes).await,
     }

@@ -12,19 +12,40 @@ use crate::error::{Error, Result};
 
 use super::context::{self, Ctx, Outcome};
 use super::steps;
+use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct Report {
     deploy: DeployOutcome,
 }
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
-    wait: &WaitArgs,
-    deploy: &DeployArgs,
-    convex_args: &[String],
-) -> Result<Outcome> {
+/// The flags of `deploy`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    #[command(flatten)]
+    deploy: DeployArgs,
+    /// Extra arguments for `convex deploy`, after `--` (e.g. `-- --skip-large-indexes-check`).
+    #[arg(last = true, value_name = "CONVEX_ARGS")]
+    convex_args: Vec<String>,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let Args {
+        derive,
+        wait,
+        deploy,
+        convex_args,
+    } = args;
     let mut extra_args = deploy.deploy_args.clone();
     extra_args.extend(convex_args.iter().cloned());
     crate::deploy::check_extra_args(&extra_args)?;

@@ -3,33 +3,48 @@
 
 use serde::Serialize;
 
-use crate::cli::DeriveArgs;
-use crate::deadline::Deadline;
+use crate::cli::{DeriveArgs, TimeoutArgs};
 use crate::doctor::{self, Check, Status};
+use crate::env_vars as ev;
 use crate::error::{Error, Result};
 
 use super::context::{Ctx, Outcome};
+use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct Report {
     checks: Vec<Check>,
 }
 
-/// doctor's own flags.
-pub(crate) struct Args<'a> {
-    pub(crate) fix: bool,
-    pub(crate) dashboard_internal_url: &'a str,
+/// The flags of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    /// Repair what is safe to repair: file modes, the missing database, stale deployment variables.
+    #[arg(long)]
+    fix: bool,
+    /// Internal URL of the dashboard.
+    #[arg(long, env = ev::CODER_CONVEX_DASHBOARD_INTERNAL_URL, value_name = "URL", default_value = "http://127.0.0.1:6791")]
+    dashboard_internal_url: String,
     /// `--timeout`: every live check ends by then.
-    pub(crate) deadline: Deadline,
+    #[command(flatten)]
+    timeout: TimeoutArgs,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, args: &Args<'_>) -> Result<Outcome> {
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let opts = doctor::Options {
         dir: ctx.dir,
-        derive,
-        dashboard_internal_url: args.dashboard_internal_url,
+        derive: &args.derive,
+        dashboard_internal_url: &args.dashboard_internal_url,
         fix: args.fix,
-        deadline: args.deadline,
+        deadline: args.timeout.deadline(),
     };
     let checks = doctor::run(ctx.env, &opts, ctx.out).await;
     if !ctx.json {

@@ -9,6 +9,7 @@ use crate::containers::engine::{Engine, Stack};
 use crate::error::{Error, Result};
 
 use super::context::{Ctx, Outcome};
+use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -18,12 +19,32 @@ struct Report<'a> {
     volumes_removed: bool,
 }
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    compose: &ComposeArgs,
+/// The flags of `down`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    compose: ComposeArgs,
+    /// Also delete the data volume: every table, file and environment variable.
+    #[arg(long)]
     volumes: bool,
+    /// Confirm --volumes without a prompt.
+    #[arg(long, short = 'y')]
     yes: bool,
-) -> Result<Outcome> {
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let Args {
+        compose,
+        volumes,
+        yes,
+    } = args;
+    let (volumes, yes) = (*volumes, *yes);
     if ctx.env.is_coder() && compose.compose_file.is_none() {
         ctx.out.info("in a Coder workspace the template owns the Convex containers; nothing to stop (they stop with the workspace)");
         return Ok(Outcome::ok(&Report {

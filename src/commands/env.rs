@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::cli::{DeriveArgs, EnvFormat};
+use crate::cli::DeriveArgs;
 use crate::config::derive::Derived;
 use crate::config::identity::{self, Identity};
 use crate::config::secrets::mask_admin_key;
@@ -13,14 +13,46 @@ use crate::error::Result;
 use crate::project::dotenv;
 
 use super::context::{self, Ctx, Outcome};
+use super::{Execute, Running};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EnvFormat {
+    Dotenv,
+    Json,
+    Shell,
+}
+
+/// The flags of `env`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    /// Output format (`--json` is the same as `--format json`).
+    #[arg(long, value_enum, default_value_t = EnvFormat::Dotenv)]
+    format: EnvFormat,
+    /// Show secrets instead of masking them.
+    #[arg(long)]
+    reveal: bool,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+
+    fn prints_json(&self) -> bool {
+        self.format == EnvFormat::Json
+    }
+}
 
 /// `--format json` (or `--json`): the report is the variables plus `url_source`.
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
-    format: EnvFormat,
-    reveal: bool,
-) -> Result<Outcome> {
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let Args {
+        derive,
+        format,
+        reveal,
+    } = args;
+    let (format, reveal) = (*format, *reveal);
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
     let pairs = env_pairs(&derived, &identity, reveal);

@@ -9,13 +9,30 @@ use crate::error::Result;
 
 use super::context::{self, Ctx, Outcome};
 use super::steps::{self, EnvReport};
+use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct Report {
     env: EnvReport,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, derive: &DeriveArgs, wait: &WaitArgs) -> Result<Outcome> {
+/// The flags of `env-set`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let Args { derive, wait } = args;
     let deadline = Deadline::after_secs(wait.wait, "--wait");
     let _lock = context::lock(ctx, Some(deadline)).await?;
     let session = context::session(ctx, derive).await?;

@@ -1,18 +1,40 @@
 //! `coder-convex logs [-f] [backend|dashboard]`: the logs of the Convex containers `up`
 //! started, through `compose logs`.
 
-use crate::cli::{ComposeArgs, Service};
+use crate::cli::ComposeArgs;
+use crate::containers::compose::Service;
 use crate::containers::engine::Stack;
 use crate::error::Result;
 
 use super::context::{Ctx, Outcome};
+use super::{Execute, Running};
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    compose: &ComposeArgs,
+/// The flags of `logs`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    compose: ComposeArgs,
+    /// Keep following new lines.
+    #[arg(long, short = 'f')]
     follow: bool,
+    /// Only this service.
+    #[arg(value_enum)]
     service: Option<Service>,
-) -> Result<Outcome> {
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let Args {
+        compose,
+        follow,
+        service,
+    } = args;
+    let (follow, service) = (*follow, *service);
     if ctx.env.is_coder() && compose.compose_file.is_none() {
         ctx.out.info("in a Coder workspace the template runs the Convex containers as sidecars; their logs are on the Docker host (`docker logs <workspace>-convex-backend`)");
         return Ok(Outcome::empty());

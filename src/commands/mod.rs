@@ -1,6 +1,14 @@
-//! One module per command, each owning its flags' use and its report. The dispatcher is in
-//! `lib.rs`; nothing here imports it. Shared context and steps live in [`context`] and
-//! [`steps`].
+//! One file per command: its clap arguments, its run, its report. A command is registered by
+//! one variant of [`Command`]; the dispatch to its [`Execute`] impl is derived. Shared
+//! context and steps live in [`context`] and [`steps`]; nothing here imports the dispatcher.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use clap::Subcommand;
+use enum_dispatch::enum_dispatch;
+
+use crate::error::Result;
 
 pub(crate) mod admin_key;
 pub(crate) mod backup;
@@ -20,3 +28,51 @@ mod steps;
 pub(crate) mod up;
 
 pub(crate) use context::{Ctx, Outcome};
+
+/// A running command.
+pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + 'a>>;
+
+/// What every command's `Args` does: run against the context.
+#[enum_dispatch]
+pub(crate) trait Execute {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a>;
+    /// Whether the command prints one JSON document on stdout even without `--json`.
+    fn prints_json(&self) -> bool {
+        false
+    }
+}
+
+/// The subcommands, in `--help` order. Adding a command: its file, its `mod` line above and
+/// one variant here.
+#[enum_dispatch(Execute)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Configure, wait for the backend, push the environment, deploy, verify (the whole job).
+    Setup(setup::Args),
+    /// Start the Convex backend and dashboard with Docker Compose (outside Coder), then set up.
+    Up(up::Args),
+    /// Stop the Convex containers `up` started (the data is kept unless --volumes).
+    Down(down::Args),
+    /// Show the logs of the Convex containers `up` started.
+    Logs(logs::Args),
+    /// Derive URLs and secrets and write the project files; no backend needed.
+    Configure(configure::Args),
+    /// Print the derived configuration; writes nothing.
+    Env(env::Args),
+    /// Print the admin key for the dashboard login and the Convex CLI.
+    AdminKey(admin_key::Args),
+    /// Show URLs, backend health, key and environment state.
+    Status(status::Args),
+    /// Run every check and say what is wrong and how to fix it.
+    Doctor(doctor::Args),
+    /// Push the deployment environment variables (changed ones only, in one call).
+    EnvSet(env_set::Args),
+    /// Databases on a shared Postgres server (one per workspace): list them, drop one.
+    Db(db::Args),
+    /// Back up the deployment's data, files and variables (`convex export` + a manifest).
+    Backup(backup::Args),
+    /// Replace the deployment's data and variables with a backup (`convex import --replace-all`).
+    Restore(restore::Args),
+    /// Deploy the project's Convex functions with the Convex CLI.
+    Deploy(deploy::Args),
+}

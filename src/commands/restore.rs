@@ -22,12 +22,33 @@ use crate::error::{Error, Result};
 use super::backup::{path_arg, store};
 use super::context::{self, Ctx, Outcome};
 use super::steps;
+use super::{Execute, Running};
 
-pub(crate) struct Args<'a> {
-    pub(crate) name: Option<&'a Path>,
-    pub(crate) backup: &'a BackupArgs,
-    pub(crate) yes: bool,
-    pub(crate) force: bool,
+/// The flags of `restore`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A backup: its name from `backup --list`, its directory, or a snapshot `.zip`
+    /// (default: the newest backup).
+    #[arg(value_name = "BACKUP")]
+    backup_name: Option<PathBuf>,
+    #[command(flatten)]
+    derive: DeriveArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    #[command(flatten)]
+    backup: BackupArgs,
+    /// Replace the data without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Restore a backup of another instance.
+    #[arg(long)]
+    force: bool,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
 }
 
 #[derive(Serialize)]
@@ -80,18 +101,14 @@ fn resolve(
     Ok((dir.join(backups::ARCHIVE), Some(manifest)))
 }
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
-    wait: &WaitArgs,
-    args: &Args<'_>,
-) -> Result<Outcome> {
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let (derive, wait) = (&args.derive, &args.wait);
     let deadline = Deadline::after_secs(wait.wait, "--wait");
     let session = context::session(ctx, derive).await?;
     let instance = session.derived.instance_name.clone();
     let owner = backups::Owner::new(&instance, Some(&session.secret));
-    let dir = store(ctx, args.backup, &instance)?;
-    let (archive, manifest) = resolve(&dir, &owner, args.name, args.force)?;
+    let dir = store(ctx, &args.backup, &instance)?;
+    let (archive, manifest) = resolve(&dir, &owner, args.backup_name.as_deref(), args.force)?;
     if let Some(m) = &manifest
         && !args.force
     {

@@ -26,6 +26,7 @@ use crate::project::files::{self, FileChange};
 use super::configure::{self, Configured};
 use super::context::{self, Ctx, Outcome, UrlsReport};
 use super::steps::{self, DeployRequest, EnvReport};
+use super::{Execute, Running};
 
 /// `dir/sub` as `sub/` for messages.
 fn relative(dir: &Path, path: &Path) -> String {
@@ -36,13 +37,27 @@ fn relative(dir: &Path, path: &Path) -> String {
 /// Auth discovery and the public site URL after the deploy (three requests).
 const AUTH_CHECK_BUDGET: Duration = Duration::from_secs(15);
 
-/// The flags of `setup`.
-pub(crate) struct Args<'a> {
-    pub(crate) derive: &'a DeriveArgs,
-    pub(crate) write: &'a WriteArgs,
-    pub(crate) wait: &'a WaitArgs,
-    /// `None` with `--no-deploy`.
-    pub(crate) deploy: Option<&'a DeployArgs>,
+/// The flags of `setup` (`up` flattens them, so they form no group of their own).
+#[derive(Debug, clap::Args)]
+#[group(skip)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    #[command(flatten)]
+    write: WriteArgs,
+    #[command(flatten)]
+    wait: WaitArgs,
+    #[command(flatten)]
+    deploy: DeployArgs,
+    /// Do not run `convex deploy`.
+    #[arg(long)]
+    no_deploy: bool,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
 }
 
 #[derive(Serialize)]
@@ -72,7 +87,7 @@ struct Report<'a> {
     containers: Option<serde_json::Value>,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     run_with(ctx, args, async |_| Ok(None)).await
 }
 
@@ -81,7 +96,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
 /// is the report's `containers`.
 pub(crate) async fn run_with(
     ctx: &Ctx<'_>,
-    args: &Args<'_>,
+    args: &Args,
     start: impl AsyncFnOnce(&Derived) -> Result<Option<serde_json::Value>>,
 ) -> Result<Outcome> {
     let out = ctx.out;
@@ -92,7 +107,7 @@ pub(crate) async fn run_with(
         derived,
         identity,
         written,
-    } = configure::configure(ctx, args.derive, args.write, |derived, plan| {
+    } = configure::configure(ctx, &args.derive, &args.write, |derived, plan| {
         // The deployment variables are checked before anything is written.
         crate::config::derive::desired_env(
             ctx.dir,
@@ -182,7 +197,7 @@ pub(crate) async fn run_with(
     let env = steps::push_env(&connected.backend, &desired, out).await?;
 
     let functions = crate::deploy::functions_dir(ctx.dir)?;
-    let deployed = match args.deploy {
+    let deployed = match (!args.no_deploy).then_some(&args.deploy) {
         Some(deploy) if functions.is_dir() => Some(
             steps::deploy(
                 ctx,

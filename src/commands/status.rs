@@ -10,17 +10,17 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::backend::probe::{self, AuthCheck, Findings, Instance, KeyCheck};
-use crate::cli::{DeriveArgs, MetadataItem};
+use crate::cli::{DeriveArgs, TimeoutArgs};
 use crate::config::auth_libs::AuthLib;
 use crate::config::identity;
 use crate::containers::compose::Container;
 use crate::containers::engine::Stack;
-use crate::deadline::Deadline;
 use crate::deploy::version_skew::Skew;
 use crate::deploy::{self, DeployOutcome};
 use crate::error::{Error, Result};
 
 use super::context::{self, Ctx, Outcome, UrlsReport};
+use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct BackendReport {
@@ -90,12 +90,38 @@ async fn containers(ctx: &Ctx<'_>) -> Option<ContainersReport> {
     })
 }
 
-pub(crate) async fn run(
-    ctx: &Ctx<'_>,
-    derive: &DeriveArgs,
+/// The flags of `status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    derive: DeriveArgs,
+    /// Print one short line for a Coder agent metadata item, and exit 0 even when the
+    /// backend is down (the templates' `coder_agent` metadata scripts use it).
+    #[arg(long, value_enum, value_name = "ITEM")]
     metadata: Option<MetadataItem>,
-    deadline: Deadline,
-) -> Result<Outcome> {
+    #[command(flatten)]
+    timeout: TimeoutArgs,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
+}
+
+/// One line of `status` for the Coder dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum MetadataItem {
+    // `up · <version>`, `wrong instance <name>`, or `down`.
+    Backend,
+    // `in sync`, `pending: <names>`, or `unknown`.
+    Env,
+    // The age of the last deploy, or `never`.
+    Deploy,
+}
+
+async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let (derive, metadata, deadline) = (&args.derive, args.metadata, args.timeout.deadline());
     let (state, derived) = context::load_and_derive(ctx, derive).await?;
     let identity = identity::resolve_identity(ctx.env, &state, &derived.instance_name, false)?;
     let key = identity.admin_key.as_ref().map(|(k, _)| k.as_str());

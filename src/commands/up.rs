@@ -13,18 +13,31 @@ use crate::config::urls::App;
 use crate::containers::compose::{self, Container, Ports};
 use crate::containers::engine::{Engine, Stack};
 use crate::containers::ports;
+use crate::env_vars as ev;
 use crate::error::{ContainerFailure, Error, Result};
 use crate::project;
 use crate::project::file_io::Change;
 
 use super::context::{Ctx, Outcome};
 use super::setup;
+use super::{Execute, Running};
 
-/// The flags of `up`.
-pub(crate) struct Args<'a> {
-    pub(crate) setup: setup::Args<'a>,
-    pub(crate) compose: &'a ComposeArgs,
-    pub(crate) dashboard_internal_url: &'a str,
+/// The flags of `up`: `setup`'s and the containers'.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    setup: setup::Args,
+    #[command(flatten)]
+    compose: ComposeArgs,
+    /// Internal URL of the dashboard (its port is published on 127.0.0.1).
+    #[arg(long, env = ev::CODER_CONVEX_DASHBOARD_INTERNAL_URL, value_name = "URL", default_value = "http://127.0.0.1:6791")]
+    dashboard_internal_url: String,
+}
+
+impl Execute for Args {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a> {
+        Box::pin(run(ctx, self))
+    }
 }
 
 /// What `up` did with the containers (the `containers` field of setup's report).
@@ -40,7 +53,7 @@ struct Report<'a> {
     before: Vec<Container>,
 }
 
-pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
+pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     if ctx.env.is_coder() && args.compose.compose_file.is_none() {
         ctx.out.info(
             "in a Coder workspace the template runs the Convex backend and dashboard; running setup only",
@@ -61,7 +74,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args<'_>) -> Result<Outcome> {
         let ports = Ports::from_urls(
             &derived.backend_url,
             &derived.site_proxy_url,
-            args.dashboard_internal_url,
+            &args.dashboard_internal_url,
         )?;
         let content = fs_err::read_to_string(&env_file)?;
         stack.set_variables(compose::variables(

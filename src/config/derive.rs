@@ -16,6 +16,7 @@ use crate::database::url::{self as db_url, Database, DbInputs};
 use crate::database::workspace::Workspace;
 use crate::env_vars as ev;
 use crate::environment::RawEnv;
+use crate::environment::parse_bool;
 use crate::error::{Error, Result};
 use crate::project::dotenv;
 use crate::project::file_io;
@@ -249,16 +250,12 @@ fn shared(
     Ok((db, instance_name, source, workspace))
 }
 
-/// `true`/`false` (also `1`/`0`, `yes`/`no`); unset is `false`.
+/// A boolean variable ([`parse_bool`]); unset is `false`.
 fn boolish(var: &str, raw: Option<&str>) -> Result<bool> {
-    match raw.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("false" | "0" | "no" | "off") => Ok(false),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(other) => Err(
-            Error::invalid(var, format!("{other:?} is not true or false"))
-                .with_hint("use true or false"),
-        ),
-    }
+    raw.map_or(Ok(false), |raw| {
+        parse_bool(raw)
+            .map_err(|message| Error::invalid(var, message).with_hint("use true or false"))
+    })
 }
 
 fn database_from_file(file: &EnvFile) -> Result<Option<Database>> {

@@ -8,10 +8,26 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::cli::Service;
 use crate::config::urls::App;
 use crate::env_vars as ev;
 use crate::error::{ContainerFailure, Error, Result};
+
+/// A service of the Convex containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Backend,
+    Dashboard,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backend => "backend",
+            Self::Dashboard => "dashboard",
+        }
+    }
+}
 
 /// The Convex release both images run: the same tag as the Coder template's
 /// `convex_image_tag` (a test keeps the template, the embedded file and this equal).

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::Service;
+use crate::containers::compose::Service;
 use crate::containers::compose::{self, Container};
 use crate::env_vars as ev;
 use crate::environment::RawEnv;

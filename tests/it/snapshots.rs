@@ -2,33 +2,43 @@
 //! error of each exit code as text (stderr) and as the `--json` document (stdout).
 //! Ports and temp paths are replaced so the snapshots are stable.
 
+use clap::CommandFactory as _;
+
 use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::setup::{configured, deployable, fake_for, path_with, run_with};
 
-const COMMANDS: [&str; 12] = [
-    "up",
-    "down",
-    "logs",
-    "setup",
-    "configure",
-    "env",
-    "admin-key",
-    "env-set",
-    "deploy",
-    "status",
-    "doctor",
-    "help",
-];
+/// Every command path in the tree (`["db", "list"]` …), from clap's own command tree: a new
+/// command gets its help snapshot without being listed here.
+fn command_paths() -> Vec<Vec<String>> {
+    fn walk(command: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut path = prefix.to_vec();
+            path.push(sub.get_name().to_owned());
+            out.push(path.clone());
+            walk(sub, &path, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&coder_convex::cli::Cli::command(), &[], &mut out);
+    out
+}
 
 #[test]
 fn help_of_every_command() {
     let p = Project::new();
     let top = p.run(&["--help"], &[]);
     insta::assert_snapshot!("help", top.ok());
-    for command in COMMANDS.into_iter().filter(|c| *c != "help") {
-        let run = p.run(&[command, "--help"], &[]);
-        insta::assert_snapshot!(format!("help-{command}"), run.ok());
+    let paths = command_paths();
+    assert!(
+        paths.iter().any(|p| p == &["db", "drop"]),
+        "the walk reaches nested commands: {paths:?}"
+    );
+    for path in paths {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let run = p.run(&args, &[]);
+        insta::assert_snapshot!(format!("help-{}", path.join("-")), run.ok());
     }
 }
 
