@@ -7,27 +7,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Args, CommandFactory as _, Parser, ValueEnum};
+use clap::{Args, ValueEnum};
 
-pub use crate::commands::Command;
 use crate::deadline::Deadline;
 use crate::env_vars as ev;
 use crate::environment::parse_bool;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "coder-convex",
-    version,
-    about = "Set up a self-hosted Convex backend in a Coder workspace (or on a laptop).",
-    long_about = None,
-    propagate_version = true
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
@@ -157,14 +141,11 @@ pub struct BackupArgs {
     pub snapshot_timeout: u64,
 }
 
-/// Parse the command line; a bad value that came from an environment variable is reported
-/// under the variable's name (clap names only the flag).
-pub fn parse(args: &[OsString], env: &[(OsString, OsString)]) -> Result<Cli, clap::Error> {
-    Cli::try_parse_from(args).map_err(|err| name_the_variable(err, args, env))
-}
-
-fn name_the_variable(
+/// A parse error about a bad value that came from an environment variable, reported under
+/// the variable's name (clap names only the flag). `command` is the whole command tree.
+pub(crate) fn name_the_variable(
     err: clap::Error,
+    command: &clap::Command,
     args: &[OsString],
     env_snapshot: &[(OsString, OsString)],
 ) -> clap::Error {
@@ -182,10 +163,9 @@ fn name_the_variable(
         a.to_str()
             .is_some_and(|a| a == long || a.starts_with(&format!("{long}=")))
     });
-    let command = Cli::command();
     let env = command
         .get_subcommands()
-        .chain(std::iter::once(&command))
+        .chain(std::iter::once(command))
         .flat_map(|c| c.get_arguments())
         .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == long))
         .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
@@ -213,7 +193,7 @@ fn name_the_variable(
 mod tests {
     use clap::CommandFactory as _;
 
-    use super::Cli;
+    use crate::Cli;
 
     /// clap's own consistency checks over the whole tree (unique names and groups,
     /// valid defaults), which otherwise run only when a command is parsed in a debug build.

@@ -1,56 +1,118 @@
 //! The one error type of the tool and the one exit-status mapping.
 //!
 //! Every fallible path ends in [`Error`]: what failed, which input, the cause chain
-//! (`#[source]`), a hint, a stable snake_case code for `--json`, and an [`ExitStatus`].
+//! (`#[source]`), a hint, and a stable snake_case [`ErrorCode`] for `--json` that decides its
+//! [`ExitStatus`]. Both tables are enums here, iterated by the README tests;
 //! [`ExitStatus::code`] is the only place that turns an outcome into a process exit code.
 
 use std::path::PathBuf;
 
-/// Exit codes, documented in the README. A failed `convex deploy` has a code of its own; the
-/// child's own code is in the message and the `--json` document.
-pub mod exit {
-    pub const OK: u8 = 0;
+/// How a command ended; the discriminant is the process exit code, and the README's table
+/// is checked against [`ExitStatus::iter`]. A failed `convex deploy` has a status of its own;
+/// the child's own code is in the message and the `--json` document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+#[repr(u8)]
+pub enum ExitStatus {
+    Success = 0,
     /// A runtime failure not covered below.
-    pub const FAILURE: u8 = 1;
+    Failure = 1,
     /// Invalid input or usage: a bad variable, flag or project file.
-    pub const INVALID_INPUT: u8 = 2;
+    InvalidInput = 2,
     /// The backend did not become healthy within the wait.
-    pub const BACKEND_UNREACHABLE: u8 = 3;
+    BackendUnreachable = 3,
     /// The backend rejected our identity (instance name) or admin key.
-    pub const IDENTITY_REJECTED: u8 = 4;
+    IdentityRejected = 4,
     /// The database cannot be used: unreachable, authentication, TLS, or the instance
     /// database is missing and cannot be created.
-    pub const DATABASE: u8 = 5;
+    Database = 5,
     /// The Convex CLI ran and failed (the deploy did not complete).
-    pub const DEPLOY_FAILED: u8 = 6;
+    DeployFailed = 6,
     /// The container engine cannot run the Convex containers (`up`, `down`, `logs`).
-    pub const CONTAINERS: u8 = 7;
-}
-
-/// How a command ended; [`ExitStatus::code`] maps it to the process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    Success,
-    Failure,
-    InvalidInput,
-    BackendUnreachable,
-    IdentityRejected,
-    Database,
-    DeployFailed,
-    Containers,
+    Containers = 7,
 }
 
 impl ExitStatus {
+    /// The process exit code: the only mapping from an outcome to a number.
     pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn iter() -> impl Iterator<Item = Self> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
+}
+
+/// The stable code `--json` reports for a failure. Each has one exit status and one meaning;
+/// the README's table is checked against [`ErrorCode::iter`], and every [`Error`] variant
+/// reaches one through [`Error::code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    ProjectFile,
+    Io,
+    BackendUnreachable,
+    IdentityRejected,
+    Database,
+    NoContainerEngine,
+    NoCompose,
+    EngineNotRunning,
+    PortInUse,
+    ImagePullFailed,
+    ComposeFailed,
+    ChildFailed,
+    VerificationFailed,
+    Runtime,
+}
+
+impl ErrorCode {
+    pub fn iter() -> impl Iterator<Item = Self> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn exit_status(self) -> ExitStatus {
         match self {
-            Self::Success => exit::OK,
-            Self::Failure => exit::FAILURE,
-            Self::InvalidInput => exit::INVALID_INPUT,
-            Self::BackendUnreachable => exit::BACKEND_UNREACHABLE,
-            Self::IdentityRejected => exit::IDENTITY_REJECTED,
-            Self::Database => exit::DATABASE,
-            Self::DeployFailed => exit::DEPLOY_FAILED,
-            Self::Containers => exit::CONTAINERS,
+            Self::InvalidInput | Self::ProjectFile => ExitStatus::InvalidInput,
+            Self::BackendUnreachable => ExitStatus::BackendUnreachable,
+            Self::IdentityRejected => ExitStatus::IdentityRejected,
+            Self::Database => ExitStatus::Database,
+            Self::ChildFailed => ExitStatus::DeployFailed,
+            Self::NoContainerEngine
+            | Self::NoCompose
+            | Self::EngineNotRunning
+            | Self::PortInUse
+            | Self::ImagePullFailed
+            | Self::ComposeFailed => ExitStatus::Containers,
+            Self::Io | Self::VerificationFailed | Self::Runtime => ExitStatus::Failure,
+        }
+    }
+
+    /// What the code means, as the README's table says it.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "a variable, flag or argument is not usable",
+            Self::ProjectFile => "a project file exists but cannot be used as it is",
+            Self::Io => "reading or writing a file failed",
+            Self::BackendUnreachable => "the backend did not answer in time",
+            Self::IdentityRejected => "the backend runs another instance or rejects the admin key",
+            Self::Database => "the database cannot be used",
+            Self::NoContainerEngine => "`up`: neither `docker` nor `podman` is on `PATH`",
+            Self::NoCompose => "`up`: no Compose v2 (`docker compose`, 2.24 or newer)",
+            Self::EngineNotRunning => "`up`: the Docker (or Podman) engine does not answer",
+            Self::PortInUse => "`up`: a port the containers publish is taken by another process",
+            Self::ImagePullFailed => "`up`: an image cannot be pulled",
+            Self::ComposeFailed => "`up`, `down`: compose failed otherwise",
+            Self::ChildFailed => {
+                "the Convex CLI ran and failed (its own code is in `child_exit_code`)"
+            }
+            Self::VerificationFailed => {
+                "a check after the work failed (auth discovery, a failing `doctor` check)"
+            }
+            Self::Runtime => "any other failure",
         }
     }
 }
@@ -73,14 +135,14 @@ pub enum ContainerFailure {
 }
 
 impl ContainerFailure {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            Self::NoEngine => "no_container_engine",
-            Self::NoCompose => "no_compose",
-            Self::EngineDown => "engine_not_running",
-            Self::PortInUse => "port_in_use",
-            Self::ImagePull => "image_pull_failed",
-            Self::Compose => "compose_failed",
+            Self::NoEngine => ErrorCode::NoContainerEngine,
+            Self::NoCompose => ErrorCode::NoCompose,
+            Self::EngineDown => ErrorCode::EngineNotRunning,
+            Self::PortInUse => ErrorCode::PortInUse,
+            Self::ImagePull => ErrorCode::ImagePullFailed,
+            Self::Compose => ErrorCode::ComposeFailed,
         }
     }
 }
@@ -162,70 +224,6 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Every `--json` error code with its exit code and meaning; the README's table is checked
-/// against this list.
-pub const CODES: &[(&str, &str, &str)] = &[
-    (
-        "invalid_input",
-        "2",
-        "a variable, flag or argument is not usable",
-    ),
-    (
-        "project_file",
-        "2",
-        "a project file exists but cannot be used as it is",
-    ),
-    ("io", "1", "reading or writing a file failed"),
-    (
-        "backend_unreachable",
-        "3",
-        "the backend did not answer in time",
-    ),
-    (
-        "identity_rejected",
-        "4",
-        "the backend runs another instance or rejects the admin key",
-    ),
-    ("database", "5", "the database cannot be used"),
-    (
-        "no_container_engine",
-        "7",
-        "`up`: neither `docker` nor `podman` is on `PATH`",
-    ),
-    (
-        "no_compose",
-        "7",
-        "`up`: no Compose v2 (`docker compose`, 2.24 or newer)",
-    ),
-    (
-        "engine_not_running",
-        "7",
-        "`up`: the Docker (or Podman) engine does not answer",
-    ),
-    (
-        "port_in_use",
-        "7",
-        "`up`: a port the containers publish is taken by another process",
-    ),
-    ("image_pull_failed", "7", "`up`: an image cannot be pulled"),
-    (
-        "compose_failed",
-        "7",
-        "`up`, `down`: compose failed otherwise",
-    ),
-    (
-        "child_failed",
-        "6",
-        "the Convex CLI ran and failed (its own code is in `child_exit_code`)",
-    ),
-    (
-        "verification_failed",
-        "1",
-        "a check after the work failed (auth discovery)",
-    ),
-    ("runtime", "1", "any other failure"),
-];
-
 impl Error {
     pub fn invalid(input: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidInput {
@@ -302,32 +300,24 @@ impl Error {
         }
     }
 
-    /// The stable code `--json` reports (see [`CODES`]).
-    pub fn code(&self) -> &'static str {
+    /// The stable code `--json` reports; it decides the exit status.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidInput { .. } => "invalid_input",
-            Self::ProjectFile { .. } => "project_file",
-            Self::Io(_) => "io",
-            Self::BackendUnreachable { .. } => "backend_unreachable",
-            Self::IdentityRejected { .. } => "identity_rejected",
-            Self::Database { .. } => "database",
-            Self::Child { .. } => "child_failed",
+            Self::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Self::ProjectFile { .. } => ErrorCode::ProjectFile,
+            Self::Io(_) => ErrorCode::Io,
+            Self::BackendUnreachable { .. } => ErrorCode::BackendUnreachable,
+            Self::IdentityRejected { .. } => ErrorCode::IdentityRejected,
+            Self::Database { .. } => ErrorCode::Database,
+            Self::Child { .. } => ErrorCode::ChildFailed,
             Self::Containers { kind, .. } => kind.code(),
-            Self::Verification { .. } => "verification_failed",
-            Self::Runtime { .. } => "runtime",
+            Self::Verification { .. } => ErrorCode::VerificationFailed,
+            Self::Runtime { .. } => ErrorCode::Runtime,
         }
     }
 
     pub fn exit_status(&self) -> ExitStatus {
-        match self {
-            Self::InvalidInput { .. } | Self::ProjectFile { .. } => ExitStatus::InvalidInput,
-            Self::BackendUnreachable { .. } => ExitStatus::BackendUnreachable,
-            Self::IdentityRejected { .. } => ExitStatus::IdentityRejected,
-            Self::Database { .. } => ExitStatus::Database,
-            Self::Child { .. } => ExitStatus::DeployFailed,
-            Self::Containers { .. } => ExitStatus::Containers,
-            Self::Io(_) | Self::Verification { .. } | Self::Runtime { .. } => ExitStatus::Failure,
-        }
+        self.code().exit_status()
     }
 
     /// A container-engine failure with its hint.

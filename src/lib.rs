@@ -31,11 +31,32 @@ mod redact;
 
 use std::ffi::OsString;
 
-use cli::Cli;
+use clap::{CommandFactory as _, Parser};
 use commands::{Ctx, Execute as _, Outcome};
 pub use environment::RawEnv;
 use error::{ExitStatus, Result};
 use output::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "coder-convex",
+    version,
+    about = "Set up a self-hosted Convex backend in a Coder workspace (or on a laptop).",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: cli::GlobalArgs,
+    #[command(subcommand)]
+    pub command: commands::Command,
+}
+
+/// Parse the command line (`args` with the program name first); a bad value that came from
+/// an environment variable is reported under the variable's name.
+pub fn parse(args: &[OsString], env: &[(OsString, OsString)]) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(args).map_err(|err| cli::name_the_variable(err, &Cli::command(), args, env))
+}
 
 /// Run a parsed command line against an environment snapshot. `process_env` is handed
 /// (filtered) to child processes; `env` is what we read. Prints the result (with `--json`,

@@ -1,13 +1,13 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use coder_convex::{RawEnv, cli};
+use coder_convex::RawEnv;
 
 fn main() -> ExitCode {
     // The environment is read once, here; everything below gets this snapshot.
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = cli::parse(&args, &env).unwrap_or_else(|err| err.exit());
+    let cli = coder_convex::parse(&args, &env).unwrap_or_else(|err| err.exit());
     let raw = RawEnv::from_snapshot(&env);
     let status = coder_convex::run(cli, raw, env);
     ExitCode::from(status.code())

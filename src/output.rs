@@ -149,7 +149,7 @@ fn document(report: Option<&Value>, failure: Option<&Error>) -> Value {
     doc.insert("exit_code".into(), Value::from(status.code()));
     if let Some(err) = failure {
         let error = ErrorReport {
-            code: err.code(),
+            code: err.code().as_str(),
             message: err.to_string(),
             causes: err.causes(),
             hint: err.hint(),

@@ -11,7 +11,7 @@ fn default_dir_follows_xdg_then_home() {
         PathBuf::from("/home/u/.local/share/coder-convex/backups/app")
     );
     assert_eq!(
-        default_dir(None, None, "app").unwrap_err().code(),
+        default_dir(None, None, "app").unwrap_err().code().as_str(),
         "invalid_input"
     );
 }

@@ -10,8 +10,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 use crate::project;
 
-use super::context::{self, Ctx, Outcome};
-use super::{Execute, Running};
+use super::context::{self, Ctx, Execute, Outcome, Running};
 
 /// The flags of `admin-key`.
 #[derive(Debug, clap::Args)]

@@ -14,9 +14,8 @@ use crate::deadline::Deadline;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 
-use super::context::{self, Ctx, Outcome};
+use super::context::{self, Ctx, Execute, Outcome, Running};
 use super::steps;
-use super::{Execute, Running};
 
 /// The flags of `backup`.
 #[derive(Debug, clap::Args)]

@@ -13,8 +13,7 @@ use crate::project::Framework;
 use crate::project::file_io::Change;
 use crate::project::files::{self, FileChange, Written};
 
-use super::context::{self, Ctx, Outcome, UrlsReport};
-use super::{Execute, Running};
+use super::context::{self, Ctx, Execute, Outcome, Running, UrlsReport};
 
 /// Everything steps 1–4 produced.
 pub(crate) struct Configured {

@@ -2,8 +2,11 @@
 //! several commands start with (lock, load and derive, the secrets a backend command needs).
 
 use std::ffi::OsString;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 
+use enum_dispatch::enum_dispatch;
 use serde::Serialize;
 
 use crate::config::derive::{self, Derived, ProjectState};
@@ -17,6 +20,19 @@ use crate::output::Output;
 use crate::project;
 use crate::project::file_io;
 use crate::project::lock::ProjectLock;
+
+/// A running command.
+pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + 'a>>;
+
+/// What every command's `Args` does: run against the context.
+#[enum_dispatch]
+pub(crate) trait Execute {
+    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a>;
+    /// Whether the command prints one JSON document on stdout even without `--json`.
+    fn prints_json(&self) -> bool {
+        false
+    }
+}
 
 /// What every command needs besides its own flags.
 pub(crate) struct Ctx<'a> {

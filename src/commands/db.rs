@@ -14,8 +14,7 @@ use crate::database::url::{self as db_url, Database};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 
-use super::context::{Ctx, Outcome};
-use super::{Execute, Running};
+use super::context::{Ctx, Execute, Outcome, Running};
 
 #[derive(Serialize)]
 struct ListReport {

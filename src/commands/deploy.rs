@@ -10,9 +10,8 @@ use crate::deadline::Deadline;
 use crate::deploy::DeployOutcome;
 use crate::error::{Error, Result};
 
-use super::context::{self, Ctx, Outcome};
+use super::context::{self, Ctx, Execute, Outcome, Running};
 use super::steps;
-use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct Report {

@@ -8,8 +8,7 @@ use crate::doctor::{self, Check, Status};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 
-use super::context::{Ctx, Outcome};
-use super::{Execute, Running};
+use super::context::{Ctx, Execute, Outcome, Running};
 
 #[derive(Serialize)]
 struct Report {

@@ -8,8 +8,7 @@ use crate::cli::ComposeArgs;
 use crate::containers::engine::{Engine, Stack};
 use crate::error::{Error, Result};
 
-use super::context::{Ctx, Outcome};
-use super::{Execute, Running};
+use super::context::{Ctx, Execute, Outcome, Running};
 
 #[derive(Serialize)]
 struct Report<'a> {

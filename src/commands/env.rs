@@ -12,8 +12,7 @@ use crate::env_vars as ev;
 use crate::error::Result;
 use crate::project::dotenv;
 
-use super::context::{self, Ctx, Outcome};
-use super::{Execute, Running};
+use super::context::{self, Ctx, Execute, Outcome, Running};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum EnvFormat {

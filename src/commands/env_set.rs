@@ -7,9 +7,8 @@ use crate::cli::{DeriveArgs, WaitArgs};
 use crate::deadline::Deadline;
 use crate::error::Result;
 
-use super::context::{self, Ctx, Outcome};
+use super::context::{self, Ctx, Execute, Outcome, Running};
 use super::steps::{self, EnvReport};
-use super::{Execute, Running};
 
 #[derive(Serialize)]
 struct Report {

@@ -6,8 +6,7 @@ use crate::containers::compose::Service;
 use crate::containers::engine::Stack;
 use crate::error::Result;
 
-use super::context::{Ctx, Outcome};
-use super::{Execute, Running};
+use super::context::{Ctx, Execute, Outcome, Running};
 
 /// The flags of `logs`.
 #[derive(Debug, clap::Args)]

@@ -2,13 +2,8 @@
 //! one variant of [`Command`]; the dispatch to its [`Execute`] impl is derived. Shared
 //! context and steps live in [`context`] and [`steps`]; nothing here imports the dispatcher.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use clap::Subcommand;
 use enum_dispatch::enum_dispatch;
-
-use crate::error::Result;
 
 pub(crate) mod admin_key;
 pub(crate) mod backup;
@@ -27,20 +22,8 @@ pub(crate) mod status;
 mod steps;
 pub(crate) mod up;
 
-pub(crate) use context::{Ctx, Outcome};
-
-/// A running command.
-pub(crate) type Running<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + 'a>>;
-
-/// What every command's `Args` does: run against the context.
-#[enum_dispatch]
-pub(crate) trait Execute {
-    fn execute<'a>(&'a self, ctx: &'a Ctx<'a>) -> Running<'a>;
-    /// Whether the command prints one JSON document on stdout even without `--json`.
-    fn prints_json(&self) -> bool {
-        false
-    }
-}
+use context::Running;
+pub(crate) use context::{Ctx, Execute, Outcome};
 
 /// The subcommands, in `--help` order. Adding a command: its file, its `mod` line above and
 /// one variant here.

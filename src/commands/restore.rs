@@ -20,9 +20,8 @@ use crate::deadline::Deadline;
 use crate::error::{Error, Result};
 
 use super::backup::{path_arg, store};
-use super::context::{self, Ctx, Outcome};
+use super::context::{self, Ctx, Execute, Outcome, Running};
 use super::steps;
-use super::{Execute, Running};
 
 /// The flags of `restore`.
 #[derive(Debug, clap::Args)]

@@ -24,9 +24,8 @@ use crate::project::file_io::{self, Change};
 use crate::project::files::{self, FileChange};
 
 use super::configure::{self, Configured};
-use super::context::{self, Ctx, Outcome, UrlsReport};
+use super::context::{self, Ctx, Execute, Outcome, Running, UrlsReport};
 use super::steps::{self, DeployRequest, EnvReport};
-use super::{Execute, Running};
 
 /// `dir/sub` as `sub/` for messages.
 fn relative(dir: &Path, path: &Path) -> String {

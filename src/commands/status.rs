@@ -19,8 +19,7 @@ use crate::deploy::version_skew::Skew;
 use crate::deploy::{self, DeployOutcome};
 use crate::error::{Error, Result};
 
-use super::context::{self, Ctx, Outcome, UrlsReport};
-use super::{Execute, Running};
+use super::context::{self, Ctx, Execute, Outcome, Running, UrlsReport};
 
 #[derive(Serialize)]
 struct BackendReport {

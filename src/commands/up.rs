@@ -18,9 +18,8 @@ use crate::error::{ContainerFailure, Error, Result};
 use crate::project;
 use crate::project::file_io::Change;
 
-use super::context::{Ctx, Outcome};
+use super::context::{Ctx, Execute, Outcome, Running};
 use super::setup;
-use super::{Execute, Running};
 
 /// The flags of `up`: `setup`'s and the containers'.
 #[derive(Debug, clap::Args)]

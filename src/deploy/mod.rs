@@ -377,9 +377,15 @@ mod tests {
         std::fs::write(d.join("convex.json"), r#"{"node": {}}"#).unwrap();
         assert_eq!(functions_dir(d).unwrap(), d.join("convex"));
         std::fs::write(d.join("convex.json"), r#"{"functions": 3}"#).unwrap();
-        assert_eq!(functions_dir(d).unwrap_err().code(), "project_file");
+        assert_eq!(
+            functions_dir(d).unwrap_err().code().as_str(),
+            "project_file"
+        );
         std::fs::write(d.join("convex.json"), "{").unwrap();
-        assert_eq!(functions_dir(d).unwrap_err().code(), "project_file");
+        assert_eq!(
+            functions_dir(d).unwrap_err().code().as_str(),
+            "project_file"
+        );
     }
 
     #[test]
@@ -398,7 +404,7 @@ mod tests {
             "--preview-create",
         ] {
             let err = check_extra_args(&strings(&[bad])).unwrap_err();
-            assert_eq!(err.code(), "invalid_input", "{bad}");
+            assert_eq!(err.code().as_str(), "invalid_input", "{bad}");
             assert!(
                 err.to_string()
                     .starts_with("invalid --deploy-arg / CODER_CONVEX_DEPLOY_ARGS")

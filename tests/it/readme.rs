@@ -2,6 +2,7 @@
 //! program the tests need (which `.ci/run` installs).
 
 use coder_convex::env_vars::ALL;
+use coder_convex::error::{ErrorCode, ExitStatus};
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
@@ -49,32 +50,30 @@ fn every_test_prerequisite_is_in_the_readme_and_installed_by_ci() {
 
 #[test]
 fn every_exit_code_is_documented() {
-    use coder_convex::error::exit;
     let readme = readme();
-    for code in [
-        exit::OK,
-        exit::FAILURE,
-        exit::INVALID_INPUT,
-        exit::BACKEND_UNREACHABLE,
-        exit::IDENTITY_REJECTED,
-        exit::DATABASE,
-        exit::DEPLOY_FAILED,
-        exit::CONTAINERS,
-    ] {
+    for status in ExitStatus::iter() {
+        let code = status.code();
         assert!(
             readme.lines().any(|l| l.starts_with(&format!("| {code} "))),
-            "exit code {code} missing"
+            "exit code {code} ({status:?}) missing"
         );
     }
 }
 
+/// Every `Error` reaches an `ErrorCode` (`Error::code` matches exhaustively), so this covers
+/// every variant: its row names the code, its exit code and its meaning.
 #[test]
 fn every_json_error_code_is_documented_with_its_exit_code() {
     let readme = readme();
-    for (code, exit, _) in coder_convex::error::CODES {
-        let row = format!("| `{code}` | {exit} |");
+    for code in ErrorCode::iter() {
+        let row = format!(
+            "| `{}` | {} | {} |",
+            code.as_str(),
+            code.exit_status().code(),
+            code.meaning()
+        );
         assert!(
-            readme.lines().any(|l| l.starts_with(&row)),
+            readme.lines().any(|l| l == row),
             "README lacks the row {row}"
         );
     }

@@ -20,7 +20,7 @@ fn command_paths() -> Vec<Vec<String>> {
         }
     }
     let mut out = Vec::new();
-    walk(&coder_convex::cli::Cli::command(), &[], &mut out);
+    walk(&coder_convex::Cli::command(), &[], &mut out);
     out
 }
 

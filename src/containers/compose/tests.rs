@@ -38,7 +38,7 @@ fn cache_dir_follows_xdg_then_home() {
         Path::new("/home/u/.cache/coder-convex/p")
     );
     let err = cache_dir(None, None, "p").unwrap_err();
-    assert_eq!(err.code(), "invalid_input");
+    assert_eq!(err.code().as_str(), "invalid_input");
     assert_eq!(
         err.to_string(),
         "invalid HOME: neither XDG_CACHE_HOME nor HOME is an absolute path"
