@@ -52,7 +52,7 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let failed: Vec<&str> = checks
         .iter()
         .filter(|c| c.status == Status::Fail)
-        .map(|c| c.name)
+        .map(|c| c.name.name())
         .collect();
     let report = Report { checks };
     if failed.is_empty() {

@@ -15,11 +15,11 @@ use crate::project::dotenv;
 use crate::project::file_io::{self, SECRET_MODE};
 use crate::project::{self, CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE, JWT_KEY_FILE};
 
-use super::check::Check;
+use super::check::{Check, CheckId};
 
 pub(super) fn file_check(
     checks: &mut Vec<Check>,
-    name: &'static str,
+    name: CheckId,
     dir: &Path,
     file: &str,
     required: bool,
@@ -58,7 +58,7 @@ pub(super) fn file_check(
 }
 
 pub(super) fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
-    let name = "file jwt_private_key.pem";
+    let name = CheckId::FileJwtKey;
     match file_io::read_optional(&dir.join(JWT_KEY_FILE)) {
         Ok(Some(pem)) => match JwtKey::from_pem(&pem) {
             Ok(key) => {
@@ -94,7 +94,7 @@ pub(super) fn jwt_check(checks: &mut Vec<Check>, dir: &Path) -> Option<JwtKey> {
 }
 
 pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
-    let name = "secret file modes";
+    let name = CheckId::SecretFileModes;
     let mut loose = Vec::new();
     let mut found = false;
     for file in [
@@ -136,7 +136,7 @@ pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
 
 /// `KEY==value` lines: a typo that sets `KEY` to `=value`.
 pub(super) fn typo_check(dir: &Path) -> Check {
-    let name = "env file typos";
+    let name = CheckId::EnvFileTypos;
     let mut found = Vec::new();
     for file in [
         CONVEX_ENV_FILE,
@@ -171,7 +171,7 @@ pub(super) fn deployment_conflict_check(
     dir: &Path,
     cli_env: Option<&EnvFile>,
 ) -> Check {
-    let name = "deployment selector conflict";
+    let name = CheckId::DeploymentSelectorConflict;
     let selectors = [
         (ev::CONVEX_DEPLOYMENT, env.convex_deployment.is_some()),
         (ev::CONVEX_DEPLOY_KEY, env.convex_deploy_key.is_some()),
@@ -215,7 +215,7 @@ pub(super) fn deployment_conflict_check(
 }
 
 pub(super) fn tls_flag_check(file: &EnvFile) -> Check {
-    let name = "database TLS settings";
+    let name = CheckId::DatabaseTls;
     let flag = file.values.get(ev::DO_NOT_REQUIRE_SSL).map(String::as_str);
     if let Some(v) = flag
         && matches!(
@@ -263,7 +263,7 @@ pub(super) fn tls_flag_check(file: &EnvFile) -> Check {
 }
 
 pub(super) fn url_source_check(derived: &Derived) -> Check {
-    let name = "public URLs";
+    let name = CheckId::PublicUrls;
     let detail = format!(
         "from {}: {}",
         derived.urls.source.as_str(),
@@ -280,7 +280,7 @@ pub(super) fn url_source_check(derived: &Derived) -> Check {
 }
 
 pub(super) fn site_origin_check(derived: &Derived, file: Option<&EnvFile>) -> Check {
-    let name = "site origin";
+    let name = CheckId::SiteOrigin;
     let mut origins = vec![("derived", derived.urls.site.clone())];
     if let Some(v) = file.and_then(|f| f.get(ev::CONVEX_SITE_ORIGIN)) {
         origins.push((".env.convex.local", v.to_owned()));
@@ -310,7 +310,7 @@ pub(super) fn site_origin_check(derived: &Derived, file: Option<&EnvFile>) -> Ch
 }
 
 pub(super) fn files_current_check(derived: &Derived, file: &EnvFile) -> Check {
-    let name = "files match the workspace";
+    let name = CheckId::FilesMatchWorkspace;
     let mut stale = Vec::new();
     for (key, want) in [
         (ev::INSTANCE_NAME, derived.instance_name.as_str()),
@@ -338,7 +338,7 @@ pub(super) fn admin_key_file_check(
     secret: Option<&InstanceSecret>,
     key: Option<&str>,
 ) -> Check {
-    let name = "admin key file";
+    let name = CheckId::AdminKeyFile;
     match (secret, key) {
         (Some(secret), Some(key)) => {
             match validate_admin_key(key, secret, &derived.instance_name) {
@@ -365,7 +365,7 @@ pub(super) fn auth_secret_check(
     state: &crate::config::derive::ProjectState,
     derived: &Derived,
 ) -> (Option<Check>, Option<AuthSecret>) {
-    let name = "file .env.convex.auth.local";
+    let name = CheckId::FileAuthSecret;
     let needed = crate::config::auth_libs::needs(&derived.auth_libs).better_auth_secret;
     match crate::config::identity::resolve_identity(env, state, &derived.instance_name, false) {
         Ok(identity) => match identity.auth_secret {
@@ -412,7 +412,7 @@ pub(super) fn backups_check(
     derived: &Derived,
     secret: Option<&crate::config::secrets::InstanceSecret>,
 ) -> Check {
-    let name = "backups";
+    let name = CheckId::Backups;
     let owner = crate::backups::Owner::new(&derived.instance_name, secret);
     let Ok(store) = crate::backups::store(env, &derived.instance_name) else {
         return Check::skip(name, "no data home (HOME or XDG_DATA_HOME) to look in");

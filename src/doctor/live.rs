@@ -19,7 +19,7 @@ use crate::deadline::Deadline;
 use crate::output::Output;
 use crate::project::{CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
 
-use super::check::Check;
+use super::check::{Check, CheckId};
 
 /// A port that does not accept a connection within this is down.
 const PORT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -32,7 +32,7 @@ pub(super) async fn database_check(
     deadline: &Deadline,
     out: &Output,
 ) -> Check {
-    let name = "database";
+    let name = CheckId::Database;
     // Marking writes to the server: only with --fix.
     let workspace = derived.workspace.as_ref().filter(|_| fix);
     let preflight = preflight::preflight(db, &derived.instance_name, ca_file, fix, workspace);
@@ -82,7 +82,7 @@ pub(super) struct LiveInputs<'a> {
 
 /// A check whose call failed: skipped when the deadline cut it off (the check that used the
 /// time up has failed already), failed otherwise.
-fn call_check(name: &'static str, e: &CallError, hint: &str) -> Check {
+fn call_check(name: CheckId, e: &CallError, hint: &str) -> Check {
     match e {
         CallError::Deadline(deadline) => {
             Check::skip(name, format!("not checked: out of time ({deadline})"))
@@ -109,30 +109,24 @@ pub(super) async fn backend_checks(
     let findings = probe::quick(&backend, derived, inputs.admin_key.is_some(), desired).await;
     if let Err(e) = &findings.health {
         checks.push(Check::fail(
-            "backend health",
+            CheckId::BackendHealth,
             format!("{}: {}", derived.backend_url, e.summary()),
             "start the backend (in Coder: the convex-backend container; locally: `coder-convex up`)",
         ));
-        for name in [
-            super::versions::NAME,
-            "ports",
-            "instance name",
-            "admin key accepted",
-            "canonical URLs",
-            "deployment env",
-            "auth discovery",
-            "auth providers",
-        ] {
-            checks.push(Check::skip(
-                name,
-                "not checked: the backend is not answering",
-            ));
-        }
+        super::check::skip_dependents(
+            checks,
+            CheckId::BackendHealth,
+            "not checked: the backend is not answering",
+            |id| applies(id, derived),
+        );
         checks.push(public_check(derived, &inputs.deadline).await);
         return;
     }
     if let Ok(v) = &findings.health {
-        checks.push(Check::pass("backend health", format!("GET /version: {v}")));
+        checks.push(Check::pass(
+            CheckId::BackendHealth,
+            format!("GET /version: {v}"),
+        ));
         let versions = super::versions::check(inputs.dir, inputs.package_json, &backend, v);
         checks.push(versions.await);
     }
@@ -141,20 +135,20 @@ pub(super) async fn backend_checks(
     let stalled = findings.unanswered().is_some();
     checks.push(match &findings.key {
         Some(Ok(KeyCheck::Accepted | KeyCheck::AcceptedLegacy(_))) => Check::pass(
-            "admin key accepted",
+            CheckId::AdminKeyAccepted,
             "GET /api/check_admin_key: 200",
         ),
         Some(Ok(KeyCheck::Rejected)) => Check::fail(
-            "admin key accepted",
+            CheckId::AdminKeyAccepted,
             "the backend rejects .env.local's admin key",
             "restart the backend so it loads .env.convex.local (its INSTANCE_SECRET), then `coder-convex setup`",
         ),
-        Some(Err(e)) => call_check("admin key accepted", e, "check the backend's logs"),
+        Some(Err(e)) => call_check(CheckId::AdminKeyAccepted, e, "check the backend's logs"),
         None if stalled => Check::skip(
-            "admin key accepted",
+            CheckId::AdminKeyAccepted,
             "not checked: the backend did not answer",
         ),
-        None => Check::skip("admin key accepted", "not checked: .env.local has no admin key"),
+        None => Check::skip(CheckId::AdminKeyAccepted, "not checked: .env.local has no admin key"),
     });
     if findings.key_accepted() {
         checks.push(canonical_check(derived, &findings));
@@ -167,17 +161,29 @@ pub(super) async fn backend_checks(
         } else {
             "not checked: the admin key is not accepted"
         };
-        for name in ["canonical URLs", "deployment env"] {
-            checks.push(Check::skip(name, why));
-        }
+        super::check::skip_dependents(checks, CheckId::AdminKeyAccepted, why, |_| true);
     }
     auth_checks(checks, derived, inputs).await;
     checks.push(providers_check(inputs, &findings));
     checks.push(public_check(derived, &inputs.deadline).await);
 }
 
+/// Whether a check that only some projects get applies to this one (the auth checks
+/// [`probe::auth`] makes per library).
+fn applies(id: CheckId, derived: &Derived) -> bool {
+    let libs = &derived.auth_libs;
+    match id {
+        CheckId::BetterAuthRoutes => libs.contains(&AuthLib::BetterAuth),
+        CheckId::SiteUrl => {
+            (libs.contains(&AuthLib::ConvexAuth) || libs.contains(&AuthLib::BetterAuth))
+                && probe::behind_coder_proxy(&derived.urls)
+        }
+        _ => true,
+    }
+}
+
 fn instance_check(derived: &Derived, findings: &Findings) -> Check {
-    let name = "instance name";
+    let name = CheckId::InstanceName;
     match &findings.instance {
         Some(Ok(Instance::Ours)) => Check::pass(name, derived.instance_name.clone()),
         Some(Ok(Instance::Other(other))) => Check::fail(
@@ -194,7 +200,7 @@ fn instance_check(derived: &Derived, findings: &Findings) -> Check {
 }
 
 fn canonical_check(derived: &Derived, findings: &Findings) -> Check {
-    let name = "canonical URLs";
+    let name = CheckId::CanonicalUrls;
     match &findings.canonical {
         Some(Ok(found)) if found.matches => {
             Check::pass(name, "the backend's URLs match the workspace")
@@ -216,7 +222,7 @@ async fn env_check(
     findings: &Findings,
     out: &Output,
 ) -> Check {
-    let name = "deployment env";
+    let name = CheckId::DeploymentEnv;
     let desired = match &inputs.desired {
         None => return Check::skip(name, "not checked: no valid jwt_private_key.pem"),
         Some(Err(e)) => {
@@ -288,7 +294,7 @@ async fn env_check(
 async fn auth_checks(checks: &mut Vec<Check>, derived: &Derived, inputs: &LiveInputs<'_>) {
     if inputs.deadline.expired() {
         checks.push(Check::skip(
-            "auth discovery",
+            CheckId::AuthDiscovery,
             format!("not checked: out of time ({})", inputs.deadline),
         ));
         return;
@@ -296,7 +302,7 @@ async fn auth_checks(checks: &mut Vec<Check>, derived: &Derived, inputs: &LiveIn
     let found = probe::auth(derived, inputs.jwt, &inputs.deadline).await;
     if !derived.auth_libs.contains(&AuthLib::ConvexAuth) {
         checks.push(Check::pass(
-            "auth discovery",
+            CheckId::AuthDiscovery,
             "the project does not use @convex-dev/auth",
         ));
     } else {
@@ -312,7 +318,7 @@ async fn auth_checks(checks: &mut Vec<Check>, derived: &Derived, inputs: &LiveIn
             .collect();
         checks.push(if failing.is_empty() {
             Check::pass(
-                "auth discovery",
+                CheckId::AuthDiscovery,
                 format!("issuer {} with the key's JWKS", derived.urls.site),
             )
         } else {
@@ -321,20 +327,19 @@ async fn auth_checks(checks: &mut Vec<Check>, derived: &Derived, inputs: &LiveIn
                 .iter()
                 .find_map(|c| c.hint.clone())
                 .unwrap_or_default();
-            Check::fail("auth discovery", detail.join("; "), hint)
+            Check::fail(CheckId::AuthDiscovery, detail.join("; "), hint)
         });
     }
-    for check in found.iter().filter(|c| {
-        matches!(
-            c.kind,
-            AuthCheckKind::BetterAuthRoutes | AuthCheckKind::SiteUrl
-        )
+    for (check, id) in found.iter().filter_map(|c| match c.kind {
+        AuthCheckKind::BetterAuthRoutes => Some((c, CheckId::BetterAuthRoutes)),
+        AuthCheckKind::SiteUrl => Some((c, CheckId::SiteUrl)),
+        _ => None,
     }) {
         checks.push(if check.ok {
-            Check::pass(check.name, check.detail.clone())
+            Check::pass(id, check.detail.clone())
         } else {
             Check::fail(
-                check.name,
+                id,
                 check.detail.clone(),
                 check.hint.clone().unwrap_or_default(),
             )
@@ -345,7 +350,7 @@ async fn auth_checks(checks: &mut Vec<Check>, derived: &Derived, inputs: &LiveIn
 /// Which providers `convex/auth.config.ts` names and whether the deployment has the
 /// variables it reads (Clerk's issuer domain, WorkOS's client id, Auth0's domain, ...).
 fn providers_check(inputs: &LiveInputs<'_>, findings: &Findings) -> Check {
-    let name = "auth providers";
+    let name = CheckId::AuthProviders;
     let Some((file, config)) = &inputs.auth_config else {
         return Check::pass(name, "no convex/auth.config.ts");
     };
@@ -401,7 +406,7 @@ fn providers_check(inputs: &LiveInputs<'_>, findings: &Findings) -> Check {
 }
 
 async fn ports_check(derived: &Derived, dashboard: &str, deadline: &Deadline) -> Check {
-    let name = "ports";
+    let name = CheckId::Ports;
     let mut down = Vec::new();
     let mut dashboard_down = false;
     for (label, url) in [
@@ -450,7 +455,7 @@ async fn ports_check(derived: &Derived, dashboard: &str, deadline: &Deadline) ->
 
 /// In Coder, the public API and site URLs must answer without a login redirect.
 async fn public_check(derived: &Derived, deadline: &Deadline) -> Check {
-    let name = "public URL access";
+    let name = CheckId::PublicUrlAccess;
     if deadline.expired() {
         return Check::skip(name, format!("not checked: out of time ({deadline})"));
     }

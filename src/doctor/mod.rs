@@ -18,7 +18,7 @@ use crate::environment::RawEnv;
 use crate::output::Output;
 use crate::project::{CLI_ENV_FILE, CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
 
-pub(crate) use check::{Check, Status, print};
+pub(crate) use check::{Check, CheckId, Status, print};
 
 /// What doctor needs besides the environment.
 pub(crate) struct Options<'a> {
@@ -30,23 +30,6 @@ pub(crate) struct Options<'a> {
     pub(crate) deadline: Deadline,
 }
 
-/// The checks that need the derived configuration, skipped when the inputs do not parse.
-const AFTER_INPUTS: [&str; 13] = [
-    "public URLs",
-    "site origin",
-    "admin key file",
-    "database",
-    "backend health",
-    versions::NAME,
-    "ports",
-    "instance name",
-    "admin key accepted",
-    "canonical URLs",
-    "deployment env",
-    "auth discovery",
-    "public URL access",
-];
-
 /// Run every check; `out` reports what `--fix` repaired.
 pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<Check> {
     let dir = opts.dir;
@@ -55,15 +38,15 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
     // Files first: they need nothing else.
     let convex_env = files::file_check(
         &mut checks,
-        "file .env.convex.local",
+        CheckId::FileConvexEnv,
         dir,
         CONVEX_ENV_FILE,
         true,
     );
-    let cli_env = files::file_check(&mut checks, "file .env.local", dir, CLI_ENV_FILE, true);
+    let cli_env = files::file_check(&mut checks, CheckId::FileCliEnv, dir, CLI_ENV_FILE, true);
     files::file_check(
         &mut checks,
-        "file .env.convex.deployment",
+        CheckId::FileDeploymentEnv,
         dir,
         DEPLOYMENT_ENV_FILE,
         false,
@@ -85,20 +68,23 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
     let derived = match derived {
         Ok(d) => {
             checks.push(Check::pass(
-                "environment inputs",
+                CheckId::EnvironmentInputs,
                 "all variables and flags parse",
             ));
             d
         }
         Err(e) => {
             checks.push(Check::fail(
-                "environment inputs",
+                CheckId::EnvironmentInputs,
                 e.to_string(),
                 e.hint().unwrap_or("fix the input named above"),
             ));
-            for name in AFTER_INPUTS {
-                checks.push(Check::skip(name, "not checked: the inputs do not parse"));
-            }
+            check::skip_dependents(
+                &mut checks,
+                CheckId::EnvironmentInputs,
+                "not checked: the inputs do not parse",
+                |_| true,
+            );
             return checks;
         }
     };

@@ -6,9 +6,9 @@ use std::path::Path;
 use crate::backend::Backend;
 use crate::deploy::version_skew::{self, Skew};
 
-use super::check::Check;
+use super::check::{Check, CheckId};
 
-pub(super) const NAME: &str = "convex CLI";
+const NAME: CheckId = CheckId::ConvexCli;
 
 pub(super) async fn check(
     dir: &Path,
