@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::common::{CODER_ENV, Project, Run, node_peers};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::setup::{deployable, path_with};
+use crate::project::{deployable, path_with};
 
 const API: &str = "https://convex-api--main--ws--alice.apps.example.com";
 const SITE: &str = "https://convex-site--main--ws--alice.apps.example.com";

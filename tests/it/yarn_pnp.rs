@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::node_peers;
-use crate::deploy_cli::{fake_with, our_key};
+use crate::deploy::{fake_with, our_key};
 use crate::fake_backend::PushConfig;
+use crate::project::{configured, run_with};
 use crate::registry::{Registry, npm_env, registry_tools, stderr_of};
-use crate::setup::{configured, run_with};
 
 /// The packages `convex` 1.48 needs on this machine, packed from `tests/node`.
 const PACKAGES: [&str; 5] = ["convex", "esbuild", "@esbuild/linux-x64", "prettier", "ws"];

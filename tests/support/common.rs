@@ -5,6 +5,31 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The longest a run that must end by itself may take: far above any healthy run on a busy
+/// machine. How fast a run is gets measured by `bench/run.sh`, never asserted here.
+pub const HANG_BOUND: Duration = Duration::from_secs(30);
+
+/// Fails when `started` is [`HANG_BOUND`] or more ago: what ran since then hung.
+#[track_caller]
+pub fn assert_no_hang(started: Instant) {
+    let took = started.elapsed();
+    assert!(took < HANG_BOUND, "took {took:?}, past the hang bound");
+}
+
+/// Waits until `done` holds, polling; fails naming `what` after [`HANG_BOUND`].
+#[track_caller]
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < HANG_BOUND,
+            "{what} did not happen within {HANG_BOUND:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// A temporary project directory.
 pub struct Project {
