@@ -88,16 +88,16 @@ fn serve_as_the_stand_in_backend() -> ! {
     config.cloud_origin = var("CONVEX_CLOUD_ORIGIN");
     config.site_origin = var("CONVEX_SITE_ORIGIN");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let never: std::convert::Infallible = runtime.block_on(async {
+    // Serves until the process is killed: the future never completes.
+    match runtime.block_on(async {
         let _fake = FakeBackend::spawn_on(
             config,
             port("CODER_CONVEX_API_PORT"),
             port("CODER_CONVEX_SITE_PORT"),
         )
         .await;
-        std::future::pending().await
-    });
-    match never {}
+        std::future::pending::<std::convert::Infallible>().await
+    }) {}
 }
 
 /// A child process killed when dropped (a failing test included).
