@@ -19,6 +19,8 @@ mod postgres;
 mod project;
 #[path = "../support/registry.rs"]
 mod registry;
+#[path = "../support/templates.rs"]
+mod templates;
 
 mod architecture;
 mod auth_keys;
