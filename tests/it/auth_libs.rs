@@ -416,7 +416,7 @@ fn better_auth_itself_accepts_our_secret_and_site_url() {
         .as_str()
         .unwrap()
         .to_owned();
-    let out = std::process::Command::new("node")
+    let out = std::process::Command::new(crate::common::require("node"))
         .arg(peers.join("better-auth-check.mjs"))
         .current_dir(&peers)
         .env_clear()

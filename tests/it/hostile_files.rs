@@ -19,7 +19,7 @@ fn names(p: &Project) -> Vec<String> {
 
 /// What bash `source` reads for `var` from `file`.
 fn bash_reads(p: &Project, file: &str, var: &str) -> String {
-    let out = std::process::Command::new("bash")
+    let out = std::process::Command::new(crate::common::require("bash"))
         .arg("-c")
         .arg(format!("set -a; . ./{file}; printf %s \"${var}\""))
         .current_dir(p.path())
@@ -235,13 +235,13 @@ fn stale_temporary_files_are_removed_and_ignored() {
 }
 
 fn git(p: &Project, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
+    let out = std::process::Command::new(crate::common::require("git"))
         .args(args)
         .current_dir(p.path())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", p.path())
         .output()
-        .expect("git is needed for this test (apt-get install git)");
+        .expect("run git");
     String::from_utf8(out.stdout).unwrap()
 }
 

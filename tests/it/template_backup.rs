@@ -11,7 +11,7 @@ use crate::templates::{Template, attr, bool_attr, number_attr, single_block, sou
 use crate::templates::{both, k8s_dir, named, pod_spec, seed_script};
 
 /// The `seed_data` parameter's validation: empty, an absolute or `~/` path, or an https URL.
-pub(crate) const SEED_REGEX: &str = "^$|^(/|~/)[^[:cntrl:]]*$|^https://[^[:space:][:cntrl:]]+$";
+const SEED_REGEX: &str = "^$|^(/|~/)[^[:cntrl:]]*$|^https://[^[:space:][:cntrl:]]+$";
 
 /// The line of each template's setup script that runs the seed script.
 const RUN_SEED: &str =

@@ -22,12 +22,16 @@ fn seeded_registry(home: &Path) -> Registry {
     let modules = node_peers().join("node_modules");
     let packs = tempfile::tempdir().expect("temp dir");
     for package in PACKAGES {
-        let out = npm_env(Command::new("npm"), home, &registry.url())
-            .args(["pack", "--ignore-scripts", "--silent", "--pack-destination"])
-            .arg(packs.path())
-            .arg(modules.join(package))
-            .output()
-            .expect("npm pack");
+        let out = npm_env(
+            Command::new(crate::common::require("npm")),
+            home,
+            &registry.url(),
+        )
+        .args(["pack", "--ignore-scripts", "--silent", "--pack-destination"])
+        .arg(packs.path())
+        .arg(modules.join(package))
+        .output()
+        .expect("npm pack");
         assert!(
             out.status.success(),
             "npm pack {package}: {}",

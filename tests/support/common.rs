@@ -255,9 +255,10 @@ pub fn http_server(handle: fn(&str, std::net::TcpStream)) -> String {
 /// Every program the tests run besides coder-convex, `sh` and coreutils, with the package
 /// that has it: Debian's, or PyPI's for those in [`FROM_PYPI`]. `.ci/run` installs them and
 /// the README's Tests section lists them (`tests/it/readme.rs` checks both).
-pub const PREREQUISITES: [(&str, &str); 12] = [
+pub const PREREQUISITES: [(&str, &str); 13] = [
     ("bash", "bash"),
     ("busybox", "busybox"),
+    ("git", "git"),
     ("kill", "procps"),
     ("node", "nodejs"),
     ("npm", "npm"),
