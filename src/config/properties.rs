@@ -4,14 +4,18 @@
 //!
 //! Properties: nothing panics; a merge keeps every user entry byte for byte; the managed
 //! keys read back by dotenvy (and bash, in a smaller batch) equal what was written; no
-//! message contains the password of the input it came from.
+//! message contains the password of the input it came from. Every case asserts: an input
+//! that is refused is refused for its reason (an unclosed quote, a URL that is not a clean
+//! origin), with the invalid-input exit code.
 
 use std::path::Path;
 
 use proptest::prelude::*;
 
-use crate::config::urls::{self, Manifest, Slugs, UrlInputs};
+use crate::config::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
 use crate::database::url as db_url;
+use crate::env_vars as ev;
+use crate::error::{Error, Result};
 use crate::project::dotenv::{self, Entry};
 
 /// Bytes that stress an env file: quotes, `=`, `#`, `$`, backslashes, blanks, line endings.
@@ -60,8 +64,25 @@ proptest! {
             Entry::set("CONVEX_CLOUD_ORIGIN", url.clone()),
             Entry::unset("CONVEX_DEPLOYMENT", "test"),
         ];
-        let Ok(out) = dotenv::merge(Some(&existing), "# managed", &entries) else {
-            return Ok(());
+        let out = match dotenv::merge(Some(&existing), "# managed", &entries) {
+            Ok(out) => out,
+            Err(refused) => {
+                // The one refusal these inputs can meet (their line endings are `\n` or
+                // `\r\n`, our values need no escaping): a quoted value left open, which
+                // lines added after it would land inside.
+                let open = dotenv::lex(&existing).into_iter().find(|i| i.unterminated);
+                prop_assert!(open.is_some(), "refused {:?}: {}", existing, refused);
+                let open = open.expect("checked");
+                prop_assert_eq!(
+                    refused,
+                    format!(
+                        "line {}: the quoted value of {} is never closed",
+                        open.line,
+                        open.key.unwrap_or("?")
+                    )
+                );
+                return Ok(());
+            }
         };
         // Every entry that is not ours is still there, byte for byte (its line ending may be
         // added when it was the unterminated last line).
@@ -71,11 +92,20 @@ proptest! {
             }
             prop_assert!(out.contains(item.body()), "lost {:?} in {:?}", item.text, out);
         }
-        // When dotenvy can read the file at all, it reads our values exactly.
-        if let Ok(values) = dotenv::parse(Path::new("f"), &out) {
-            prop_assert_eq!(values.get("INSTANCE_SECRET"), Some(&secret));
-            prop_assert_eq!(values.get("CONVEX_CLOUD_ORIGIN"), Some(&url));
-            prop_assert!(!values.contains_key("CONVEX_DEPLOYMENT"));
+        // When dotenvy can read the file at all, it reads our values exactly; when it cannot,
+        // it could not read the user's file either (the merge made nothing unreadable).
+        match dotenv::parse(Path::new("f"), &out) {
+            Ok(values) => {
+                prop_assert_eq!(values.get("INSTANCE_SECRET"), Some(&secret));
+                prop_assert_eq!(values.get("CONVEX_CLOUD_ORIGIN"), Some(&url));
+                prop_assert!(!values.contains_key("CONVEX_DEPLOYMENT"));
+            }
+            Err(e) => {
+                prop_assert!(
+                    dotenv::parse(Path::new("f"), &existing).is_err(),
+                    "the merge made {:?} unreadable: {}", existing, e
+                );
+            }
         }
         // And a second merge changes nothing.
         prop_assert_eq!(dotenv::merge(Some(&out), "# managed", &entries).ok(), Some(out));
@@ -121,13 +151,11 @@ proptest! {
             short_labels: short,
             ..UrlInputs::default()
         };
-        if let Ok(found) = urls::derive(&inputs) {
-            for url in [&found.api, &found.site, &found.dashboard] {
-                let parsed = url::Url::parse(url).expect("a derived URL parses");
-                prop_assert!(parsed.username().is_empty() && parsed.password().is_none());
-                prop_assert!(parsed.query().is_none() && parsed.fragment().is_none());
-                prop_assert!(!url.contains(['@', '\\', ' ']));
-            }
+        clean_or_refused(urls::derive(&inputs), ev::VSCODE_PROXY_URI)?;
+        // Only the proxy template can be refused: without `{{port}}--` in its host the URI is
+        // not Coder's, and the loopback URLs are used.
+        if !uri.split('/').nth(2).is_some_and(|host| host.contains("{{port}}--")) {
+            prop_assert!(urls::derive(&inputs).is_ok(), "{}", uri);
         }
     }
 
@@ -135,12 +163,57 @@ proptest! {
     fn manifests_and_package_json_never_panic(text in "[ -~]{0,200}") {
         if let Ok(manifest) = serde_json::from_str::<Manifest>(&text) {
             let inputs = UrlInputs { coder: true, manifest: Some(&manifest), ..UrlInputs::default() };
-            let _ = urls::derive(&inputs);
+            clean_or_refused(urls::derive(&inputs), "the Coder agent manifest")?;
         }
         if let Ok(pkg) = serde_json::from_str::<serde_json::Value>(&text) {
             let _ = crate::project::Framework::detect(Some(&pkg));
         }
     }
+}
+
+/// Derived URLs are clean origins; a refusal is an invalid `input` (exit code 2) that says
+/// which rule the URL broke.
+fn clean_or_refused(
+    derived: Result<PublicUrls>,
+    input: &str,
+) -> std::result::Result<(), TestCaseError> {
+    match derived {
+        Ok(found) => {
+            for url in [&found.api, &found.site, &found.dashboard] {
+                let parsed = url::Url::parse(url).expect("a derived URL parses");
+                prop_assert!(parsed.username().is_empty() && parsed.password().is_none());
+                prop_assert!(parsed.query().is_none() && parsed.fragment().is_none());
+                prop_assert!(!url.contains(['@', '\\', ' ']));
+            }
+        }
+        Err(e) => {
+            prop_assert_eq!(e.exit_code(), 2, "{}", e);
+            let Error::InvalidInput {
+                input: named,
+                message,
+                ..
+            } = &e
+            else {
+                return Err(TestCaseError::fail(format!("not an invalid input: {e:?}")));
+            };
+            prop_assert_eq!(named.as_str(), input);
+            let reasons = [
+                "which holds user info, a backslash or blanks",
+                "which is not a bare origin (it has a path, query or fragment)",
+                "which has an invalid host name",
+                "is not a URL: ",
+                "is not an absolute http(s) URL",
+                "holds user info",
+                "characters; DNS allows 63 and Coder fails silently beyond that",
+            ];
+            prop_assert!(
+                reasons.iter().any(|r| message.contains(r)),
+                "refused for no known reason: {}",
+                message
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Env files bash can source (fixed, harmless lines: bash runs what it reads).

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::common::{CODER_ENV, Project, Run, node_peers};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::setup::{deployable, path_with};
+use crate::project::{deployable, path_with};
 
 const API: &str = "https://convex-api--main--ws--alice.apps.example.com";
 const SITE: &str = "https://convex-site--main--ws--alice.apps.example.com";
@@ -416,7 +416,7 @@ fn better_auth_itself_accepts_our_secret_and_site_url() {
         .as_str()
         .unwrap()
         .to_owned();
-    let out = std::process::Command::new("node")
+    let out = std::process::Command::new(crate::common::require("node"))
         .arg(peers.join("better-auth-check.mjs"))
         .current_dir(&peers)
         .env_clear()

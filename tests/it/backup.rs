@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::{Project, Run};
-use crate::deploy_cli::convex_project;
+use crate::deploy::convex_project;
 use crate::fake_backend::{Data, FakeBackend, FakeConfig, SnapshotConfig};
-use crate::setup::{command_with, doctor_check, fake_for, run_with};
+use crate::project::{command_with, doctor_check, fake_for, run_with};
 
 fn sample_data() -> Data {
     Data {

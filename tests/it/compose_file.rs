@@ -5,7 +5,7 @@ use coder_convex::config::urls::App;
 use coder_convex::containers::compose::{FILE, IMAGE_RELEASE, IMAGE_TAG};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::template::{Template, assert_is_release_tag};
+use crate::templates::{Template, assert_is_release_tag};
 
 fn compose() -> Yaml {
     let mut docs = YamlLoader::load_from_str(FILE)

@@ -2,49 +2,12 @@
 //! stand-in backend's push protocol: the push completes with our key, and each way a deploy
 //! used to go wrong (selectors, signals, proxies, failures, prompts, moved functions) is run.
 
-use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
 
-use crate::common::{Project, Run, node_peers};
-use crate::fake_backend::{FakeBackend, FakeConfig, PushConfig};
-use crate::setup::{command_with, configured, fake_for, run_with};
-
-/// A Convex project using the real CLI: `package.json`, `convex` linked from `tests/node`,
-/// one query in `<functions>/messages.ts`.
-pub(crate) fn convex_project(
-    functions: &str,
-) -> (Project, coder_convex::config::secrets::InstanceSecret) {
-    let (p, secret) = configured();
-    let peers = node_peers();
-    p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);
-    std::fs::create_dir_all(p.file("node_modules/.bin")).unwrap();
-    symlink(
-        peers.join("node_modules/convex"),
-        p.file("node_modules/convex"),
-    )
-    .unwrap();
-    symlink("../convex/bin/main.js", p.file("node_modules/.bin/convex")).unwrap();
-    std::fs::create_dir_all(p.file(functions)).unwrap();
-    p.write(
-        &format!("{functions}/messages.ts"),
-        "import { query } from \"./_generated/server\";\nexport const list = query({ args: {}, handler: async () => \"hello\" });\n",
-    );
-    (p, secret)
-}
-
-pub(crate) fn fake_with(
-    secret: &coder_convex::config::secrets::InstanceSecret,
-    push: PushConfig,
-) -> FakeBackend {
-    let mut config: FakeConfig = fake_for(secret);
-    config.push = push;
-    FakeBackend::start(config)
-}
-
-/// The admin key coder-convex gives the CLI (from `.env.local`).
-pub(crate) fn our_key(p: &Project) -> String {
-    p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone()
-}
+use crate::common::{HANG_BOUND, Project, Run};
+use crate::deploy::{convex_project, fake_with, our_key, wait_for_start_push};
+use crate::fake_backend::{FakeBackend, PushConfig};
+use crate::project::{command_with, run_with};
 
 const PUSH: [&str; 5] = [
     "/api/deploy2/evaluate_schema",
@@ -282,38 +245,25 @@ fn hanging_deploy(extra: &[&str], until_push: bool) -> (std::process::Child, Pro
     (child, p, fake)
 }
 
-/// Wait until a CLI's `start_push` reached the backend (it is in the push).
-pub(crate) fn wait_for_start_push(fake: &FakeBackend, within: Duration) {
-    let until = Instant::now() + within;
-    while !fake
-        .push_requests()
-        .iter()
-        .any(|r| r == "/api/deploy2/start_push")
-    {
-        assert!(Instant::now() < until, "the CLI never reached start_push");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[track_caller]
 fn assert_no_process_left(p: &Project) {
     // The CLI's node process has the project's path nowhere in argv, but its cwd is the
     // project: look for processes whose cwd is the project dir.
     let dir = std::fs::canonicalize(p.path()).unwrap();
-    let until = Instant::now() + Duration::from_secs(3);
-    loop {
-        let left: Vec<u32> = processes_with("convex")
+    let left = || -> Vec<u32> {
+        processes_with("convex")
             .into_iter()
             .filter(|pid| {
                 std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir)
             })
-            .collect();
-        if left.is_empty() {
-            return;
-        }
+            .collect()
+    };
+    let started = Instant::now();
+    while !left().is_empty() {
         assert!(
-            Instant::now() < until,
-            "processes of the CLI tree left: {left:?}"
+            started.elapsed() < HANG_BOUND,
+            "processes of the CLI tree left: {:?}",
+            left()
         );
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -10,9 +10,9 @@
 use std::os::unix::fs::symlink;
 
 use crate::common::{Project, node_peers};
-use crate::deploy_cli::{convex_project, fake_with, our_key};
+use crate::deploy::{convex_project, fake_with, our_key};
 use crate::fake_backend::PushConfig;
-use crate::setup::run_with;
+use crate::project::run_with;
 
 /// The project of `convex_project` plus Convex Auth as its docs set it up.
 fn convex_auth_project() -> (Project, coder_convex::config::secrets::InstanceSecret) {
@@ -90,7 +90,7 @@ fn a_convex_auth_project_is_pushed_and_discovery_checked() {
 #[test]
 fn a_convex_auth_project_with_a_wrong_issuer_fails_the_check_after_the_push() {
     let (p, secret) = convex_auth_project();
-    let mut config = crate::setup::fake_for(&secret);
+    let mut config = crate::project::fake_for(&secret);
     config.issuer_override = Some("http://127.0.0.1:3210".into());
     let fake = crate::fake_backend::FakeBackend::start(config);
     let run = run_with(&p, &["--json", "setup"], &fake, &[]);

@@ -277,10 +277,8 @@ fn a_down_backend_is_one_failure_and_file_checks_still_run() {
         ("CODER_CONVEX_SITE_PROXY_URL", "http://127.0.0.1:9"),
         ("CODER_CONVEX_DASHBOARD_INTERNAL_URL", "http://127.0.0.1:9"),
     ];
-    let started = std::time::Instant::now();
     let run = p.run(&["doctor", "--json"], &env);
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    assert_eq!(run.code(), 1);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
     let v: Value = serde_json::from_str(&run.stdout()).unwrap();
     let checks = v["checks"].as_array().unwrap();
     // One cause, one failure: what needs the backend is skipped, not failed.

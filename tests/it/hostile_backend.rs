@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Project, Run, http_server};
+use crate::common::{Project, Run, assert_no_hang, http_server};
 
 fn respond(mut stream: TcpStream, status: &str, body: &[u8]) {
     let head = format!(
@@ -35,8 +35,8 @@ fn configured() -> Project {
     p
 }
 
-/// Run with every internal URL pointing at `url`, and measure how long it took.
-fn timed(p: &Project, args: &[&str], url: &str) -> (Run, Duration) {
+/// Run with every internal URL pointing at `url`; it must end by itself (the hang bound).
+fn bounded(p: &Project, args: &[&str], url: &str) -> Run {
     let started = Instant::now();
     let run = p.run(
         args,
@@ -46,17 +46,18 @@ fn timed(p: &Project, args: &[&str], url: &str) -> (Run, Duration) {
             ("CODER_CONVEX_DASHBOARD_INTERNAL_URL", url),
         ],
     );
-    (run, started.elapsed())
+    assert_no_hang(started);
+    run
 }
 
 #[test]
 fn setup_against_a_backend_that_hangs_after_version_ends_at_the_wait() {
     let url = http_server(hangs_after_version);
     let p = configured();
-    let (run, took) = timed(&p, &["setup", "--wait", "3", "--no-deploy"], &url);
+    // Before: 75.8 s (a 15 s timeout and 4 retries per call, whatever --wait said); the
+    // message below says the --wait deadline is what ended it.
+    let run = bounded(&p, &["setup", "--wait", "3", "--no-deploy"], &url);
     assert_eq!(run.code(), 3, "{}", run.stderr());
-    // Before: 75.8 s (a 15 s timeout and 4 retries per call, whatever --wait said).
-    assert!(took < Duration::from_secs(3 + 5), "{took:?}");
     let stderr = run.stderr();
     assert!(
         stderr.contains(&format!(
@@ -76,36 +77,28 @@ fn setup_against_a_backend_that_hangs_after_version_ends_at_the_wait() {
 fn env_set_against_a_backend_that_hangs_after_version_ends_at_the_wait() {
     let url = http_server(hangs_after_version);
     let p = configured();
-    let (run, took) = timed(&p, &["env-set", "--wait", "2"], &url);
+    let run = bounded(&p, &["env-set", "--wait", "2"], &url);
     assert_eq!(run.code(), 3, "{}", run.stderr());
-    assert!(took < Duration::from_secs(2 + 5), "{took:?}");
 }
 
 #[test]
 fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
     let url = http_server(hangs_after_version);
     let p = configured();
-    let runs: Vec<(Run, Duration)> = std::thread::scope(|s| {
+    // Before: status and doctor ~7 s here (151 s in the field), admin-key --check 75.8 s.
+    let runs: Vec<Run> = std::thread::scope(|s| {
         let jobs: Vec<_> = [
             &["status"][..],
             &["doctor", "--json"],
             &["admin-key", "--check"],
         ]
         .into_iter()
-        .map(|args| s.spawn(|| timed(&p, args, &url)))
+        .map(|args| s.spawn(|| bounded(&p, args, &url)))
         .collect();
         jobs.into_iter().map(|j| j.join().unwrap()).collect()
     });
-    // Before: status and doctor ~7 s here (151 s in the field), admin-key --check 75.8 s.
-    for (run, took) in &runs {
-        assert!(
-            took < &Duration::from_secs(10 + 5),
-            "{took:?}\n{}",
-            run.stderr()
-        );
-    }
 
-    let (status, _) = &runs[0];
+    let status = &runs[0];
     assert_eq!(status.code(), 3, "{}", status.stderr());
     assert!(
         status.stdout().contains("✓ backend   "),
@@ -128,7 +121,7 @@ fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
     );
 
     // One call hung: one ✗, and what depended on it is skipped.
-    let (doctor, _) = &runs[1];
+    let doctor = &runs[1];
     assert_eq!(doctor.code(), 1, "{}", doctor.stderr());
     let v: Value = serde_json::from_str(&doctor.stdout()).unwrap();
     let live: Vec<(&str, &str, &str)> = v["checks"]
@@ -184,7 +177,7 @@ fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
         "{v:#}"
     );
 
-    let (check, _) = &runs[2];
+    let check = &runs[2];
     assert_eq!(check.code(), 3, "{}", check.stderr());
     assert!(
         check.stderr().contains(&format!(
@@ -199,9 +192,8 @@ fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
 fn timeout_bounds_status_and_admin_key_check() {
     let url = http_server(hangs_after_version);
     let p = configured();
-    let (run, took) = timed(&p, &["admin-key", "--check", "--timeout", "1"], &url);
+    let run = bounded(&p, &["admin-key", "--check", "--timeout", "1"], &url);
     assert_eq!(run.code(), 3, "{}", run.stderr());
-    assert!(took < Duration::from_secs(1 + 5), "{took:?}");
     assert!(
         run.stderr()
             .contains("no answer before the deadline (--timeout 1 s)\n"),
@@ -217,7 +209,7 @@ fn timeout_bounds_status_and_admin_key_check() {
         ],
     );
     assert_eq!(run.code(), 3, "{}", run.stderr());
-    assert!(started.elapsed() < Duration::from_secs(1 + 5));
+    assert_no_hang(started);
     assert!(
         run.stderr()
             .contains("no answer before the deadline (--timeout 1 s)\n"),
@@ -236,11 +228,10 @@ fn the_lock_wait_ends_at_the_wait_and_names_the_other_run() {
         &["setup", "--wait", "2"],
         &[("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")],
     );
-    let took = started.elapsed();
+    assert_no_hang(started);
     assert_eq!(run.code(), 1, "{}", run.stderr());
-    // Before: it waited for as long as the other run held the lock.
-    assert!(took >= Duration::from_secs(2), "{took:?}");
-    assert!(took < Duration::from_secs(2 + 5), "{took:?}");
+    // Before: it waited for as long as the other run held the lock. The message says the
+    // --wait of 2 s is what ended the wait.
     let me = std::env::current_exe().unwrap();
     let me = me.file_name().unwrap().to_string_lossy();
     assert_eq!(
@@ -301,7 +292,7 @@ fn a_gigabyte_version_costs_bounded_memory_and_a_clear_error() {
             .unwrap();
         let run = Run { output };
         assert_eq!(run.code(), 3, "{}", run.stderr());
-        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_no_hang(started);
         assert!(
             run.stderr().contains(&format!(
                 "error: the backend at {backend} is not reachable: GET /version: the response is larger than 64 KiB\n  hint: that is not a Convex backend's answer"
@@ -335,7 +326,7 @@ fn escapes(line: &str, stream: TcpStream) {
 fn backend_text_is_stripped_of_escapes_and_cut() {
     let url = http_server(escapes);
     let p = configured();
-    let (run, _) = timed(&p, &["setup", "--wait", "5", "--no-deploy"], &url);
+    let run = bounded(&p, &["setup", "--wait", "5", "--no-deploy"], &url);
     assert_eq!(run.code(), 4, "{}", run.stderr());
     let stderr = run.stderr();
     assert!(!stderr.contains('\x1b'), "{stderr:?}");
@@ -351,7 +342,7 @@ fn backend_text_is_stripped_of_escapes_and_cut() {
         "{stderr}"
     );
 
-    let (status, _) = timed(&p, &["status"], &url);
+    let status = bounded(&p, &["status"], &url);
     assert!(!status.all().contains('\x1b'), "{:?}", status.all());
     assert!(
         status
@@ -361,7 +352,7 @@ fn backend_text_is_stripped_of_escapes_and_cut() {
         status.stdout()
     );
     // An error body: its first line, without escapes.
-    let (check, _) = timed(&p, &["admin-key", "--check", "--timeout", "3"], &url);
+    let check = bounded(&p, &["admin-key", "--check", "--timeout", "3"], &url);
     assert_eq!(check.code(), 3, "{}", check.stderr());
     assert!(
         check

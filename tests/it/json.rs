@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::setup::{configured, deployable, fake_for, path_with, run_with};
+use crate::project::{LAUNCHER_EXIT, configured, failing_deploy, fake_for, run_with};
 
 /// The one document on stdout, checked against the exit code and the error code.
 #[track_caller]
@@ -116,22 +116,15 @@ fn a_runtime_failure_is_code_1() {
 #[test]
 fn a_failing_deploy_is_code_6_with_the_childs_code() {
     let (p, secret) = configured();
-    let bin = deployable(&p, None);
     let fake = FakeBackend::start(fake_for(&secret));
-    let path = path_with(&bin);
-    let run = run_with(
-        &p,
-        &["--json", "deploy"],
-        &fake,
-        &[("PATH", &path), ("FAKE_EXIT", "7")],
-    );
+    let run = failing_deploy(&p, &fake, &["--json", "deploy"]);
     let doc = failure(&run, 6, "child_failed");
-    assert_eq!(doc["error"]["child_exit_code"], 7, "{doc}");
+    assert_eq!(doc["error"]["child_exit_code"], LAUNCHER_EXIT, "{doc}");
     assert!(
         doc["error"]["message"]
             .as_str()
             .unwrap()
-            .ends_with("exited with code 7"),
+            .ends_with(&format!("exited with code {LAUNCHER_EXIT}")),
         "{doc}"
     );
 }

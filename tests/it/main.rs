@@ -6,9 +6,21 @@
     clippy::print_stderr
 )]
 
+// Shared helpers and fakes (`tests/support/`); the modules below them hold tests only.
+#[path = "../support/common.rs"]
 mod common;
+#[path = "../support/deploy.rs"]
+mod deploy;
 #[path = "../support/fake_backend.rs"]
 mod fake_backend;
+#[path = "../support/postgres.rs"]
+mod postgres;
+#[path = "../support/project.rs"]
+mod project;
+#[path = "../support/registry.rs"]
+mod registry;
+#[path = "../support/templates.rs"]
+mod templates;
 
 mod architecture;
 mod auth_keys;
@@ -30,7 +42,6 @@ mod npm;
 mod pg;
 mod read_only_key;
 mod readme;
-mod registry;
 mod setup;
 mod shared_pg;
 mod snapshots;

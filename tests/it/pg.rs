@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::common::Project;
 use crate::fake_backend::{FakeBackend, FakeConfig};
+use crate::postgres::psql;
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -22,31 +23,6 @@ fn unique_db(stem: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     )
-}
-
-fn psql(port: u16, sql: &str) -> String {
-    let out = Command::new(crate::common::require("psql"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-Atqc",
-            sql,
-        ])
-        .env("PGPASSWORD", "superpw")
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn exists(port: u16, db: &str) -> bool {

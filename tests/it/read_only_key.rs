@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 
 use crate::fake_backend::FakeBackend;
-use crate::setup::{configured, fake_for, run_with};
+use crate::project::{configured, fake_for, run_with};
 
 /// Decrypt an admin key from first principles (DESIGN §5), without the library's code.
 fn decode(key: &str, secret_hex: &str) -> Vec<u8> {

@@ -2,7 +2,6 @@
 //! workspaces get two databases, each marked as its workspace's; a database marked for another
 //! workspace is refused; `db list` finds them and `db drop` removes one only with `--yes`.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use coder_convex::config::secrets::InstanceSecret;
@@ -11,31 +10,10 @@ use serde_json::{Value, json};
 
 use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
+use crate::postgres::psql;
 
 /// The server's own database in the path: shared mode must not take it as the instance's.
 const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn psql(sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-Atqc",
-            sql,
-        ])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 fn unique() -> usize {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -43,9 +21,12 @@ fn unique() -> usize {
 }
 
 fn comment_of(db: &str) -> String {
-    psql(&format!(
-        "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
-    ))
+    psql(
+        5432,
+        &format!(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
+        ),
+    )
 }
 
 /// A workspace id no other test run uses.
@@ -203,24 +184,26 @@ fn db_drop_needs_yes_and_a_marker() {
 
     // A database made by hand has no marker: never dropped.
     let manual = format!("cc_manual_{}_{}", std::process::id(), unique());
-    psql(&format!("CREATE DATABASE {manual}"));
+    psql(5432, &format!("CREATE DATABASE {manual}"));
     let refused = run(&p, &["db", "drop", &manual, "--yes"], &server_env());
     assert_eq!(refused.code(), 2, "{}", refused.stderr());
     assert!(refused.stderr().contains("was not created by coder-convex"));
     assert_eq!(
-        psql(&format!(
-            "SELECT count(*) FROM pg_database WHERE datname = '{manual}'"
-        )),
+        psql(
+            5432,
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{manual}'")
+        ),
         "1"
     );
-    psql(&format!("DROP DATABASE {manual}"));
+    psql(5432, &format!("DROP DATABASE {manual}"));
 
     let dropped = run(&p, &["--json", "db", "drop", &db, "--yes"], &server_env()).json();
     assert_eq!(dropped["dropped"]["database"], db.as_str());
     assert_eq!(
-        psql(&format!(
-            "SELECT count(*) FROM pg_database WHERE datname = '{db}'"
-        )),
+        psql(
+            5432,
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{db}'")
+        ),
         "0"
     );
 }

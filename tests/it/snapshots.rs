@@ -6,7 +6,7 @@ use clap::CommandFactory as _;
 
 use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::setup::{configured, deployable, fake_for, path_with, run_with};
+use crate::project::{configured, failing_deploy, fake_for, run_with};
 
 /// Every command path in the tree (`["db", "list"]` …), from clap's own command tree: a new
 /// command gets its help snapshot without being listed here.
@@ -107,15 +107,7 @@ fn rendered_error_of_each_exit_code() {
     snapshot_failure("7-containers", &p, &run);
 
     // 6: the deploy ran and failed (the child's own code is in the message and the document).
-    let bin = deployable(&p, None);
     let fake = FakeBackend::start(fake_for(&secret));
-    let path = path_with(&bin);
-    let run = run_with(
-        &p,
-        &["--json", "deploy"],
-        &fake,
-        &[("PATH", &path), ("FAKE_EXIT", "7")],
-    );
-    assert_eq!(run.code(), 6);
+    let run = failing_deploy(&p, &fake, &["--json", "deploy"]);
     snapshot_failure("6-deploy-failed", &p, &run);
 }

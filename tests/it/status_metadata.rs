@@ -6,10 +6,8 @@ use std::process::Command;
 
 use crate::common::Project;
 use crate::fake_backend::FakeBackend;
-use crate::setup::{configured, fake_for, run_with};
-
-/// The `timeout` the templates give each metadata script (tests/it/template*.rs check it).
-pub(crate) const METADATA_TIMEOUT_S: u32 = 5;
+use crate::project::{configured, fake_for, run_with};
+use crate::templates::METADATA_TIMEOUT_S;
 
 /// Run like Coder's agent would: bounded by the metadata timeout (`timeout` exits 124 when
 /// it has to kill the command).

@@ -6,26 +6,16 @@
 //! (`template_seed.rs`).
 
 use hcl::Body;
-use hcl::eval::{Context, Evaluate as _};
 
-use crate::template::{Template, attr, bool_attr, number_attr, single_block, source, text_attr};
-use crate::template_team::{both, k8s_dir, named, pod_spec};
+use crate::templates::{Template, attr, bool_attr, number_attr, single_block, source, text_attr};
+use crate::templates::{both, k8s_dir, named, pod_spec, seed_script};
 
 /// The `seed_data` parameter's validation: empty, an absolute or `~/` path, or an https URL.
-pub(crate) const SEED_REGEX: &str = "^$|^(/|~/)[^[:cntrl:]]*$|^https://[^[:space:][:cntrl:]]+$";
+const SEED_REGEX: &str = "^$|^(/|~/)[^[:cntrl:]]*$|^https://[^[:space:][:cntrl:]]+$";
 
 /// The line of each template's setup script that runs the seed script.
 const RUN_SEED: &str =
     r#"sh -c "$(printf '%s' '${base64encode(local.seed_script)}' | base64 -d)" seed"#;
-
-/// `local.seed_script` as Terraform renders it. Evaluating it without any variables also
-/// proves that it interpolates nothing: no parameter value can become part of its text.
-pub(crate) fn seed_script(t: &Template) -> String {
-    match t.local("seed_script").evaluate(&Context::new()) {
-        Ok(hcl::Value::String(script)) => script,
-        other => panic!("local.seed_script is not a plain string: {other:?}"),
-    }
-}
 
 #[test]
 fn a_backup_runs_on_stop_with_keep_from_a_parameter() {
@@ -174,7 +164,7 @@ fn kubernetes_stop_backup_has_its_time_and_lands_on_the_home_pvc() {
 
     assert_eq!(t.resolve(t.local("home")), "/home/coder");
     let dev = named(pod_spec(&t), "container", "dev");
-    let home_mount: Vec<&Body> = crate::template::blocks(dev, "volume_mount")
+    let home_mount: Vec<&Body> = crate::templates::blocks(dev, "volume_mount")
         .filter(|m| text_attr(m, "name") == "home")
         .collect();
     assert_eq!(home_mount.len(), 1);

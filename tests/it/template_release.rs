@@ -9,8 +9,8 @@ use coder_convex::containers::compose::{IMAGE_RELEASE, IMAGE_TAG};
 use hcl::Value;
 use hcl::eval::{Context, Evaluate as _, FuncArgs, FuncDef, ParamType};
 
-use crate::template::{Template, assert_is_release_tag};
-use crate::template_team::both;
+use crate::templates::both;
+use crate::templates::{Template, assert_is_release_tag};
 
 const DEFAULT_TAG: &str = "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf";
 const OLDER_TAG: &str = "4d3b0a5de955a258e70e3813bbff486051d88820";
@@ -85,7 +85,7 @@ fn context(t: &Template, tag: &str) -> Context<'static> {
 
     let mut vars = hcl::Map::new();
     for (name, body) in t.variables() {
-        if let Some(default) = crate::template::attr(body, "default") {
+        if let Some(default) = crate::templates::attr(body, "default") {
             let value = default
                 .evaluate(&Context::new())
                 .unwrap_or_else(|err| panic!("variable {name}: {err}"));

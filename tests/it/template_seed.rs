@@ -7,8 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
-use crate::template_backup::seed_script;
-use crate::template_team::both;
+use crate::templates::both;
+use crate::templates::seed_script;
 
 /// Quotes, `$(…)`, backticks, `;` and spaces: shell syntax if a value were ever part of a
 /// script's text (the first one ended the old `seed='…'` quoting).

@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::expr::Expression;
 
-use crate::template::{
+use crate::templates::k8s_dir;
+use crate::templates::{
     Template, attr, blocks, bool_attr, number_attr, single_block, source, string_list, text_attr,
 };
-use crate::template_team::k8s_dir;
 
 const NETWORK_MODE: &str = "container:${docker_container.network[0].id}";
 const SIDECARS: [&str; 3] = ["convex_backend", "convex_dashboard", "postgres"];
@@ -194,7 +194,7 @@ fn the_workspace_container_gets_backup_stop_seconds_to_stop() {
 #[test]
 fn the_docker_stop_backup_is_documented_as_the_pre_upgrade_backup() {
     let t = Template::load();
-    let readme = std::fs::read_to_string(crate::template::template_dir().join("README.md"))
+    let readme = std::fs::read_to_string(crate::templates::template_dir().join("README.md"))
         .expect("coder-template/README.md");
     for text in [&t.text, &readme] {
         for stale in ["cannot be relied on", "back up by hand", "by hand before"] {

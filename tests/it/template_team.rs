@@ -2,13 +2,14 @@
 //! the shared contract: upstream backend defaults, Coder-native status, the dashboard login
 //! tied to the owner-only share level, shared Postgres; and the Kubernetes pod's shape.
 
-use std::path::PathBuf;
-
 use coder_convex::config::urls::App;
 use hcl::expr::Expression;
 
-use crate::status_metadata::METADATA_TIMEOUT_S;
-use crate::template::{
+use crate::common::require;
+use crate::templates::{
+    METADATA_TIMEOUT_S, assert_upstream_backend_env, both, k8s_dir, named, pod_spec,
+};
+use crate::templates::{
     Template, attr, blocks, bool_attr, expected_share, number_attr, object_keys, single_block,
     source, template_dir, text, text_attr,
 };
@@ -16,45 +17,6 @@ use crate::template::{
 /// HCL source without whitespace (hcl-rs prints lists over several lines).
 fn flat(source: &str) -> String {
     source.split_whitespace().collect()
-}
-
-pub(crate) fn k8s_dir() -> PathBuf {
-    template_dir().join("kubernetes")
-}
-
-pub(crate) fn both() -> [(&'static str, Template); 2] {
-    [
-        ("docker", Template::load_dir(&template_dir())),
-        ("kubernetes", Template::load_dir(&k8s_dir())),
-    ]
-}
-
-/// Upstream compose defaults, as `NAME=value` lines (a Docker env list, or the Kubernetes
-/// template's `merge({…}, beacon ? {…} : {})`).
-pub(crate) fn assert_upstream_backend_env(expr: &Expression) {
-    let text = expr.to_string();
-    for needle in [
-        "DISABLE_METRICS_ENDPOINT",
-        "DOCUMENT_RETENTION_DELAY",
-        "var.document_retention_delay_seconds",
-        "CONVEX_ENTRYPOINT_STOP_SIGNAL",
-        "data.coder_parameter.disable_beacon.value ?",
-        "DISABLE_BEACON",
-    ] {
-        assert!(text.contains(needle), "{needle} missing from {text}");
-    }
-    // Metrics off with exactly `true`, the stop signal exactly INT.
-    let compact: String = text.split_whitespace().collect();
-    assert!(
-        compact.contains("\"DISABLE_METRICS_ENDPOINT=true\"")
-            || compact.contains("DISABLE_METRICS_ENDPOINT=\"true\""),
-        "{text}"
-    );
-    assert!(
-        compact.contains("\"CONVEX_ENTRYPOINT_STOP_SIGNAL=INT\"")
-            || compact.contains("CONVEX_ENTRYPOINT_STOP_SIGNAL=\"INT\""),
-        "{text}"
-    );
 }
 
 #[test]
@@ -183,18 +145,6 @@ fn both_templates_offer_shared_postgres_with_the_url_kept_secret() {
 }
 
 // --- Kubernetes only ---------------------------------------------------------------------------
-
-pub(crate) fn pod_spec(t: &Template) -> &hcl::Body {
-    let deployment = t.resource("kubernetes_deployment_v1", "workspace");
-    let spec = single_block(deployment, "spec");
-    single_block(single_block(spec, "template"), "spec")
-}
-
-pub(crate) fn named<'a>(body: &'a hcl::Body, ident: &str, name: &str) -> &'a hcl::Body {
-    blocks(body, ident)
-        .find(|b| text_attr(b, "name") == name)
-        .unwrap_or_else(|| panic!("no {ident} {name}"))
-}
 
 #[test]
 fn kubernetes_sidecars_are_native_sidecars_in_the_workspace_pod() {
@@ -384,17 +334,16 @@ fn kubernetes_template_scripts_are_copies_of_the_repository_scripts() {
 }
 
 #[test]
-fn templates_are_terraform_fmt_clean_when_terraform_is_installed() {
-    let Ok(out) = std::process::Command::new("terraform")
+fn templates_are_terraform_fmt_clean() {
+    let out = std::process::Command::new(require("terraform"))
         .args(["fmt", "-check", "-recursive"])
         .arg(template_dir())
         .output()
-    else {
-        return; // not installed here; .ci/run runs the same check when it is
-    };
+        .expect("run terraform");
     assert!(
         out.status.success(),
-        "terraform fmt -check: {}",
-        String::from_utf8_lossy(&out.stdout)
+        "terraform fmt -check: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

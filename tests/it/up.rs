@@ -11,14 +11,75 @@ use sha2::{Digest as _, Sha256};
 use crate::common::{CODER_ENV, Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 
-/// Not a test of its own: the stand-in backend *process* the stand-in `docker` starts
-/// (`STAND_IN_BACKEND=1`), serving on the ports compose was handed with the instance name,
-/// secret and origins of `.env.convex.local`. In a normal test run it returns at once.
+/// The stand-in backend *process* the stand-in `docker` starts (`STAND_IN_BACKEND=1`),
+/// serving on the ports compose was handed with the instance name, secret and origins of
+/// `.env.convex.local`. In a normal test run it checks that process: started the way the
+/// stand-in `docker` starts it, with a configured project's settings, it is the backend that
+/// project's `setup` accepts (its instance name, admin key and canonical URLs).
 #[test]
 fn stand_in_backend() {
-    if std::env::var_os("STAND_IN_BACKEND").is_none() {
-        return;
+    if std::env::var_os("STAND_IN_BACKEND").is_some() {
+        serve_as_the_stand_in_backend();
     }
+    let p = Project::new();
+    p.run(&["configure"], &[]).ok();
+    let settings = p.env_values(".env.convex.local");
+    let (api, site) = (free_port(), free_port());
+    let mut backend = std::process::Command::new(std::env::current_exe().unwrap());
+    backend
+        .args([
+            "--exact",
+            "up::stand_in_backend",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("STAND_IN_BACKEND", "1")
+        .env("CODER_CONVEX_API_PORT", api.to_string())
+        .env("CODER_CONVEX_SITE_PORT", site.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for name in [
+        "INSTANCE_NAME",
+        "INSTANCE_SECRET",
+        "CONVEX_CLOUD_ORIGIN",
+        "CONVEX_SITE_ORIGIN",
+    ] {
+        backend.env(name, &settings[name]);
+    }
+    let backend = Stopped(backend.spawn().expect("start the stand-in backend"));
+    let api_url = format!("http://127.0.0.1:{api}");
+    let site_url = format!("http://127.0.0.1:{site}");
+    let run = p.run(
+        &["--json", "setup", "--no-deploy", "--wait", "30"],
+        &[
+            ("CODER_CONVEX_BACKEND_URL", &api_url),
+            ("CODER_CONVEX_SITE_PROXY_URL", &site_url),
+        ],
+    );
+    let report = run.json();
+    assert_eq!(report["ok"], true, "{}", run.stderr());
+    assert_eq!(report["canonical_urls_updated"], false, "{report}");
+    let status = p
+        .run(
+            &["--json", "status"],
+            &[
+                ("CODER_CONVEX_BACKEND_URL", &api_url),
+                ("CODER_CONVEX_SITE_PROXY_URL", &site_url),
+            ],
+        )
+        .json();
+    assert_eq!(
+        status["backend"]["instance_name"],
+        settings["INSTANCE_NAME"]
+    );
+    assert_eq!(status["admin_key_accepted"], true, "{status}");
+    assert_eq!(status["canonical_urls_match"], true, "{status}");
+    assert_eq!(status["env_in_sync"], true, "{status}");
+    drop(backend);
+}
+
+/// Serve as the stand-in backend until killed.
+fn serve_as_the_stand_in_backend() -> ! {
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"));
     let port = |name: &str| var(name).parse::<u16>().expect("a port");
     let secret = coder_convex::config::secrets::InstanceSecret::from_hex(&var("INSTANCE_SECRET"))
@@ -27,15 +88,26 @@ fn stand_in_backend() {
     config.cloud_origin = var("CONVEX_CLOUD_ORIGIN");
     config.site_origin = var("CONVEX_SITE_ORIGIN");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
+    // Serves until the process is killed: the future never completes.
+    match runtime.block_on(async {
         let _fake = FakeBackend::spawn_on(
             config,
             port("CODER_CONVEX_API_PORT"),
             port("CODER_CONVEX_SITE_PORT"),
         )
         .await;
-        std::future::pending::<()>().await;
-    });
+        std::future::pending::<std::convert::Infallible>().await
+    }) {}
+}
+
+/// A child process killed when dropped (a failing test included).
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A stand-in `docker` (or `podman`) with its state directory; stops the stand-in backend

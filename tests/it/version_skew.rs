@@ -6,9 +6,9 @@
 
 use serde_json::Value;
 
-use crate::deploy_cli::{convex_project, fake_with};
+use crate::deploy::{convex_project, fake_with};
 use crate::fake_backend::{FakeBackend, PushConfig};
-use crate::setup::run_with;
+use crate::project::run_with;
 
 /// The image the first version of the templates pinned: from before `evaluate_push`.
 const OLD: &str = "precompiled-2025-09-11-4d3b0a5";
@@ -32,7 +32,7 @@ fn old_backend(
 
 /// The doctor's `convex CLI` check, of a doctor run that passed.
 fn doctor_check(p: &crate::common::Project, fake: &FakeBackend) -> Value {
-    let (code, check) = crate::setup::doctor_check(p, fake, &[], "convex CLI");
+    let (code, check) = crate::project::doctor_check(p, fake, &[], "convex CLI");
     assert_eq!(code, 0, "{check}");
     check
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{Project, http_server};
-use crate::deploy_cli::{convex_project, fake_with, wait_for_start_push};
+use crate::deploy::{convex_project, fake_with, wait_for_start_push};
 use crate::fake_backend::PushConfig;
-use crate::setup::{command_with, configured, doctor_check, run_with};
+use crate::project::{command_with, configured, doctor_check, run_with};
 
 fn respond(mut stream: TcpStream, status: &str, extra: &str, body: &[u8]) {
     let head = format!(

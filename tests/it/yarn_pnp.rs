@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::node_peers;
-use crate::deploy_cli::{fake_with, our_key};
+use crate::deploy::{fake_with, our_key};
 use crate::fake_backend::PushConfig;
+use crate::project::{configured, run_with};
 use crate::registry::{Registry, npm_env, registry_tools, stderr_of};
-use crate::setup::{configured, run_with};
 
 /// The packages `convex` 1.48 needs on this machine, packed from `tests/node`.
 const PACKAGES: [&str; 5] = ["convex", "esbuild", "@esbuild/linux-x64", "prettier", "ws"];
@@ -22,12 +22,16 @@ fn seeded_registry(home: &Path) -> Registry {
     let modules = node_peers().join("node_modules");
     let packs = tempfile::tempdir().expect("temp dir");
     for package in PACKAGES {
-        let out = npm_env(Command::new("npm"), home, &registry.url())
-            .args(["pack", "--ignore-scripts", "--silent", "--pack-destination"])
-            .arg(packs.path())
-            .arg(modules.join(package))
-            .output()
-            .expect("npm pack");
+        let out = npm_env(
+            Command::new(crate::common::require("npm")),
+            home,
+            &registry.url(),
+        )
+        .args(["pack", "--ignore-scripts", "--silent", "--pack-destination"])
+        .arg(packs.path())
+        .arg(modules.join(package))
+        .output()
+        .expect("npm pack");
         assert!(
             out.status.success(),
             "npm pack {package}: {}",

