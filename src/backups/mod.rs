@@ -181,7 +181,7 @@ impl Pending {
                 n => format!("{PREFIX}{}-{n}", manifest.created_unix_ms),
             };
             let target = self.store.join(&name);
-            match std::fs::rename(&partial, &target) {
+            match fs_err::rename(&partial, &target) {
                 Ok(()) => break (name, target),
                 Err(e)
                     if attempt < 100
@@ -267,7 +267,7 @@ pub(crate) fn manifest(dir: &Path) -> Result<Manifest> {
 
 /// The complete backups in a store, oldest first (an absent store has none).
 pub(crate) fn list(store: &Path) -> Result<Vec<Entry>> {
-    let Ok(read) = std::fs::read_dir(store) else {
+    let Ok(read) = fs_err::read_dir(store) else {
         return Ok(Vec::new());
     };
     let mut entries = Vec::new();
@@ -280,7 +280,7 @@ pub(crate) fn list(store: &Path) -> Result<Vec<Entry>> {
         let Ok(manifest) = manifest(&path) else {
             continue;
         };
-        let size = |f: &str| std::fs::metadata(path.join(f)).map_or(0, |m| m.len());
+        let size = |f: &str| fs_err::metadata(path.join(f)).map_or(0, |m| m.len());
         if !path.join(ARCHIVE).is_file() {
             continue;
         }

@@ -27,11 +27,11 @@ fn sizes_read_like_people_write_them() {
 fn a_dropped_backup_leaves_nothing_and_a_committed_one_is_listed() {
     let store = tempfile::tempdir().unwrap();
     let pending = begin(store.path()).unwrap();
-    std::fs::write(pending.archive(), b"zip").unwrap();
+    fs_err::write(pending.archive(), b"zip").unwrap();
     drop(pending);
-    assert!(std::fs::read_dir(store.path()).unwrap().next().is_none());
+    assert!(fs_err::read_dir(store.path()).unwrap().next().is_none());
     let pending = begin(store.path()).unwrap();
-    std::fs::write(pending.archive(), b"zip").unwrap();
+    fs_err::write(pending.archive(), b"zip").unwrap();
     let entry = pending
         .commit(Manifest::new(
             &Owner::new("app", None),
@@ -45,7 +45,7 @@ fn a_dropped_backup_leaves_nothing_and_a_committed_one_is_listed() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, entry.name);
     assert_eq!(listed[0].instance_name, "app");
-    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mode = |p: &Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(store.path()), 0o700);
     assert_eq!(mode(&entry.path), 0o700);
     assert_eq!(mode(&entry.path.join(MANIFEST)), 0o600);
@@ -59,7 +59,7 @@ fn owner() -> Owner {
 fn backup_of(store: &std::path::Path, version: &str) -> Entry {
     std::thread::sleep(std::time::Duration::from_millis(3));
     let pending = begin(store).unwrap();
-    std::fs::write(pending.archive(), b"zip").unwrap();
+    fs_err::write(pending.archive(), b"zip").unwrap();
     pending
         .commit(Manifest::new(&owner(), version, "1.48.0", false, None))
         .unwrap()
@@ -105,7 +105,7 @@ fn two_deployments_of_one_name_keep_apart() {
     assert_eq!(ours.id.as_ref().map(String::len), Some(16));
     for owner in [&ours, &theirs] {
         let pending = begin(&store).unwrap();
-        std::fs::write(pending.archive(), b"zip").unwrap();
+        fs_err::write(pending.archive(), b"zip").unwrap();
         pending
             .commit(Manifest::new(owner, "v1", "1.48.0", false, None))
             .unwrap();
@@ -127,8 +127,8 @@ fn two_deployments_of_one_name_keep_apart() {
 fn an_unreadable_record_is_replaced() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("s");
-    std::fs::create_dir_all(&store).unwrap();
-    std::fs::write(store.join("backend-version"), b"\xff\xfe garbage\n").unwrap();
+    fs_err::create_dir_all(&store).unwrap();
+    fs_err::write(store.join("backend-version"), b"\xff\xfe garbage\n").unwrap();
     let first = note_backend_version(&store, &owner(), "A");
     let second = note_backend_version(&store, &owner(), "A");
     assert!(
@@ -144,15 +144,15 @@ fn records_are_private_and_ignore_line_endings() {
     let tmp = tempfile::tempdir().unwrap();
     // The store is a file: an error (setup turns it into a debug line).
     let file = tmp.path().join("f");
-    std::fs::write(&file, "x").unwrap();
+    fs_err::write(&file, "x").unwrap();
     assert!(note_backend_version(&file, &owner(), "A").is_err());
     // CRLF and trailing blanks in the record are not a change.
     let store = tmp.path().join("s");
-    std::fs::create_dir_all(&store).unwrap();
-    std::fs::write(store.join("backend-version"), "A\r\n\n").unwrap();
+    fs_err::create_dir_all(&store).unwrap();
+    fs_err::write(store.join("backend-version"), "A\r\n\n").unwrap();
     assert_eq!(note_backend_version(&store, &owner(), "A").unwrap(), None);
     // The record is 0600, the store 0700.
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mode = |p: &std::path::Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&store.join("backend-version")), 0o600);
     assert_eq!(mode(&store), 0o700);
 }

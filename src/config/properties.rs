@@ -242,7 +242,7 @@ proptest! {
         let entries = [Entry::set("INSTANCE_SECRET", secret.clone())];
         let out = dotenv::merge(Some(&existing), "# managed", &entries).expect("merge");
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("f.env"), &out).expect("write");
+        fs_err::write(dir.path().join("f.env"), &out).expect("write");
         let run = std::process::Command::new("bash")
             .arg("-c")
             .arg("set -a; . ./f.env; printf %s \"$INSTANCE_SECRET\"")

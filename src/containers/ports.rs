@@ -70,7 +70,7 @@ mod tests {
         {
             let holder = holder(port).expect("our own socket is visible");
             assert_eq!(holder.pid, i32::try_from(std::process::id()).unwrap());
-            let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+            let comm = fs_err::read_to_string("/proc/self/comm").unwrap();
             assert_eq!(holder.name, comm.trim_end());
         }
         drop(listener);

@@ -148,10 +148,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let f = d.join("convex");
-        std::fs::create_dir_all(f.join("lib")).unwrap();
-        std::fs::write(f.join("a.ts"), "export const a = 1;").unwrap();
-        std::fs::write(f.join("lib/b.ts"), "export const b = 2;").unwrap();
-        std::fs::write(d.join("package.json"), "{}").unwrap();
+        fs_err::create_dir_all(f.join("lib")).unwrap();
+        fs_err::write(f.join("a.ts"), "export const a = 1;").unwrap();
+        fs_err::write(f.join("lib/b.ts"), "export const b = 2;").unwrap();
+        fs_err::write(d.join("package.json"), "{}").unwrap();
         let digest = |v: &str, args: &[String]| local(d, &f, v, args, "http://x").unwrap();
         let first = digest("1.48.0", &[]);
         assert_eq!(first.len(), 64);
@@ -162,10 +162,10 @@ mod tests {
             first,
             "args"
         );
-        std::fs::write(f.join("lib/b.ts"), "export const b = 3;").unwrap();
+        fs_err::write(f.join("lib/b.ts"), "export const b = 3;").unwrap();
         let edited = digest("1.48.0", &[]);
         assert_ne!(edited, first, "a nested function file");
-        std::fs::write(d.join("package-lock.json"), "{}").unwrap();
+        fs_err::write(d.join("package-lock.json"), "{}").unwrap();
         assert_ne!(digest("1.48.0", &[]), edited, "the lock file");
         assert_ne!(
             local(d, &f, "1.48.0", &[], "http://y").unwrap(),

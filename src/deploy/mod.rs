@@ -115,7 +115,7 @@ pub(crate) fn convex_installed(
         .map(|a| a.join("node_modules/convex/package.json"))
         .find(|p| p.exists());
     if let Some(path) = in_node_modules {
-        let version = std::fs::read_to_string(&path)
+        let version = fs_err::read_to_string(&path)
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
@@ -221,7 +221,7 @@ pub(crate) fn record(dir: &Path, outcome: &DeployOutcome) {
 
 /// The last successful deploy, if one was recorded.
 pub(crate) fn last(dir: &Path) -> Option<DeployOutcome> {
-    let text = std::fs::read_to_string(dir.join(LAST_DEPLOY_FILE)).ok()?;
+    let text = fs_err::read_to_string(dir.join(LAST_DEPLOY_FILE)).ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -298,14 +298,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         assert_eq!(PackageManager::detect(d, None), PackageManager::Npm);
-        std::fs::write(d.join("yarn.lock"), "").unwrap();
+        fs_err::write(d.join("yarn.lock"), "").unwrap();
         assert_eq!(PackageManager::detect(d, None), PackageManager::Yarn);
-        std::fs::write(d.join("pnpm-lock.yaml"), "").unwrap();
+        fs_err::write(d.join("pnpm-lock.yaml"), "").unwrap();
         assert_eq!(PackageManager::detect(d, None), PackageManager::Pnpm);
         let pkg = json!({"packageManager": "bun@1.2.0"});
         assert_eq!(PackageManager::detect(d, Some(&pkg)), PackageManager::Bun);
         let e = tempfile::tempdir().unwrap();
-        std::fs::write(e.path().join("bun.lockb"), "").unwrap();
+        fs_err::write(e.path().join("bun.lockb"), "").unwrap();
         assert_eq!(PackageManager::detect(e.path(), None), PackageManager::Bun);
         let extra = strings(&["--skip-large-indexes-check"]);
         assert_eq!(
@@ -344,7 +344,7 @@ mod tests {
         let d = dir.path();
         let pkg = json!({"dependencies": {"convex": "^1.48.0"}});
         assert_eq!(convex_installed(d, PackageManager::Yarn, Some(&pkg)), None);
-        std::fs::write(d.join(".pnp.cjs"), "").unwrap();
+        fs_err::write(d.join(".pnp.cjs"), "").unwrap();
         assert_eq!(
             convex_installed(d, PackageManager::Yarn, Some(&pkg)),
             Some(Installed::YarnPnp)
@@ -355,8 +355,8 @@ mod tests {
             convex_installed(d, PackageManager::Yarn, Some(&json!({}))),
             None
         );
-        std::fs::create_dir_all(d.join("node_modules/convex")).unwrap();
-        std::fs::write(
+        fs_err::create_dir_all(d.join("node_modules/convex")).unwrap();
+        fs_err::write(
             d.join("node_modules/convex/package.json"),
             r#"{"name":"convex","version":"1.48.0"}"#,
         )
@@ -372,16 +372,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         assert_eq!(functions_dir(d).unwrap(), d.join("convex"));
-        std::fs::write(d.join("convex.json"), r#"{"functions": "src/convex/"}"#).unwrap();
+        fs_err::write(d.join("convex.json"), r#"{"functions": "src/convex/"}"#).unwrap();
         assert_eq!(functions_dir(d).unwrap(), d.join("src/convex/"));
-        std::fs::write(d.join("convex.json"), r#"{"node": {}}"#).unwrap();
+        fs_err::write(d.join("convex.json"), r#"{"node": {}}"#).unwrap();
         assert_eq!(functions_dir(d).unwrap(), d.join("convex"));
-        std::fs::write(d.join("convex.json"), r#"{"functions": 3}"#).unwrap();
+        fs_err::write(d.join("convex.json"), r#"{"functions": 3}"#).unwrap();
         assert_eq!(
             functions_dir(d).unwrap_err().code().as_str(),
             "project_file"
         );
-        std::fs::write(d.join("convex.json"), "{").unwrap();
+        fs_err::write(d.join("convex.json"), "{").unwrap();
         assert_eq!(
             functions_dir(d).unwrap_err().code().as_str(),
             "project_file"

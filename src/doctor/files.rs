@@ -105,14 +105,14 @@ pub(super) fn modes_check(dir: &Path, fix: bool, out: &Output) -> Check {
         project::AUTH_ENV_FILE,
     ] {
         let path = dir.join(file);
-        let Ok(meta) = std::fs::metadata(&path) else {
+        let Ok(meta) = fs_err::metadata(&path) else {
             continue;
         };
         found = true;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             if fix
-                && std::fs::set_permissions(&path, std::fs::Permissions::from_mode(SECRET_MODE))
+                && fs_err::set_permissions(&path, std::fs::Permissions::from_mode(SECRET_MODE))
                     .is_ok()
             {
                 out.info(format!("fixed: {file} mode {mode:03o} → 600"));
@@ -398,7 +398,7 @@ pub(super) fn auth_secret_check(
 /// What `convex/auth.config.ts` (or `.js`) names, when there is one.
 pub(super) fn auth_config(dir: &Path) -> Option<(String, crate::config::auth_libs::AuthConfig)> {
     project::AUTH_CONFIG_FILES.iter().find_map(|file| {
-        let text = std::fs::read_to_string(dir.join(file)).ok()?;
+        let text = fs_err::read_to_string(dir.join(file)).ok()?;
         Some((
             (*file).to_owned(),
             crate::config::auth_libs::scan_auth_config(&text),

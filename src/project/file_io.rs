@@ -71,7 +71,7 @@ fn not_ours(path: &Path, what: String) -> Error {
 }
 
 fn target(path: &Path) -> Result<Target> {
-    let meta = match std::fs::symlink_metadata(path) {
+    let meta = match fs_err::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::Missing),
         Err(e) => {
@@ -87,9 +87,8 @@ fn target(path: &Path) -> Result<Target> {
     if !meta.file_type().is_symlink() {
         return Err(not_ours(path, format!("is {}", kind(meta.file_type()))));
     }
-    let link =
-        std::fs::read_link(path).map_or_else(|_| "?".to_owned(), |l| l.display().to_string());
-    match std::fs::metadata(path) {
+    let link = fs_err::read_link(path).map_or_else(|_| "?".to_owned(), |l| l.display().to_string());
+    match fs_err::metadata(path) {
         Ok(meta) if meta.file_type().is_file() => Ok(Target::Linked(fs_err::canonicalize(path)?)),
         Ok(meta) => Err(not_ours(
             path,
@@ -145,7 +144,7 @@ pub(crate) fn write_if_changed(
         Target::Regular(p) => (p, false),
         Target::Linked(p) => (p, true),
     };
-    let existing = std::fs::metadata(&dest)
+    let existing = fs_err::metadata(&dest)
         .ok()
         .map(|m| m.permissions().mode() & 0o777);
     let mode = if mode == SECRET_MODE {

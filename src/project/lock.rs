@@ -89,7 +89,7 @@ fn holder(file: &std::fs::File) -> Option<String> {
         rustix::fs::minor(dev),
         meta.ino()
     );
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let locks = fs_err::read_to_string("/proc/locks").ok()?;
     // `1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF`; waiters have `->` after the number.
     let pid = locks.lines().find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -98,7 +98,7 @@ fn holder(file: &std::fs::File) -> Option<String> {
             .flatten()
     })?;
     // The program only: another process's arguments are not ours to show.
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = fs_err::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let program = cmdline
         .split(|b| *b == 0)
         .next()

@@ -125,7 +125,7 @@ pub(crate) fn read_package_json(dir: &Path) -> Result<Option<serde_json::Value>>
 
 /// Whether `dir` is inside a git work tree (a `.git` directory or file above it).
 pub(crate) fn in_git_work_tree(dir: &Path) -> bool {
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    let dir = fs_err::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     dir.ancestors().any(|a| a.join(".git").exists())
 }
 

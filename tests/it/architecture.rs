@@ -12,7 +12,7 @@ fn src() -> PathBuf {
 
 /// Every `.rs` file below `src/`, as a path relative to it.
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in fs_err::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             files(&path, out);
@@ -120,7 +120,7 @@ fn src_has_no_import_circle() {
         if file == Path::new("main.rs") {
             continue;
         }
-        let text = std::fs::read_to_string(src().join(file)).unwrap();
+        let text = fs_err::read_to_string(src().join(file)).unwrap();
         graph.insert(module_of(file), edges(file, &text, &modules));
     }
     // Tests of a module may use it freely.
@@ -159,7 +159,7 @@ fn no_source_file_is_over_500_lines() {
     let long: Vec<String> = all
         .iter()
         .filter_map(|f| {
-            let n = std::fs::read_to_string(src().join(f))
+            let n = fs_err::read_to_string(src().join(f))
                 .unwrap()
                 .lines()
                 .count();

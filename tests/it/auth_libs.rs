@@ -18,7 +18,7 @@ const SITE: &str = "https://convex-site--main--ws--alice.apps.example.com";
 
 /// The version of a package installed in `tests/node` (the real one from npm).
 fn installed(peers: &Path, package: &str) -> String {
-    let text = std::fs::read_to_string(
+    let text = fs_err::read_to_string(
         peers
             .join("node_modules")
             .join(package)
@@ -50,7 +50,7 @@ fn sample(packages: &[&str], dev: &str, auth_config: &str) -> Project {
         &serde_json::to_string_pretty(&json!({"scripts": {"dev": dev}, "dependencies": deps}))
             .unwrap(),
     );
-    std::fs::create_dir_all(p.file("convex")).unwrap();
+    fs_err::create_dir_all(p.file("convex")).unwrap();
     p.write("convex/auth.config.ts", auth_config);
     p
 }

@@ -66,11 +66,11 @@ fn backup(p: &Project, fake: &FakeBackend, extra: &[&str]) -> Run {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    fs_err::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    let mut names: Vec<String> = fs_err::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -92,8 +92,7 @@ fn backup_then_wipe_then_restore_gives_back_tables_files_and_variables() {
     assert_eq!(mode(&path.join("manifest.json")), 0o600);
     assert_eq!(mode(&path.join("snapshot.zip")), 0o600);
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path.join("manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&fs_err::read_to_string(path.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["instance_name"], "convex-self-hosted");
     assert_eq!(manifest["backend_version"], "unknown");
     assert_eq!(manifest["convex_cli_version"], "1.48.0");
@@ -238,8 +237,8 @@ fn restore_refuses_a_backup_of_another_instance_unless_forced() {
     let doc = backup(&p, &fake, &[]).json();
     let path = PathBuf::from(doc["backup"]["path"].as_str().unwrap());
     let manifest = path.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
         &manifest,
         text.replace("\"convex-self-hosted\"", "\"other-app\""),
     )
@@ -330,8 +329,8 @@ fn an_interrupted_backup_leaves_nothing_that_looks_complete_and_no_secret_in_arg
     // Every process of the run (ours, npx, node): no admin key or secret on a command line.
     let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
     let mut seen = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+    for entry in fs_err::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = fs_err::read(entry.path().join("cmdline")) else {
             continue;
         };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");

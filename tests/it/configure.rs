@@ -20,7 +20,7 @@ fn snapshot(p: &Project) -> BTreeMap<&'static str, (String, SystemTime)> {
     FILES
         .iter()
         .map(|f| {
-            let modified = std::fs::metadata(p.file(f)).unwrap().modified().unwrap();
+            let modified = fs_err::metadata(p.file(f)).unwrap().modified().unwrap();
             (*f, (p.read(f), modified))
         })
         .collect()
@@ -240,7 +240,7 @@ fn bad_database_url_exits_2_naming_the_variable_with_the_password_masked() {
     assert!(err.contains("hint:"), "{err}");
     assert!(!run.all().contains("hunter2"));
     // Nothing was written.
-    assert_eq!(std::fs::read_dir(p.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(p.path()).unwrap().count(), 0);
 
     let run = p.run(
         &["configure"],
@@ -291,7 +291,7 @@ fn bad_secret_and_urls_exit_2_without_echoing_secrets() {
 
     let run = p.run(&["configure", "--no-such-flag"], &[]);
     assert_eq!(run.code(), 2);
-    assert_eq!(std::fs::read_dir(p.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(p.path()).unwrap().count(), 0);
 }
 
 #[test]
@@ -311,7 +311,7 @@ fn an_invalid_jwt_key_is_never_replaced_silently() {
 
     p.run(&["configure", "--rotate-jwt-key"], &[]).ok();
     assert!(JwtKey::from_pem(&p.read("jwt_private_key.pem")).is_ok());
-    let backups: Vec<String> = std::fs::read_dir(p.path())
+    let backups: Vec<String> = fs_err::read_dir(p.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with("jwt_private_key.pem.") && n.ends_with(".bak"))
@@ -324,7 +324,7 @@ fn an_invalid_jwt_key_is_never_replaced_silently() {
 #[test]
 fn git_work_trees_get_ignore_entries_once() {
     let p = Project::new();
-    std::fs::create_dir(p.file(".git")).unwrap();
+    fs_err::create_dir(p.file(".git")).unwrap();
     p.write(".gitignore", "node_modules\n.env.local\n");
     p.run(&["configure"], &[]).ok();
     let ignore = p.read(".gitignore");
@@ -344,7 +344,7 @@ fn loose_modes_are_tightened() {
     let p = Project::new();
     p.run(&["configure"], &[]).ok();
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(
+    fs_err::set_permissions(
         p.file(".env.convex.local"),
         std::fs::Permissions::from_mode(0o644),
     )
@@ -378,7 +378,7 @@ fn concurrent_runs_agree_on_one_secret() {
     let key = p.env_values(".env.local")["CONVEX_SELF_HOSTED_ADMIN_KEY"].clone();
     assert!(validate_admin_key(&key, &secret, "convex-self-hosted").is_ok());
     // Exactly the files we own, no temporaries left behind.
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = fs_err::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();

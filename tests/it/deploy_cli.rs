@@ -209,11 +209,11 @@ fn functions_dir_from_convex_json_is_deployed() {
 /// Pids of processes whose command line mentions `needle` (from /proc).
 fn processes_with(needle: &str) -> Vec<u32> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+    for entry in fs_err::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+        let Ok(cmdline) = fs_err::read(entry.path().join("cmdline")) else {
             continue;
         };
         if String::from_utf8_lossy(&cmdline).contains(needle) {
@@ -249,13 +249,11 @@ fn hanging_deploy(extra: &[&str], until_push: bool) -> (std::process::Child, Pro
 fn assert_no_process_left(p: &Project) {
     // The CLI's node process has the project's path nowhere in argv, but its cwd is the
     // project: look for processes whose cwd is the project dir.
-    let dir = std::fs::canonicalize(p.path()).unwrap();
+    let dir = fs_err::canonicalize(p.path()).unwrap();
     let left = || -> Vec<u32> {
         processes_with("convex")
             .into_iter()
-            .filter(|pid| {
-                std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir)
-            })
+            .filter(|pid| fs_err::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir))
             .collect()
     };
     let started = Instant::now();

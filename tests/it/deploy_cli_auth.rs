@@ -24,7 +24,7 @@ fn convex_auth_project() -> (Project, coder_convex::config::secrets::InstanceSec
     );
     for package in ["@convex-dev/auth", "@auth/core"] {
         let (scope, _) = package.split_once('/').unwrap();
-        std::fs::create_dir_all(p.file(&format!("node_modules/{scope}"))).unwrap();
+        fs_err::create_dir_all(p.file(&format!("node_modules/{scope}"))).unwrap();
         symlink(
             peers.join("node_modules").join(package),
             p.file(&format!("node_modules/{package}")),

@@ -122,7 +122,7 @@ fn a_healthy_setup_passes_every_check() {
 #[test]
 fn loose_modes_fail_and_fix_repairs_them() {
     let h = Healthy::new(&[]);
-    std::fs::set_permissions(
+    fs_err::set_permissions(
         h.p.file(".env.local"),
         std::fs::Permissions::from_mode(0o644),
     )
@@ -267,7 +267,7 @@ fn with_status(checks: &[Value], status: &str) -> Vec<String> {
 fn a_down_backend_is_one_failure_and_file_checks_still_run() {
     let p = Project::new();
     p.run(&["configure"], &[]).ok();
-    std::fs::set_permissions(
+    fs_err::set_permissions(
         p.file(".env.convex.local"),
         std::fs::Permissions::from_mode(0o640),
     )

@@ -6,7 +6,7 @@
 //! with a deadline, so the tests are fast when things work and fail clearly when they do not.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        std::fs::write(dir.path().join("backend.sh"), STAND_IN).expect("write the stand-in");
+        fs_err::write(dir.path().join("backend.sh"), STAND_IN).expect("write the stand-in");
         Self { dir }
     }
 
@@ -88,13 +88,15 @@ impl Fixture {
              DO_NOT_REQUIRE_SSL='1'\n"
         );
         let tmp = self.path(".env.convex.local.tmp");
-        std::fs::write(&tmp, contents).expect("write the env file");
-        std::fs::rename(&tmp, self.env_file()).expect("rename the env file");
+        fs_err::write(&tmp, contents).expect("write the env file");
+        fs_err::rename(&tmp, self.env_file()).expect("rename the env file");
     }
 
     /// Start the entrypoint with a clean environment; its output goes to `log`.
     fn spawn(&self, shell: &[&str], extra_env: &[(&str, &str)], command: &[&str]) -> Child {
-        let log = File::create(self.path("log")).expect("create the log");
+        let log = fs_err::File::create(self.path("log"))
+            .expect("create the log")
+            .into_file();
         let mut cmd = Command::new(crate::common::require(shell[0]));
         cmd.args(&shell[1..])
             .arg(script())
@@ -124,7 +126,7 @@ impl Fixture {
     fn spawn_signal_stand_in(&self, shell: &[&str], stop_signal: &str) -> Child {
         crate::common::require("perl");
         let stand_in = self.path("backend.pl");
-        std::fs::write(&stand_in, SIGNAL_STAND_IN).expect("write the stand-in");
+        fs_err::write(&stand_in, SIGNAL_STAND_IN).expect("write the stand-in");
         let out = self.dir.path().to_str().expect("a UTF-8 temp path");
         self.spawn(
             shell,
@@ -135,16 +137,16 @@ impl Fixture {
 
     /// The signals the stand-in recorded, one per line.
     fn stopped_by(&self) -> String {
-        std::fs::read_to_string(self.path("stopped")).unwrap_or_default()
+        fs_err::read_to_string(self.path("stopped")).unwrap_or_default()
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.path("log")).unwrap_or_default()
+        fs_err::read_to_string(self.path("log")).unwrap_or_default()
     }
 
     /// What the stand-in saw, as a map.
     fn seen(&self) -> BTreeMap<String, String> {
-        std::fs::read_to_string(self.path("seen"))
+        fs_err::read_to_string(self.path("seen"))
             .expect("the stand-in recorded its environment")
             .lines()
             .filter_map(|l| l.split_once('='))
@@ -336,9 +338,9 @@ fn keeps_the_containers_listen_address_when_passing_listed_keys() {
     for shell in [&["sh"][..], &["bash"], &["busybox", "sh"]] {
         let fx = Fixture::new();
         fx.write_env(SECRET);
-        let mut contents = std::fs::read_to_string(fx.env_file()).expect("the env file");
+        let mut contents = fs_err::read_to_string(fx.env_file()).expect("the env file");
         contents.push_str("HOSTNAME='0.0.0.0'\n");
-        std::fs::write(fx.env_file(), contents).expect("append to the env file");
+        fs_err::write(fx.env_file(), contents).expect("append to the env file");
 
         let out = fx.path("seen");
         let record = format!("env >'{}'", out.display());
@@ -378,14 +380,14 @@ fn scripts_are_shellcheck_clean() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let scripts: Vec<PathBuf> = ["scripts", "coder-template/scripts"]
         .iter()
-        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("a scripts directory"))
+        .flat_map(|dir| fs_err::read_dir(root.join(dir)).expect("a scripts directory"))
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "sh"))
         .collect();
     assert!(scripts.len() >= 4, "{scripts:?}");
     // They run under dash and busybox: shellcheck takes the dialect from the shebang.
     for name in ["convex-entrypoint.sh", "install.sh"] {
-        let text = std::fs::read_to_string(root.join("scripts").join(name)).expect("the script");
+        let text = fs_err::read_to_string(root.join("scripts").join(name)).expect("the script");
         assert_eq!(text.lines().next(), Some("#!/bin/sh"), "{name} is POSIX sh");
     }
     let output = Command::new(crate::common::require("shellcheck"))

@@ -218,7 +218,7 @@ fn env_writes_nothing_and_shows_missing_secrets_as_null() {
         "postgres://app:****@db.internal:5432?sslmode=disable"
     );
     assert_eq!(v["DO_NOT_REQUIRE_SSL"], "1");
-    assert_eq!(std::fs::read_dir(p.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(p.path()).unwrap().count(), 0);
 
     let dotenv = p.run(&["env"], &[]).ok();
     assert!(
@@ -312,7 +312,7 @@ fn admin_key_prints_one_valid_line() {
         .ok();
     let secret = InstanceSecret::from_hex(hex).unwrap();
     assert!(validate_admin_key(out.trim_end(), &secret, "demo").is_ok());
-    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+    assert_eq!(fs_err::read_dir(empty.path()).unwrap().count(), 0);
 }
 
 #[test]

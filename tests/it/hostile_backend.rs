@@ -221,7 +221,7 @@ fn timeout_bounds_status_and_admin_key_check() {
 #[test]
 fn the_lock_wait_ends_at_the_wait_and_names_the_other_run() {
     let p = configured();
-    let held = std::fs::File::open(p.path()).unwrap();
+    let held = fs_err::File::open(p.path()).unwrap();
     held.lock().unwrap();
     let started = Instant::now();
     let run = p.run(

@@ -9,7 +9,7 @@ use crate::common::{Project, assert_no_hang};
 
 /// The names in the project directory, sorted.
 fn names(p: &Project) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(p.path())
+    let mut names: Vec<String> = fs_err::read_dir(p.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
@@ -98,8 +98,8 @@ fn bytes_that_are_not_utf8_are_exit_2_before_anything_is_written() {
         ".gitignore",
     ] {
         let p = Project::new();
-        std::fs::create_dir(p.file(".git")).unwrap();
-        std::fs::write(p.file(file), b"A=caf\xe9\n").unwrap();
+        fs_err::create_dir(p.file(".git")).unwrap();
+        fs_err::write(p.file(file), b"A=caf\xe9\n").unwrap();
         let run = p.run(&["configure"], &[]);
         assert_eq!(run.code(), 2, "{file}: {}", run.stderr());
         assert!(
@@ -134,7 +134,7 @@ fn links_to_devices_fifos_and_nowhere_are_refused_without_writing() {
         run.stderr()
     );
     assert!(
-        std::fs::metadata(&node)
+        fs_err::metadata(&node)
             .unwrap()
             .file_type()
             .is_char_device()
@@ -178,7 +178,7 @@ fn links_to_devices_fifos_and_nowhere_are_refused_without_writing() {
 fn a_link_to_a_file_outside_is_replaced_there_and_nothing_else_changes() {
     let outside = Project::new();
     outside.write("shared.env", "KEEP=1\n");
-    std::fs::set_permissions(
+    fs_err::set_permissions(
         outside.file("shared.env"),
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
@@ -196,7 +196,7 @@ fn a_link_to_a_file_outside_is_replaced_there_and_nothing_else_changes() {
         "no stray file beside the target"
     );
     assert!(
-        std::fs::symlink_metadata(p.file(".env.local"))
+        fs_err::symlink_metadata(p.file(".env.local"))
             .unwrap()
             .file_type()
             .is_symlink()

@@ -69,7 +69,7 @@ fn invalid_values_are_refused_before_anything_is_written() {
         assert_eq!(run.code(), 2, "{value}: {}", run.stderr());
         assert!(run.stderr().contains(what), "{value}: {}", run.stderr());
         assert!(
-            std::fs::read_dir(p.path()).unwrap().next().is_none(),
+            fs_err::read_dir(p.path()).unwrap().next().is_none(),
             "nothing written"
         );
     }

@@ -161,7 +161,7 @@ struct Sample {
 impl Sample {
     fn new(registry: &Registry) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(
+        fs_err::write(
             dir.path().join("package.json"),
             "{\"name\":\"sample\",\"version\":\"1.0.0\",\"private\":true}\n",
         )
@@ -326,7 +326,7 @@ fn glibc_versions(binary: &Path) -> Vec<(u32, u32, u32)> {
 fn packaged_linux_binary_needs_glibc_2_28_at_most() {
     let dir = tempfile::tempdir().expect("temp dir");
     let binary = tar_extract(&packages().platform, "package/bin/coder-convex", dir.path());
-    let mode = std::fs::metadata(&binary)
+    let mode = fs_err::metadata(&binary)
         .expect("binary")
         .permissions()
         .mode();
@@ -343,7 +343,7 @@ fn packaged_linux_binary_needs_glibc_2_28_at_most() {
     );
     eprintln!(
         "packaged binary: {} bytes, highest glibc symbol version GLIBC_{}.{}",
-        std::fs::metadata(&binary).expect("binary").len(),
+        fs_err::metadata(&binary).expect("binary").len(),
         highest.0,
         highest.1
     );
@@ -374,7 +374,7 @@ fn npm_install_runs_the_binary_through_the_launcher() {
             .join("bin/coder-convex")
             .is_file()
     );
-    let lock = std::fs::read_to_string(sample.path().join("package-lock.json")).expect("lock");
+    let lock = fs_err::read_to_string(sample.path().join("package-lock.json")).expect("lock");
     assert!(lock.contains(&format!("\"node_modules/{PLATFORM_PACKAGE}\"")));
 
     let out = sample
@@ -417,7 +417,7 @@ fn pnpm_add_installs_the_platform_package_without_running_scripts() {
 /// as the first argument says.
 fn stand_in(dir: &Path) -> PathBuf {
     let path = dir.join("stand-in");
-    std::fs::write(
+    fs_err::write(
         &path,
         "#!/bin/sh\n\
          for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n\
@@ -430,7 +430,7 @@ fn stand_in(dir: &Path) -> PathBuf {
          esac\n",
     )
     .expect("write stand-in");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     path
 }
 
@@ -471,7 +471,7 @@ fn send(pid: u32, signal: &str) {
 }
 
 fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+    fs_err::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
@@ -479,7 +479,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+    fs_err::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         !stat
             .rsplit(')')
             .next()
@@ -549,14 +549,14 @@ fn launcher_passes_argv_streams_exit_codes_and_signals() {
         .spawn()
         .expect("launcher");
     let (status, still_running) = terminate_waiting_setup(child, |_| {
-        std::fs::read_to_string(&record)
+        fs_err::read_to_string(&record)
             .ok()
             .and_then(|s| s.lines().next()?.parse().ok())
     });
     assert_eq!(status.code(), Some(42), "{status:?}");
     assert!(!still_running);
     assert_eq!(
-        std::fs::read_to_string(&record)
+        fs_err::read_to_string(&record)
             .expect("record")
             .lines()
             .nth(1),
@@ -679,7 +679,7 @@ fn install_sh_installs_from_the_npm_registry_verified_and_once() {
         .output()
         .expect("run");
     assert_eq!(String::from_utf8_lossy(&run.stdout), version_line());
-    let before = std::fs::metadata(&installed)
+    let before = fs_err::metadata(&installed)
         .expect("installed")
         .modified()
         .expect("mtime");
@@ -693,7 +693,7 @@ fn install_sh_installs_from_the_npm_registry_verified_and_once() {
             installed.display()
         )
     );
-    let after = std::fs::metadata(&installed)
+    let after = fs_err::metadata(&installed)
         .expect("installed")
         .modified()
         .expect("mtime");
@@ -719,10 +719,10 @@ fn install_sh_refuses_a_tampered_tarball() {
     // would otherwise install fine (a script that claims to be the right version).
     let registry = Registry::with_packages();
     let evil = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir_all(evil.path().join("package/bin")).expect("mkdir");
+    fs_err::create_dir_all(evil.path().join("package/bin")).expect("mkdir");
     let fake = evil.path().join("package/bin/coder-convex");
-    std::fs::write(&fake, format!("#!/bin/sh\necho 'coder-convex {VERSION}'\n")).expect("write");
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs_err::write(&fake, format!("#!/bin/sh\necho 'coder-convex {VERSION}'\n")).expect("write");
+    fs_err::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let stored = registry
         .storage
         .join(PLATFORM_PACKAGE)
@@ -749,7 +749,7 @@ fn install_sh_refuses_a_tampered_tarball() {
 
 #[test]
 fn the_version_is_the_crate_version_everywhere() {
-    let install = std::fs::read_to_string(repo_root().join("scripts/install.sh")).expect("read");
+    let install = fs_err::read_to_string(repo_root().join("scripts/install.sh")).expect("read");
     assert!(
         install
             .lines()
@@ -757,7 +757,7 @@ fn the_version_is_the_crate_version_everywhere() {
         "scripts/install.sh pins another version"
     );
     let variables = hcl::parse(
-        &std::fs::read_to_string(repo_root().join("coder-template/variables.tf")).expect("read"),
+        &fs_err::read_to_string(repo_root().join("coder-template/variables.tf")).expect("read"),
     )
     .expect("variables.tf parses");
     let default = variables

@@ -190,7 +190,7 @@ struct Cluster {
 impl Cluster {
     fn start() -> Self {
         // Debian keeps the server programs off PATH, under /usr/lib/postgresql/<version>/bin.
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
+        let bin = fs_err::read_dir("/usr/lib/postgresql")
             .into_iter()
             .flatten()
             .map(|e| e.unwrap().path().join("bin"))
@@ -198,9 +198,9 @@ impl Cluster {
             .unwrap_or_else(|| crate::common::missing("initdb"));
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::write(root.join("pw"), "superpw\n").unwrap();
+        fs_err::write(root.join("pw"), "superpw\n").unwrap();
         // A CA and a server certificate it signed (webpki refuses a CA as the end entity).
-        std::fs::write(
+        fs_err::write(
             root.join("ext"),
             "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
         )

@@ -5,7 +5,7 @@ use coder_convex::env_vars::ALL;
 use coder_convex::error::{ErrorCode, ExitStatus};
 
 fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+    fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
 }
 
 #[test]
@@ -34,7 +34,7 @@ fn every_test_prerequisite_is_in_the_readme_and_installed_by_ci() {
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
         .expect("a Tests section");
-    let ci = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
+    let ci = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/run")).unwrap();
     for (tool, package) in crate::common::PREREQUISITES {
         let row = format!("| `{tool}` | `{package}` |");
         assert!(

@@ -412,7 +412,7 @@ fn a_failing_deploy_is_exit_6_and_names_the_childs_code() {
 #[test]
 fn a_missing_convex_package_is_named_with_the_install_command() {
     let (p, secret) = configured();
-    std::fs::create_dir_all(p.file("convex")).unwrap();
+    fs_err::create_dir_all(p.file("convex")).unwrap();
     p.write("pnpm-lock.yaml", "");
     let fake = FakeBackend::start(fake_for(&secret));
     let run = run_with(&p, &["setup"], &fake, &[]);
@@ -534,7 +534,7 @@ echo "deploying slowly"
 sleep 30 &
 wait $!
 "#;
-    std::fs::write(bin.join("npx"), script).unwrap();
+    fs_err::write(bin.join("npx"), script).unwrap();
     path_with(&bin)
 }
 

@@ -339,7 +339,7 @@ fn template_scripts_are_copies_of_the_repository_scripts() {
         let original = repo_root().join("scripts").join(script);
         let copy = template_dir().join("scripts").join(script);
         let read = |path: &Path| {
-            std::fs::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            fs_err::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
         };
         assert!(
             read(&original) == read(&copy),

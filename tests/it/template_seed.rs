@@ -50,20 +50,20 @@ impl Seed {
     fn new(script: &str, restore_exit: i32, curl_exit: i32) -> Self {
         let root = tempfile::tempdir().unwrap();
         for dir in ["home", "work", "tmp", "bin", "log"] {
-            std::fs::create_dir(root.path().join(dir)).unwrap();
+            fs_err::create_dir(root.path().join(dir)).unwrap();
         }
         let log = root.path().join("log");
         let write = |name: &str, text: String| {
             use std::os::unix::fs::PermissionsExt as _;
             let path = root.path().join("bin").join(name);
-            std::fs::write(&path, text).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            fs_err::write(&path, text).unwrap();
+            fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         };
         write("coder-convex", recorder(&log, restore_exit, ""));
         let writes = if curl_exit == 0 { CURL_WRITES } else { "" };
         write("curl", recorder(&log, curl_exit, writes));
         let path = root.path().join("seed.sh");
-        std::fs::write(&path, script).unwrap();
+        fs_err::write(&path, script).unwrap();
         Self { root, script: path }
     }
 
@@ -97,7 +97,7 @@ impl Seed {
 
     /// Each call's arguments, in order.
     fn calls(&self, program: &str) -> Vec<Vec<String>> {
-        let Ok(log) = std::fs::read_to_string(self.dir("log").join(program)) else {
+        let Ok(log) = fs_err::read_to_string(self.dir("log").join(program)) else {
             return Vec::new();
         };
         let mut lines = log.lines();
@@ -120,7 +120,7 @@ impl Seed {
     /// Every file and directory named `pwned` under the temp root.
     fn pwned(&self) -> Vec<PathBuf> {
         fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
+            for entry in fs_err::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
                 if path.file_name().is_some_and(|n| n == "pwned") {
                     found.push(path.clone());
@@ -136,7 +136,7 @@ impl Seed {
     }
 
     fn tmp_is_empty(&self) -> bool {
-        std::fs::read_dir(self.dir("tmp")).unwrap().next().is_none()
+        fs_err::read_dir(self.dir("tmp")).unwrap().next().is_none()
     }
 }
 

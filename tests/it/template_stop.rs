@@ -194,7 +194,7 @@ fn the_workspace_container_gets_backup_stop_seconds_to_stop() {
 #[test]
 fn the_docker_stop_backup_is_documented_as_the_pre_upgrade_backup() {
     let t = Template::load();
-    let readme = std::fs::read_to_string(crate::templates::template_dir().join("README.md"))
+    let readme = fs_err::read_to_string(crate::templates::template_dir().join("README.md"))
         .expect("coder-template/README.md");
     for text in [&t.text, &readme] {
         for stale in ["cannot be relied on", "back up by hand", "by hand before"] {

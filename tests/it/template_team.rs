@@ -324,8 +324,8 @@ fn kubernetes_secrets_travel_in_a_secret_not_the_pod_spec() {
 #[test]
 fn kubernetes_template_scripts_are_copies_of_the_repository_scripts() {
     for script in ["convex-entrypoint.sh", "install.sh"] {
-        let original = std::fs::read(template_dir().join("../scripts").join(script)).unwrap();
-        let copy = std::fs::read(k8s_dir().join("scripts").join(script)).unwrap();
+        let original = fs_err::read(template_dir().join("../scripts").join(script)).unwrap();
+        let copy = fs_err::read(k8s_dir().join("scripts").join(script)).unwrap();
         assert!(
             original == copy,
             "coder-template/kubernetes/scripts/{script} differs; copy it over"

@@ -127,7 +127,7 @@ impl Docker {
     fn named(program: &str) -> Self {
         let bin = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/stand_in_docker.sh");
-        std::fs::copy(script, bin.path().join(program)).unwrap();
+        fs_err::copy(script, bin.path().join(program)).unwrap();
         Self {
             bin,
             state: tempfile::tempdir().unwrap(),
@@ -187,11 +187,11 @@ impl Docker {
 
     /// argv of every call, in order.
     fn calls(&self) -> Vec<Vec<String>> {
-        let count: usize = std::fs::read_to_string(self.state.path().join("count"))
+        let count: usize = fs_err::read_to_string(self.state.path().join("count"))
             .map_or(0, |c| c.trim().parse().unwrap());
         (1..=count)
             .map(|n| {
-                std::fs::read_to_string(self.state.path().join(format!("call-{n}.argv")))
+                fs_err::read_to_string(self.state.path().join(format!("call-{n}.argv")))
                     .unwrap()
                     .lines()
                     .map(str::to_owned)
@@ -202,11 +202,11 @@ impl Docker {
 
     /// The environment of call `n` (1-based), `NAME=value` lines.
     fn call_env(&self, n: usize) -> String {
-        std::fs::read_to_string(self.state.path().join(format!("call-{n}.env"))).unwrap()
+        fs_err::read_to_string(self.state.path().join(format!("call-{n}.env"))).unwrap()
     }
 
     fn events(&self) -> Vec<String> {
-        std::fs::read_to_string(self.state.path().join("events"))
+        fs_err::read_to_string(self.state.path().join("events"))
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)
@@ -216,7 +216,7 @@ impl Docker {
 
 impl Drop for Docker {
     fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.state.path().join("backend.pid"));
+        let pid = fs_err::read_to_string(self.state.path().join("backend.pid"));
         if let Ok(pid) = pid.map(|p| p.trim().parse::<i32>()).unwrap_or(Ok(0))
             && pid > 0
         {
@@ -236,7 +236,7 @@ fn free_port() -> u16 {
 
 /// The compose project name, computed here independently of the binary.
 fn project_name(p: &Project) -> String {
-    let dir = std::fs::canonicalize(p.path()).unwrap();
+    let dir = fs_err::canonicalize(p.path()).unwrap();
     let base: String = dir
         .file_name()
         .unwrap()
@@ -307,14 +307,14 @@ fn up_starts_the_containers_and_sets_up_and_a_second_up_changes_nothing() {
     );
     assert_eq!(docker.events(), ["started"]);
     // The embedded file, written to the per-project cache.
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), FILE);
-    let written_at = std::fs::metadata(&file).unwrap().modified().unwrap();
+    assert_eq!(fs_err::read_to_string(&file).unwrap(), FILE);
+    let written_at = fs_err::metadata(&file).unwrap().modified().unwrap();
 
     // Compose gets the env file's path, its hash and the ports; never a secret.
-    let env_file = std::fs::canonicalize(p.path())
+    let env_file = fs_err::canonicalize(p.path())
         .unwrap()
         .join(".env.convex.local");
-    let content = std::fs::read_to_string(&env_file).unwrap();
+    let content = fs_err::read_to_string(&env_file).unwrap();
     let up_env = docker.call_env(3);
     let [api, site, dashboard] = docker.ports;
     assert_eq!(
@@ -375,7 +375,7 @@ fn up_starts_the_containers_and_sets_up_and_a_second_up_changes_nothing() {
         doc["containers"]
     );
     assert_eq!(
-        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        fs_err::metadata(&file).unwrap().modified().unwrap(),
         written_at
     );
     assert!(
@@ -464,7 +464,7 @@ fn down_keeps_the_data_and_volumes_need_yes_without_a_terminal() {
     assert_eq!(calls[1], argv(&name, &file, &["down"]));
     assert_eq!(calls[3], argv(&name, &file, &["down", "--volumes"]));
     assert_eq!(docker.events(), ["down", "down --volumes"]);
-    let env_file = std::fs::canonicalize(p.path())
+    let env_file = fs_err::canonicalize(p.path())
         .unwrap()
         .join(".env.convex.local");
     assert_eq!(
@@ -629,7 +629,7 @@ fn up_names_the_process_that_holds_a_port() {
     let run = docker.run(&p, &["up", "--json"], &[]);
     let error = failure(&run);
     drop(listener);
-    let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let comm = fs_err::read_to_string("/proc/self/comm").unwrap();
     let who = format!("{} (pid {})", comm.trim_end(), std::process::id());
     assert_eq!(error["code"], "port_in_use");
     assert_eq!(

@@ -27,7 +27,7 @@ fn respond(mut stream: TcpStream, status: &str, extra: &str, body: &[u8]) {
 fn with_cli(version: &str) -> Project {
     let (p, _) = configured();
     p.write("package.json", r#"{"dependencies":{"convex":"*"}}"#);
-    std::fs::create_dir_all(p.file("node_modules/convex")).unwrap();
+    fs_err::create_dir_all(p.file("node_modules/convex")).unwrap();
     p.write(
         "node_modules/convex/package.json",
         &serde_json::json!({"name": "convex", "version": version}).to_string(),
@@ -247,7 +247,7 @@ fn restore_without_the_projects_jwt_key_changes_nothing() {
     let fake_a = fake_with(&secret_a, PushConfig::default());
     run_with(&a, &["setup", "--no-deploy"], &fake_a, &[]).ok();
     run_with(&a, &["--json", "backup", "--dir", dir], &fake_a, &[]).ok();
-    std::fs::remove_file(a.file("jwt_private_key.pem")).unwrap();
+    fs_err::remove_file(a.file("jwt_private_key.pem")).unwrap();
     let run = run_with(&a, &["--json", "restore", "--dir", dir], &fake_a, &[]);
     assert_eq!(run.code(), 2, "{}", run.stderr());
     let doc: Value = serde_json::from_str(&run.stdout()).unwrap();

@@ -38,7 +38,7 @@ fn seeded_registry(home: &Path) -> Registry {
             stderr_of(&out)
         );
     }
-    let mut tarballs: Vec<_> = std::fs::read_dir(packs.path())
+    let mut tarballs: Vec<_> = fs_err::read_dir(packs.path())
         .expect("read packs")
         .map(|e| e.expect("entry").path())
         .collect();
@@ -58,7 +58,7 @@ fn seeded_registry(home: &Path) -> Registry {
 /// other 25 are linked to an empty folder instead: resolved locally, never fetched, never
 /// run (their `os`/`cpu` do not match this machine).
 fn package_json() -> String {
-    let esbuild = std::fs::read_to_string(node_peers().join("node_modules/esbuild/package.json"))
+    let esbuild = fs_err::read_to_string(node_peers().join("node_modules/esbuild/package.json"))
         .expect("read esbuild's package.json");
     let esbuild: serde_json::Value = serde_json::from_str(&esbuild).expect("JSON");
     let platforms = esbuild["optionalDependencies"]
@@ -87,7 +87,7 @@ fn yarn_pnp_setup_deploys_through_yarn_convex_with_the_real_cli() {
     let registry = seeded_registry(home.path());
 
     p.write("package.json", &package_json());
-    std::fs::create_dir_all(p.file("absent-platform")).unwrap();
+    fs_err::create_dir_all(p.file("absent-platform")).unwrap();
     p.write(
         ".yarnrc.yml",
         &format!(
@@ -100,7 +100,7 @@ fn yarn_pnp_setup_deploys_through_yarn_convex_with_the_real_cli() {
             port = registry.port
         ),
     );
-    std::fs::create_dir_all(p.file("convex")).unwrap();
+    fs_err::create_dir_all(p.file("convex")).unwrap();
     p.write(
         "convex/messages.ts",
         "import { query } from \"./_generated/server\";\nexport const list = query({ args: {}, handler: async () => \"hello\" });\n",

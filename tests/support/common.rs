@@ -52,15 +52,15 @@ impl Project {
     }
 
     pub fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.file(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+        fs_err::read_to_string(self.file(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
     pub fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.file(name), text).expect("write");
+        fs_err::write(self.file(name), text).expect("write");
     }
 
     pub fn mode(&self, name: &str) -> u32 {
-        std::fs::metadata(self.file(name))
+        fs_err::metadata(self.file(name))
             .expect("metadata")
             .permissions()
             .mode()
@@ -192,7 +192,7 @@ pub fn node_peers() -> PathBuf {
 /// Whether every package `package.json` in `dir` lists is in its `node_modules` (a lock
 /// file that gained a package since the last `npm ci` needs another).
 fn all_installed(dir: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+    let Ok(text) = fs_err::read_to_string(dir.join("package.json")) else {
         return false;
     };
     let pkg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -301,7 +301,7 @@ pub fn require(tool: &str) -> PathBuf {
     std::env::split_paths(&path)
         .map(|dir| dir.join(tool))
         .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            fs_err::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
         .unwrap_or_else(|| missing(tool))
 }

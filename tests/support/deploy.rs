@@ -16,14 +16,14 @@ pub(crate) fn convex_project(functions: &str) -> (Project, InstanceSecret) {
     let (p, secret) = configured();
     let peers = node_peers();
     p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);
-    std::fs::create_dir_all(p.file("node_modules/.bin")).unwrap();
+    fs_err::create_dir_all(p.file("node_modules/.bin")).unwrap();
     symlink(
         peers.join("node_modules/convex"),
         p.file("node_modules/convex"),
     )
     .unwrap();
     symlink("../convex/bin/main.js", p.file("node_modules/.bin/convex")).unwrap();
-    std::fs::create_dir_all(p.file(functions)).unwrap();
+    fs_err::create_dir_all(p.file(functions)).unwrap();
     p.write(
         &format!("{functions}/messages.ts"),
         "import { query } from \"./_generated/server\";\nexport const list = query({ args: {}, handler: async () => \"hello\" });\n",

@@ -77,8 +77,8 @@ pub(crate) fn doctor_check(
 /// A project with `convex/`, an installed `convex` package and a fake package-manager
 /// launcher on PATH that records its argv and environment and exits with `$FAKE_EXIT`.
 pub(crate) fn deployable(p: &Project, lock_file: Option<&str>) -> PathBuf {
-    std::fs::create_dir_all(p.file("convex")).unwrap();
-    std::fs::create_dir_all(p.file("node_modules/convex")).unwrap();
+    fs_err::create_dir_all(p.file("convex")).unwrap();
+    fs_err::create_dir_all(p.file("node_modules/convex")).unwrap();
     p.write(
         "node_modules/convex/package.json",
         r#"{"name":"convex","version":"1.48.0"}"#,
@@ -87,7 +87,7 @@ pub(crate) fn deployable(p: &Project, lock_file: Option<&str>) -> PathBuf {
         p.write(lock, "");
     }
     let bin = p.file("fakebin");
-    std::fs::create_dir_all(&bin).unwrap();
+    fs_err::create_dir_all(&bin).unwrap();
     let script = r#"#!/bin/sh
 printf '%s\n' "$0" "$@" > "$PWD/argv.txt"
 env > "$PWD/child-env.txt"
@@ -97,8 +97,8 @@ exit "${FAKE_EXIT:-0}"
 "#;
     for name in ["npx", "pnpm", "yarn", "bunx"] {
         let path = bin.join(name);
-        std::fs::write(&path, script).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        fs_err::write(&path, script).unwrap();
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     bin
 }

@@ -67,7 +67,7 @@ impl Registry {
         let dir = tempfile::tempdir().expect("temp dir");
         let storage = dir.path().join("storage");
         let config = dir.path().join("config.yaml");
-        std::fs::write(
+        fs_err::write(
             &config,
             format!(
                 "storage: {storage}\n\

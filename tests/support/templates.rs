@@ -31,7 +31,7 @@ impl Template {
 
     /// The template in `dir` (the Docker one, or `kubernetes/`).
     pub(crate) fn load_dir(dir: &Path) -> Self {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        let mut files: Vec<PathBuf> = fs_err::read_dir(dir)
             .expect("coder-template/ exists")
             .map(|entry| entry.expect("readable directory entry").path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "tf"))
@@ -44,7 +44,7 @@ impl Template {
         let mut blocks = Vec::new();
         let mut text = String::new();
         for file in files {
-            let source = std::fs::read_to_string(&file).expect("readable .tf file");
+            let source = fs_err::read_to_string(&file).expect("readable .tf file");
             let body: Body = hcl::parse(&source)
                 .unwrap_or_else(|err| panic!("{} does not parse: {err}", file.display()));
             blocks.extend(body.into_blocks());
