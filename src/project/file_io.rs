@@ -164,12 +164,7 @@ pub(crate) fn write_if_changed(
         .prefix(TEMP_PREFIX)
         .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
-        .map_err(|e| {
-            Error::runtime_from(
-                format!("cannot create a temporary file in {}", dir.display()),
-                e,
-            )
-        })?;
+        .map_err(|e| not_writable(dir, &dest, e))?;
     // The umask may have narrowed the mode at creation; set it exactly.
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
@@ -230,6 +225,35 @@ pub(crate) fn remove_stale_temp_files(dir: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(removed)
+}
+
+/// Why a file could not be written in `dir`: the directory is named, not the temporary
+/// file the write starts with.
+fn not_writable(dir: &Path, dest: &Path, e: std::io::Error) -> Error {
+    let file = dest
+        .file_name()
+        .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    let (message, hint) = match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => (
+            format!(
+                "the directory {} is not writable: cannot write {file}",
+                dir.display()
+            ),
+            "run coder-convex as the user who owns the project directory, or make it writable (`ls -ld` shows its owner and mode); --project-dir picks another directory",
+        ),
+        _ => (
+            format!("cannot write {file} in {}", dir.display()),
+            "check that the directory exists and has free space",
+        ),
+    };
+    Error::Runtime {
+        message,
+        source: Some(Box::new(std::io::Error::new(
+            e.kind(),
+            e.kind().to_string(),
+        ))),
+        hint: Some(hint.to_owned()),
+    }
 }
 
 #[cfg(test)]

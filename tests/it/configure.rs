@@ -413,3 +413,52 @@ fn output_never_contains_secrets() {
         "postgres://app:****@db.example.com?sslmode=require"
     );
 }
+
+/// A project directory the user cannot write to is named, with what to do; nothing is
+/// written. Run as `nobody`: root writes anywhere.
+#[test]
+fn a_read_only_project_directory_is_named_with_a_hint() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("project");
+    fs_err::create_dir(&dir).unwrap();
+    // A copy `nobody` can run wherever the checkout lives.
+    let bin = root.path().join("coder-convex");
+    fs_err::copy(env!("CARGO_BIN_EXE_coder-convex"), &bin).unwrap();
+    for (path, mode) in [
+        (root.path(), 0o755),
+        (dir.as_path(), 0o555),
+        (bin.as_path(), 0o755),
+    ] {
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let out = std::process::Command::new(crate::common::require("runuser"))
+        .args(["-u", "nobody", "--"])
+        .arg(&bin)
+        .arg("configure")
+        .arg("--project-dir")
+        .arg(&dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.lines().next().unwrap_or_default(),
+        format!(
+            "error: the directory {} is not writable: cannot write jwt_private_key.pem",
+            dir.display()
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: run coder-convex as the user who owns the project directory"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(".coder-convex-"),
+        "names no temporary file: {stderr}"
+    );
+    assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
+}
