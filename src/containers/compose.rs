@@ -202,7 +202,10 @@ pub(crate) fn parse_ps(text: &str) -> Option<Vec<Container>> {
 
 /// Whether `compose version --short` is new enough; `Err` names what was found.
 pub(crate) fn check_compose_version(text: &str) -> std::result::Result<(), String> {
-    let found = text.trim().trim_start_matches('v');
+    let Some(found) = compose_version(text) else {
+        let shown = text.trim().lines().next().unwrap_or_default();
+        return Err(format!("cannot read the Compose version from {shown:?}"));
+    };
     let mut parts = found.split(['.', '-', '+']).map(|p| p.parse::<u64>());
     match (parts.next(), parts.next()) {
         (Some(Ok(major)), Some(Ok(minor))) if (major, minor) >= MIN_COMPOSE => Ok(()),
@@ -212,6 +215,22 @@ pub(crate) fn check_compose_version(text: &str) -> std::result::Result<(), Strin
         )),
         _ => Err(format!("cannot read the Compose version from {found:?}")),
     }
+}
+
+/// The version in `compose version`'s answer, short (`2.29.1`) or long (`Docker Compose
+/// version v2.29.1`, `docker-compose version 1.29.2, build 5becea4c`, podman's several lines):
+/// the first version-shaped word of the first line that names Compose, else of any line.
+fn compose_version(text: &str) -> Option<&str> {
+    fn version_in(line: &str) -> Option<&str> {
+        line.split([' ', '\t', ',', ':'])
+            .map(|word| word.strip_prefix('v').unwrap_or(word))
+            .find(|word| word.starts_with(|c: char| c.is_ascii_digit()) && word.contains('.'))
+    }
+    let lines = || text.lines().map(str::trim);
+    lines()
+        .filter(|l| l.to_ascii_lowercase().contains("compose"))
+        .chain(lines())
+        .find_map(version_in)
 }
 
 /// What a failed compose run means, from its output.

@@ -143,6 +143,27 @@ fn compose_versions() {
     assert_eq!(check_compose_version("2.29.1\n"), Ok(()));
     assert_eq!(check_compose_version("v2.24.0-desktop.1"), Ok(()));
     assert_eq!(check_compose_version("3.0.0"), Ok(()));
+    // The long forms: `docker compose version`, v1's, and podman's several lines.
+    assert_eq!(
+        check_compose_version("Docker Compose version v2.29.1\n"),
+        Ok(())
+    );
+    assert_eq!(
+        check_compose_version("docker-compose version 1.29.2, build 5becea4c"),
+        Err("Compose 1.29.2 is too old (the compose file needs 2.24 or newer)".to_owned())
+    );
+    assert_eq!(
+        check_compose_version(
+            "podman version 4.9.3\npodman-compose version 1.0.6\nusing podman version: 4.9.3\n"
+        ),
+        Err("Compose 1.0.6 is too old (the compose file needs 2.24 or newer)".to_owned())
+    );
+    assert_eq!(
+        check_compose_version(
+            ">>>> Executing external compose provider\nDocker Compose version v2.31.0"
+        ),
+        Ok(())
+    );
     assert_eq!(
         check_compose_version("2.20.2"),
         Err("Compose 2.20.2 is too old (the compose file needs 2.24 or newer)".to_owned())
