@@ -5,6 +5,8 @@
 //! when the leader exits stopped the same way (`npx` runs `sh` runs `node`: signalling the
 //! leader alone orphans the rest). The Convex CLI and Docker Compose run through here; only
 //! the CLI's leftovers are stopped.
+//!
+//! I/O: child processes and their output.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

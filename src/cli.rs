@@ -2,6 +2,8 @@
 //! (each command's own flags live in its file under `commands/`). Flags that have an
 //! environment equivalent carry `env = …` so `--help` shows it; precedence is flag >
 //! environment > project file > default.
+//!
+//! Pure (clap reads the variables behind flags).
 
 use std::ffi::OsString;
 use std::path::PathBuf;

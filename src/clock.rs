@@ -1,5 +1,7 @@
 //! The wall clock, in one place: admin keys carry their issue time, deploy records and JWT-key
 //! backups carry a timestamp, `status` shows ages.
+//!
+//! I/O: reads the system clock.
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub(crate) fn unix_now() -> u64 {

@@ -2,6 +2,8 @@
 //! (`status`, `doctor`, `admin-key --check`) starts when the command starts and bounds the
 //! project lock wait, every backend request and every retry: a request may take the smaller
 //! of its own cap and what is left, and no retry starts after the deadline.
+//!
+//! Pure but for reading the monotonic clock.
 
 use std::time::{Duration, Instant};
 

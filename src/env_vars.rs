@@ -2,6 +2,8 @@
 //!
 //! The README's variable table is checked against [`ALL`] by a test, so adding a name here
 //! without documenting it fails the build.
+//!
+//! Pure.
 
 pub struct EnvVar {
     pub name: &'static str,

@@ -4,6 +4,8 @@
 //! Nothing here touches the process environment: `main` takes one snapshot and hands it in.
 //! clap reads the variables behind flags (`env = …`; it has no injectable source) from the
 //! same, never-mutated process environment.
+//!
+//! Pure but for the current directory and checking the project directory exists.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

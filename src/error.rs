@@ -4,6 +4,8 @@
 //! (`#[source]`), a hint, and a stable snake_case [`ErrorCode`] for `--json` that decides its
 //! [`ExitStatus`]. Both tables are enums here, iterated by the README tests;
 //! [`ExitStatus::code`] is the only place that turns an outcome into a process exit code.
+//!
+//! Pure.
 
 use std::path::PathBuf;
 

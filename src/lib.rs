@@ -4,6 +4,8 @@
 //! environment and deploys.
 //!
 //! `ARCHITECTURE.md` maps the modules; [`run`] dispatches one parsed command line.
+//!
+//! I/O: through the commands; sets up logging.
 
 // The library's public surface is what the binary, the tests and the stand-in backend use.
 // The root holds the entry points and what every room uses; each folder is one concern

@@ -1,3 +1,7 @@
+//! The binary: take one snapshot of the environment, parse, run, exit with the status.
+//!
+//! I/O: the process environment and arguments.
+
 use std::ffi::OsString;
 use std::process::ExitCode;
 

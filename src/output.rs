@@ -2,6 +2,8 @@
 //!
 //! With `--json` every run prints exactly one JSON document on stdout: the command's report
 //! with `ok` and `exit_code`, plus `error` when it failed (see [`Output::document`]).
+//!
+//! I/O: stdout and stderr (and the terminal prompt).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 

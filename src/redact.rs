@@ -1,5 +1,7 @@
 //! Masking secrets out of inputs before any text is formed from them, whatever their shape:
 //! a URL, a malformed URL, or `user:password@host` with no scheme at all.
+//!
+//! Pure.
 
 /// Replace the password in anything shaped like `[scheme://]user:password@host…` with
 /// `****`. The password runs from the first `:` of the user info to the **last** `@`, so a

@@ -1,5 +1,7 @@
 //! One HTTP call's failure modes and the bounded body read. A body is read chunk by chunk
 //! and never past its limit, so a backend that streams a gigabyte costs at most the limit.
+//!
+//! I/O: reads response bodies (network).
 
 use std::time::Duration;
 

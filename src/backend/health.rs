@@ -1,4 +1,6 @@
 //! Waiting for the backend's health (`GET /version`), polled fast at first, then slower.
+//!
+//! I/O: polls the backend over the network.
 
 use std::time::{Duration, Instant};
 

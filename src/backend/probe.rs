@@ -2,6 +2,8 @@
 //! and `doctor` (quick: every finding is reported). Each step returns a typed finding; the
 //! commands decide how to show it. Comparisons (instance, canonical URLs, auth issuer) live
 //! here once.
+//!
+//! I/O: network requests to the backend and the public URLs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

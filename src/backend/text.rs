@@ -1,6 +1,8 @@
 //! Text that came from the backend (a version, an instance name, an error body, a URL it
 //! reports) is shown to people only through [`sanitize`]: a hostile or broken backend must not
 //! reach the terminal with escape sequences, nor turn a 50 MB body into a 50 MB message.
+//!
+//! Pure.
 
 /// The longest backend text we show, in characters.
 pub(crate) const MAX_CHARS: usize = 200;

@@ -9,6 +9,8 @@
 //! A backup is written in a `.partial-*` directory beside them and renamed into place only
 //! when both files are complete; whatever a killed run leaves is a `.partial-*` directory,
 //! which listing ignores and the next backup removes.
+//!
+//! I/O: files in the backup store, outside the project.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};

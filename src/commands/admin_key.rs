@@ -1,5 +1,7 @@
 //! `coder-convex admin-key`: print the admin key (one line on stdout), mint the legacy
 //! format or a read-only key, or ask the backend whether it accepts the key.
+//!
+//! I/O: project files, the backend (with `--check`), stdout.
 
 use serde::Serialize;
 

@@ -2,6 +2,8 @@
 //! (`convex export --path …`, file storage included unless `--no-file-storage`) beside a
 //! manifest (instance, versions, time, the deployment's variables), written atomically into
 //! the backup store (`backups.rs`); `--keep N` prunes, `--list` lists.
+//!
+//! I/O: the backend, the Convex CLI, the backup store.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! `coder-convex configure`: steps 1–4 — derive, resolve the secrets, write the project
 //! files — under the project lock. No backend needed. `setup` starts with the same steps.
+//!
+//! I/O: project files.
 
 use serde::Serialize;
 

@@ -1,5 +1,7 @@
 //! What every command shares: the context it runs in, the outcome it returns, and the steps
 //! several commands start with (lock, load and derive, the secrets a backend command needs).
+//!
+//! I/O: the project lock, project files, the Coder agent manifest.
 
 use std::ffi::OsString;
 use std::future::Future;

@@ -2,6 +2,8 @@
 //! databases coder-convex created (those with a workspace marker) and the workspace of each,
 //! so the databases of deleted workspaces can be found; `drop` removes one, only with `--yes`
 //! and only a database with a marker.
+//!
+//! I/O: the shared Postgres server.
 
 use std::path::Path;
 

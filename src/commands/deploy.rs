@@ -1,5 +1,7 @@
 //! `coder-convex deploy`: steps 5–6 and 8 — wait, verify, run the project's `convex deploy`
 //! (always: the skip-when-unchanged rule is `setup`'s), with extra CLI arguments after `--`.
+//!
+//! I/O: the backend, the Convex CLI.
 
 use std::time::Duration;
 

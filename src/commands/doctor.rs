@@ -1,5 +1,7 @@
 //! `coder-convex doctor [--fix]`: run every check, print the table (or `--json`), fail when a
 //! check fails (a skipped check is not a failure).
+//!
+//! I/O: through the checks in `doctor/`.
 
 use serde::Serialize;
 

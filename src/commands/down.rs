@@ -1,6 +1,8 @@
 //! `coder-convex down [--volumes]`: stop the Convex containers `up` started. The data volume
 //! stays unless `--volumes`, which deletes every table and file and therefore needs `--yes`
 //! (or a "y" on a terminal; without a terminal nobody is asked).
+//!
+//! I/O: the container engine.
 
 use serde::Serialize;
 

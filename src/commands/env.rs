@@ -1,5 +1,7 @@
 //! `coder-convex env`: the derived configuration as dotenv, shell or JSON; writes nothing,
 //! masks secrets unless `--reveal`, and shows a secret that does not exist yet as missing.
+//!
+//! I/O: reads project files; writes nothing.
 
 use serde_json::Value;
 

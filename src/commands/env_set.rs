@@ -1,5 +1,7 @@
 //! `coder-convex env-set`: steps 5–7 — wait, verify, push the deployment environment
 //! (only what changed, in one call).
+//!
+//! I/O: the backend.
 
 use serde::Serialize;
 

@@ -1,5 +1,7 @@
 //! `coder-convex logs [-f] [backend|dashboard]`: the logs of the Convex containers `up`
 //! started, through `compose logs`.
+//!
+//! I/O: the container engine.
 
 use crate::cli::ComposeArgs;
 use crate::containers::compose::Service;

@@ -1,6 +1,8 @@
 //! One file per command: its clap arguments, its run, its report. A command is registered by
 //! one variant of [`Command`]; the dispatch to its [`Execute`] impl is derived. Shared
 //! context and steps live in [`context`] and [`steps`]; nothing here imports the dispatcher.
+//!
+//! Pure: the registry of commands.
 
 use clap::Subcommand;
 use enum_dispatch::enum_dispatch;

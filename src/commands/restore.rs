@@ -5,6 +5,8 @@
 //! backup by default; another instance's or deployment's only with `--force`; asks first
 //! unless `--yes`, and without a terminal to ask, refuses instead of hanging. Imports under
 //! the project lock.
+//!
+//! I/O: the backend, the Convex CLI, the backup store.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

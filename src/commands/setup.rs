@@ -1,6 +1,8 @@
 //! `coder-convex setup`: the whole pipeline under the project lock (a second run waits, then
 //! finds nothing to do): configure (1–4), the database preflight, wait and verify (5–6),
 //! push the environment (7), deploy (8), verify auth (9), report (10).
+//!
+//! I/O: project files, the database, the backend, the Convex CLI.
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //! deploy. A quick look that never writes: every backend call has [`probe::QUICK_TIMEOUT`],
 //! the whole command `--timeout`. `--metadata <item>` prints one short line of the same
 //! report for Coder's agent metadata.
+//!
+//! I/O: reads project files; the backend, the container engine.
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! The pipeline steps against a running backend, in the strict form `setup`, `env-set` and
 //! `deploy` use: wait (step 5), verify identity (6), push the environment (7), deploy (8).
 //! A failure here stops the command with the error that says why.
+//!
+//! I/O: the backend, the Convex CLI.
 
 use std::collections::BTreeMap;
 use std::path::Path;

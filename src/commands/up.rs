@@ -2,6 +2,8 @@
 //! backend and dashboard with Docker Compose from the compose file built into the binary,
 //! between `setup`'s configure step and its wait, then `setup` finishes the job. In Coder the
 //! template owns the containers: `up` says so and runs `setup` only.
+//!
+//! I/O: the container engine, then what `setup` does.
 
 use std::path::Path;
 

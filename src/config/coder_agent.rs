@@ -1,5 +1,7 @@
 //! The Coder agent's debug manifest (`GET http://$CODER_AGENT_DEBUG_ADDRESS/debug/manifest`):
 //! the app subdomains and the port-proxy template when `VSCODE_PROXY_URI` is not usable.
+//!
+//! I/O: one bounded request to the agent on loopback.
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! Step 3: the instance secret and the admin key — from the environment, the project files,
 //! or freshly made.
+//!
+//! Pure but for the OS random source (a new secret or key).
 
 use crate::config::auth_libs;
 use crate::config::derive::ProjectState;

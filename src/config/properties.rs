@@ -7,6 +7,8 @@
 //! message contains the password of the input it came from. Every case asserts: an input
 //! that is refused is refused for its reason (an unclosed quote, a URL that is not a clean
 //! origin), with the invalid-input exit code.
+//!
+//! Tests only (pure but for one temp file per case).
 
 use std::path::Path;
 

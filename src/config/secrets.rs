@@ -1,6 +1,8 @@
 //! Instance secret, admin keys (current and legacy formats) and the Convex Auth RSA key:
 //! README "Files written in the project directory"; minting is local, so no
 //! `docker exec … generate_admin_key.sh`.
+//!
+//! Pure but for the OS random source.
 
 use aes_gcm_siv::Aes128GcmSiv;
 use aes_gcm_siv::aead::{Aead as _, KeyInit as _, Payload};

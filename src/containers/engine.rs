@@ -4,6 +4,8 @@
 //! Compose gets the project name and the file on its command line and everything else by
 //! environment ([`compose::variables`]). No secret is in either: the backend reads them from
 //! `.env.convex.local` itself, through `env_file`.
+//!
+//! I/O: child processes, the compose file in the cache directory.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! Whether a loopback port is free before `up` publishes it, and which process holds it
 //! (Linux: the listening socket's inode in `/proc/net/tcp{,6}`, then the process with that
 //! socket among its `/proc/<pid>/fd`; only our own processes are visible unless root).
+//!
+//! I/O: binds loopback ports, reads `/proc`.
 
 use std::net::{Ipv4Addr, TcpListener};
 

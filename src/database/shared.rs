@@ -1,6 +1,8 @@
 //! The shared Postgres server's view for its admin (`coder-convex db`): the databases
 //! coder-convex created there (those with a workspace marker) and dropping one of them.
 //! Creating and marking a workspace's database is the preflight's job (`postgres`).
+//!
+//! I/O: the shared Postgres server.
 
 use serde::Serialize;
 

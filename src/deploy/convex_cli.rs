@@ -16,6 +16,8 @@
 //!   group when the leader exits is stopped the same way.
 //! - **Output** is streamed line by line (the Coder startup log shows it live) and the tail is
 //!   kept for the error message.
+//!
+//! I/O: child processes.
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;

@@ -5,6 +5,8 @@
 //! local digest is the same *and* the backend still reports the same deployed code: a backend
 //! whose data was wiped, or that received code from elsewhere, answers differently and is
 //! deployed to. Anything that cannot be read means "deploy".
+//!
+//! I/O: reads the project's files.
 
 use std::path::Path;
 

@@ -4,6 +4,8 @@
 //! (`node_modules` or Yarn Plug'n'Play), where the functions live (`convex.json`), which extra
 //! arguments are allowed, and the record of the last deploy. The child process itself — its
 //! environment, process group, signals, timeout — is [`crate::deploy::convex_cli`]'s.
+//!
+//! I/O: reads `package.json`, `convex.json`, the lock files; writes the deploy record.
 
 pub(crate) mod convex_cli;
 pub(crate) mod digest;

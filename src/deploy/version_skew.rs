@@ -6,6 +6,8 @@
 //! `/version` when that names one (`precompiled-2026-01-28-e0de21f`, upstream's release
 //! names; the templates and `up` set it for the image they pin). A backend that reports
 //! `unknown` is asked whether it serves the endpoint of the first break.
+//!
+//! I/O: reads the installed `convex` package; one keyless request to the backend.
 
 use std::path::Path;
 

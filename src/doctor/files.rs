@@ -1,6 +1,8 @@
 //! The doctor's offline checks: the project files, their modes and consistency, the inputs
 //! and the derived URLs. None of them needs the backend, so a down backend cannot hide a bad
 //! file.
+//!
+//! I/O: reads project files; `--fix` sets their modes.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

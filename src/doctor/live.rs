@@ -1,5 +1,7 @@
 //! The doctor's live checks: the database, the backend's ports, then the shared backend
 //! probe ([`probe::quick`]) turned into checks, auth discovery and the public URLs.
+//!
+//! I/O: the database, the backend, the public URLs.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! `coder-convex doctor`'s checks: every check with a status, a detail line and a hint.
 //! Offline checks ([`files`]) come first; the live ones ([`live`]) share the backend probe
 //! with `status`.
+//!
+//! I/O: through its checks.
 
 mod check;
 mod files;

@@ -1,5 +1,7 @@
 //! The doctor's "convex CLI" check: the project's `convex` package against the backend's
 //! version ([`version_skew`]).
+//!
+//! I/O: through `version_skew`.
 
 use std::path::Path;
 

@@ -2,6 +2,8 @@
 //! regular files (or symlinks to regular files) are touched, reads are size-capped and must
 //! be UTF-8, writes are atomic (a temporary file beside the target, then a rename) with the
 //! mode set at creation, and a symlink's target is replaced without touching anything else.
+//!
+//! I/O: project files.
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};

@@ -1,5 +1,7 @@
 //! Step 4: the project files (README "Files written in the project directory") from the
 //! derived configuration — planned and validated in full, then written.
+//!
+//! I/O: writes the project files through `file_io`.
 
 use std::path::{Path, PathBuf};
 

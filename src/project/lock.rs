@@ -1,5 +1,7 @@
 //! The project lock: a startup script and a manual run in the same project cannot
 //! interleave their writes. Waiting for it counts against the command's deadline.
+//!
+//! I/O: the lock file, `/proc/locks`.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;

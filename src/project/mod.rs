@@ -1,4 +1,6 @@
 //! The project directory: which files we own, the frontend framework, git ignores.
+//!
+//! I/O: reads `package.json`; writes `.gitignore`.
 
 pub(crate) mod dotenv;
 pub(crate) mod file_io;

@@ -1,5 +1,6 @@
 //! The shape of `src/` that ARCHITECTURE.md promises: no import circle between files, no
-//! file over 500 lines, and printing only in `output.rs` (the lints enforce the last).
+//! file over 500 lines, a root of at most 12 files, every file named in ARCHITECTURE.md and
+//! saying whether it is pure, and printing only in `output.rs` (the lints enforce the last).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -167,4 +168,57 @@ fn no_source_file_is_over_500_lines() {
         })
         .collect();
     assert!(long.is_empty(), "split these files: {long:?}");
+}
+
+/// Every source file, as ARCHITECTURE.md names it (`src/…`).
+fn source_files() -> Vec<String> {
+    let mut all = Vec::new();
+    files(&src(), &mut all);
+    let mut names: Vec<String> = all.iter().map(|f| format!("src/{}", f.display())).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn architecture_md_names_every_source_file() {
+    let map = fs_err::read_to_string(src().join("../ARCHITECTURE.md")).unwrap();
+    let missing: Vec<String> = source_files()
+        .into_iter()
+        .filter(|f| !map.contains(&format!("`{f}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md does not name {missing:?}"
+    );
+}
+
+#[test]
+fn the_root_holds_the_entry_points_and_what_everything_uses() {
+    let root: Vec<String> = source_files()
+        .into_iter()
+        .filter(|f| f.matches('/').count() == 1)
+        .collect();
+    assert!(root.len() <= 12, "{} files in src/: {root:?}", root.len());
+    assert!(root.contains(&"src/main.rs".to_owned()), "{root:?}");
+}
+
+#[test]
+fn every_module_says_whether_it_is_pure() {
+    let unsaid: Vec<String> = source_files()
+        .into_iter()
+        .filter(|f| !f.ends_with("/tests.rs"))
+        .filter(|f| {
+            let text = fs_err::read_to_string(src().join(f.trim_start_matches("src/"))).unwrap();
+            let doc: String = text
+                .lines()
+                .take_while(|l| l.starts_with("//!"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            !(doc.contains("Pure") || doc.contains("pure") || doc.contains("I/O"))
+        })
+        .collect();
+    assert!(
+        unsaid.is_empty(),
+        "these modules' `//!` docs do not say pure or I/O: {unsaid:?}"
+    );
 }

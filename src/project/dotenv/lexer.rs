@@ -1,6 +1,8 @@
 //! Split an env file into entries, keeping every byte: an assignment whose quoted value
 //! spans several lines is one entry, and each entry keeps its own line ending (`\n` or
 //! `\r\n`). Joining the entries' text gives back the file exactly.
+//!
+//! Pure.
 
 /// One entry of an env file.
 #[derive(Debug, Clone, PartialEq, Eq)]
