@@ -13,14 +13,13 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-const POLL_SECONDS: &str = "0.05";
-const POLL: Duration = Duration::from_millis(50);
+pub(crate) const POLL_SECONDS: &str = "0.05";
 const DEADLINE: Duration = Duration::from_secs(10);
 
-const SECRET: &str = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974";
-const NEW_SECRET: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+pub(crate) const SECRET: &str = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974";
+pub(crate) const NEW_SECRET: &str = "0000000000000000000000000000000000000000000000000000000000000001";
 /// Quotes and `$` in a value: the file must be read by sh without interpolation.
-const DB_URL: &str = "postgres://convex:p%40ss$word@127.0.0.1:5432?sslmode=disable";
+pub(crate) const DB_URL: &str = "postgres://convex:p%40ss$word@127.0.0.1:5432?sslmode=disable";
 
 /// Stand-in for `./run_backend.sh`: records the environment it was given, then runs until
 /// SIGTERM, which it records too (or until its parent is gone, should a test fail).
@@ -35,7 +34,7 @@ while kill -0 "$PPID" 2>/dev/null; do sleep 0.05; done
 /// shell starts with SIGINT ignored, and sh may not trap a signal ignored on entry), while a
 /// program installing its own handler can, as the backend (tokio `ctrl_c`) and Node do.
 /// Records its environment, then the first stop signal it gets, and exits 0.
-const SIGNAL_STAND_IN: &str = r#"
+pub(crate) const SIGNAL_STAND_IN: &str = r#"
 my $out = shift;
 for my $sig (qw(INT TERM)) {
     $SIG{$sig} = sub {
@@ -57,27 +56,27 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/convex-entrypoint.sh")
 }
 
-struct Fixture {
-    dir: TempDir,
+pub(crate) struct Fixture {
+    pub(crate) dir: TempDir,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         std::fs::write(dir.path().join("backend.sh"), STAND_IN).expect("write the stand-in");
         Self { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn env_file(&self) -> PathBuf {
+    pub(crate) fn env_file(&self) -> PathBuf {
         self.path(".env.convex.local")
     }
 
     /// Written like coder-convex does: a temp file renamed over the old one.
-    fn write_env(&self, secret: &str) {
+    pub(crate) fn write_env(&self, secret: &str) {
         let contents = format!(
             "# Managed by coder-convex.\n\
              INSTANCE_NAME='convex-self-hosted'\n\
@@ -93,7 +92,7 @@ impl Fixture {
     }
 
     /// Start the entrypoint with a clean environment; its output goes to `log`.
-    fn spawn(&self, shell: &[&str], extra_env: &[(&str, &str)], command: &[&str]) -> Child {
+    pub(crate) fn spawn(&self, shell: &[&str], extra_env: &[(&str, &str)], command: &[&str]) -> Child {
         let log = File::create(self.path("log")).expect("create the log");
         let mut cmd = Command::new(crate::common::require(shell[0]));
         cmd.args(&shell[1..])
@@ -105,6 +104,8 @@ impl Fixture {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("CONVEX_ENTRYPOINT_POLL_SECONDS", POLL_SECONDS)
             .env("CONVEX_ENTRYPOINT_GRACE_SECONDS", "5")
+            // A "still waiting" line on every poll: the tests wait for those lines.
+            .env("CONVEX_ENTRYPOINT_WAIT_LOG_SECONDS", "0")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log handle"))
             .stderr(log);
@@ -114,14 +115,14 @@ impl Fixture {
         cmd.spawn().expect("start the entrypoint")
     }
 
-    fn spawn_stand_in(&self, shell: &[&str]) -> Child {
+    pub(crate) fn spawn_stand_in(&self, shell: &[&str]) -> Child {
         let stand_in = self.path("backend.sh");
         let out = self.dir.path().to_str().expect("a UTF-8 temp path");
         self.spawn(shell, &[], &["sh", stand_in.to_str().expect("UTF-8"), out])
     }
 
     /// The SIGINT-catching stand-in under perl, with the given stop signal setting.
-    fn spawn_signal_stand_in(&self, shell: &[&str], stop_signal: &str) -> Child {
+    pub(crate) fn spawn_signal_stand_in(&self, shell: &[&str], stop_signal: &str) -> Child {
         crate::common::require("perl");
         let stand_in = self.path("backend.pl");
         std::fs::write(&stand_in, SIGNAL_STAND_IN).expect("write the stand-in");
@@ -134,16 +135,16 @@ impl Fixture {
     }
 
     /// The signals the stand-in recorded, one per line.
-    fn stopped_by(&self) -> String {
+    pub(crate) fn stopped_by(&self) -> String {
         std::fs::read_to_string(self.path("stopped")).unwrap_or_default()
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.path("log")).unwrap_or_default()
     }
 
     /// What the stand-in saw, as a map.
-    fn seen(&self) -> BTreeMap<String, String> {
+    pub(crate) fn seen(&self) -> BTreeMap<String, String> {
         std::fs::read_to_string(self.path("seen"))
             .expect("the stand-in recorded its environment")
             .lines()
@@ -152,7 +153,7 @@ impl Fixture {
             .collect()
     }
 
-    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
         let start = Instant::now();
         while !done() {
             assert!(
@@ -164,7 +165,7 @@ impl Fixture {
         }
     }
 
-    fn wait_exit(&self, child: &mut Child) -> ExitStatus {
+    pub(crate) fn wait_exit(&self, child: &mut Child) -> ExitStatus {
         let mut status = None;
         self.wait_for("the entrypoint to exit", || {
             status = child.try_wait().expect("try_wait");
@@ -175,7 +176,7 @@ impl Fixture {
 }
 
 /// Kills the entrypoint if a test fails before it exits.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -186,7 +187,7 @@ impl Drop for Running {
     }
 }
 
-fn signal(child: &Child, name: &str) {
+pub(crate) fn signal(child: &Child, name: &str) {
     let status = Command::new(crate::common::require("kill"))
         .arg(format!("-{name}"))
         .arg(child.id().to_string())
@@ -199,9 +200,11 @@ fn waits_loads_and_restarts_on_change(shell: &[&str]) {
     let fx = Fixture::new();
     let mut child = Running(fx.spawn_stand_in(shell));
 
-    // No env file: the entrypoint says so and does not start the command.
-    fx.wait_for("the waiting message", || fx.log().contains("waiting for"));
-    std::thread::sleep(POLL * 5);
+    // No env file: the entrypoint says so, polls (a line per poll), and does not start the
+    // command.
+    fx.wait_for("three polls without the file", || {
+        fx.log().matches("still waiting for").count() >= 3
+    });
     assert!(
         child.0.try_wait().expect("try_wait").is_none(),
         "still waiting"
@@ -226,7 +229,9 @@ fn waits_loads_and_restarts_on_change(shell: &[&str]) {
 
     // Rewritten with the same content (an idempotent setup run): nothing restarts.
     fx.write_env(SECRET);
-    std::thread::sleep(POLL * 6);
+    fx.wait_for("the rewrite to be noticed", || {
+        fx.log().contains("was rewritten with the same content; nothing to restart")
+    });
     assert!(
         child.0.try_wait().expect("try_wait").is_none(),
         "restarted on a no-op rewrite"

@@ -21,6 +21,7 @@ mod deploy_cli;
 mod deploy_cli_auth;
 mod doctor;
 mod entrypoint;
+mod entrypoint_data;
 mod env_cmd;
 mod hostile_backend;
 mod hostile_files;
