@@ -17,7 +17,8 @@ pub(crate) const POLL_SECONDS: &str = "0.05";
 const DEADLINE: Duration = Duration::from_secs(10);
 
 pub(crate) const SECRET: &str = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974";
-pub(crate) const NEW_SECRET: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+pub(crate) const NEW_SECRET: &str =
+    "0000000000000000000000000000000000000000000000000000000000000001";
 /// Quotes and `$` in a value: the file must be read by sh without interpolation.
 pub(crate) const DB_URL: &str = "postgres://convex:p%40ss$word@127.0.0.1:5432?sslmode=disable";
 
@@ -92,7 +93,12 @@ impl Fixture {
     }
 
     /// Start the entrypoint with a clean environment; its output goes to `log`.
-    pub(crate) fn spawn(&self, shell: &[&str], extra_env: &[(&str, &str)], command: &[&str]) -> Child {
+    pub(crate) fn spawn(
+        &self,
+        shell: &[&str],
+        extra_env: &[(&str, &str)],
+        command: &[&str],
+    ) -> Child {
         let log = File::create(self.path("log")).expect("create the log");
         let mut cmd = Command::new(crate::common::require(shell[0]));
         cmd.args(&shell[1..])
@@ -230,7 +236,8 @@ fn waits_loads_and_restarts_on_change(shell: &[&str]) {
     // Rewritten with the same content (an idempotent setup run): nothing restarts.
     fx.write_env(SECRET);
     fx.wait_for("the rewrite to be noticed", || {
-        fx.log().contains("was rewritten with the same content; nothing to restart")
+        fx.log()
+            .contains("was rewritten with the same content; nothing to restart")
     });
     assert!(
         child.0.try_wait().expect("try_wait").is_none(),

@@ -15,7 +15,10 @@ fn pwned(fx: &Fixture) -> Vec<PathBuf> {
     std::fs::read_dir(fx.dir.path())
         .expect("the fixture dir")
         .map(|e| e.expect("an entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("pwned")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("pwned"))
+        })
         .collect()
 }
 
@@ -100,13 +103,25 @@ fn reads_the_file_as_data_whatever_it_holds() {
         assert_eq!(pwned(&fx), Vec::<PathBuf>::new(), "{shell:?}: a line ran");
 
         let seen = fx.seen();
-        assert_eq!(seen["INSTANCE_SECRET"], SECRET, "{shell:?}: no trailing \\r");
-        assert_eq!(seen["E"], "$(touch pwned-e) `touch pwned-e2` $HOME", "{shell:?}");
+        assert_eq!(
+            seen["INSTANCE_SECRET"], SECRET,
+            "{shell:?}: no trailing \\r"
+        );
+        assert_eq!(
+            seen["E"], "$(touch pwned-e) `touch pwned-e2` $HOME",
+            "{shell:?}"
+        );
         assert_eq!(seen["F"], "plain value", "{shell:?}");
         assert_eq!(seen["G"], "double quoted", "{shell:?}");
-        assert_eq!(seen["PATH"], "/nonexistent", "{shell:?}: the command's own choice");
+        assert_eq!(
+            seen["PATH"], "/nonexistent",
+            "{shell:?}: the command's own choice"
+        );
         for skipped in ["A", "B", "C", "D"] {
-            assert!(!seen.contains_key(skipped), "{shell:?}: {skipped} was passed on");
+            assert!(
+                !seen.contains_key(skipped),
+                "{shell:?}: {skipped} was passed on"
+            );
         }
         let log = fx.log();
         for (line, key) in [(4, "A"), (5, "B"), (6, "C"), (7, "D")] {
@@ -115,8 +130,14 @@ fn reads_the_file_as_data_whatever_it_holds() {
                 "{shell:?}: {log}"
             );
         }
-        assert!(log.contains("skipped line 14: not an assignment"), "{shell:?}: {log}");
-        assert!(!log.contains("touch"), "{shell:?}: the log shows a value: {log}");
+        assert!(
+            log.contains("skipped line 14: not an assignment"),
+            "{shell:?}: {log}"
+        );
+        assert!(
+            !log.contains("touch"),
+            "{shell:?}: the log shows a value: {log}"
+        );
 
         // The script's own commands still work: a same-content rewrite is told apart from a
         // change (it needs cksum, ls, sleep on the script's PATH) ...
@@ -157,7 +178,10 @@ fn the_commands_output_never_shows_the_secret() {
         assert!(log.contains("--instance-secret"), "{shell:?}: {log}");
         assert!(log.contains("stdout [redacted]"), "{shell:?}: {log}");
         assert!(log.contains("stderr [redacted]"), "{shell:?}: {log}");
-        assert!(log.contains("name convex-self-hosted"), "{shell:?}: the rest is shown");
+        assert!(
+            log.contains("name convex-self-hosted"),
+            "{shell:?}: the rest is shown"
+        );
     }
 }
 
@@ -181,6 +205,10 @@ fn signals_reach_the_filtered_command_and_its_last_words_are_kept() {
         signal(&child.0, "TERM");
         let status = fx.wait_exit(&mut child.0);
         assert_eq!(status.code(), Some(3), "{shell:?}; log:\n{}", fx.log());
-        assert!(fx.log().contains("bye [redacted]"), "{shell:?}: {}", fx.log());
+        assert!(
+            fx.log().contains("bye [redacted]"),
+            "{shell:?}: {}",
+            fx.log()
+        );
     }
 }

@@ -26,6 +26,7 @@ mod env_cmd;
 mod hostile_backend;
 mod hostile_files;
 mod hostile_inputs;
+mod install_sh;
 mod json;
 mod npm;
 mod pg;
