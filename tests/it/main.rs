@@ -40,6 +40,7 @@ mod status_metadata;
 mod template;
 mod template_backup;
 mod template_release;
+mod template_scripts;
 mod template_seed;
 mod template_stop;
 mod template_team;
