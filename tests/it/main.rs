@@ -29,6 +29,7 @@ mod hostile_inputs;
 mod install_sh;
 mod json;
 mod npm;
+mod npm_launcher;
 mod pg;
 mod read_only_key;
 mod readme;

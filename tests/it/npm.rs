@@ -140,7 +140,7 @@ impl Registry {
 
 /// One registry with the packages, shared by the tests running at the same time and stopped
 /// when the last of them is done.
-fn shared_registry() -> Arc<Registry> {
+pub(crate) fn shared_registry() -> Arc<Registry> {
     static SHARED: Mutex<Weak<Registry>> = Mutex::new(Weak::new());
     let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(registry) = shared.upgrade() {
@@ -152,14 +152,14 @@ fn shared_registry() -> Arc<Registry> {
 }
 
 /// A fresh sample project with its own HOME, installed from the registry.
-struct Sample {
+pub(crate) struct Sample {
     dir: tempfile::TempDir,
     home: tempfile::TempDir,
     registry: String,
 }
 
 impl Sample {
-    fn new(registry: &Registry) -> Self {
+    pub(crate) fn new(registry: &Registry) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(
             dir.path().join("package.json"),
@@ -173,17 +173,17 @@ impl Sample {
         }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    pub(crate) fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = npm_env(Command::new(program), self.home.path(), &self.registry);
         cmd.current_dir(self.path());
         cmd
     }
 
-    fn npm_install(&self, extra: &[&str]) {
+    pub(crate) fn npm_install(&self, extra: &[&str]) {
         let out = self
             .command("npm")
             .args(["install", "-D", "coder-convex"])
@@ -205,7 +205,7 @@ impl Sample {
     }
 
     /// `node_modules/.bin/coder-convex`: what `npm run`/`pnpm run` scripts call.
-    fn bin(&self) -> PathBuf {
+    pub(crate) fn bin(&self) -> PathBuf {
         self.path().join("node_modules/.bin/coder-convex")
     }
 
@@ -426,7 +426,7 @@ fn stand_in(dir: &Path) -> PathBuf {
          case $1 in\n\
          exit) exit \"$2\" ;;\n\
          kill) kill -\"$2\" $$ ;;\n\
-         wait) echo $$ >\"$2\"; trap 'echo got-TERM >>\"$2\"; exit 42' TERM; while :; do sleep 0.05; done ;;\n\
+         wait) trap 'echo got-TERM >>\"$2\"; exit 42' TERM; echo $$ >\"$2\"; while :; do sleep 0.05; done ;;\n\
          esac\n",
     )
     .expect("write stand-in");
@@ -453,7 +453,7 @@ fn run_launcher_with(sample: &Sample, binary: &Path, args: &[&str], stdin: &str)
     child.wait_with_output().expect("wait")
 }
 
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -470,7 +470,7 @@ fn send(pid: u32, signal: &str) {
     assert!(status.success());
 }
 
-fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
         .split_whitespace()
@@ -489,11 +489,32 @@ fn alive(pid: u32) -> bool {
     })
 }
 
-/// SIGTERM to a running `setup --wait 60`, directly or through `child` (a launcher): the exit
-/// status, and whether the binary itself was still running afterwards.
+/// The lines a child writes to its piped stderr, collected as they come.
+fn collect_stderr(child: &mut Child) -> Arc<Mutex<String>> {
+    use std::io::BufRead as _;
+    let seen = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("a piped stderr");
+    let lines = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut all = lines.lock().unwrap_or_else(|e| e.into_inner());
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    seen
+}
+
+/// SIGTERM to a running `setup --wait 60`, directly or through `child` (a launcher), once
+/// `ready` says the binary has started waiting: the exit status, and whether the binary
+/// itself was still running afterwards.
 fn terminate_waiting_setup(
     mut child: Child,
     binary_pid: impl Fn(u32) -> Option<u32>,
+    ready: impl Fn() -> bool,
 ) -> (ExitStatus, bool) {
     let launcher = child.id();
     let mut target = None;
@@ -501,8 +522,7 @@ fn terminate_waiting_setup(
         target = binary_pid(launcher);
         target.is_some()
     });
-    // Let it get into the wait loop (it prints as it starts waiting).
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for("the binary to say it is ready", &ready);
     send(launcher, "TERM");
     let status = child.wait().expect("wait");
     let target = target.expect("pid");
@@ -548,11 +568,13 @@ fn launcher_passes_argv_streams_exit_codes_and_signals() {
         .stderr(Stdio::null())
         .spawn()
         .expect("launcher");
-    let (status, still_running) = terminate_waiting_setup(child, |_| {
+    // The stand-in writes its pid once its trap is set.
+    let pid_of = |_| {
         std::fs::read_to_string(&record)
             .ok()
             .and_then(|s| s.lines().next()?.parse().ok())
-    });
+    };
+    let (status, still_running) = terminate_waiting_setup(child, pid_of, || true);
     assert_eq!(status.code(), Some(42), "{status:?}");
     assert!(!still_running);
     assert_eq!(
@@ -568,26 +590,37 @@ fn launcher_passes_argv_streams_exit_codes_and_signals() {
     let out = sample.launcher(&["configure"], &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let unreachable = [("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")];
-    let direct = Command::new(env!("CARGO_BIN_EXE_coder-convex"))
+    // Ready: it prints its first "waiting for the backend" line (no terminal) once it waits.
+    let waiting = |seen: &Mutex<String>| {
+        seen.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains("waiting for the backend")
+    };
+    let mut direct = Command::new(env!("CARGO_BIN_EXE_coder-convex"))
         .args(["setup", "--wait", "60"])
         .current_dir(sample.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", sample.home.path())
         .envs(unreachable)
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("binary");
-    let (direct_status, _) = terminate_waiting_setup(direct, Some);
-    let through = sample
+    let seen = collect_stderr(&mut direct);
+    let (direct_status, _) = terminate_waiting_setup(direct, Some, || waiting(&seen));
+    let mut through = sample
         .command(sample.bin())
         .args(["setup", "--wait", "60"])
         .envs(unreachable)
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("launcher");
-    let (status, still_running) =
-        terminate_waiting_setup(through, |pid| children_of(pid).first().copied());
+    let seen = collect_stderr(&mut through);
+    let (status, still_running) = terminate_waiting_setup(
+        through,
+        |pid| children_of(pid).first().copied(),
+        || waiting(&seen),
+    );
     assert_eq!(
         (status.code(), status.signal()),
         (direct_status.code(), direct_status.signal()),
