@@ -289,6 +289,8 @@ resource "coder_agent" "main" {
     CONVEX_PROJECT_REPO       = data.coder_parameter.project_repo.value
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
+    # The stop backup's budget (local.backup_command ends itself before it runs out).
+    CODER_CONVEX_BACKUP_STOP_SECONDS = tostring(var.backup_stop_seconds)
     # SITE_URL is derived from this port, so it is the App button's port.
     CODER_CONVEX_FRONTEND_PORT = tostring(data.coder_parameter.app_port.value)
     # Names and marks this workspace's database on the shared Postgres server.
@@ -297,11 +299,13 @@ resource "coder_agent" "main" {
   }
 
   # From `coder-convex status --metadata <item>`: one line each, the same report as
-  # `status --json`, exit 0 with the backend down; every backend call is bounded (3 s).
+  # `status --json`, exit 0 with the backend down; every backend call is bounded (3 s). The
+  # first coder-convex that answers: the project's own (node_modules/.bin), the one on PATH,
+  # the installed one (a launcher without node fails and the next is tried).
   metadata {
     display_name = "Convex backend"
     key          = "0_convex_backend"
-    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata backend 2>/dev/null || echo 'not set up'"
+    script       = "for c in \"$${CODER_CONVEX_PROJECT_DIR:-.}/node_modules/.bin/coder-convex\" coder-convex \"$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}/coder-convex\"; do \"$c\" status --metadata backend 2>/dev/null && exit 0; done; echo 'not set up'"
     interval     = 15
     timeout      = 5
   }
@@ -309,7 +313,7 @@ resource "coder_agent" "main" {
   metadata {
     display_name = "Convex env"
     key          = "1_convex_env"
-    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata env 2>/dev/null || echo 'not set up'"
+    script       = "for c in \"$${CODER_CONVEX_PROJECT_DIR:-.}/node_modules/.bin/coder-convex\" coder-convex \"$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}/coder-convex\"; do \"$c\" status --metadata env 2>/dev/null && exit 0; done; echo 'not set up'"
     interval     = 30
     timeout      = 5
   }
@@ -317,7 +321,7 @@ resource "coder_agent" "main" {
   metadata {
     display_name = "Convex deploy"
     key          = "1_convex_deploy"
-    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata deploy 2>/dev/null || echo 'not set up'"
+    script       = "for c in \"$${CODER_CONVEX_PROJECT_DIR:-.}/node_modules/.bin/coder-convex\" coder-convex \"$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}/coder-convex\"; do \"$c\" status --metadata deploy 2>/dev/null && exit 0; done; echo 'not set up'"
     interval     = 60
     timeout      = 5
   }
@@ -356,7 +360,10 @@ resource "coder_script" "convex_setup" {
   icon               = "/icon/database.svg"
   run_on_start       = true
   start_blocks_login = false
-  script             = <<-EOT
+  # Install (every download bounded), setup (its own --wait) and the seed (a 600 s download at
+  # most): a registry or backend that never answers cannot keep this script running forever.
+  timeout = var.setup_timeout_seconds
+  script  = <<-EOT
     #!/bin/sh
     set -eu
     say() { printf '%s\n' "$*"; }
@@ -364,9 +371,19 @@ resource "coder_script" "convex_setup" {
     dir=$CODER_CONVEX_PROJECT_DIR
     repo=$${CONVEX_PROJECT_REPO:-}
     if [ -n "$repo" ] && [ ! -e "$dir/.git" ] && [ -z "$(ls -A "$dir" 2>/dev/null)" ]; then
-      # Log the host and path only: the URL may carry a token.
-      say "cloning $(printf '%s' "$repo" | sed 's|//[^/@]*@|//|; s|[?#].*||') into $dir"
-      git clone --quiet "$repo" "$dir" || say "clone failed; continuing with an empty project"
+      # Log the host and path only: the URL may carry a token. git's own messages quote the
+      # URL as git parsed it (a raw `@` in a password splits it elsewhere): shown only for a
+      # URL without credentials.
+      shown=$(printf '%s' "$repo" | sed -e 's|^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/]*@|\1|' -e 's|[?#].*||')
+      say "cloning $shown into $dir"
+      if ! git_error=$(git clone --quiet "$repo" "$dir" 2>&1); then
+        if [ "$shown" = "$repo" ]; then
+          say "$git_error"
+        else
+          say "(git's message is not shown: it may quote the URL's credentials)"
+        fi
+        say "clone failed; continuing with an empty project"
+      fi
     fi
     mkdir -p "$dir"
 
@@ -374,8 +391,17 @@ resource "coder_script" "convex_setup" {
     # its lock file pins: once node_modules is installed, use it (as npx would) and install
     # nothing. Otherwise scripts/install.sh, embedded at push time (base64 keeps quoting out
     # of the way), installs the pinned version from the npm registry by default.
+    own=
     if grep -q '"coder-convex"[[:space:]]*:' "$dir/package.json" 2>/dev/null &&
       [ -x "$dir/node_modules/.bin/coder-convex" ]; then
+      if command -v node >/dev/null 2>&1; then
+        own=yes
+      else
+        # nvm and fnm put node on PATH in interactive shells only; the launcher needs it.
+        say "the project's own coder-convex needs node, which is not on this script's PATH; installing the standalone binary instead"
+      fi
+    fi
+    if [ -n "$own" ]; then
       say "using the project's own coder-convex (package.json)"
       PATH="$dir/node_modules/.bin:$PATH"
     else
@@ -411,7 +437,20 @@ locals {
     cd "$CODER_CONVEX_PROJECT_DIR" || exit 0
     PATH="$CODER_CONVEX_PROJECT_DIR/node_modules/.bin:$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
     [ -f .env.convex.local ] || { echo "not set up yet: nothing to back up"; exit 0; }
-    exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value}
+    # A short probe first: a backend that is down costs seconds, not the whole budget, and the
+    # reason is printed before the agent's timeout could cut it off.
+    state=$(coder-convex status --metadata backend --timeout 5 2>/dev/null) || state=
+    case $state in
+      up*) ;;
+      *)
+        echo "no backup: the Convex backend is $${state:-not answering} (coder-convex status says more); the earlier backups are kept"
+        exit 1
+        ;;
+    esac
+    # --wait ends the backup with its reason before the script's timeout (the budget) ends it
+    # without one: the budget less a margin for the probe and the report.
+    budget=$${CODER_CONVEX_BACKUP_STOP_SECONDS:-120}
+    exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value} --wait "$((budget > 20 ? budget - 10 : 10))"
   EOT
 
   # Restores the seed_data parameter's backup once, after the first successful setup. The value
@@ -448,7 +487,7 @@ locals {
     case $seed in
       https://*)
         # Log the host and path only: the query string or user part may carry a token.
-        shown=$(printf '%s' "$seed" | sed 's|[?#].*||; s|//[^/]*@|//|')
+        shown=$(printf '%s' "$seed" | sed -e 's|^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/]*@|\1|' -e 's|[?#].*||')
         echo "downloading the seed data from $shown"
         tmp=$(mktemp -d)
         archive=$tmp/seed.zip

@@ -127,3 +127,13 @@ variable "backup_stop_seconds" {
     error_message = "Give the stop backup at least 10 seconds."
   }
 }
+
+variable "setup_timeout_seconds" {
+  default     = 1800
+  description = "How long the Convex startup script (install, coder-convex setup, seed restore) may run before the agent stops it."
+  type        = number
+  validation {
+    condition     = var.setup_timeout_seconds >= 60
+    error_message = "Give the startup script at least 60 seconds."
+  }
+}

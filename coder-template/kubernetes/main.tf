@@ -265,14 +265,18 @@ resource "coder_agent" "main" {
     CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
+    # The stop backup's budget (local.backup_command ends itself before it runs out).
+    CODER_CONVEX_BACKUP_STOP_SECONDS = tostring(var.backup_stop_seconds)
   }
 
   # From `coder-convex status --metadata <item>`: one line each, the same report as
-  # `status --json`, exit 0 with the backend down; every backend call is bounded (3 s).
+  # `status --json`, exit 0 with the backend down; every backend call is bounded (3 s). The
+  # first coder-convex that answers: the project's own (node_modules/.bin), the one on PATH,
+  # the installed one (a launcher without node fails and the next is tried).
   metadata {
     display_name = "Convex backend"
     key          = "0_convex_backend"
-    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata backend 2>/dev/null || echo 'not set up'"
+    script       = "for c in \"$${CODER_CONVEX_PROJECT_DIR:-.}/node_modules/.bin/coder-convex\" coder-convex \"$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}/coder-convex\"; do \"$c\" status --metadata backend 2>/dev/null && exit 0; done; echo 'not set up'"
     interval     = 15
     timeout      = 5
   }
@@ -280,7 +284,7 @@ resource "coder_agent" "main" {
   metadata {
     display_name = "Convex env"
     key          = "1_convex_env"
-    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata env 2>/dev/null || echo 'not set up'"
+    script       = "for c in \"$${CODER_CONVEX_PROJECT_DIR:-.}/node_modules/.bin/coder-convex\" coder-convex \"$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}/coder-convex\"; do \"$c\" status --metadata env 2>/dev/null && exit 0; done; echo 'not set up'"
     interval     = 30
     timeout      = 5
   }
@@ -288,7 +292,7 @@ resource "coder_agent" "main" {
   metadata {
     display_name = "Convex deploy"
     key          = "1_convex_deploy"
-    script       = "\"$${CODER_CONVEX_INSTALL_DIR}/coder-convex\" status --metadata deploy 2>/dev/null || echo 'not set up'"
+    script       = "for c in \"$${CODER_CONVEX_PROJECT_DIR:-.}/node_modules/.bin/coder-convex\" coder-convex \"$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}/coder-convex\"; do \"$c\" status --metadata deploy 2>/dev/null && exit 0; done; echo 'not set up'"
     interval     = 60
     timeout      = 5
   }
@@ -309,7 +313,10 @@ resource "coder_script" "convex_setup" {
   icon               = "/icon/database.svg"
   run_on_start       = true
   start_blocks_login = false
-  script             = <<-EOT
+  # Install (every download bounded), setup (its own --wait) and the seed (a 600 s download at
+  # most): a registry or backend that never answers cannot keep this script running forever.
+  timeout = var.setup_timeout_seconds
+  script  = <<-EOT
     #!/bin/sh
     set -eu
     dir=$CODER_CONVEX_PROJECT_DIR
@@ -343,7 +350,20 @@ locals {
     cd "$CODER_CONVEX_PROJECT_DIR" || exit 0
     PATH="$CODER_CONVEX_PROJECT_DIR/node_modules/.bin:$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
     [ -f .env.convex.local ] || { echo "not set up yet: nothing to back up"; exit 0; }
-    exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value}
+    # A short probe first: a backend that is down costs seconds, not the whole budget, and the
+    # reason is printed before the agent's timeout could cut it off.
+    state=$(coder-convex status --metadata backend --timeout 5 2>/dev/null) || state=
+    case $state in
+      up*) ;;
+      *)
+        echo "no backup: the Convex backend is $${state:-not answering} (coder-convex status says more); the earlier backups are kept"
+        exit 1
+        ;;
+    esac
+    # --wait ends the backup with its reason before the script's timeout (the budget) ends it
+    # without one: the budget less a margin for the probe and the report.
+    budget=$${CODER_CONVEX_BACKUP_STOP_SECONDS:-120}
+    exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value} --wait "$((budget > 20 ? budget - 10 : 10))"
   EOT
 
   # Restores the seed_data parameter's backup once, after the first successful setup. The value
@@ -380,7 +400,7 @@ locals {
     case $seed in
       https://*)
         # Log the host and path only: the query string or user part may carry a token.
-        shown=$(printf '%s' "$seed" | sed 's|[?#].*||; s|//[^/]*@|//|')
+        shown=$(printf '%s' "$seed" | sed -e 's|^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/]*@|\1|' -e 's|[?#].*||')
         echo "downloading the seed data from $shown"
         tmp=$(mktemp -d)
         archive=$tmp/seed.zip

@@ -122,3 +122,13 @@ variable "coder_convex_install_dir" {
   description = "Where scripts/install.sh puts the binary (on the persistent home volume)."
   type        = string
 }
+
+variable "setup_timeout_seconds" {
+  default     = 1800
+  description = "How long the Convex startup script (install, coder-convex setup, seed restore) may run before the agent stops it."
+  type        = number
+  validation {
+    condition     = var.setup_timeout_seconds >= 60
+    error_message = "Give the startup script at least 60 seconds."
+  }
+}

@@ -22,6 +22,8 @@
 #   CODER_CONVEX_SOURCE_DIR   local checkout to build
 #   CODER_CONVEX_GIT_URL      git repository to build
 #   CODER_CONVEX_INSTALL_DIR  where the binary goes (default ~/.local/bin)
+#   CODER_CONVEX_CONNECT_TIMEOUT  seconds to connect to a server (default 20)
+#   CODER_CONVEX_DOWNLOAD_TIMEOUT seconds for one download, start to end (default 300)
 
 set -eu
 
@@ -52,7 +54,7 @@ while [ "$#" -gt 0 ]; do
         shift
         ;;
     -h | --help)
-        sed -n '2,27s/^# \{0,1\}//p' "$0"
+        sed -n '2,29s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *) die "unknown argument: $1" "usage: sh install.sh [--version X.Y.Z]" ;;
@@ -69,6 +71,13 @@ source_dir=${CODER_CONVEX_SOURCE_DIR:-}
 git_url=${CODER_CONVEX_GIT_URL:-}
 install_dir=${CODER_CONVEX_INSTALL_DIR:-${HOME:?HOME is not set}/.local/bin}
 npm_registry=${CODER_CONVEX_NPM_REGISTRY:-}
+connect_timeout=${CODER_CONVEX_CONNECT_TIMEOUT:-20}
+download_timeout=${CODER_CONVEX_DOWNLOAD_TIMEOUT:-300}
+for seconds in "$connect_timeout" "$download_timeout"; do
+    case $seconds in
+    '' | *[!0-9]* | 0) die "not a number of seconds: $seconds" "set CODER_CONVEX_CONNECT_TIMEOUT and CODER_CONVEX_DOWNLOAD_TIMEOUT to whole seconds" ;;
+    esac
+done
 
 # Which source an install would use; npm, the default, always installs a pinned version.
 if [ -n "$release_url" ]; then
@@ -81,8 +90,10 @@ else
 fi
 
 # URLs may carry credentials (user info, signed query strings): log scheme, host and path only.
+# The user part ends at the last `@` before the path, so a raw `@` in a password goes with it.
+# The same rule, word for word, in every script that logs a URL (a test keeps them equal).
 redact_url() {
-    printf '%s\n' "${1%%[?#]*}" | sed 's#^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/@]*@#\1#'
+    printf '%s\n' "$1" | sed -e 's|^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/]*@|\1|' -e 's|[?#].*||'
 }
 
 # `coder-convex 0.1.0` -> `0.1.0`
@@ -100,27 +111,48 @@ suitable() {
 }
 
 tmp=
+staged=
 cleanup() {
+    if [ -n "$staged" ]; then
+        rm -f "$staged"
+    fi
     if [ -n "$tmp" ]; then
         rm -rf "$tmp"
     fi
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Copy into place atomically: a running coder-convex keeps its old inode.
+# $1 must be the regular file that was verified: not a symlink, nor a hard link (a tar entry of
+# either kind can point outside the archive).
 put_in_place() {
-    mkdir -p "$install_dir" || die "cannot create $install_dir" "set CODER_CONVEX_INSTALL_DIR to a writable directory"
+    if [ -L "$1" ] || [ ! -f "$1" ]; then
+        die "$2 is not a regular file (a symlink or something else)" "the package is malformed or tampered with; nothing was installed"
+    fi
+    # shellcheck disable=SC2012 # the link count; ls -l is the portable way to it
+    links=$(ls -ld "$1" | awk '{ print $2 }')
+    if [ "$links" != 1 ]; then
+        die "$2 is a hard link ($links names for one file)" "the package is malformed or tampered with; nothing was installed"
+    fi
+    target=$install_dir/$bin_name
+    if [ -d "$target" ] && [ ! -L "$target" ]; then
+        die "$target is a directory, not a file" "remove it (or set CODER_CONVEX_INSTALL_DIR to another directory), then run this again"
+    fi
+    mkdir -p "$install_dir" 2>/dev/null || die "cannot create $install_dir" "set CODER_CONVEX_INSTALL_DIR to a writable directory"
     staged=$install_dir/.$bin_name.new.$$
-    cp "$1" "$staged"
-    chmod 0755 "$staged"
+    if ! cp "$1" "$staged" 2>/dev/null || ! chmod 0755 "$staged"; then
+        die "cannot write to $install_dir (read-only, or not yours?)" \
+            "set CODER_CONVEX_INSTALL_DIR to a directory you can write to, e.g. \$HOME/.local/bin, and put it on PATH"
+    fi
     if ! suitable "$staged"; then
-        rm -f "$staged"
         die "the new $bin_name does not run, or is not version ${want:-?} (it says: ${found_version:-nothing})" \
             "check CODER_CONVEX_VERSION against what the source provides; nothing was replaced"
     fi
-    mv -f "$staged" "$install_dir/$bin_name"
+    mv -f "$staged" "$target" || die "cannot replace $target" "check the permissions of $install_dir"
+    staged=
     say "installed $bin_name $found_version to $install_dir"
     case ":$PATH:" in
     *":$install_dir:"*) ;;
@@ -128,11 +160,18 @@ put_in_place() {
     esac
 }
 
+# Every download is bounded: connecting, and start to end (a server that accepts and then goes
+# quiet must not hold a workspace's start forever). wget has no overall limit of its own: it
+# runs under `timeout` (coreutils or busybox) when there is one, with a read timeout anyway.
 download() {
     if command -v curl >/dev/null 2>&1; then
-        curl -fsSL --retry 3 --connect-timeout 20 -o "$2" "$1"
+        curl -fsSL --retry 2 --connect-timeout "$connect_timeout" --max-time "$download_timeout" -o "$2" "$1"
     elif command -v wget >/dev/null 2>&1; then
-        wget -q -T 20 -t 3 -O "$2" "$1"
+        if command -v timeout >/dev/null 2>&1; then
+            timeout "$download_timeout" wget -q -T "$connect_timeout" -t 1 -O "$2" "$1"
+        else
+            wget -q -T "$connect_timeout" -t 1 -O "$2" "$1"
+        fi
     else
         die "neither curl nor wget is installed" "install one of them, or build with cargo instead"
     fi
@@ -168,7 +207,7 @@ install_release() {
         mkdir "$tmp/unpacked"
         tar -xzf "$tmp/download" -C "$tmp/unpacked" ||
             die "cannot unpack $shown" "the release should be a .tar.gz holding $bin_name"
-        found=$(find "$tmp/unpacked" -type f -name "$bin_name" | head -n 1)
+        found=$(find "$tmp/unpacked" -name "$bin_name" ! -type d | head -n 1)
         [ -n "$found" ] || die "$shown holds no file named $bin_name"
         ;;
     *)
@@ -176,7 +215,7 @@ install_release() {
         chmod 0755 "$found"
         ;;
     esac
-    put_in_place "$found"
+    put_in_place "$found" "$bin_name in $shown"
 }
 
 find_cargo() {
@@ -209,7 +248,29 @@ install_with_cargo() {
             "$cargo" install --quiet --locked --git "$git_url" --root "$tmp/cargo" "$bin_name"
         fi || die "cargo install from $shown failed" "see the output above; check CODER_CONVEX_GIT_URL and network access"
     fi
-    put_in_place "$tmp/cargo/bin/$bin_name"
+    put_in_place "$tmp/cargo/bin/$bin_name" "the $bin_name cargo built"
+}
+
+# The system's own C library, not whichever loaders happen to be installed: Debian's `musl`
+# package (pulled in by musl-tools, common in Rust images) puts /lib/ld-musl-*.so.1 on a glibc
+# system. glibc's getconf knows GNU_LIBC_VERSION and its ldd names GNU libc; musl's ldd says
+# musl. Without either tool: musl when its loader is there and glibc's is not.
+system_libc_is_musl() {
+    if getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
+        return 1
+    fi
+    case $(ldd --version 2>&1 || true) in
+    *musl*) return 0 ;;
+    *GNU* | *GLIBC* | *glibc*) return 1 ;;
+    esac
+    for loader in /lib/ld-musl-*.so.1; do
+        [ -e "$loader" ] || continue
+        for glibc in /lib/ld-linux*.so.* /lib64/ld-linux*.so.*; do
+            [ -e "$glibc" ] && return 1
+        done
+        return 0
+    done
+    return 1
 }
 
 # npm's name for this machine's platform: linux-x64, linux-arm64, darwin-x64, darwin-arm64.
@@ -224,12 +285,9 @@ npm_platform() {
     aarch64 | arm64) cpu=arm64 ;;
     *) die "no prebuilt $bin_name for $(uname -m)" "build it: set CODER_CONVEX_GIT_URL (needs Rust)" ;;
     esac
-    if [ "$os" = linux ]; then
-        for loader in /lib/ld-musl-*.so.1; do
-            [ -e "$loader" ] &&
-                die "the prebuilt $bin_name needs glibc, and this system uses musl ($loader)" \
-                    "build it: set CODER_CONVEX_GIT_URL (needs Rust)"
-        done
+    if [ "$os" = linux ] && system_libc_is_musl; then
+        die "the prebuilt $bin_name needs glibc, and this system's C library is musl" \
+            "build it: set CODER_CONVEX_GIT_URL (needs Rust)"
     fi
     printf '%s-%s\n' "$os" "$cpu"
 }
@@ -259,6 +317,12 @@ integrity_hex() {
     printf '%s' "${1#sha512-}" | { base64 -d 2>/dev/null || openssl base64 -d -A; } | od -An -v -tx1 | tr -d ' \n'
 }
 
+# `npm view` with the same bounds as a download.
+npm_view() {
+    npm view "$package@$want" "$1" --registry "$registry/" --fetch-retries 1 \
+        --fetch-timeout "$((download_timeout * 1000))" 2>/dev/null
+}
+
 install_npm() {
     platform=$(npm_platform)
     package=$bin_name-$platform
@@ -275,9 +339,9 @@ install_npm() {
         integrity=$(json_field integrity "$tmp/version.json")
         tarball=$(json_field tarball "$tmp/version.json")
     elif command -v npm >/dev/null 2>&1 &&
-        integrity=$(npm view "$package@$want" dist.integrity --registry "$registry/" 2>/dev/null) &&
+        integrity=$(npm_view dist.integrity) &&
         [ -n "$integrity" ]; then
-        tarball=$(npm view "$package@$want" dist.tarball --registry "$registry/" 2>/dev/null)
+        tarball=$(npm_view dist.tarball)
     else
         die "$package@$want is not available from $shown" \
             "check the version (--version), the registry (npm config get registry, or CODER_CONVEX_NPM_REGISTRY) and the network"
@@ -297,8 +361,14 @@ install_npm() {
     say "verified $package-$want.tgz against the registry's sha512 integrity"
     mkdir "$tmp/unpacked"
     tar -xzf "$tmp/package.tgz" -C "$tmp/unpacked" || die "cannot unpack $package-$want.tgz"
-    [ -f "$tmp/unpacked/package/bin/$bin_name" ] || die "$package@$want holds no bin/$bin_name"
-    put_in_place "$tmp/unpacked/package/bin/$bin_name"
+    for dir in "$tmp/unpacked/package" "$tmp/unpacked/package/bin"; do
+        if [ -L "$dir" ]; then
+            die "${dir#"$tmp/unpacked/"} in $package-$want.tgz is a symlink" "the package is malformed or tampered with; nothing was installed"
+        fi
+    done
+    [ -e "$tmp/unpacked/package/bin/$bin_name" ] || [ -L "$tmp/unpacked/package/bin/$bin_name" ] ||
+        die "$package@$want holds no bin/$bin_name"
+    put_in_place "$tmp/unpacked/package/bin/$bin_name" "bin/$bin_name in $package-$want.tgz"
 }
 
 # 1. Already installed?

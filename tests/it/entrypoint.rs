@@ -5,205 +5,20 @@
 //! Poll intervals are shortened through `CONVEX_ENTRYPOINT_POLL_SECONDS`; every wait is a poll
 //! with a deadline, so the tests are fast when things work and fail clearly when they do not.
 
-use std::collections::BTreeMap;
-
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use tempfile::TempDir;
-
-const POLL_SECONDS: &str = "0.05";
-const POLL: Duration = Duration::from_millis(50);
-const DEADLINE: Duration = Duration::from_secs(10);
-
-const SECRET: &str = "4361726e697461732c206c69746572616c6c79206d65616e696e6720226c6974";
-const NEW_SECRET: &str = "0000000000000000000000000000000000000000000000000000000000000001";
-/// Quotes and `$` in a value: the file must be read by sh without interpolation.
-const DB_URL: &str = "postgres://convex:p%40ss$word@127.0.0.1:5432?sslmode=disable";
-
-/// Stand-in for `./run_backend.sh`: records the environment it was given, then runs until
-/// SIGTERM, which it records too (or until its parent is gone, should a test fail).
-const STAND_IN: &str = r#"#!/bin/sh
-out=$1
-trap 'echo stopped >>"$out/stopped"; exit 0' TERM
-env >"$out/seen.tmp" && mv "$out/seen.tmp" "$out/seen"
-while kill -0 "$PPID" 2>/dev/null; do sleep 0.05; done
-"#;
-
-/// A stand-in that catches SIGINT: a shell script cannot (a background job of a non-interactive
-/// shell starts with SIGINT ignored, and sh may not trap a signal ignored on entry), while a
-/// program installing its own handler can, as the backend (tokio `ctrl_c`) and Node do.
-/// Records its environment, then the first stop signal it gets, and exits 0.
-const SIGNAL_STAND_IN: &str = r#"
-my $out = shift;
-for my $sig (qw(INT TERM)) {
-    $SIG{$sig} = sub {
-        open(my $f, '>>', "$out/stopped") or die;
-        print $f "$sig\n";
-        close $f;
-        exit 0;
-    };
-}
-open(my $f, '>', "$out/seen.tmp") or die;
-print $f map { "$_=$ENV{$_}\n" } sort keys %ENV;
-close $f;
-rename("$out/seen.tmp", "$out/seen") or die;
-my $parent = getppid();
-select(undef, undef, undef, 0.05) while kill(0, $parent);
-"#;
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/convex-entrypoint.sh")
-}
-
-struct Fixture {
-    dir: TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        fs_err::write(dir.path().join("backend.sh"), STAND_IN).expect("write the stand-in");
-        Self { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn env_file(&self) -> PathBuf {
-        self.path(".env.convex.local")
-    }
-
-    /// Written like coder-convex does: a temp file renamed over the old one.
-    fn write_env(&self, secret: &str) {
-        let contents = format!(
-            "# Managed by coder-convex.\n\
-             INSTANCE_NAME='convex-self-hosted'\n\
-             INSTANCE_SECRET='{secret}'\n\
-             CONVEX_CLOUD_ORIGIN='https://convex-api--main--ws--alice.apps.example.com'\n\
-             NEXT_PUBLIC_DEPLOYMENT_URL='https://convex-api--main--ws--alice.apps.example.com'\n\
-             POSTGRES_URL='{DB_URL}'\n\
-             DO_NOT_REQUIRE_SSL='1'\n"
-        );
-        let tmp = self.path(".env.convex.local.tmp");
-        fs_err::write(&tmp, contents).expect("write the env file");
-        fs_err::rename(&tmp, self.env_file()).expect("rename the env file");
-    }
-
-    /// Start the entrypoint with a clean environment; its output goes to `log`.
-    fn spawn(&self, shell: &[&str], extra_env: &[(&str, &str)], command: &[&str]) -> Child {
-        let log = fs_err::File::create(self.path("log"))
-            .expect("create the log")
-            .into_file();
-        let mut cmd = Command::new(crate::common::require(shell[0]));
-        cmd.args(&shell[1..])
-            .arg(script())
-            .arg(self.env_file())
-            .args(command)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CONVEX_ENTRYPOINT_POLL_SECONDS", POLL_SECONDS)
-            .env("CONVEX_ENTRYPOINT_GRACE_SECONDS", "5")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log);
-        for (key, value) in extra_env {
-            cmd.env(key, value);
-        }
-        cmd.spawn().expect("start the entrypoint")
-    }
-
-    fn spawn_stand_in(&self, shell: &[&str]) -> Child {
-        let stand_in = self.path("backend.sh");
-        let out = self.dir.path().to_str().expect("a UTF-8 temp path");
-        self.spawn(shell, &[], &["sh", stand_in.to_str().expect("UTF-8"), out])
-    }
-
-    /// The SIGINT-catching stand-in under perl, with the given stop signal setting.
-    fn spawn_signal_stand_in(&self, shell: &[&str], stop_signal: &str) -> Child {
-        crate::common::require("perl");
-        let stand_in = self.path("backend.pl");
-        fs_err::write(&stand_in, SIGNAL_STAND_IN).expect("write the stand-in");
-        let out = self.dir.path().to_str().expect("a UTF-8 temp path");
-        self.spawn(
-            shell,
-            &[("CONVEX_ENTRYPOINT_STOP_SIGNAL", stop_signal)],
-            &["perl", stand_in.to_str().expect("UTF-8"), out],
-        )
-    }
-
-    /// The signals the stand-in recorded, one per line.
-    fn stopped_by(&self) -> String {
-        fs_err::read_to_string(self.path("stopped")).unwrap_or_default()
-    }
-
-    fn log(&self) -> String {
-        fs_err::read_to_string(self.path("log")).unwrap_or_default()
-    }
-
-    /// What the stand-in saw, as a map.
-    fn seen(&self) -> BTreeMap<String, String> {
-        fs_err::read_to_string(self.path("seen"))
-            .expect("the stand-in recorded its environment")
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    }
-
-    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !done() {
-            assert!(
-                start.elapsed() < DEADLINE,
-                "timed out waiting for {what}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn wait_exit(&self, child: &mut Child) -> ExitStatus {
-        let mut status = None;
-        self.wait_for("the entrypoint to exit", || {
-            status = child.try_wait().expect("try_wait");
-            status.is_some()
-        });
-        status.expect("exited")
-    }
-}
-
-/// Kills the entrypoint if a test fails before it exits.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new(crate::common::require("kill"))
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-}
+use crate::entrypoint_fixture::*;
 
 fn waits_loads_and_restarts_on_change(shell: &[&str]) {
     let fx = Fixture::new();
     let mut child = Running(fx.spawn_stand_in(shell));
 
-    // No env file: the entrypoint says so and does not start the command.
-    fx.wait_for("the waiting message", || fx.log().contains("waiting for"));
-    std::thread::sleep(POLL * 5);
+    // No env file: the entrypoint says so, polls (a line per poll), and does not start the
+    // command.
+    fx.wait_for("three polls without the file", || {
+        fx.log().matches("still waiting for").count() >= 3
+    });
     assert!(
         child.0.try_wait().expect("try_wait").is_none(),
         "still waiting"
@@ -228,7 +43,10 @@ fn waits_loads_and_restarts_on_change(shell: &[&str]) {
 
     // Rewritten with the same content (an idempotent setup run): nothing restarts.
     fx.write_env(SECRET);
-    std::thread::sleep(POLL * 6);
+    fx.wait_for("the rewrite to be noticed", || {
+        fx.log()
+            .contains("was rewritten with the same content; nothing to restart")
+    });
     assert!(
         child.0.try_wait().expect("try_wait").is_none(),
         "restarted on a no-op rewrite"

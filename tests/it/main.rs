@@ -11,8 +11,12 @@
 mod common;
 #[path = "../support/deploy.rs"]
 mod deploy;
+#[path = "../support/entrypoint.rs"]
+mod entrypoint_fixture;
 #[path = "../support/fake_backend.rs"]
 mod fake_backend;
+#[path = "../support/npm_packages.rs"]
+mod npm_packages;
 #[path = "../support/postgres.rs"]
 mod postgres;
 #[path = "../support/project.rs"]
@@ -33,12 +37,15 @@ mod deploy_cli;
 mod deploy_cli_auth;
 mod doctor;
 mod entrypoint;
+mod entrypoint_data;
 mod env_cmd;
 mod hostile_backend;
 mod hostile_files;
 mod hostile_inputs;
+mod install_sh;
 mod json;
 mod npm;
+mod npm_launcher;
 mod pg;
 mod read_only_key;
 mod readme;
@@ -49,6 +56,7 @@ mod status_metadata;
 mod template;
 mod template_backup;
 mod template_release;
+mod template_scripts;
 mod template_seed;
 mod template_stop;
 mod template_team;

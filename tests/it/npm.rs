@@ -5,227 +5,17 @@
 //! registry, verifies the integrity and refuses a tampered tarball. Also: the packaged binary's
 //! glibc floor, the version kept in one place, and what `cargo package` ships.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant};
-
-use coder_convex::config::secrets::InstanceSecret;
+use std::sync::{Arc, Mutex};
 
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::registry::{Registry, npm_env, registry_tools, stderr_of};
+use crate::registry::{Registry, registry_tools, stderr_of};
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-const PLATFORM_PACKAGE: &str = "coder-convex-linux-x64";
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The tarballs `scripts/package-npm.sh` wrote, built once per test run.
-struct Packages {
-    _dir: tempfile::TempDir,
-    launcher: PathBuf,
-    platform: PathBuf,
-}
-
-fn packages() -> &'static Packages {
-    static PACKAGES: OnceLock<Packages> = OnceLock::new();
-    PACKAGES.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        // The environment of an ordinary shell, not the one `cargo test` runs tests with (its
-        // CARGO_*/RUSTUP_* variables and toolchain directory on PATH would make the nested
-        // cargo rebuild the release binary from scratch on every test run).
-        let path = std::env::var("PATH").unwrap_or_default();
-        let path: Vec<&str> = path
-            .split(':')
-            .filter(|dir| !dir.contains("/.rustup/toolchains/"))
-            .collect();
-        let mut cmd = Command::new(repo_root().join("scripts/package-npm.sh"));
-        cmd.env_clear().env("PATH", path.join(":"));
-        for keep in [
-            "HOME",
-            "TMPDIR",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "CARGO_TARGET_DIR",
-        ] {
-            if let Some(value) = std::env::var_os(keep) {
-                cmd.env(keep, value);
-            }
-        }
-        let out = cmd
-            .arg(dir.path())
-            .output()
-            .expect("run scripts/package-npm.sh");
-        assert!(
-            out.status.success(),
-            "package-npm.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(
-            listed,
-            [
-                format!("coder-convex-{VERSION}.tgz"),
-                format!("{PLATFORM_PACKAGE}-{VERSION}.tgz"),
-            ],
-            "one tarball per package, listed on stdout"
-        );
-        Packages {
-            launcher: dir.path().join(&listed[0]),
-            platform: dir.path().join(&listed[1]),
-            _dir: dir,
-        }
-    })
-}
-
-fn tar_list(tgz: &Path) -> Vec<String> {
-    let out = Command::new("tar")
-        .arg("-tzf")
-        .arg(tgz)
-        .output()
-        .expect("tar");
-    assert!(out.status.success());
-    let mut files: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    files.sort();
-    files
-}
-
-fn tar_extract(tgz: &Path, member: &str, to: &Path) -> PathBuf {
-    let status = Command::new("tar")
-        .arg("-xzf")
-        .arg(tgz)
-        .arg("-C")
-        .arg(to)
-        .arg(member)
-        .status()
-        .expect("tar");
-    assert!(status.success());
-    to.join(member)
-}
-
-fn manifest(tgz: &Path) -> serde_json::Value {
-    let out = Command::new("tar")
-        .arg("-xzOf")
-        .arg(tgz)
-        .arg("package/package.json")
-        .output()
-        .expect("tar");
-    serde_json::from_slice(&out.stdout).expect("package.json is JSON")
-}
-
-impl Registry {
-    /// A registry with the packages published (platform package first, as a release would).
-    fn with_packages() -> Self {
-        let registry = Self::start();
-        let pkgs = packages();
-        for tgz in [&pkgs.platform, &pkgs.launcher] {
-            registry.publish(tgz);
-        }
-        registry
-    }
-}
-
-/// One registry with the packages, shared by the tests running at the same time and stopped
-/// when the last of them is done.
-fn shared_registry() -> Arc<Registry> {
-    static SHARED: Mutex<Weak<Registry>> = Mutex::new(Weak::new());
-    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(registry) = shared.upgrade() {
-        return registry;
-    }
-    let registry = Arc::new(Registry::with_packages());
-    *shared = Arc::downgrade(&registry);
-    registry
-}
-
-/// A fresh sample project with its own HOME, installed from the registry.
-struct Sample {
-    dir: tempfile::TempDir,
-    home: tempfile::TempDir,
-    registry: String,
-}
-
-impl Sample {
-    fn new(registry: &Registry) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        fs_err::write(
-            dir.path().join("package.json"),
-            "{\"name\":\"sample\",\"version\":\"1.0.0\",\"private\":true}\n",
-        )
-        .expect("write package.json");
-        Self {
-            dir,
-            home: tempfile::tempdir().expect("temp dir"),
-            registry: registry.url(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = npm_env(Command::new(program), self.home.path(), &self.registry);
-        cmd.current_dir(self.path());
-        cmd
-    }
-
-    fn npm_install(&self, extra: &[&str]) {
-        let out = self
-            .command("npm")
-            .args(["install", "-D", "coder-convex"])
-            .args(extra)
-            .output()
-            .expect("npm install");
-        assert!(out.status.success(), "npm install: {}", stderr_of(&out));
-    }
-
-    fn pnpm_add(&self) {
-        let pnpm = registry_tools().join("node_modules/.bin/pnpm");
-        let out = self
-            .command(pnpm)
-            .args(["add", "-D", "coder-convex", "--store-dir"])
-            .arg(self.home.path().join("pnpm-store"))
-            .output()
-            .expect("pnpm add");
-        assert!(out.status.success(), "pnpm add: {}", stderr_of(&out));
-    }
-
-    /// `node_modules/.bin/coder-convex`: what `npm run`/`pnpm run` scripts call.
-    fn bin(&self) -> PathBuf {
-        self.path().join("node_modules/.bin/coder-convex")
-    }
-
-    fn launcher(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        self.command(self.bin())
-            .args(args)
-            .envs(env.iter().copied())
-            .output()
-            .expect("run the launcher")
-    }
-
-    fn secret(&self) -> InstanceSecret {
-        let values: BTreeMap<String, String> =
-            dotenvy::from_path_iter(self.path().join(".env.convex.local"))
-                .expect("open .env.convex.local")
-                .map(|r| r.expect("parse"))
-                .collect();
-        InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).expect("a secret")
-    }
-}
+use crate::npm_packages::*;
 
 fn version_line() -> String {
     format!("coder-convex {VERSION}\n")
@@ -426,7 +216,7 @@ fn stand_in(dir: &Path) -> PathBuf {
          case $1 in\n\
          exit) exit \"$2\" ;;\n\
          kill) kill -\"$2\" $$ ;;\n\
-         wait) echo $$ >\"$2\"; trap 'echo got-TERM >>\"$2\"; exit 42' TERM; while :; do sleep 0.05; done ;;\n\
+         wait) trap 'echo got-TERM >>\"$2\"; exit 42' TERM; echo $$ >\"$2\"; while :; do sleep 0.05; done ;;\n\
          esac\n",
     )
     .expect("write stand-in");
@@ -453,14 +243,6 @@ fn run_launcher_with(sample: &Sample, binary: &Path, args: &[&str], stdin: &str)
     child.wait_with_output().expect("wait")
 }
 
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn send(pid: u32, signal: &str) {
     let status = Command::new("kill")
         .arg(format!("-{signal}"))
@@ -468,14 +250,6 @@ fn send(pid: u32, signal: &str) {
         .status()
         .expect("kill");
     assert!(status.success());
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    fs_err::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 fn alive(pid: u32) -> bool {
@@ -489,11 +263,32 @@ fn alive(pid: u32) -> bool {
     })
 }
 
-/// SIGTERM to a running `setup --wait 60`, directly or through `child` (a launcher): the exit
-/// status, and whether the binary itself was still running afterwards.
+/// The lines a child writes to its piped stderr, collected as they come.
+fn collect_stderr(child: &mut Child) -> Arc<Mutex<String>> {
+    use std::io::BufRead as _;
+    let seen = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("a piped stderr");
+    let lines = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut all = lines.lock().unwrap_or_else(|e| e.into_inner());
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    seen
+}
+
+/// SIGTERM to a running `setup --wait 60`, directly or through `child` (a launcher), once
+/// `ready` says the binary has started waiting: the exit status, and whether the binary
+/// itself was still running afterwards.
 fn terminate_waiting_setup(
     mut child: Child,
     binary_pid: impl Fn(u32) -> Option<u32>,
+    ready: impl Fn() -> bool,
 ) -> (ExitStatus, bool) {
     let launcher = child.id();
     let mut target = None;
@@ -501,8 +296,7 @@ fn terminate_waiting_setup(
         target = binary_pid(launcher);
         target.is_some()
     });
-    // Let it get into the wait loop (it prints as it starts waiting).
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for("the binary to say it is ready", &ready);
     send(launcher, "TERM");
     let status = child.wait().expect("wait");
     let target = target.expect("pid");
@@ -548,11 +342,13 @@ fn launcher_passes_argv_streams_exit_codes_and_signals() {
         .stderr(Stdio::null())
         .spawn()
         .expect("launcher");
-    let (status, still_running) = terminate_waiting_setup(child, |_| {
+    // The stand-in writes its pid once its trap is set.
+    let pid_of = |_| {
         fs_err::read_to_string(&record)
             .ok()
             .and_then(|s| s.lines().next()?.parse().ok())
-    });
+    };
+    let (status, still_running) = terminate_waiting_setup(child, pid_of, || true);
     assert_eq!(status.code(), Some(42), "{status:?}");
     assert!(!still_running);
     assert_eq!(
@@ -568,26 +364,37 @@ fn launcher_passes_argv_streams_exit_codes_and_signals() {
     let out = sample.launcher(&["configure"], &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let unreachable = [("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")];
-    let direct = Command::new(env!("CARGO_BIN_EXE_coder-convex"))
+    // Ready: it prints its first "waiting for the backend" line (no terminal) once it waits.
+    let waiting = |seen: &Mutex<String>| {
+        seen.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains("waiting for the backend")
+    };
+    let mut direct = Command::new(env!("CARGO_BIN_EXE_coder-convex"))
         .args(["setup", "--wait", "60"])
         .current_dir(sample.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", sample.home.path())
         .envs(unreachable)
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("binary");
-    let (direct_status, _) = terminate_waiting_setup(direct, Some);
-    let through = sample
+    let seen = collect_stderr(&mut direct);
+    let (direct_status, _) = terminate_waiting_setup(direct, Some, || waiting(&seen));
+    let mut through = sample
         .command(sample.bin())
         .args(["setup", "--wait", "60"])
         .envs(unreachable)
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("launcher");
-    let (status, still_running) =
-        terminate_waiting_setup(through, |pid| children_of(pid).first().copied());
+    let seen = collect_stderr(&mut through);
+    let (status, still_running) = terminate_waiting_setup(
+        through,
+        |pid| children_of(pid).first().copied(),
+        || waiting(&seen),
+    );
     assert_eq!(
         (status.code(), status.signal()),
         (direct_status.code(), direct_status.signal()),
