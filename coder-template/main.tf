@@ -455,9 +455,11 @@ locals {
 
   # Restores the seed_data parameter's backup once, after the first successful setup. The value
   # arrives in the agent's env (CONVEX_SEED_DATA), never in a script's text, so no character in
-  # it can become shell syntax. The marker on the home volume is written only after a
-  # successful restore: a failed download or restore is tried again on the next start. The
-  # same text in both templates; a test runs it (tests/it/template_seed.rs).
+  # it can become shell syntax. `restore --seed` records the seed in the deployment itself
+  # (CODER_CONVEX_SEEDED, kept with the data), so it never restores over data it seeded before,
+  # whatever happens to the home volume; the marker there only spares a download on later
+  # starts. A failed download or restore is tried again on the next start. The same text in
+  # both templates; a test runs it (tests/it/template_seed.rs).
   seed_script = <<-EOT
     #!/bin/sh
     set -eu
@@ -500,13 +502,13 @@ locals {
     esac
 
     echo "restoring the seed data once"
-    if ! coder-convex restore "$seed" --yes --force; then
-      echo "seeding failed; the next start tries again (or run 'coder-convex restore <backup> --yes --force')"
+    if ! coder-convex restore "$seed" --seed; then
+      echo "seeding failed; the next start tries again (or run 'coder-convex restore <backup> --seed')"
       exit 1
     fi
     mkdir -p "$(dirname "$marker")"
     date >"$marker"
-    echo "seed data restored; $marker keeps it from happening again"
+    echo "seed data in place; the deployment records it (CODER_CONVEX_SEEDED), $marker spares the next download"
   EOT
 }
 

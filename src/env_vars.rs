@@ -138,6 +138,8 @@ env_vars! {
     BETTER_AUTH_SECRET;
     /// Pushed to the deployment: the variable names coder-convex owns (it deletes only those).
     CODER_CONVEX_MANAGED_VARS;
+    /// Pushed to the deployment by `restore --seed`: when and from which backup it was seeded. It lives in the backend's database with the data, so a seed runs once per deployment; `restore` keeps it.
+    CODER_CONVEX_SEEDED;
     /// Internal URL of the dashboard, for `doctor` (default `http://127.0.0.1:6791`).
     CODER_CONVEX_DASHBOARD_INTERNAL_URL;
     /// Seconds `convex deploy` may run (default 600).

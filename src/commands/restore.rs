@@ -19,6 +19,7 @@ use crate::backups::{self, Manifest};
 use crate::cli::{BackupArgs, DeriveArgs, WaitArgs};
 use crate::config::deployment_env::{GENERATED, OWNED_VAR};
 use crate::deadline::Deadline;
+use crate::env_vars::CODER_CONVEX_SEEDED as SEEDED;
 use crate::error::{Error, Result};
 
 use super::backup::{path_arg, store};
@@ -44,6 +45,10 @@ pub struct Args {
     /// Restore a backup of another instance.
     #[arg(long)]
     force: bool,
+    /// Seed: restore only into a deployment that was never seeded, and record the seed in it
+    /// (CODER_CONVEX_SEEDED, kept with the data). Implies --yes and --force.
+    #[arg(long)]
+    seed: bool,
 }
 
 impl Execute for Args {
@@ -55,6 +60,9 @@ impl Execute for Args {
 #[derive(Serialize)]
 struct Report {
     archive: PathBuf,
+    /// With `--seed`: the deployment was seeded before (this record), so nothing was restored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    already_seeded: Option<String>,
     /// The instance the backup was taken of (`None`: a bare archive without a manifest).
     from_instance: Option<String>,
     /// Names of the variables set and deleted (values never reported).
@@ -104,14 +112,15 @@ fn resolve(
 
 async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let (derive, wait) = (&args.derive, &args.wait);
+    let (yes, force) = (args.yes || args.seed, args.force || args.seed);
     let deadline = Deadline::after_secs(wait.wait, "--wait");
     let session = context::session(ctx, derive).await?;
     let instance = session.derived.instance_name.clone();
     let owner = backups::Owner::new(&instance, Some(&session.secret));
     let dir = store(ctx, &args.backup, &instance)?;
-    let (archive, manifest) = resolve(&dir, &owner, args.backup_name.as_deref(), args.force)?;
+    let (archive, manifest) = resolve(&dir, &owner, args.backup_name.as_deref(), force)?;
     if let Some(m) = &manifest
-        && !args.force
+        && !force
     {
         let other = if m.instance_name != instance {
             Some(format!(
@@ -137,7 +146,7 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         &context::existing_jwt_key(ctx.dir)?,
         session.auth_secret.as_ref(),
     )?;
-    if !args.yes {
+    if !yes {
         let question = format!(
             "Replace every table, file and environment variable of {instance} with {}?",
             archive.display()
@@ -164,6 +173,45 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let (pm, _) = steps::installed_cli(ctx, session.state.package_json.as_ref())?;
     let connected = steps::connect_session(&session, deadline, ctx.out).await?;
     let key = connected.backend.admin_key().to_owned();
+    // The seed record lives in the deployment, with the data: it survives whatever happens
+    // to the workspace's files, and goes only with the data itself.
+    let vars = connected
+        .backend
+        .list_env()
+        .await
+        .map_err(|e| Error::runtime_from("cannot read the deployment's variables", e))?;
+    if args.seed && vars.is_none() {
+        return Err(Error::runtime(
+            "this backend cannot list its variables, so --seed cannot tell whether it was seeded; nothing restored",
+        )
+        .with_hint("upgrade the backend (list_environment_variables arrived in 2025-08), or restore once by hand with `restore --yes --force`"));
+    }
+    let seeded_before = vars.and_then(|vars| vars.get(SEEDED).cloned());
+    if args.seed
+        && let Some(record) = seeded_before
+    {
+        ctx.out.info(format!(
+            "the deployment was seeded before ({}); nothing restored",
+            crate::backend::text::sanitize(&record)
+        ));
+        return Ok(Outcome::ok(&Report {
+            already_seeded: Some(record),
+            archive,
+            from_instance: None,
+            env_set: Vec::new(),
+            env_deleted: Vec::new(),
+            env_from_project: Vec::new(),
+        }));
+    }
+    let seeded = if args.seed {
+        Some(format!(
+            "{} from {}",
+            httpdate::fmt_http_date(std::time::SystemTime::now()),
+            backup_label(&archive)
+        ))
+    } else {
+        seeded_before
+    };
     let import = vec![
         "import".to_owned(),
         "--replace-all".to_owned(),
@@ -180,13 +228,29 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     )
     .await?;
     ctx.out.success("data restored");
-    let wanted = manifest
+    let mut wanted = manifest
         .as_ref()
         .and_then(|m| m.environment_variables.as_ref())
         .map(|backup| merged(backup, &ours));
-    let (env_set, env_deleted) = match &wanted {
-        Some(wanted) => restore_env(&connected.backend, wanted).await?,
-        None => (Vec::new(), Vec::new()),
+    if let (Some(wanted), Some(record)) = (wanted.as_mut(), &seeded) {
+        wanted.insert(SEEDED.to_owned(), record.clone());
+    }
+    let (env_set, env_deleted) = match (&wanted, seeded) {
+        (Some(wanted), _) => restore_env(&connected.backend, wanted).await?,
+        // A bare archive changes no variable; a seed still records itself.
+        (None, Some(record)) if args.seed => {
+            let change = EnvChange {
+                name: SEEDED.to_owned(),
+                value: Some(record),
+            };
+            connected
+                .backend
+                .update_env(&[change])
+                .await
+                .map_err(|e| Error::runtime_from("cannot record the seed", e))?;
+            (vec![SEEDED.to_owned()], Vec::new())
+        }
+        (None, _) => (Vec::new(), Vec::new()),
     };
     let env_from_project = match wanted {
         Some(_) => ours.keys().cloned().collect(),
@@ -198,12 +262,25 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         env_deleted.len()
     ));
     Ok(Outcome::ok(&Report {
+        already_seeded: None,
         archive,
         from_instance: manifest.map(|m| m.instance_name),
         env_set,
         env_deleted,
         env_from_project,
     }))
+}
+
+/// How the seed record names the backup: its directory for a backup of the store, else the
+/// archive's file name.
+fn backup_label(archive: &Path) -> String {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let label = if archive.file_name().is_some_and(|n| n == backups::ARCHIVE) {
+        archive.parent().and_then(name)
+    } else {
+        name(archive)
+    };
+    label.unwrap_or_default()
 }
 
 /// The backup's variables, without the ones its workspace generated (its JWT key, URLs and
@@ -221,7 +298,7 @@ fn merged(
     let generated = |name: &str| managed.contains(&name) && GENERATED.contains(&name);
     let mut vars: BTreeMap<String, String> = backup
         .iter()
-        .filter(|(name, _)| *name != OWNED_VAR && !generated(name))
+        .filter(|(name, _)| *name != OWNED_VAR && *name != SEEDED && !generated(name))
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
     vars.extend(ours.iter().map(|(n, v)| (n.clone(), v.clone())));

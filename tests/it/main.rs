@@ -49,6 +49,7 @@ mod npm_launcher;
 mod pg;
 mod read_only_key;
 mod readme;
+mod restore_seed;
 mod setup;
 mod shared_pg;
 mod snapshots;

@@ -141,7 +141,7 @@ impl Seed {
 }
 
 fn restore(backup: &str) -> Vec<String> {
-    ["restore", backup, "--yes", "--force"]
+    ["restore", backup, "--seed"]
         .map(str::to_owned)
         .to_vec()
 }
