@@ -1,6 +1,6 @@
 //! One file per command: its clap arguments, its run, its report. A command is registered by
-//! one variant of [`Command`]; the dispatch to its [`Execute`] impl is derived. Shared
-//! context and steps live in [`context`] and [`steps`]; nothing here imports the dispatcher.
+//! one variant of `Command`; the dispatch to its `Execute` impl is derived. Shared
+//! context and steps live in `context` and `steps`; nothing here imports the dispatcher.
 //!
 //! Pure: the registry of commands.
 

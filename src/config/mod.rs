@@ -1,6 +1,6 @@
 //! Steps 1–3 of the pipeline: the inputs (environment, flags, project files, the Coder agent)
 //! turned into URLs, the database, the instance name and the secrets. Pure but for
-//! [`derive`]'s file reads and [`coder_agent`]'s one bounded request.
+//! `derive`'s file reads and `coder_agent`'s one bounded request.
 
 pub(crate) mod auth_libs;
 pub(crate) mod coder_agent;
