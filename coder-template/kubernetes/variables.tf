@@ -112,9 +112,15 @@ variable "coder_convex_git_url" {
 }
 
 variable "coder_convex_version" {
-  default     = ""
-  description = "Wanted coder-convex version, e.g. 0.1.0. Empty: any installed version."
+  # Kept equal to the crate version (and to the Docker template's) by a test: one version rule
+  # for every install source.
+  default     = "0.1.0"
+  description = "coder-convex version to install (npm package, or git tag v<version>); an installed binary of another version is replaced."
   type        = string
+  validation {
+    condition     = can(regex("^(|[0-9]+\\.[0-9]+\\.[0-9]+.*)$", var.coder_convex_version))
+    error_message = "Use a release version such as 0.1.0 (empty: any installed version, for release URLs and git builds)."
+  }
 }
 
 variable "coder_convex_install_dir" {

@@ -55,6 +55,7 @@ mod snapshots;
 mod status_metadata;
 mod template;
 mod template_backup;
+mod template_docs;
 mod template_release;
 mod template_scripts;
 mod template_seed;
