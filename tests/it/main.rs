@@ -35,6 +35,7 @@ mod configure;
 mod dashboard_login;
 mod deploy_cli;
 mod deploy_cli_auth;
+mod dev_server_hosts;
 mod doctor;
 mod entrypoint;
 mod entrypoint_data;
