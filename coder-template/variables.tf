@@ -137,3 +137,19 @@ variable "setup_timeout_seconds" {
     error_message = "Give the startup script at least 60 seconds."
   }
 }
+
+variable "node_version" {
+  default     = "22.12.0"
+  description = "Node.js installed on the home volume when the workspace image has none and the project has a lock file without node_modules (the start script then installs the project's packages). Empty: never install Node."
+  type        = string
+  validation {
+    condition     = can(regex("^(|[0-9]+\\.[0-9]+\\.[0-9]+)$", var.node_version))
+    error_message = "Use a Node.js version such as 22.12.0, or empty."
+  }
+}
+
+variable "node_dist_url" {
+  default     = "https://nodejs.org/dist"
+  description = "Where Node.js is downloaded from: <url>/v<version>/node-v<version>-linux-<arch>.tar.gz and SHASUMS256.txt (a mirror works)."
+  type        = string
+}

@@ -57,6 +57,7 @@ mod status_metadata;
 mod template;
 mod template_backup;
 mod template_docs;
+mod template_packages;
 mod template_release;
 mod template_scripts;
 mod template_seed;
