@@ -217,13 +217,13 @@ locals {
 
   # Backend settings from Convex's own compose file: /metrics stays off the public API app,
   # and deleted document versions are kept two days, not the binary's default 14.
-  backend_env = compact([
+  backend_env = concat(compact([
     "CONVEX_ENTRYPOINT_STOP_SIGNAL=INT",
     "DISABLE_METRICS_ENDPOINT=true",
     "DOCUMENT_RETENTION_DELAY=${var.document_retention_delay_seconds}",
     data.coder_parameter.disable_beacon.value ? "DISABLE_BEACON=true" : "",
     local.convex_release != "" ? "CONVEX_RELEASE_VERSION_DEV=${local.convex_release}" : "",
-  ])
+  ]), [for k, v in var.convex_backend_env : "${k}=${v}"])
 
   # The backend appends `/<instance name with _>` itself; coder-convex strips this path and
   # names the instance `convex-self-hosted` after it. POSTGRES_DB creates that database.

@@ -218,7 +218,8 @@ locals {
     DISABLE_METRICS_ENDPOINT        = "true"
     DOCUMENT_RETENTION_DELAY        = tostring(var.document_retention_delay_seconds)
     }, data.coder_parameter.disable_beacon.value ? { DISABLE_BEACON = "true" } : {},
-    local.convex_release != "" ? { CONVEX_RELEASE_VERSION_DEV = local.convex_release } : {}
+    local.convex_release != "" ? { CONVEX_RELEASE_VERSION_DEV = local.convex_release } : {},
+    var.convex_backend_env
   )
 
   labels = {

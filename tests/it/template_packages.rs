@@ -371,3 +371,18 @@ fn both_templates_install_packages_with_the_same_script() {
         );
     }
 }
+
+/// Extra backend settings reach the backend container of both templates through one variable,
+/// empty by default (so the upstream defaults stay exactly what the other tests check).
+#[test]
+fn extra_backend_settings_pass_through_one_variable() {
+    for (name, t) in both() {
+        let env = t.local("backend_env").to_string();
+        assert!(env.contains("var.convex_backend_env"), "{name}: {env}");
+        assert_eq!(
+            t.variable_default("convex_backend_env").to_string(),
+            "{}",
+            "{name}"
+        );
+    }
+}
