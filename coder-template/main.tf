@@ -217,13 +217,13 @@ locals {
 
   # Backend settings from Convex's own compose file: /metrics stays off the public API app,
   # and deleted document versions are kept two days, not the binary's default 14.
-  backend_env = compact([
+  backend_env = concat(compact([
     "CONVEX_ENTRYPOINT_STOP_SIGNAL=INT",
     "DISABLE_METRICS_ENDPOINT=true",
     "DOCUMENT_RETENTION_DELAY=${var.document_retention_delay_seconds}",
     data.coder_parameter.disable_beacon.value ? "DISABLE_BEACON=true" : "",
     local.convex_release != "" ? "CONVEX_RELEASE_VERSION_DEV=${local.convex_release}" : "",
-  ])
+  ]), [for k, v in var.convex_backend_env : "${k}=${v}"])
 
   # The backend appends `/<instance name with _>` itself; coder-convex strips this path and
   # names the instance `convex-self-hosted` after it. POSTGRES_DB creates that database.
@@ -286,7 +286,10 @@ resource "coder_agent" "main" {
     CODER_CONVEX_GIT_URL      = var.coder_convex_git_url
     CODER_CONVEX_VERSION      = var.coder_convex_version
     CODER_CONVEX_NPM_REGISTRY = var.coder_convex_npm_registry
-    CONVEX_PROJECT_REPO       = data.coder_parameter.project_repo.value
+    # Read by local.packages_script when the image has no node.
+    CODER_CONVEX_NODE_VERSION  = var.node_version
+    CODER_CONVEX_NODE_DIST_URL = var.node_dist_url
+    CONVEX_PROJECT_REPO        = data.coder_parameter.project_repo.value
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
     # The stop backup's budget (local.backup_command ends itself before it runs out).
@@ -387,6 +390,12 @@ resource "coder_script" "convex_setup" {
     fi
     mkdir -p "$dir"
 
+    # The project's Node packages (local.packages_script); setup says what is missing if not.
+    if ! sh -c "$(printf '%s' '${base64encode(local.packages_script)}' | base64 -d)" packages; then
+      say "the project's packages are not installed; setup cannot deploy until they are"
+    fi
+    PATH="$HOME/.local/share/coder-convex/node/bin:$PATH"
+
     # A project whose package.json depends on coder-convex brings its own copy, at the version
     # its lock file pins: once node_modules is installed, use it (as npx would) and install
     # nothing. Otherwise scripts/install.sh, embedded at push time (base64 keeps quoting out
@@ -409,8 +418,10 @@ resource "coder_script" "convex_setup" {
       trap 'rm -f "$installer"' EXIT
       printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
       if ! sh "$installer"; then
-        say "coder-convex could not be installed (the reason is above). The Convex"
-        say "containers keep waiting for .env.convex.local until setup has run."
+        say "coder-convex could not be installed (the reason is above). Set the template variable"
+        say "coder_convex_npm_registry (a registry that has coder-convex $${CODER_CONVEX_VERSION:-}),"
+        say "coder_convex_release_url with coder_convex_sha256, or coder_convex_git_url, and push again."
+        say "The Convex containers keep waiting for .env.convex.local until setup has run."
         exit 1
       fi
       PATH="$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
@@ -435,7 +446,7 @@ locals {
     #!/bin/sh
     set -eu
     cd "$CODER_CONVEX_PROJECT_DIR" || exit 0
-    PATH="$CODER_CONVEX_PROJECT_DIR/node_modules/.bin:$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
+    PATH="$CODER_CONVEX_PROJECT_DIR/node_modules/.bin:$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$HOME/.local/share/coder-convex/node/bin:$PATH"
     [ -f .env.convex.local ] || { echo "not set up yet: nothing to back up"; exit 0; }
     # A short probe first: a backend that is down costs seconds, not the whole budget, and the
     # reason is printed before the agent's timeout could cut it off.
@@ -451,6 +462,86 @@ locals {
     # without one: the budget less a margin for the probe and the report.
     budget=$${CODER_CONVEX_BACKUP_STOP_SECONDS:-120}
     exec coder-convex backup --keep ${data.coder_parameter.backup_keep.value} --wait "$((budget > 20 ? budget - 10 : 10))"
+  EOT
+
+  # Installs the project's Node packages with its own package manager when it has a lock file
+  # and no node_modules: `coder-convex setup` deploys with the project's `convex` package, and
+  # every backup exports with it. The workspace image needs no Node: when `node` is not on PATH,
+  # Node `node_version` is downloaded from `node_dist_url`, checked against its SHASUMS256.txt,
+  # and unpacked on the home volume. A failure is said and the start goes on (setup then
+  # names what is missing). The same text in both templates; tests/it/template_packages.rs
+  # runs it.
+  packages_script = <<-EOT
+    #!/bin/sh
+    set -eu
+    say() { printf '%s\n' "$*"; }
+    dir=$CODER_CONVEX_PROJECT_DIR
+    [ -f "$dir/package.json" ] || exit 0
+    [ -d "$dir/node_modules" ] && exit 0
+    if [ -f "$dir/pnpm-lock.yaml" ]; then
+      tool=pnpm lock=pnpm-lock.yaml
+      set -- pnpm install --frozen-lockfile
+    elif [ -f "$dir/yarn.lock" ]; then
+      tool=yarn lock=yarn.lock
+      set -- yarn install
+    elif [ -f "$dir/bun.lock" ] || [ -f "$dir/bun.lockb" ]; then
+      tool=bun lock=bun.lock
+      set -- bun install --frozen-lockfile
+    elif [ -f "$dir/package-lock.json" ]; then
+      tool=npm lock=package-lock.json
+      set -- npm ci
+    else
+      say "package.json without a lock file: not installing the project's packages (run your package manager's install)"
+      exit 0
+    fi
+    node_home=$HOME/.local/share/coder-convex/node
+    PATH="$node_home/bin:$PATH"
+    export PATH
+    if ! command -v node >/dev/null 2>&1; then
+      version=$${CODER_CONVEX_NODE_VERSION:-}
+      if [ -z "$version" ]; then
+        say "the project has $lock but this image has no node; set the template variable node_version (or use an image with Node)"
+        exit 1
+      fi
+      case $(uname -m) in
+        x86_64 | amd64) arch=x64 ;;
+        aarch64 | arm64) arch=arm64 ;;
+        *)
+          say "no Node build for $(uname -m); use an image with Node"
+          exit 1
+          ;;
+      esac
+      base=$${CODER_CONVEX_NODE_DIST_URL:-https://nodejs.org/dist}/v$version
+      file=node-v$version-linux-$arch.tar.gz
+      tmp=$(mktemp -d)
+      trap 'rm -rf "$tmp"' EXIT
+      say "installing Node $version ($file) into $node_home"
+      if ! curl -fsSL --max-time 600 -o "$tmp/$file" "$base/$file" ||
+        ! curl -fsSL --max-time 60 -o "$tmp/SHASUMS256.txt" "$base/SHASUMS256.txt"; then
+        say "could not download Node from $base; set node_dist_url to a mirror, or use an image with Node"
+        exit 1
+      fi
+      want=$(grep " $file\$" "$tmp/SHASUMS256.txt" | cut -d' ' -f1)
+      got=$(sha256sum "$tmp/$file" | cut -d' ' -f1)
+      if [ -z "$want" ] || [ "$want" != "$got" ]; then
+        say "Node's $file does not match SHASUMS256.txt; nothing installed"
+        exit 1
+      fi
+      mkdir -p "$node_home"
+      tar -xzf "$tmp/$file" -C "$node_home" --strip-components=1
+    fi
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      case $tool in
+        pnpm | yarn) corepack enable --install-directory "$node_home/bin" "$tool" || true ;;
+      esac
+    fi
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      say "the project has $lock but $tool is not installed; install it in the image"
+      exit 1
+    fi
+    say "installing the project's packages: $*"
+    cd "$dir"
+    "$@"
   EOT
 
   # Restores the seed_data parameter's backup once, after the first successful setup. The value

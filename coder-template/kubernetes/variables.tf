@@ -112,9 +112,15 @@ variable "coder_convex_git_url" {
 }
 
 variable "coder_convex_version" {
-  default     = ""
-  description = "Wanted coder-convex version, e.g. 0.1.0. Empty: any installed version."
+  # Kept equal to the crate version (and to the Docker template's) by a test: one version rule
+  # for every install source.
+  default     = "0.1.0"
+  description = "coder-convex version to install (npm package, or git tag v<version>); an installed binary of another version is replaced."
   type        = string
+  validation {
+    condition     = can(regex("^(|[0-9]+\\.[0-9]+\\.[0-9]+.*)$", var.coder_convex_version))
+    error_message = "Use a release version such as 0.1.0 (empty: any installed version, for release URLs and git builds)."
+  }
 }
 
 variable "coder_convex_install_dir" {
@@ -130,5 +136,39 @@ variable "setup_timeout_seconds" {
   validation {
     condition     = var.setup_timeout_seconds >= 60
     error_message = "Give the startup script at least 60 seconds."
+  }
+}
+
+variable "node_version" {
+  default     = "22.12.0"
+  description = "Node.js installed on the home volume when the workspace image has none and the project has a lock file without node_modules (the start script then installs the project's packages). Empty: never install Node."
+  type        = string
+  validation {
+    condition     = can(regex("^(|[0-9]+\\.[0-9]+\\.[0-9]+)$", var.node_version))
+    error_message = "Use a Node.js version such as 22.12.0, or empty."
+  }
+}
+
+variable "node_dist_url" {
+  default     = "https://nodejs.org/dist"
+  description = "Where Node.js is downloaded from: <url>/v<version>/node-v<version>-linux-<arch>.tar.gz and SHASUMS256.txt (a mirror works)."
+  type        = string
+}
+
+variable "convex_backend_env" {
+  default     = {}
+  description = "Extra environment of the Convex backend container, e.g. { REDACT_LOGS_TO_CLIENT = \"true\", AWS_REGION = \"…\", S3_STORAGE_FILES_BUCKET = \"…\" } for S3 storage or action limits. Names the template or coder-convex set (instance, URLs, database, the settings above) are refused. Not for secrets: container environment is visible to `docker inspect` / the pod spec."
+  type        = map(string)
+  validation {
+    condition = alltrue([
+      for k in keys(var.convex_backend_env) :
+      can(regex("^[A-Z_][A-Z0-9_]*$", k)) && !contains([
+        "CONVEX_ENTRYPOINT_STOP_SIGNAL", "CONVEX_ENTRYPOINT_GRACE_SECONDS", "DISABLE_METRICS_ENDPOINT",
+        "DOCUMENT_RETENTION_DELAY", "DISABLE_BEACON", "CONVEX_RELEASE_VERSION_DEV", "INSTANCE_NAME",
+        "INSTANCE_SECRET", "CONVEX_CLOUD_ORIGIN", "CONVEX_SITE_ORIGIN", "POSTGRES_URL", "MYSQL_URL",
+        "DATABASE_URL", "DO_NOT_REQUIRE_SSL", "NEXT_PUBLIC_DEPLOYMENT_URL", "NEXT_PUBLIC_ADMIN_KEY",
+      ], k)
+    ])
+    error_message = "Use upper-case variable names the template and coder-convex do not set themselves (document_retention_delay_seconds and the beacon parameter have their own settings)."
   }
 }

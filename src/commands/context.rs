@@ -204,8 +204,15 @@ pub(crate) fn url_source(derived: &Derived) -> &'static str {
 pub(crate) fn summary(out: &Output, derived: &Derived) {
     out.info(format!("  API        {}", derived.urls.api));
     out.info(format!("  Site       {}", derived.urls.site));
+    // With CODER_CONVEX_DASHBOARD_LOGIN the dashboard container has the key and logs in by
+    // itself: telling people to paste one would send them looking for a prompt that never comes.
+    let login = if derived.dashboard_login {
+        "logs in by itself"
+    } else {
+        "log in with `coder-convex admin-key`"
+    };
     out.info(format!(
-        "  Dashboard  {}  (log in with `coder-convex admin-key`)",
+        "  Dashboard  {}  ({login})",
         derived.urls.dashboard
     ));
     if let Some(app) = &derived.app_url {

@@ -77,6 +77,17 @@ impl PackageManager {
         self.convex_command(&args)
     }
 
+    /// The command that installs the project's packages from its lock file.
+    pub(crate) fn install_packages_hint(self, dir: &Path) -> &'static str {
+        match self {
+            Self::Npm if dir.join("package-lock.json").exists() => "npm ci",
+            Self::Npm => "npm install",
+            Self::Pnpm => "pnpm install --frozen-lockfile",
+            Self::Yarn => "yarn install",
+            Self::Bun => "bun install --frozen-lockfile",
+        }
+    }
+
     pub(crate) fn install_hint(self) -> &'static str {
         match self {
             Self::Npm => "npm install convex",

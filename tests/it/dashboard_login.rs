@@ -58,3 +58,28 @@ fn dashboard_login_rejects_a_value_that_is_not_a_boolean() {
     );
     assert!(!p.file(".env.convex.local").exists());
 }
+
+#[test]
+fn the_summary_sends_people_to_the_admin_key_only_when_the_dashboard_asks_for_one() {
+    let p = Project::new();
+    let on = p.run(&["configure"], &[("CODER_CONVEX_DASHBOARD_LOGIN", "true")]);
+    let dashboard_line = |stderr: &str| {
+        stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("Dashboard"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no Dashboard line in {stderr}"))
+    };
+    on.ok();
+    let line = dashboard_line(&on.stderr());
+    assert!(line.ends_with("(logs in by itself)"), "{line}");
+    assert!(!line.contains("admin-key"), "{line}");
+
+    let off = p.run(&["configure"], &[]);
+    off.ok();
+    let line = dashboard_line(&off.stderr());
+    assert!(
+        line.ends_with("(log in with `coder-convex admin-key`)"),
+        "{line}"
+    );
+}

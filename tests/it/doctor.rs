@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::common::{CODER_ENV, CODER_LONG_LABEL_ENV, Project, Run, http_stub};
 use crate::fake_backend::{FakeBackend, FakeConfig};
+use crate::project::{configured, doctor_check, fake_for};
 
 struct Healthy {
     p: Project,
@@ -397,4 +398,38 @@ fn a_public_url_behind_the_coder_login_is_named() {
         "convex-api and convex-site redirect to the Coder login"
     );
     assert!(c["hint"].as_str().unwrap().contains("share = \"public\""));
+}
+
+/// Functions and no `convex` package: every `setup` would fail its deploy and every backup its
+/// export, so the check fails and names the install command of the project's package manager.
+#[test]
+fn functions_that_cannot_be_deployed_fail_the_convex_cli_check() {
+    let (p, secret) = configured();
+    let fake = FakeBackend::start(fake_for(&secret));
+    p.write("package.json", r#"{"dependencies":{"convex":"1.48.0"}}"#);
+    p.write("pnpm-lock.yaml", "lockfileVersion: '9.0'\n");
+    fs_err::create_dir_all(p.file("convex")).unwrap();
+    p.write("convex/messages.ts", "export {};\n");
+    let (code, check) = doctor_check(&p, &fake, &[], "convex CLI");
+    assert_eq!(code, 1, "{check}");
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("convex/ holds functions but the convex package is not installed"),
+        "{check}"
+    );
+    assert!(
+        check["hint"]
+            .as_str()
+            .unwrap()
+            .contains("`pnpm install --frozen-lockfile`"),
+        "{check}"
+    );
+
+    // Without functions there is nothing to deploy: a pass.
+    fs_err::remove_dir_all(p.file("convex")).unwrap();
+    let (_, check) = doctor_check(&p, &fake, &[], "convex CLI");
+    assert_eq!(check["status"], "pass", "{check}");
 }

@@ -144,7 +144,7 @@ fn status_doctor_and_admin_key_check_end_by_their_default_timeout() {
             (
                 "convex CLI",
                 "pass",
-                "convex is not installed in the project: nothing deploys from here"
+                "convex is not installed and there are no functions: nothing deploys from here"
             ),
             ("ports", "pass", "api, site and dashboard answer"),
             ("instance name", "fail", "no answer within 3 s"),

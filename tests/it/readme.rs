@@ -78,3 +78,71 @@ fn every_json_error_code_is_documented_with_its_exit_code() {
         );
     }
 }
+
+/// Every command path of the tree, and every long flag of each command, as clap knows them.
+fn commands_and_flags() -> (Vec<String>, Vec<(String, String)>) {
+    fn walk(
+        command: &clap::Command,
+        prefix: &str,
+        commands: &mut Vec<String>,
+        flags: &mut Vec<(String, String)>,
+    ) {
+        for arg in command.get_arguments() {
+            if let Some(long) = arg.get_long()
+                && !["help", "version"].contains(&long)
+            {
+                flags.push((prefix.to_owned(), format!("--{long}")));
+            }
+        }
+        for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+            let path = format!("{prefix} {}", sub.get_name());
+            commands.push(path.clone());
+            walk(sub, &path, commands, flags);
+        }
+    }
+    let (mut commands, mut flags) = (Vec::new(), Vec::new());
+    let cli = <coder_convex::Cli as clap::CommandFactory>::command();
+    walk(&cli, "coder-convex", &mut commands, &mut flags);
+    (commands, flags)
+}
+
+/// The README names every command (`coder-convex db list`) and every long flag (`` `--x` `` or
+/// `` `--x VALUE` ``) of the command tree: a new flag is documented or this fails.
+#[test]
+fn every_command_and_flag_is_in_the_readme() {
+    let readme = readme();
+    let (commands, flags) = commands_and_flags();
+    assert!(
+        commands.iter().any(|c| c == "coder-convex db drop"),
+        "the walk reaches nested commands: {commands:?}"
+    );
+    let missing_commands: Vec<&String> = commands
+        .iter()
+        .filter(|c| !readme.contains(&format!("`{c}")))
+        .collect();
+    let spans = code_spans(&readme);
+    let missing_flags: Vec<String> = flags
+        .iter()
+        .filter(|(_, flag)| !spans.iter().any(|span| names_flag(span, flag)))
+        .map(|(command, flag)| format!("{command} {flag}"))
+        .collect();
+    assert!(
+        missing_commands.is_empty() && missing_flags.is_empty(),
+        "README lacks commands {missing_commands:?} and flags {missing_flags:?}"
+    );
+}
+
+/// The text between backticks, line by line (the README's code spans).
+fn code_spans(text: &str) -> Vec<&str> {
+    text.lines()
+        .flat_map(|line| line.split('`').skip(1).step_by(2))
+        .collect()
+}
+
+/// `span` holds `flag` as a whole word (`--wait SECS`, `--deploy-arg=…`, `[--yes]`).
+fn names_flag(span: &str, flag: &str) -> bool {
+    span.match_indices(flag).any(|(at, _)| {
+        let after = span[at + flag.len()..].chars().next();
+        !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
+}

@@ -330,6 +330,12 @@ fn startup_script_prefers_the_projects_own_copy_and_needs_no_install_variable() 
         template.resolve(template.variable_default("coder_convex_version")),
         env!("CARGO_PKG_VERSION")
     );
+    // One version rule for both templates: the Kubernetes one installs the same release.
+    let kubernetes = Template::load_dir(&template_dir().join("kubernetes"));
+    assert_eq!(
+        kubernetes.resolve(kubernetes.variable_default("coder_convex_version")),
+        env!("CARGO_PKG_VERSION")
+    );
 }
 
 #[test]

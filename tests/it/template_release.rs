@@ -57,6 +57,15 @@ fn merge(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
+/// Terraform's `concat(lists...)`.
+fn concat(args: FuncArgs) -> Result<Value, String> {
+    let mut out = Vec::new();
+    for arg in args.iter() {
+        out.extend(arg.as_array().ok_or("concat: not a list")?.iter().cloned());
+    }
+    Ok(Value::Array(out))
+}
+
 /// Terraform's `tostring(value)` for strings, numbers and bools.
 fn tostring(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::from(match &args[0] {
@@ -76,6 +85,12 @@ fn context(t: &Template, tag: &str) -> Context<'static> {
     ctx.declare_func("substr", FuncDef::new(substr, any3()));
     ctx.declare_func("compact", FuncDef::new(compact, [ParamType::Any]));
     ctx.declare_func("tostring", FuncDef::new(tostring, [ParamType::Any]));
+    ctx.declare_func(
+        "concat",
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(concat),
+    );
     ctx.declare_func(
         "merge",
         FuncDef::builder()

@@ -179,7 +179,8 @@ fn startup_script(t: &Template, installer: &str) -> String {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let script = raw
         .replace("${base64encode(local.install_sh)}", &b64(installer))
-        .replace("${base64encode(local.seed_script)}", &b64("exit 0\n"));
+        .replace("${base64encode(local.seed_script)}", &b64("exit 0\n"))
+        .replace("${base64encode(local.packages_script)}", &b64("exit 0\n"));
     assert!(!script.contains("${base64encode"), "{script}");
     rendered(&script)
 }
