@@ -13,6 +13,8 @@ mod common;
 mod deploy;
 #[path = "../support/fake_backend.rs"]
 mod fake_backend;
+#[path = "../support/mariadb.rs"]
+mod mariadb;
 #[path = "../support/postgres.rs"]
 mod postgres;
 #[path = "../support/project.rs"]
@@ -38,11 +40,13 @@ mod hostile_backend;
 mod hostile_files;
 mod hostile_inputs;
 mod json;
+mod mysql;
 mod npm;
 mod pg;
 mod read_only_key;
 mod readme;
 mod setup;
+mod shared_mysql;
 mod shared_pg;
 mod snapshots;
 mod status_metadata;
