@@ -1,6 +1,6 @@
 //! The database the backend stores its data in: the URL it is given ([`url`], pure), the
 //! preflight that connects the way the backend will ([`preflight`], [`mysql`], its steps in
-//! [`steps`]), and one
+//! `steps`), and one
 //! shared server holding a database per workspace ([`workspace`] names and marks them,
 //! [`shared`] lists and drops them for the admin).
 
