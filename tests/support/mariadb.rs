@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 /// How long a fresh server may take to answer (a hang bound, not a speed claim).
 const START_BOUND: Duration = Duration::from_secs(60);
 
+/// Several servers run at once beside the rest of the suite: no native AIO (its contexts
+/// are a machine-wide limit, `fs.aio-max-nr`) and a small buffer pool.
+const SMALL: [&str; 2] = ["--innodb-use-native-aio=0", "--innodb-buffer-pool-size=32M"];
+
 pub struct MariaDb {
     dir: tempfile::TempDir,
     child: Child,
@@ -40,6 +44,7 @@ impl MariaDb {
             .arg(format!("--datadir={}", root.join("data").display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .args(user)
+            .args(SMALL)
             .output()
             .expect("mariadb-install-db");
         assert!(
@@ -67,6 +72,7 @@ impl MariaDb {
             .arg(format!("--ssl-cert={}", path("server.crt")))
             .arg(format!("--ssl-key={}", path("server.key")))
             .arg("--skip-name-resolve")
+            .args(SMALL)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
