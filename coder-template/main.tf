@@ -60,6 +60,11 @@ data "coder_parameter" "database" {
     description = "An existing Postgres or MySQL server; give its URL below."
   }
   option {
+    name        = "External MySQL (8.0+)"
+    value       = "mysql"
+    description = "An existing MySQL 8.0+ server; give its mysql:// URL below. MariaDB 10.x lacks the collation utf8mb4_0900_bin the backend's tables use: setup stops with exit 5 before creating anything."
+  }
+  option {
     name        = "Shared Postgres"
     value       = "shared"
     description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
@@ -79,7 +84,7 @@ data "coder_parameter" "disable_beacon" {
 data "coder_parameter" "database_url" {
   name         = "database_url"
   display_name = "External DATABASE_URL"
-  description  = "Only for database = external. `postgres://user:password@host:5432/convex_self_hosted` (or `mysql://…`): the database name becomes the Convex instance name (`_` → `-`) and that database must already exist. Add `?sslmode=disable` for a server without TLS."
+  description  = "Only for database = external or mysql. `postgres://user:password@host:5432/convex_self_hosted` or `mysql://user:password@host:3306/convex_self_hosted`: the database name becomes the Convex instance name (`_` → `-`); setup creates it when the user may. Add `?sslmode=disable` (Postgres) or `?require_ssl=false` (MySQL) for a server without TLS."
   type         = "string"
   default      = ""
   mutable      = true
@@ -231,7 +236,7 @@ locals {
   postgres_database = "convex_self_hosted"
   database_url = (
     local.use_postgres ? "postgres://${local.postgres_user}:${one(random_password.postgres[*].result)}@127.0.0.1:5432/${local.postgres_database}"
-    : local.database == "external" ? data.coder_parameter.database_url.value
+    : contains(["external", "mysql"], local.database) ? data.coder_parameter.database_url.value
     : ""
   )
 
@@ -836,6 +841,10 @@ resource "docker_container" "workspace" {
     precondition {
       condition     = local.database != "external" || data.coder_parameter.database_url.value != ""
       error_message = "The database parameter is `external`, but the External DATABASE_URL parameter is empty."
+    }
+    precondition {
+      condition     = local.database != "mysql" || startswith(data.coder_parameter.database_url.value, "mysql://")
+      error_message = "The database parameter is `mysql`, but the External DATABASE_URL parameter is not a mysql:// URL."
     }
     precondition {
       condition     = !local.use_shared || var.shared_postgres_url != ""

@@ -98,6 +98,12 @@ env_vars! {
     DO_NOT_REQUIRE_SSL;
     /// Extra CA certificates (PEM) the backend and the preflight trust for Postgres TLS.
     PG_CA_FILE;
+    /// A root certificate (PEM) the backend and the preflight trust for MySQL TLS; written to `.env.convex.local` when the URL named one (`ssl-ca`).
+    MYSQL_CA_FILE;
+    /// The collation the preflight requires of a MySQL server (default `utf8mb4_0900_bin`, what the backend's tables use); only for a backend image whose tables use another.
+    CODER_CONVEX_MYSQL_COLLATION;
+    /// Shared server URL, Postgres or MySQL (a user that may `CREATE DATABASE`): one database per workspace, named after it; wins over `CODER_CONVEX_SHARED_POSTGRES_URL`.
+    CODER_CONVEX_SHARED_DATABASE_URL;
     /// Shared Postgres server URL (a role that may `CREATE DATABASE`): one database per workspace, named after it.
     CODER_CONVEX_SHARED_POSTGRES_URL;
     /// The Coder workspace id (the template sets it): names and marks the workspace's database on the shared server.

@@ -24,8 +24,9 @@ pub enum ExitStatus {
     BackendUnreachable = 3,
     /// The backend rejected our identity (instance name) or admin key.
     IdentityRejected = 4,
-    /// The database cannot be used: unreachable, authentication, TLS, or the instance
-    /// database is missing and cannot be created.
+    /// The database cannot be used: unreachable, authentication, TLS, a server that cannot
+    /// host Convex (collation, read-only), or the instance database is missing and cannot be
+    /// created or written.
     Database = 5,
     /// The Convex CLI ran and failed (the deploy did not complete).
     DeployFailed = 6,
@@ -56,6 +57,13 @@ pub enum ErrorCode {
     BackendUnreachable,
     IdentityRejected,
     Database,
+    DatabaseUnreachable,
+    DatabaseAuthentication,
+    DatabaseTls,
+    DatabaseCollation,
+    DatabaseReadOnly,
+    DatabaseMissing,
+    DatabaseCannotCreateTables,
     NoContainerEngine,
     NoCompose,
     EngineNotRunning,
@@ -81,7 +89,14 @@ impl ErrorCode {
             Self::InvalidInput | Self::ProjectFile => ExitStatus::InvalidInput,
             Self::BackendUnreachable => ExitStatus::BackendUnreachable,
             Self::IdentityRejected => ExitStatus::IdentityRejected,
-            Self::Database => ExitStatus::Database,
+            Self::Database
+            | Self::DatabaseUnreachable
+            | Self::DatabaseAuthentication
+            | Self::DatabaseTls
+            | Self::DatabaseCollation
+            | Self::DatabaseReadOnly
+            | Self::DatabaseMissing
+            | Self::DatabaseCannotCreateTables => ExitStatus::Database,
             Self::ChildFailed => ExitStatus::DeployFailed,
             Self::NoContainerEngine
             | Self::NoCompose
@@ -101,7 +116,20 @@ impl ErrorCode {
             Self::Io => "reading or writing a file failed",
             Self::BackendUnreachable => "the backend did not answer in time",
             Self::IdentityRejected => "the backend runs another instance or rejects the admin key",
-            Self::Database => "the database cannot be used",
+            Self::Database => "the database cannot be used (another reason)",
+            Self::DatabaseUnreachable => "the database server does not answer",
+            Self::DatabaseAuthentication => "the database server refused the user or password",
+            Self::DatabaseTls => "TLS to the database server failed, or the server requires it",
+            Self::DatabaseCollation => {
+                "MySQL: the server lacks the collation the backend's tables use (`utf8mb4_0900_bin`)"
+            }
+            Self::DatabaseReadOnly => "MySQL: the server is read-only (a replica)",
+            Self::DatabaseMissing => {
+                "the instance database is missing and the user may not create it"
+            }
+            Self::DatabaseCannotCreateTables => {
+                "MySQL: the user may not create tables in the instance database"
+            }
             Self::NoContainerEngine => "`up`: neither `docker` nor `podman` is on `PATH`",
             Self::NoCompose => "`up`: no Compose v2 (`docker compose`, 2.24 or newer)",
             Self::EngineNotRunning => "`up`: the Docker (or Podman) engine does not answer",
@@ -149,6 +177,35 @@ impl ContainerFailure {
     }
 }
 
+/// Why the database cannot be used; each has its `--json` code (all exit 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DbFailure {
+    Unreachable,
+    Authentication,
+    Tls,
+    Collation,
+    ReadOnly,
+    Missing,
+    CannotCreateTables,
+    Other,
+}
+
+impl DbFailure {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Self::Unreachable => ErrorCode::DatabaseUnreachable,
+            Self::Authentication => ErrorCode::DatabaseAuthentication,
+            Self::Tls => ErrorCode::DatabaseTls,
+            Self::Collation => ErrorCode::DatabaseCollation,
+            Self::ReadOnly => ErrorCode::DatabaseReadOnly,
+            Self::Missing => ErrorCode::DatabaseMissing,
+            Self::CannotCreateTables => ErrorCode::DatabaseCannotCreateTables,
+            Self::Other => ErrorCode::Database,
+        }
+    }
+}
+
 /// An underlying cause, kept for the `caused by:` lines.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -187,6 +244,7 @@ pub enum Error {
     },
     #[error("{message}")]
     Database {
+        kind: DbFailure,
         message: String,
         #[source]
         source: Option<Cause>,
@@ -310,7 +368,7 @@ impl Error {
             Self::Io(_) => ErrorCode::Io,
             Self::BackendUnreachable { .. } => ErrorCode::BackendUnreachable,
             Self::IdentityRejected { .. } => ErrorCode::IdentityRejected,
-            Self::Database { .. } => ErrorCode::Database,
+            Self::Database { kind, .. } => kind.code(),
             Self::Child { .. } => ErrorCode::ChildFailed,
             Self::Containers { kind, .. } => kind.code(),
             Self::Verification { .. } => ErrorCode::VerificationFailed,

@@ -50,6 +50,11 @@ data "coder_parameter" "database" {
     value       = "shared"
     description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
   }
+  option {
+    name        = "Shared MySQL (8.0+)"
+    value       = "shared-mysql"
+    description = "A database of its own on the team's MySQL 8.0+ server (template variable shared_mysql_url), created on first start. MariaDB 10.x lacks the collation the backend needs: setup stops before creating anything."
+  }
 }
 
 data "coder_parameter" "cpu" {
@@ -190,7 +195,8 @@ locals {
   entrypoint_path = "/opt/convex/convex-entrypoint.sh"
   install_sh      = file("${path.module}/scripts/install.sh")
 
-  use_shared = data.coder_parameter.database.value == "shared"
+  use_shared       = data.coder_parameter.database.value == "shared"
+  use_shared_mysql = data.coder_parameter.database.value == "shared-mysql"
 
   # The dashboard logs in by itself (NEXT_PUBLIC_ADMIN_KEY) only while it is owner-only: one
   # setting decides the app's share level, the key in the dashboard's env and whether
@@ -653,6 +659,7 @@ resource "kubernetes_secret_v1" "workspace" {
   data = {
     CODER_AGENT_TOKEN                = coder_agent.main.token
     CODER_CONVEX_SHARED_POSTGRES_URL = local.use_shared ? var.shared_postgres_url : ""
+    CODER_CONVEX_SHARED_DATABASE_URL = local.use_shared_mysql ? var.shared_mysql_url : ""
   }
 }
 
@@ -808,6 +815,15 @@ resource "kubernetes_deployment_v1" "workspace" {
               }
             }
           }
+          env {
+            name = "CODER_CONVEX_SHARED_DATABASE_URL"
+            value_from {
+              secret_key_ref {
+                name = kubernetes_secret_v1.workspace.metadata[0].name
+                key  = "CODER_CONVEX_SHARED_DATABASE_URL"
+              }
+            }
+          }
           resources {
             requests = {
               cpu    = "${data.coder_parameter.cpu.value * 500}m"
@@ -854,6 +870,10 @@ resource "kubernetes_deployment_v1" "workspace" {
     precondition {
       condition     = !local.use_shared || var.shared_postgres_url != ""
       error_message = "The database parameter is `shared`, but the template variable shared_postgres_url is empty."
+    }
+    precondition {
+      condition     = !local.use_shared_mysql || startswith(var.shared_mysql_url, "mysql://")
+      error_message = "The database parameter is `shared-mysql`, but the template variable shared_mysql_url is not a mysql:// URL."
     }
   }
 }

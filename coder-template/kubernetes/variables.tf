@@ -83,6 +83,13 @@ variable "shared_postgres_url" {
   sensitive   = true
 }
 
+variable "shared_mysql_url" {
+  default     = ""
+  description = "For database = shared-mysql: URL of the team's MySQL 8.0+ server, `mysql://user:password@host:3306`, with a user that may CREATE DATABASE. Each workspace gets a database of its own, named after it and marked with a one-row table coder_convex_workspace; `coder-convex db list` shows them."
+  type        = string
+  sensitive   = true
+}
+
 variable "project_dir" {
   default     = "project"
   description = "Project directory, relative to /home/coder. coder-convex writes .env.convex.local there; the Convex sidecars read it."

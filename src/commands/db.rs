@@ -1,17 +1,15 @@
-//! `coder-convex db`: the shared Postgres server's databases for its admin. `list` shows the
+//! `coder-convex db`: the shared server's databases (Postgres or MySQL) for its admin. `list` shows the
 //! databases coder-convex created (those with a workspace marker) and the workspace of each,
 //! so the databases of deleted workspaces can be found; `drop` removes one, only with `--yes`
 //! and only a database with a marker.
 //!
-//! I/O: the shared Postgres server.
-
-use std::path::Path;
+//! I/O: the shared server.
 
 use serde::Serialize;
 
 use crate::database::failure::DbError;
 use crate::database::preflight;
-use crate::database::shared::{self, Marked};
+use crate::database::shared::{Marked, Server};
 use crate::database::url::{self as db_url, Database};
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
@@ -56,11 +54,12 @@ enum DbCommand {
     },
 }
 
-/// The shared Postgres server `db` works on.
+/// The shared server `db` works on.
 #[derive(Debug, Clone, clap::Args)]
 struct ServerArgs {
-    /// Shared Postgres server URL (prefer the variable: a flag's value is visible in `ps`).
-    #[arg(long = "server", env = ev::CODER_CONVEX_SHARED_POSTGRES_URL, hide_env_values = true, value_name = "URL")]
+    /// Shared server URL, postgres:// or mysql:// (prefer the variable: a flag's value is
+    /// visible in `ps`); else CODER_CONVEX_SHARED_POSTGRES_URL.
+    #[arg(long = "server", env = ev::CODER_CONVEX_SHARED_DATABASE_URL, hide_env_values = true, value_name = "URL")]
     server: Option<String>,
 }
 
@@ -77,41 +76,52 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     }
 }
 
-fn server(args: &ServerArgs) -> Result<Database> {
-    let input = format!("--server ({})", ev::CODER_CONVEX_SHARED_POSTGRES_URL);
-    let raw = args
-        .server
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| {
-            Error::invalid(&input, "no server URL given").with_hint(format!(
-                "set {} to the shared server's URL (the template variable shared_postgres_url)",
+fn server(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Database> {
+    let given = args.server.as_deref().filter(|s| !s.trim().is_empty());
+    let (input, raw) = match (given, ctx.env.coder_convex_shared_postgres_url.as_deref()) {
+        (Some(raw), _) => (
+            format!("--server ({})", ev::CODER_CONVEX_SHARED_DATABASE_URL),
+            raw,
+        ),
+        (None, Some(raw)) => (ev::CODER_CONVEX_SHARED_POSTGRES_URL.to_owned(), raw),
+        (None, None) => {
+            return Err(Error::invalid(
+                format!("--server ({})", ev::CODER_CONVEX_SHARED_DATABASE_URL),
+                "no server URL given",
+            )
+            .with_hint(format!(
+                "set {} (or {}) to the shared server's URL (the template variable shared_database_url or shared_postgres_url)",
+                ev::CODER_CONVEX_SHARED_DATABASE_URL,
                 ev::CODER_CONVEX_SHARED_POSTGRES_URL
-            ))
-        })?;
+            )));
+        }
+    };
     let db = db_url::normalise(&input, raw)?;
-    if db.kind != db_url::DbKind::Postgres {
-        return Err(Error::invalid(
-            input,
-            format!("{} is not a Postgres URL", db.masked()),
-        ));
+    if input == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != db_url::DbKind::Postgres {
+        return Err(
+            Error::invalid(input, format!("{} is not a Postgres URL", db.masked())).with_hint(
+                format!(
+                    "a shared MySQL server goes in {}",
+                    ev::CODER_CONVEX_SHARED_DATABASE_URL
+                ),
+            ),
+        );
     }
     Ok(db)
 }
 
-async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<preflight::Connection> {
-    let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
-    preflight::connect(db, ca)
+async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<Server> {
+    Server::connect(db, preflight::Options::new(ctx.env, db))
         .await
         .map_err(DbError::into_error)
 }
 
 async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
-    let db = server(args)?;
-    let conn = connect(ctx, &db).await?;
-    let databases = shared::list_marked(&conn)
-        .await
-        .map_err(DbError::into_error)?;
+    let db = server(ctx, args)?;
+    let mut conn = connect(ctx, &db).await?;
+    let databases = conn.list_marked().await.map_err(DbError::into_error);
+    conn.close().await;
+    let databases = databases?;
     if !ctx.json {
         if databases.is_empty() {
             ctx.out
@@ -131,11 +141,9 @@ async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
 }
 
 async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result<Outcome> {
-    let db = server(args)?;
-    let conn = connect(ctx, &db).await?;
-    let marked = shared::list_marked(&conn)
-        .await
-        .map_err(DbError::into_error)?;
+    let db = server(ctx, args)?;
+    let mut conn = connect(ctx, &db).await?;
+    let marked = conn.list_marked().await.map_err(DbError::into_error)?;
     let Some(found) = marked.into_iter().find(|d| d.database == name) else {
         return Err(Error::invalid(
             "the database name",
@@ -155,9 +163,9 @@ async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result
             "check with `coder list --all` that the workspace is gone, then run `coder-convex db drop {name} --yes`"
         )));
     }
-    shared::drop_database(&conn, name)
-        .await
-        .map_err(DbError::into_error)?;
+    let dropped = conn.drop_database(name).await.map_err(DbError::into_error);
+    conn.close().await;
+    dropped?;
     ctx.out
         .success(format!("dropped database {name} on {}", db.masked()));
     Ok(Outcome::ok(&DropReport {

@@ -141,15 +141,19 @@ pub(crate) async fn run_with(
 
     let database = match &derived.database {
         Some(db) => {
-            let ca = ctx.env.pg_ca_file.as_deref().map(Path::new);
+            let opts = preflight::Options::new(ctx.env, db);
             let workspace = derived.workspace.as_ref();
-            let found = preflight::preflight(db, &derived.instance_name, ca, true, workspace)
+            let found = preflight::preflight(db, &derived.instance_name, opts, true, workspace)
                 .await
                 .map_err(crate::database::failure::DbError::into_error)?;
             if found.marked == Some(true) {
                 out.success(format!(
-                    "marked database {} as this workspace's (COMMENT ON DATABASE)",
-                    found.database
+                    "marked database {} as this workspace's ({})",
+                    found.database,
+                    match db.kind {
+                        crate::database::url::DbKind::Postgres => "COMMENT ON DATABASE",
+                        crate::database::url::DbKind::Mysql => "table coder_convex_workspace",
+                    }
                 ));
             }
             let verb = if found.created {

@@ -132,27 +132,38 @@ pub(crate) fn derive(
         postgres_url: env.postgres_url.as_deref(),
         mysql_url: env.mysql_url.as_deref(),
     })?;
-    let (database, instance_name, instance_name_source, workspace) =
-        match (explicit_db, env.coder_convex_shared_postgres_url.as_deref()) {
-            (None, Some(raw)) => {
-                let (db, name, source, workspace) = shared(env, raw, state)?;
-                (Some(db), name, source, Some(workspace))
-            }
-            (explicit, _) => {
-                let database = match explicit {
-                    Some(db) => Some(db),
-                    // The file is the lowest-precedence input: keep the database a previous run chose.
-                    None => database_from_file(&state.convex_env)?,
-                };
-                let (name, source) = instance::instance_name(
-                    env.instance_name.as_deref(),
-                    database.as_ref(),
-                    state.convex_env.get(ev::INSTANCE_NAME),
-                    &mut warnings,
-                )?;
-                (database, name, source, None)
-            }
-        };
+    let shared_url = match (
+        env.coder_convex_shared_database_url.as_deref(),
+        env.coder_convex_shared_postgres_url.as_deref(),
+    ) {
+        (Some(raw), _) => Some((ev::CODER_CONVEX_SHARED_DATABASE_URL, raw)),
+        (None, Some(raw)) => Some((ev::CODER_CONVEX_SHARED_POSTGRES_URL, raw)),
+        (None, None) => None,
+    };
+    let (database, instance_name, instance_name_source, workspace) = match (explicit_db, shared_url)
+    {
+        (None, Some((var, raw))) => {
+            let (db, name, source, workspace) = shared(env, var, raw, state)?;
+            (Some(db), name, source, Some(workspace))
+        }
+        (explicit, _) => {
+            let database = match explicit {
+                Some(db) => Some(db),
+                // The file is the lowest-precedence input: keep the database a previous run chose.
+                None => database_from_file(&state.convex_env)?,
+            };
+            let (name, source) = instance::instance_name(
+                env.instance_name.as_deref(),
+                database.as_ref(),
+                state.convex_env.get(ev::INSTANCE_NAME),
+                &mut warnings,
+            )?;
+            (database, name, source, None)
+        }
+    };
+    if let Some(db) = &database {
+        warnings.extend(db.notes.iter().cloned());
+    }
     let framework = Framework::detect(state.package_json.as_ref());
     let app_url = app_url(args, state, framework, &inputs)?;
     Ok(Derived {
@@ -201,25 +212,28 @@ fn app_url(
     site_url::derive(explicit, port, inputs)
 }
 
-/// Shared Postgres: the server URL from the template, the database named after the workspace
-/// (an explicit `INSTANCE_NAME` still wins; a name this workspace got before a rename is kept).
+/// Shared server (Postgres or MySQL): the server URL from the template, the database named
+/// after the workspace (an explicit `INSTANCE_NAME` still wins; a name this workspace got
+/// before a rename is kept). `var` is the variable the URL came from.
 fn shared(
     env: &RawEnv,
+    var: &str,
     raw: &str,
     state: &ProjectState,
 ) -> Result<(Database, String, InstanceNameSource, Workspace)> {
-    let mut db = db_url::normalise(ev::CODER_CONVEX_SHARED_POSTGRES_URL, raw)?;
-    if db.kind != db_url::DbKind::Postgres {
-        return Err(Error::invalid(
-            ev::CODER_CONVEX_SHARED_POSTGRES_URL,
-            format!("{} is not a Postgres URL", db.masked()),
-        )
-        .with_hint(
-            "shared mode creates one Postgres database per workspace: give a postgres:// URL",
-        ));
+    let mut db = db_url::normalise(var, raw)?;
+    if var == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != db_url::DbKind::Postgres {
+        return Err(
+            Error::invalid(var, format!("{} is not a Postgres URL", db.masked())).with_hint(
+                format!(
+                    "for a shared MySQL server use {} (it takes either scheme)",
+                    ev::CODER_CONVEX_SHARED_DATABASE_URL
+                ),
+            ),
+        );
     }
-    let missing = |var: &str| {
-        Error::invalid(var, "is not set, but CODER_CONVEX_SHARED_POSTGRES_URL is").with_hint(
+    let missing = |name: &str| {
+        Error::invalid(name, format!("is not set, but {var} is")).with_hint(
             "the template sets it (coder_agent env: data.coder_workspace.me.id and the Coder agent's workspace variables)",
         )
     };

@@ -35,6 +35,19 @@ pub fn instance_name(
         if let (Some(db), Some(url_db)) = (database, from_url)
             && url_db.replace('_', "-") != name
         {
+            // MySQL's driver is never told the path: the backend opens INSTANCE_NAME's
+            // database, so a path naming another one is a mistake, not a preference.
+            if db.kind == crate::database::url::DbKind::Mysql {
+                return Err(Error::invalid(
+                    db.source.clone(),
+                    format!(
+                        "{} names database {url_db:?}, but the backend ignores a MySQL URL's path and opens database {:?} (INSTANCE_NAME={name})",
+                        db.masked(),
+                        database_for_instance(name)
+                    ),
+                )
+                .with_hint("remove the path from the URL, or set INSTANCE_NAME to match it (`_` becomes `-`)"));
+            }
             warnings.push(format!(
                 "INSTANCE_NAME={name} but {} names database {url_db:?}: the backend will use database {:?}",
                 db.source,

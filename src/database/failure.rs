@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::database::url::Database;
+pub(crate) use crate::error::DbFailure;
 use crate::error::Error;
 
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -12,6 +13,7 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// kept as the cause.
 #[derive(Debug)]
 pub(crate) struct DbError {
+    kind: DbFailure,
     message: String,
     cause: Option<crate::error::Cause>,
     hint: String,
@@ -20,10 +22,23 @@ pub(crate) struct DbError {
 impl DbError {
     pub(crate) fn new(message: String, hint: impl Into<String>) -> Self {
         Self {
+            kind: DbFailure::Other,
             message,
             cause: None,
             hint: hint.into(),
         }
+    }
+
+    /// What kind of failure this is (its `--json` code; which doctor check fails).
+    #[must_use]
+    pub(crate) fn kind(mut self, kind: DbFailure) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn failure(&self) -> DbFailure {
+        self.kind
     }
 
     pub(crate) fn caused_by(
@@ -49,6 +64,7 @@ impl DbError {
     /// The tool's error (exit 5), keeping the cause.
     pub(crate) fn into_error(self) -> Error {
         Error::Database {
+            kind: self.kind,
             message: self.message,
             source: self.cause,
             hint: Some(self.hint),

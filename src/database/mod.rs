@@ -1,11 +1,12 @@
 //! The database the backend stores its data in: the URL it is given (`url`, pure), the
-//! preflight that connects the way the backend will (`preflight`, `mysql`), and one
-//! shared server holding a database per workspace (`workspace` names and marks them,
-//! `shared` lists and drops them for the admin).
+//! preflight that connects the way the backend will (`preflight`, `mysql`, its steps in
+//! `steps`), and one shared server holding a database per workspace (`workspace` names and
+//! marks them, `shared` lists and drops them for the admin).
 
 pub(crate) mod failure;
 pub(crate) mod mysql;
 pub(crate) mod preflight;
 pub(crate) mod shared;
+pub(crate) mod steps;
 pub mod url;
 pub mod workspace;

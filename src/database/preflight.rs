@@ -1,52 +1,67 @@
 //! Database preflight (README "Database URL" and "Doctor"): connect the way the backend will — same URL, same TLS
 //! expectations (`require` verifies the certificate against the system roots plus
 //! `PG_CA_FILE`) — check that the instance database exists, and create it when asked.
-//! MySQL gets a TCP reachability check ([`mysql`](super::mysql)). Does network I/O.
+//! MySQL's steps are in [`mysql`](super::mysql). Does network I/O.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Serialize;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-use super::failure::{CONNECT_TIMEOUT, DbError, describe, target};
+use super::failure::{CONNECT_TIMEOUT, DbError, DbFailure, describe, target};
 use crate::config::instance;
 use crate::database::url::{Database, DbKind};
 use crate::database::workspace::{self, Workspace};
 
-/// What the preflight found.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Preflight {
-    pub database: String,
-    pub existed: bool,
-    pub created: bool,
-    pub tls: bool,
-    /// Shared Postgres: the marker was written now (a new or unmarked database).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub marked: Option<bool>,
-}
+pub(crate) use super::steps::{Options, Preflight, Stage, Steps};
 
 /// Check the instance database; with `create`, create it when it is missing. With a
-/// `workspace` (shared Postgres), the database must carry that workspace's marker or none
+/// `workspace` (shared server), the database must carry that workspace's marker or none
 /// (it is then marked); a database marked for another workspace is refused.
 pub(crate) async fn preflight(
     db: &Database,
     instance_name: &str,
-    ca_file: Option<&Path>,
+    opts: Options<'_>,
     create: bool,
     workspace: Option<&Workspace>,
 ) -> Result<Preflight, DbError> {
+    steps(db, instance_name, opts, create, workspace)
+        .await
+        .result()
+}
+
+/// [`preflight`], step by step.
+pub(crate) async fn steps(
+    db: &Database,
+    instance_name: &str,
+    opts: Options<'_>,
+    create: bool,
+    workspace: Option<&Workspace>,
+) -> Steps {
     let database = instance::database_for_instance(instance_name);
     match db.kind {
-        DbKind::Postgres => postgres(db, &database, ca_file, create, workspace).await,
-        DbKind::Mysql => super::mysql::reachable(db).await.map(|()| Preflight {
-            database,
-            existed: true,
-            created: false,
-            tls: false,
-            marked: None,
-        }),
+        DbKind::Postgres => {
+            let mut steps = Steps::default();
+            match postgres(db, &database, opts.pg_ca_file, create, workspace).await {
+                Ok(found) => {
+                    steps.outcome = Some(Ok(found));
+                    steps
+                }
+                Err(e) => steps.fail(Stage::Connection, e),
+            }
+        }
+        DbKind::Mysql => {
+            super::mysql::preflight(
+                db,
+                &database,
+                opts.mysql_ca_file,
+                create,
+                workspace,
+                opts.mysql_collation,
+            )
+            .await
+        }
     }
 }
 
@@ -226,7 +241,8 @@ async fn check_database(
             format!(
                 "run `coder-convex doctor --fix` (or `setup`) to create it, or `CREATE DATABASE {database};` as a role that may"
             ),
-        ));
+        )
+        .kind(DbFailure::Missing));
     }
     // The name is validated ([a-z0-9_]), so quoting it as an identifier is enough.
     match client
@@ -242,6 +258,7 @@ async fn check_database(
                 quote_user(who)
             ),
         )
+        .kind(DbFailure::Missing)
         .caused_by(e)),
         Err(e) => Err(other(e)),
     }
@@ -260,6 +277,7 @@ fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> DbError {
             format!("authentication failed for {who}"),
             "check the user name and password in the database URL (percent-encode special characters)",
         )
+        .kind(DbFailure::Authentication)
         .caused_by(e);
     }
     let lower = describe(&e).to_ascii_lowercase();
@@ -272,6 +290,7 @@ fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> DbError {
             format!("TLS to {who} failed (sslmode={mode})"),
             "the backend verifies the server certificate against the system roots plus PG_CA_FILE: set PG_CA_FILE to the server's CA, or for an in-cluster server with a self-signed certificate use `sslmode=disable` in the URL together with DO_NOT_REQUIRE_SSL=1",
         )
+        .kind(DbFailure::Tls)
         .caused_by(e);
     }
     if e.as_db_error().is_none() {
@@ -279,6 +298,7 @@ fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> DbError {
             format!("cannot reach {who}"),
             "check the host and port, and that the database server is running and reachable from the workspace",
         )
+        .kind(DbFailure::Unreachable)
         .caused_by(e);
     }
     DbError::new(who.to_owned(), "see the server's message above").caused_by(e)

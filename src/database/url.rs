@@ -46,6 +46,11 @@ pub struct Database {
     /// First host, for messages (`None` for a unix socket).
     pub host: Option<String>,
     pub user: String,
+    /// MySQL: a CA file named in the URL (`ssl-ca`), moved to `MYSQL_CA_FILE`.
+    pub ca_file: Option<String>,
+    /// What normalisation changed that the user should hear about (TLS parameters moved out
+    /// of a MySQL URL).
+    pub notes: Vec<String>,
 }
 
 impl std::fmt::Debug for Database {
@@ -190,6 +195,14 @@ pub fn normalise(var: &str, raw: &str) -> Result<Database> {
         }
     }
     check_params(kind, &params).map_err(|why| bad(format!("{why} in {}", mask_password(raw))))?;
+    let (params, mysql_tls) = match kind {
+        DbKind::Mysql => {
+            let (kept, tls) = mysql_tls::split(&params)
+                .map_err(|why| bad(format!("{why} in {}", mask_password(raw))))?;
+            (kept, Some(tls))
+        }
+        DbKind::Postgres => (params, None),
+    };
     let host_name = host.as_deref().map(strip_port).unwrap_or_default();
     let private = host_name.starts_with('/') || is_private_host(&host_name);
 
@@ -211,9 +224,21 @@ pub fn normalise(var: &str, raw: &str) -> Result<Database> {
             let lax = matches!(mode.as_str(), "disable" | "allow" | "prefer");
             (Some(mode), lax)
         }
-        // The backend's MySQL driver has no `sslmode`; TLS is off only with the flag.
-        DbKind::Mysql => (None, private),
+        // The backend decides MySQL TLS from DO_NOT_REQUIRE_SSL alone (it appends
+        // require_ssl=true&verify_ca=true unless the flag is set); a TLS parameter the URL held
+        // has been moved out and decides the flag instead of the host.
+        DbKind::Mysql => (
+            None,
+            mysql_tls
+                .as_ref()
+                .and_then(|t| t.require)
+                .map_or(private, |require| !require),
+        ),
     };
+    let notes = mysql_tls
+        .as_ref()
+        .map(|t| t.notes(var, do_not_require_ssl))
+        .unwrap_or_default();
 
     let mut url = format!("{scheme}://{user}");
     if let Some(password) = password {
@@ -235,6 +260,8 @@ pub fn normalise(var: &str, raw: &str) -> Result<Database> {
         do_not_require_ssl,
         host: (!host_name.starts_with('/')).then_some(host_name),
         user: percent_decode(user),
+        ca_file: mysql_tls.and_then(|t| t.ca_file),
+        notes,
     })
 }
 
@@ -286,11 +313,6 @@ fn check_params(kind: DbKind, params: &[(&str, &str)]) -> std::result::Result<()
             ),
             (DbKind::Mysql, "require_ssl" | "verify_ca" | "verify_identity" | "built_in_roots") => {
                 matches!(*v, "true" | "false")
-            }
-            (DbKind::Mysql, "sslmode" | "ssl-mode" | "ssl_mode") => {
-                return Err(format!(
-                    "{k}={v} is not read by the backend's MySQL driver (use require_ssl=true|false)"
-                ));
             }
             _ => true,
         };
@@ -376,6 +398,8 @@ pub fn is_private_host(host: &str) -> bool {
 fn is_private_v4(ip: Ipv4Addr) -> bool {
     ip.is_loopback() || ip.is_private()
 }
+
+mod mysql_tls;
 
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,10 @@ pub(crate) enum CheckId {
     AdminKeyFile,
     Backups,
     Database,
+    DatabaseWritable,
+    DatabaseCollation,
+    InstanceDatabase,
+    DatabaseTables,
     FileAuthSecret,
     BackendHealth,
     ConvexCli,
@@ -59,6 +63,10 @@ impl CheckId {
             Self::AdminKeyFile => "admin key file",
             Self::Backups => "backups",
             Self::Database => "database",
+            Self::DatabaseWritable => "database writable",
+            Self::DatabaseCollation => "database collation",
+            Self::InstanceDatabase => "instance database",
+            Self::DatabaseTables => "database tables",
             Self::FileAuthSecret => "file .env.convex.auth.local",
             Self::BackendHealth => "backend health",
             Self::ConvexCli => "convex CLI",
@@ -105,6 +113,11 @@ impl CheckId {
             | Self::SiteUrl
             | Self::AuthProviders => Some(Self::BackendHealth),
             Self::CanonicalUrls | Self::DeploymentEnv => Some(Self::AdminKeyAccepted),
+            // MySQL: the server's capabilities before anything is created on it.
+            Self::DatabaseWritable => Some(Self::Database),
+            Self::DatabaseCollation => Some(Self::DatabaseWritable),
+            Self::InstanceDatabase => Some(Self::DatabaseCollation),
+            Self::DatabaseTables => Some(Self::InstanceDatabase),
         }
     }
 
@@ -258,7 +271,11 @@ mod tests {
                 "auth providers",
             ]
         );
-        assert_eq!(names(CheckId::EnvironmentInputs).len(), 19);
+        assert_eq!(names(CheckId::EnvironmentInputs).len(), 23);
+        assert_eq!(
+            names(CheckId::DatabaseWritable),
+            ["database collation", "instance database", "database tables"]
+        );
         assert!(names(CheckId::FileConvexEnv).is_empty());
     }
 }

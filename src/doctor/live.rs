@@ -1,7 +1,7 @@
-//! The doctor's live checks: the database, the backend's ports, then the shared backend
+//! The doctor's live checks: the backend's ports, then the shared backend
 //! probe ([`probe::quick`]) turned into checks, auth discovery and the public URLs.
 //!
-//! I/O: the database, the backend, the public URLs.
+//! I/O: the backend, the public URLs.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,8 +15,6 @@ use crate::config::auth_libs::{AuthConfig, AuthLib};
 use crate::config::deployment_env::OWNED_VAR;
 use crate::config::derive::Derived;
 use crate::config::secrets::JwtKey;
-use crate::database::preflight;
-use crate::database::url::Database;
 use crate::deadline::Deadline;
 use crate::output::Output;
 use crate::project::{CONVEX_ENV_FILE, DEPLOYMENT_ENV_FILE};
@@ -25,46 +23,6 @@ use super::check::{Check, CheckId};
 
 /// A port that does not accept a connection within this is down.
 const PORT_TIMEOUT: Duration = Duration::from_secs(1);
-
-pub(super) async fn database_check(
-    ca_file: Option<&Path>,
-    derived: &Derived,
-    db: &Database,
-    fix: bool,
-    deadline: &Deadline,
-    out: &Output,
-) -> Check {
-    let name = CheckId::Database;
-    // Marking writes to the server: only with --fix.
-    let workspace = derived.workspace.as_ref().filter(|_| fix);
-    let preflight = preflight::preflight(db, &derived.instance_name, ca_file, fix, workspace);
-    let Ok(result) = tokio::time::timeout(deadline.remaining(), preflight).await else {
-        return Check::fail(
-            name,
-            format!(
-                "{} did not answer before the deadline ({deadline})",
-                db.masked()
-            ),
-            "check that the database server is up and reachable from here",
-        );
-    };
-    match result {
-        Ok(found) => {
-            if found.created {
-                out.info(format!("fixed: created database {}", found.database));
-            }
-            Check::pass(
-                name,
-                format!(
-                    "{} reachable; database {} exists",
-                    db.masked(),
-                    found.database
-                ),
-            )
-        }
-        Err(e) => Check::fail(name, e.detail(), e.hint()),
-    }
-}
 
 /// What the live checks need besides the derivation.
 pub(super) struct LiveInputs<'a> {

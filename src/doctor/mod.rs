@@ -5,6 +5,7 @@
 //! I/O: through its checks.
 
 mod check;
+mod database;
 mod files;
 mod live;
 mod versions;
@@ -116,9 +117,9 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
     checks.push(files::backups_check(env, &derived, secret.as_ref()));
 
     if let Some(db) = &derived.database {
-        let ca = env.pg_ca_file.as_deref().map(Path::new);
-        let check = live::database_check(ca, &derived, db, opts.fix, &opts.deadline, out);
-        checks.push(check.await);
+        let db_opts = crate::database::preflight::Options::new(env, db);
+        let found = database::checks(db_opts, &derived, db, opts.fix, &opts.deadline, out);
+        checks.extend(found.await);
     }
 
     let auth_secret = state.as_ref().ok().and_then(|state| {

@@ -298,6 +298,10 @@ fn convex_env_entries(derived: &Derived, secret_hex: &str, admin_key: &str) -> V
                 other,
                 "replaced by the database configured above",
             ));
+            if let Some(ca) = &db.ca_file {
+                // Moved out of the MySQL URL (`ssl-ca`): the backend reads it from here.
+                entries.push(Entry::set(ev::MYSQL_CA_FILE, ca));
+            }
             if db.do_not_require_ssl {
                 entries.push(Entry::set(ev::DO_NOT_REQUIRE_SSL, "1"));
             } else {

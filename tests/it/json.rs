@@ -89,7 +89,7 @@ fn an_unusable_database_is_code_5() {
         &["--json", "setup", "--wait", "1"],
         &[("DATABASE_URL", "postgres://app:hunter2@127.0.0.1:9/convex")],
     );
-    let doc = failure(&run, 5, "database");
+    let doc = failure(&run, 5, "database_unreachable");
     assert!(
         doc["error"]["message"]
             .as_str()

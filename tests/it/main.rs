@@ -17,6 +17,8 @@ mod entrypoint_fixture;
 mod fake_backend;
 #[path = "../support/npm_packages.rs"]
 mod npm_packages;
+#[path = "../support/mariadb.rs"]
+mod mariadb;
 #[path = "../support/postgres.rs"]
 mod postgres;
 #[path = "../support/project.rs"]
@@ -45,6 +47,7 @@ mod hostile_files;
 mod hostile_inputs;
 mod install_sh;
 mod json;
+mod mysql;
 mod npm;
 mod npm_launcher;
 mod pg;
@@ -52,6 +55,7 @@ mod read_only_key;
 mod readme;
 mod restore_seed;
 mod setup;
+mod shared_mysql;
 mod shared_pg;
 mod snapshots;
 mod status_metadata;

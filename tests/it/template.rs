@@ -400,14 +400,24 @@ fn the_app_dev_server_has_an_app_with_port_and_share_parameters() {
 }
 
 #[test]
-fn database_parameter_offers_sqlite_postgres_and_external() {
+fn database_parameter_offers_sqlite_postgres_external_and_mysql() {
     let template = Template::load();
     let param = template.data("coder_parameter", "database");
     assert_eq!(text_attr(param, "default"), "sqlite");
     let values: Vec<String> = blocks(param, "option")
         .map(|o| text_attr(o, "value"))
         .collect();
-    assert_eq!(values, ["sqlite", "postgres", "external", "shared"]);
+    assert_eq!(
+        values,
+        ["sqlite", "postgres", "external", "mysql", "shared"]
+    );
+    // The MySQL choice takes its URL from the same parameter, and refuses another scheme.
+    let url = template.local("database_url").to_string();
+    assert!(url.contains(r#"["external", "mysql"]"#), "{url}");
+    assert!(
+        template.text.contains(r#"local.database != "mysql" || startswith(data.coder_parameter.database_url.value, "mysql://")"#),
+        "the mysql choice checks the URL's scheme"
+    );
 
     let external = template.data("coder_parameter", "database_url");
     assert!(bool_attr(external, "mutable"));

@@ -255,11 +255,14 @@ pub fn http_server(handle: fn(&str, std::net::TcpStream)) -> String {
 /// Every program the tests run besides coder-convex, `sh` and coreutils, with the package
 /// that has it: Debian's, or PyPI's for those in [`FROM_PYPI`]. `.ci/run` installs them and
 /// the README's Tests section lists them (`tests/it/readme.rs` checks both).
-pub const PREREQUISITES: [(&str, &str); 13] = [
+pub const PREREQUISITES: [(&str, &str); 16] = [
     ("bash", "bash"),
     ("busybox", "busybox"),
     ("git", "git"),
     ("kill", "procps"),
+    ("mariadb", "mariadb-client"),
+    ("mariadb-install-db", "mariadb-server"),
+    ("mariadbd", "mariadb-server"),
     ("node", "nodejs"),
     ("npm", "npm"),
     ("openssl", "openssl"),

@@ -178,3 +178,41 @@ fn mysql() {
     assert_eq!(db.expose_url(), "mysql://root:pw@mysql.example.com");
     assert!(!db.do_not_require_ssl);
 }
+
+#[test]
+fn mysql_tls_follows_the_host_and_url_parameters_move_out() {
+    let public = normalise("MYSQL_URL", "mysql://u:p@db.example.com:3306").unwrap();
+    assert!(!public.do_not_require_ssl);
+    assert!(public.notes.is_empty());
+    let private = normalise("MYSQL_URL", "mysql://u:p@10.0.0.5").unwrap();
+    assert!(private.do_not_require_ssl);
+
+    // require_ssl=true keeps TLS on a private host; the URL loses the parameter.
+    let db = normalise("MYSQL_URL", "mysql://u:p@10.0.0.5?require_ssl=true&x=1").unwrap();
+    assert!(!db.do_not_require_ssl);
+    assert_eq!(db.expose_url(), "mysql://u:p@10.0.0.5?x=1");
+    assert_eq!(db.notes.len(), 1, "{:?}", db.notes);
+    // require_ssl=false on a public host really turns TLS off (through the flag).
+    let db = normalise(
+        "DATABASE_URL",
+        "mysql://u:p@db.example.com?ssl-mode=DISABLED&ssl-ca=/etc/ca.pem",
+    )
+    .unwrap();
+    assert!(db.do_not_require_ssl);
+    assert_eq!(db.expose_url(), "mysql://u:p@db.example.com");
+    assert_eq!(db.ca_file.as_deref(), Some("/etc/ca.pem"));
+    assert!(
+        db.notes[0].starts_with("DATABASE_URL: moved ssl-mode=DISABLED"),
+        "{:?}",
+        db.notes
+    );
+    // A password with `@` is percent-encoded; an unknown SSL mode is refused, masked.
+    let db = normalise("MYSQL_URL", "mysql://u:p@ss@db").unwrap();
+    assert_eq!(db.expose_url(), "mysql://u:p%40ss@db");
+    let e = normalise("MYSQL_URL", "mysql://u:hunter2@db?ssl-mode=maybe").unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        !e.to_string().contains("hunter2") && e.to_string().contains("MYSQL_URL"),
+        "{e}"
+    );
+}

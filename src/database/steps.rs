@@ -1,0 +1,95 @@
+//! What a preflight is given and what it found (pure): the options (CA files, the collation
+//! MySQL must have), the steps in the order they run — each one a doctor check for MySQL —
+//! and how the run ended. Shared by the Postgres and MySQL paths.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::failure::DbError;
+use super::url::Database;
+
+/// What the preflight found.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Preflight {
+    pub database: String,
+    pub existed: bool,
+    pub created: bool,
+    pub tls: bool,
+    /// Shared server: the marker was written now (a new or unmarked database).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marked: Option<bool>,
+}
+
+/// One step of the preflight, in the order they run (doctor shows each as a check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Reach the server, log in, TLS.
+    Connection,
+    /// MySQL: not read-only.
+    Writable,
+    /// MySQL: the collation the backend's tables use.
+    Collation,
+    /// The instance database exists (or was created), and is this workspace's.
+    Database,
+    /// MySQL: the user may create tables in it.
+    Tables,
+}
+
+/// The steps that passed (with what they found) and how the run ended.
+#[derive(Debug, Default)]
+pub(crate) struct Steps {
+    pub(crate) passed: Vec<(Stage, String)>,
+    /// `None` only while running.
+    pub(crate) outcome: Option<Result<Preflight, (Stage, DbError)>>,
+}
+
+impl Steps {
+    pub(crate) fn pass(&mut self, stage: Stage, detail: impl Into<String>) {
+        self.passed.push((stage, detail.into()));
+    }
+
+    pub(crate) fn fail(mut self, stage: Stage, e: DbError) -> Self {
+        self.outcome = Some(Err((stage, e)));
+        self
+    }
+
+    pub(crate) fn result(self) -> Result<Preflight, DbError> {
+        match self.outcome {
+            Some(Ok(found)) => Ok(found),
+            Some(Err((_, e))) => Err(e),
+            None => Err(DbError::new(
+                "the preflight did not finish".to_owned(),
+                "run it again",
+            )),
+        }
+    }
+}
+
+/// What the preflight reads besides the URL: CA files and the collation MySQL must have.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options<'a> {
+    pub(crate) pg_ca_file: Option<&'a Path>,
+    pub(crate) mysql_ca_file: Option<&'a Path>,
+    pub(crate) mysql_collation: &'a str,
+}
+
+/// The collation the backend's MySQL tables use (since 2026-06-05).
+pub(crate) const MYSQL_COLLATION: &str = "utf8mb4_0900_bin";
+
+impl<'a> Options<'a> {
+    pub(crate) fn new(env: &'a crate::environment::RawEnv, db: &'a Database) -> Self {
+        Self {
+            pg_ca_file: env.pg_ca_file.as_deref().map(Path::new),
+            mysql_ca_file: db
+                .ca_file
+                .as_deref()
+                .or(env.mysql_ca_file.as_deref())
+                .map(Path::new),
+            mysql_collation: env
+                .coder_convex_mysql_collation
+                .as_deref()
+                .unwrap_or(MYSQL_COLLATION),
+        }
+    }
+}
