@@ -64,10 +64,15 @@ data "coder_parameter" "database" {
     value       = "mysql"
     description = "An existing MySQL 8.0+ server; give its mysql:// URL below. MariaDB 10.x lacks the collation utf8mb4_0900_bin the backend's tables use: setup stops with exit 5 before creating anything."
   }
-  option {
-    name        = "Shared Postgres"
-    value       = "shared"
-    description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
+  # Offered only where the template has a server to put the database on. The condition is
+  # not secret, though the URL is: nonsensitive() lets for_each use it.
+  dynamic "option" {
+    for_each = nonsensitive(var.shared_postgres_url != "") ? [1] : []
+    content {
+      name        = "Shared Postgres"
+      value       = "shared"
+      description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
+    }
   }
 }
 
@@ -217,7 +222,7 @@ locals {
     "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf" = "2026-08-21"
     "4d3b0a5de955a258e70e3813bbff486051d88820" = "2025-09-11"
   }
-  convex_image_date = lookup(local.convex_image_dates, var.convex_image_tag, "")
+  convex_image_date = var.convex_image_date != "" ? var.convex_image_date : lookup(local.convex_image_dates, var.convex_image_tag, "")
   convex_release    = local.convex_image_date == "" ? "" : "precompiled-${local.convex_image_date}-${substr(var.convex_image_tag, 0, 7)}"
 
   # Backend settings from Convex's own compose file: /metrics stays off the public API app,

@@ -26,6 +26,18 @@ variable "convex_image_tag" {
   }
 }
 
+# Upgrading is a push with new variables, no edit: the date makes the backend report its
+# release (`precompiled-<date>-<sha7>`), which coder-convex compares with the project's CLI.
+variable "convex_image_date" {
+  default     = ""
+  description = "Commit date (YYYY-MM-DD) of convex_image_tag, from the self-hosted CHANGELOG. Empty: the date known for the tag in main.tf, else none (the backend then reports `unknown`)."
+  type        = string
+  validation {
+    condition     = can(regex("^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.convex_image_date))
+    error_message = "convex_image_date is YYYY-MM-DD (or empty)."
+  }
+}
+
 # The images' own commands, run by scripts/convex-entrypoint.sh once the env file exists.
 variable "convex_backend_command" {
   default     = ["./run_backend.sh"]

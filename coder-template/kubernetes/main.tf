@@ -45,15 +45,23 @@ data "coder_parameter" "database" {
     value       = "sqlite"
     description = "A file on the backend's data volume. No setup; fine for development."
   }
-  option {
-    name        = "Shared Postgres"
-    value       = "shared"
-    description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
+  # Offered only where the template has a server to put the database on. The condition is
+  # not secret, though the URL is: nonsensitive() lets for_each use it.
+  dynamic "option" {
+    for_each = nonsensitive(var.shared_postgres_url != "") ? [1] : []
+    content {
+      name        = "Shared Postgres"
+      value       = "shared"
+      description = "A database of its own on the team's Postgres server (template variable shared_postgres_url), created on first start."
+    }
   }
-  option {
-    name        = "Shared MySQL (8.0+)"
-    value       = "shared-mysql"
-    description = "A database of its own on the team's MySQL 8.0+ server (template variable shared_mysql_url), created on first start. MariaDB 10.x lacks the collation the backend needs: setup stops before creating anything."
+  dynamic "option" {
+    for_each = nonsensitive(var.shared_mysql_url != "") ? [1] : []
+    content {
+      name        = "Shared MySQL (8.0+)"
+      value       = "shared-mysql"
+      description = "A database of its own on the team's MySQL 8.0+ server (template variable shared_mysql_url), created on first start. MariaDB 10.x lacks the collation the backend needs: setup stops before creating anything."
+    }
   }
 }
 
@@ -212,7 +220,7 @@ locals {
     "652b828b5129e6cdbcaa3c20efa8d116d09ff3bf" = "2026-08-21"
     "4d3b0a5de955a258e70e3813bbff486051d88820" = "2025-09-11"
   }
-  convex_image_date = lookup(local.convex_image_dates, var.convex_image_tag, "")
+  convex_image_date = var.convex_image_date != "" ? var.convex_image_date : lookup(local.convex_image_dates, var.convex_image_tag, "")
   convex_release    = local.convex_image_date == "" ? "" : "precompiled-${local.convex_image_date}-${substr(var.convex_image_tag, 0, 7)}"
 
   # Backend settings from Convex's own compose file: /metrics stays off the public API app,

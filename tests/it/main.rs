@@ -15,10 +15,10 @@ mod deploy;
 mod entrypoint_fixture;
 #[path = "../support/fake_backend.rs"]
 mod fake_backend;
-#[path = "../support/npm_packages.rs"]
-mod npm_packages;
 #[path = "../support/mariadb.rs"]
 mod mariadb;
+#[path = "../support/npm_packages.rs"]
+mod npm_packages;
 #[path = "../support/postgres.rs"]
 mod postgres;
 #[path = "../support/project.rs"]

@@ -14,8 +14,8 @@ use hcl::expr::Expression;
 
 use crate::templates::{
     Template, assert_is_release_tag, attr, blocks, bool_attr, expected_share, number_attr,
-    object_keys, repo_root, single_block, source, string_list, substitute, template_dir, text,
-    text_attr,
+    object_keys, options, repo_root, single_block, source, string_list, substitute, template_dir,
+    text, text_attr,
 };
 
 #[test]
@@ -404,9 +404,7 @@ fn database_parameter_offers_sqlite_postgres_external_and_mysql() {
     let template = Template::load();
     let param = template.data("coder_parameter", "database");
     assert_eq!(text_attr(param, "default"), "sqlite");
-    let values: Vec<String> = blocks(param, "option")
-        .map(|o| text_attr(o, "value"))
-        .collect();
+    let values: Vec<String> = options(param).into_iter().map(|(v, _)| v).collect();
     assert_eq!(
         values,
         ["sqlite", "postgres", "external", "mysql", "shared"]

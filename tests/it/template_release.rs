@@ -79,6 +79,11 @@ fn tostring(args: FuncArgs) -> Result<Value, String> {
 /// The template's variables (their defaults, with `convex_image_tag` = `tag`), the beacon
 /// parameter off, and the locals the backend env needs, evaluated in order.
 fn context(t: &Template, tag: &str) -> Context<'static> {
+    context_with(t, tag, "")
+}
+
+/// [`context`] with the `convex_image_date` variable set (empty: its default).
+fn context_with(t: &Template, tag: &str, date: &str) -> Context<'static> {
     let mut ctx = Context::new();
     let any3 = || [ParamType::Any, ParamType::Any, ParamType::Any];
     ctx.declare_func("lookup", FuncDef::new(lookup, any3()));
@@ -108,6 +113,9 @@ fn context(t: &Template, tag: &str) -> Context<'static> {
         }
     }
     vars.insert("convex_image_tag".to_owned(), Value::from(tag));
+    if !date.is_empty() {
+        vars.insert("convex_image_date".to_owned(), Value::from(date));
+    }
     ctx.declare_var("var", Value::Object(vars));
     let data: Value = hcl::from_str("coder_parameter = { disable_beacon = { value = false } }")
         .expect("valid HCL");
@@ -213,7 +221,7 @@ fn the_pinned_tag_has_a_date_and_the_backend_reports_its_release() {
         // The expression itself: set only when the tag has a date.
         assert_eq!(
             t.local("convex_image_date").to_string(),
-            r#"lookup(local.convex_image_dates, var.convex_image_tag, "")"#,
+            r#"var.convex_image_date != "" ? var.convex_image_date : lookup(local.convex_image_dates, var.convex_image_tag, "")"#,
             "{name}"
         );
     }
@@ -240,5 +248,31 @@ fn another_known_tag_reports_its_own_release_and_an_unknown_tag_none() {
         let env = format!("{:?}", local(&t, unknown, "backend_env"));
         assert!(env.contains("DISABLE_METRICS_ENDPOINT"), "{name}: {env}");
         assert!(!env.contains("DISABLE_BEACON"), "{name}: beacon off: {env}");
+    }
+}
+
+/// An upgrade is a push with two variables and no edit: a tag the template does not know,
+/// with its date, reports its release.
+#[test]
+fn a_new_tag_with_its_date_variable_reports_its_release() {
+    let tag = "fedcba9876543210fedcba9876543210fedcba98";
+    for (name, t) in both() {
+        let expr: hcl::Expression = "local.convex_release".parse().expect("a reference");
+        let release = expr
+            .evaluate(&context_with(&t, tag, "2026-11-30"))
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(
+            release,
+            Value::from("precompiled-2026-11-30-fedcba9"),
+            "{name}"
+        );
+        // The known tag's own date still wins when the variable is empty.
+        assert_eq!(
+            local(&t, DEFAULT_TAG, "convex_release"),
+            Value::from("precompiled-2026-08-21-652b828"),
+            "{name}"
+        );
+        let declared = t.variable_default("convex_image_date");
+        assert_eq!(t.resolve(declared), "", "{name}");
     }
 }

@@ -141,9 +141,7 @@ impl Seed {
 }
 
 fn restore(backup: &str) -> Vec<String> {
-    ["restore", backup, "--seed"]
-        .map(str::to_owned)
-        .to_vec()
+    ["restore", backup, "--seed"].map(str::to_owned).to_vec()
 }
 
 fn all() -> impl Iterator<Item = (String, String)> {

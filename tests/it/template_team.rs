@@ -10,8 +10,8 @@ use crate::templates::{
     METADATA_TIMEOUT_S, assert_upstream_backend_env, both, k8s_dir, named, pod_spec,
 };
 use crate::templates::{
-    Template, attr, blocks, bool_attr, expected_share, number_attr, object_keys, single_block,
-    source, template_dir, text, text_attr,
+    Template, attr, blocks, bool_attr, expected_share, number_attr, object_keys, options,
+    single_block, source, template_dir, text, text_attr,
 };
 
 /// HCL source without whitespace (hcl-rs prints lists over several lines).
@@ -109,10 +109,20 @@ fn the_dashboard_logs_in_by_itself_only_when_it_is_owner_only() {
 fn both_templates_offer_shared_postgres_with_the_url_kept_secret() {
     for (name, t) in both() {
         let param = t.data("coder_parameter", "database");
-        let values: Vec<String> = blocks(param, "option")
-            .map(|o| text_attr(o, "value"))
+        // Offered only where the template has a server for it: picking `shared` without one
+        // cannot happen.
+        let shared: Vec<Option<String>> = options(param)
+            .into_iter()
+            .filter(|(value, _)| value == "shared")
+            .map(|(_, condition)| condition)
             .collect();
-        assert!(values.contains(&"shared".to_owned()), "{name}: {values:?}");
+        assert_eq!(
+            shared,
+            [Some(
+                r#"nonsensitive(var.shared_postgres_url != "") ? [1] : []"#.to_owned()
+            )],
+            "{name}"
+        );
         assert!(
             t.text.contains("variable \"shared_postgres_url\""),
             "{name}"

@@ -145,6 +145,22 @@ pub(crate) fn blocks<'a>(body: &'a Body, ident: &str) -> impl Iterator<Item = &'
         .map(|b| b.body())
 }
 
+/// A `coder_parameter`'s options: its `option` blocks, then the `content` of each
+/// `dynamic "option"` block with the expression that decides whether it is offered.
+pub(crate) fn options(param: &Body) -> Vec<(String, Option<String>)> {
+    let mut found: Vec<(String, Option<String>)> = blocks(param, "option")
+        .map(|o| (text_attr(o, "value"), None))
+        .collect();
+    for dynamic in param.blocks().filter(|b| {
+        b.identifier() == "dynamic" && b.labels().first().is_some_and(|l| l.as_str() == "option")
+    }) {
+        let content = single_block(dynamic.body(), "content");
+        let condition = attr(dynamic.body(), "for_each").map(ToString::to_string);
+        found.push((text_attr(content, "value"), condition));
+    }
+    found
+}
+
 pub(crate) fn single_block<'a>(body: &'a Body, ident: &str) -> &'a Body {
     let found: Vec<&Body> = blocks(body, ident).collect();
     assert_eq!(found.len(), 1, "expected one `{ident}` block");
