@@ -39,6 +39,7 @@ mod hostile_files;
 mod hostile_inputs;
 mod json;
 mod npm;
+mod parse_errors;
 mod pg;
 mod read_only_key;
 mod readme;
