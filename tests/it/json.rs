@@ -195,3 +195,49 @@ fn argument_and_variable_parse_errors_print_one_document_and_exit_2() {
         version.stdout()
     );
 }
+
+#[test]
+fn a_bad_deploy_arg_or_convex_json_is_refused_before_anything_is_written() {
+    for (args, convex_json, message) in [
+        (
+            &[
+                "--json",
+                "setup",
+                "--wait",
+                "1",
+                "--deploy-arg",
+                "--url=http://elsewhere",
+            ][..],
+            None,
+            "--deploy-arg",
+        ),
+        (
+            &["--json", "setup", "--wait", "1"],
+            Some("{"),
+            "convex.json",
+        ),
+    ] {
+        let p = Project::new();
+        if let Some(text) = convex_json {
+            p.write("convex.json", text);
+        }
+        let run = p.run(args, &[("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")]);
+        let doc = failure(
+            &run,
+            2,
+            if convex_json.is_some() {
+                "project_file"
+            } else {
+                "invalid_input"
+            },
+        );
+        assert!(
+            doc["error"]["message"].as_str().unwrap().contains(message),
+            "{doc}"
+        );
+        // Nothing written: no env file, no key.
+        for file in [".env.convex.local", ".env.local", "jwt_private_key.pem"] {
+            assert!(!p.file(file).exists(), "{file} was written: {}", run.all());
+        }
+    }
+}
