@@ -10,6 +10,13 @@ pub(crate) fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// `42 s ago`, `5 min ago`, `3 h ago`, `2 d ago` for a time in Unix seconds.
 pub(crate) fn ago(unix_s: u64) -> String {
     let secs = unix_now().saturating_sub(unix_s);

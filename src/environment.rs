@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -98,10 +98,19 @@ pub fn parse_bool(raw: &str) -> std::result::Result<bool, String> {
     }
 }
 
-/// Resolve the project directory: flag/env, else the current directory.
+/// The one place a path the user gave (a flag, a variable, an argument) is made absolute:
+/// relative to the current directory, once, when the command starts. Everything after
+/// (checks, the Convex CLI running in the project directory) uses the absolute path, so
+/// what is checked is what is used.
+pub(crate) fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path)
+        .map_err(|e| Error::runtime_from(format!("cannot make {} absolute", path.display()), e))
+}
+
+/// Resolve the project directory: flag/env, else the current directory (absolute).
 pub(crate) fn project_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
     let dir = match flag {
-        Some(dir) => dir,
+        Some(dir) => absolute(&dir)?,
         None => std::env::current_dir()?,
     };
     if !dir.is_dir() {

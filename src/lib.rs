@@ -60,6 +60,31 @@ pub fn parse(args: &[OsString], env: &[(OsString, OsString)]) -> Result<Cli, cla
     Cli::try_parse_from(args).map_err(|err| cli::name_the_variable(err, &Cli::command(), args, env))
 }
 
+/// A command line that does not parse (a flag, an argument, or a variable read for a flag):
+/// clap's message on stderr and exit 2; with `--json` anywhere before `--`, also the one
+/// `--json` document (`ok: false`, code `invalid_input`). `--help` and `--version` print as
+/// usual and exit 0.
+pub fn parse_failed(err: &clap::Error, args: &[OsString]) -> ExitStatus {
+    let _ = err.print();
+    if !err.use_stderr() {
+        return ExitStatus::Success;
+    }
+    let json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if json {
+        let rendered = err.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        let message = first.strip_prefix("error: ").unwrap_or(first).trim();
+        let failure = error::Error::invalid("command line", message)
+            .with_hint("`coder-convex --help` lists the commands and flags");
+        Output::new(true, cli::ColorChoice::Never, true).document(None, Some(&failure));
+    }
+    ExitStatus::InvalidInput
+}
+
 /// Run a parsed command line against an environment snapshot. `process_env` is handed
 /// (filtered) to child processes; `env` is what we read. Prints the result (with `--json`,
 /// exactly one JSON document on stdout) and returns how the command ended.

@@ -1,5 +1,10 @@
 //! Masking secrets out of inputs before any text is formed from them, whatever their shape:
-//! a URL, a malformed URL, or `user:password@host` with no scheme at all.
+//! a URL, a malformed URL, or `user:password@host` with no scheme at all; and the one rule
+//! for what an error about a file's content may quote.
+//!
+//! The rule: an error about the content of a file (an env file, a backup manifest) names
+//! the file, the line number and the key, and never quotes a value or a line. A key is
+//! shown only when it looks like a name ([`shown_name`]); anything else is described.
 //!
 //! Pure.
 
@@ -32,9 +37,49 @@ pub(crate) fn is_scheme(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
+/// The longest key an error quotes.
+const MAX_SHOWN_NAME: usize = 64;
+
+/// The key of a line (`KEY=…` or `export KEY=…`, the text before the first `=`) when it is
+/// safe to quote: 1 to 64 bytes of ASCII letters, digits, `_`, `-` and `.`. A line without
+/// `=`, or whose key holds anything else (blanks, quotes, `:`), has no key to show: it may
+/// be a value that lost its name.
+pub(crate) fn shown_name(line: &str) -> Option<&str> {
+    let line = line.trim_start_matches([' ', '\t']);
+    let line = line
+        .strip_prefix("export")
+        .filter(|r| r.starts_with([' ', '\t']))
+        .map_or(line, |r| r.trim_start_matches([' ', '\t']));
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim_end_matches([' ', '\t']);
+    (!key.is_empty()
+        && key.len() <= MAX_SHOWN_NAME
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    .then_some(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_are_shown() {
+        for (line, want) in [
+            ("A=1", Some("A")),
+            ("  export BAD-NAME = x", Some("BAD-NAME")),
+            ("A.B='open", Some("A.B")),
+            ("sk_live_no_equals_sign", None),
+            ("Bearer tok=en", None),
+            ("'quoted'=x", None),
+            ("=value", None),
+            ("x:y=z", None),
+        ] {
+            assert_eq!(shown_name(line), want, "{line:?}");
+        }
+        assert_eq!(shown_name(&format!("{}=v", "K".repeat(65))), None);
+    }
 
     #[test]
     fn passwords_are_masked_whatever_the_shape() {

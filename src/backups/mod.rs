@@ -8,7 +8,18 @@
 //! `manifest.json` (instance, versions, time, the deployment's variables: secrets, so 0600).
 //! A backup is written in a `.partial-*` directory beside them and renamed into place only
 //! when both files are complete; whatever a killed run leaves is a `.partial-*` directory,
-//! which listing ignores and the next backup removes.
+//! which listing ignores. A store may be shared (projects with one instance name, one
+//! `CODER_CONVEX_BACKUP_DIR`), so the run writing a partial holds a lock on it for its whole
+//! life; a later backup removes only partials whose lock is free (their run is dead) and
+//! that are older than [`PARTIAL_GRACE`].
+//!
+//! Order ("newest"): by the time each manifest records, except that a backup dated after
+//! this machine's clock counts as older than every other (a clock that ran ahead, a store
+//! copied from elsewhere: its date cannot be trusted). So `--keep` never removes the backup
+//! it just took, and `restore` picks the newest trustworthy one.
+//!
+//! Manifests are read like project files (`file_io::read_capped`): regular files only, at
+//! most [`MAX_MANIFEST_BYTES`], never blocking on a FIFO.
 //!
 //! I/O: files in the backup store, outside the project.
 
@@ -30,6 +41,10 @@ const PREFIX: &str = "backup-";
 /// Prefix of backups being written (or abandoned by a killed run).
 const PARTIAL: &str = ".partial-";
 const DIR_MODE: u32 = 0o700;
+/// A manifest holds at most 512 KiB of variables; JSON escaping can grow that a few times.
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 8 * 1024 * 1024;
+/// A partial younger than this may belong to a run that has not locked it yet.
+const PARTIAL_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 const FILE_MODE: u32 = 0o600;
 /// The manifest format this version writes and reads.
 const FORMAT: u32 = 1;
@@ -135,7 +150,7 @@ pub(crate) fn default_dir(
 /// `backup --dir` defaults to), else [`default_dir`].
 pub(crate) fn store(env: &crate::environment::RawEnv, instance: &str) -> Result<PathBuf> {
     match &env.coder_convex_backup_dir {
-        Some(dir) => Ok(PathBuf::from(dir)),
+        Some(dir) => crate::environment::absolute(Path::new(dir)),
         None => default_dir(env.xdg_data_home.as_deref(), env.home.as_deref(), instance),
     }
 }
@@ -145,6 +160,8 @@ pub(crate) fn store(env: &crate::environment::RawEnv, instance: &str) -> Result<
 pub(crate) struct Pending {
     dir: tempfile::TempDir,
     store: PathBuf,
+    /// Held while the backup is written: other runs leave a locked partial alone.
+    _lock: std::fs::File,
 }
 
 impl Pending {
@@ -228,11 +245,12 @@ fn create_store(store: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Create the store (0700) and a pending backup in it; leftovers of killed runs are removed.
+/// Create the store (0700) and a pending backup in it, locked; leftovers of dead runs are
+/// removed, the partials of runs still writing (this project's or another's) are not.
 pub(crate) fn begin(store: &Path) -> Result<Pending> {
     create_store(store)?;
     for entry in fs_err::read_dir(store)?.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(PARTIAL) {
+        if entry.file_name().to_string_lossy().starts_with(PARTIAL) && abandoned(&entry.path()) {
             tracing::debug!(path = %entry.path().display(), "removing an interrupted backup");
             let _ = fs_err::remove_dir_all(entry.path());
         }
@@ -242,18 +260,43 @@ pub(crate) fn begin(store: &Path) -> Result<Pending> {
         .permissions(std::fs::Permissions::from_mode(DIR_MODE))
         .tempdir_in(store)
         .map_err(|e| Error::runtime_from(format!("cannot write in {}", store.display()), e))?;
+    let lock = fs_err::File::open(dir.path())?.into_parts().0;
+    lock.try_lock()
+        .map_err(|e| Error::runtime(format!("cannot lock {}: {e}", dir.path().display())))?;
     Ok(Pending {
         dir,
         store: store.to_owned(),
+        _lock: lock,
     })
 }
 
-/// Read the manifest of a backup directory.
+/// A partial no run is writing: its lock is free and it is older than [`PARTIAL_GRACE`].
+fn abandoned(partial: &Path) -> bool {
+    let old = fs_err::symlink_metadata(partial)
+        .ok()
+        .filter(|m| m.is_dir())
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age >= PARTIAL_GRACE);
+    old && fs_err::File::open(partial).is_ok_and(|f| f.into_parts().0.try_lock().is_ok())
+}
+
+/// Read the manifest of a backup directory. A parse error says where, never what (the
+/// manifest holds secrets).
 pub(crate) fn manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
-    let text = fs_err::read_to_string(&path)?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| Error::file(&path, format!("is not a coder-convex backup manifest: {e}")))?;
+    let text = crate::project::file_io::read_capped(&path, MAX_MANIFEST_BYTES)?
+        .ok_or_else(|| Error::file(&path, "does not exist"))?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+        Error::file(
+            &path,
+            format!(
+                "is not a coder-convex backup manifest (line {}, column {}; the content is not shown)",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
     if manifest.format != FORMAT {
         return Err(Error::file(
             &path,
@@ -297,8 +340,17 @@ pub(crate) fn list(store: &Path) -> Result<Vec<Entry>> {
             file_storage: manifest.file_storage,
         });
     }
-    entries.sort_by(|a, b| (a.created_unix_ms, &a.name).cmp(&(b.created_unix_ms, &b.name)));
+    sort(&mut entries, crate::clock::unix_now_ms());
     Ok(entries)
+}
+
+/// Oldest first, in the store's order (module doc): by recorded time, except that a backup
+/// dated after `now_ms` counts as older than every other.
+fn sort(entries: &mut [Entry], now_ms: u64) {
+    entries.sort_by(|a, b| {
+        let key = |e: &Entry| (e.created_unix_ms <= now_ms, e.created_unix_ms);
+        key(a).cmp(&key(b)).then_with(|| a.name.cmp(&b.name))
+    });
 }
 
 /// The backups of one deployment, oldest first: a store may be shared (two projects with the
@@ -309,10 +361,20 @@ pub(crate) fn list_own(store: &Path, owner: &Owner) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-/// Remove this deployment's oldest backups beyond `keep`; returns the names removed.
-pub(crate) fn prune(store: &Path, owner: &Owner, keep: usize) -> Result<Vec<String>> {
-    let entries = list_own(store, owner)?;
-    let excess = entries.len().saturating_sub(keep);
+/// Remove this deployment's oldest backups beyond `keep` (in the store's order), never
+/// `taken` (the backup this run just took); returns the names removed.
+pub(crate) fn prune(
+    store: &Path,
+    owner: &Owner,
+    keep: usize,
+    taken: Option<&str>,
+) -> Result<Vec<String>> {
+    let (taken, entries): (Vec<Entry>, Vec<Entry>) = list_own(store, owner)?
+        .into_iter()
+        .partition(|e| Some(e.name.as_str()) == taken);
+    let excess = entries
+        .len()
+        .saturating_sub(keep.saturating_sub(taken.len()));
     let mut removed = Vec::new();
     for entry in entries.into_iter().take(excess) {
         fs_err::remove_dir_all(&entry.path)?;

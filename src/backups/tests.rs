@@ -119,7 +119,7 @@ fn two_deployments_of_one_name_keep_apart() {
     assert_eq!(note_backend_version(&store, &theirs, "v2").unwrap(), None);
     assert_eq!(note_backend_version(&store, &ours, "v1").unwrap(), None);
     // Pruning one leaves the other's.
-    assert_eq!(prune(&store, &ours, 0).unwrap().len(), 1);
+    assert_eq!(prune(&store, &ours, 0, None).unwrap().len(), 1);
     assert_eq!(list_own(&store, &theirs).unwrap().len(), 1);
 }
 
@@ -155,4 +155,107 @@ fn records_are_private_and_ignore_line_endings() {
     let mode = |p: &std::path::Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&store.join("backend-version")), 0o600);
     assert_eq!(mode(&store), 0o700);
+}
+
+/// A backup whose manifest says it was taken at `created_unix_ms`.
+fn dated(store: &std::path::Path, created_unix_ms: u64) -> Entry {
+    let pending = begin(store).unwrap();
+    fs_err::write(pending.archive(), b"zip").unwrap();
+    let mut manifest = Manifest::new(&owner(), "v", "1.48.0", false, None);
+    manifest.created_unix_ms = created_unix_ms;
+    pending.commit(manifest).unwrap()
+}
+
+#[test]
+fn a_backup_dated_in_the_future_counts_as_the_oldest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    let now = crate::clock::unix_now_ms();
+    let future = dated(&store, now + 86_400_000);
+    let old = dated(&store, now - 60_000);
+    let taken = dated(&store, now);
+    let names = |entries: Vec<Entry>| entries.into_iter().map(|e| e.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(list(&store).unwrap()),
+        [future.name.as_str(), &old.name, &taken.name]
+    );
+    // --keep 1 keeps the one just taken; the future-dated one goes first.
+    assert_eq!(
+        prune(&store, &owner(), 2, Some(&taken.name)).unwrap(),
+        [future.name.as_str()]
+    );
+    assert_eq!(
+        prune(&store, &owner(), 1, Some(&taken.name)).unwrap(),
+        [old.name.as_str()]
+    );
+    assert_eq!(names(list(&store).unwrap()), [taken.name.as_str()]);
+}
+
+#[test]
+fn a_manifest_that_is_a_fifo_or_a_device_or_too_large_is_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    let fifo = dated(&store, 1);
+    fs_err::remove_file(fifo.path.join(MANIFEST)).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        fifo.path.join(MANIFEST),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let zero = dated(&store, 2);
+    fs_err::remove_file(zero.path.join(MANIFEST)).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", zero.path.join(MANIFEST)).unwrap();
+    let big = dated(&store, 3);
+    fs_err::write(
+        big.path.join(MANIFEST),
+        vec![b' '; usize::try_from(MAX_MANIFEST_BYTES).unwrap() + 1],
+    )
+    .unwrap();
+    let err = |e: &Entry| manifest(&e.path).err().unwrap().to_string();
+    assert!(
+        err(&fifo).ends_with("is a named pipe (FIFO)"),
+        "{}",
+        err(&fifo)
+    );
+    assert!(
+        err(&zero).ends_with("is a symbolic link to /dev/zero, which is a device"),
+        "{}",
+        err(&zero)
+    );
+    assert!(
+        err(&big).ends_with("is larger than 8192 KiB"),
+        "{}",
+        err(&big)
+    );
+    // Listing skips them.
+    assert!(list(&store).unwrap().is_empty());
+}
+
+#[test]
+fn a_backup_being_written_by_another_run_is_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    let theirs = begin(&store).unwrap();
+    // Old enough to be taken for abandoned, but its run still holds it.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let age = |dir: &Path| {
+        fs_err::File::open(dir).unwrap().set_modified(old).unwrap();
+    };
+    age(theirs.dir.path());
+    let ours = begin(&store).unwrap();
+    assert!(theirs.dir.path().is_dir());
+    // A dead run's partial (no lock) of the same age is removed; a fresh one is not.
+    let dead = store.join(".partial-dead");
+    let fresh = store.join(".partial-fresh");
+    fs_err::create_dir(&dead).unwrap();
+    fs_err::create_dir(&fresh).unwrap();
+    age(&dead);
+    drop(ours);
+    let _again = begin(&store).unwrap();
+    assert!(!dead.exists());
+    assert!(fresh.is_dir());
+    assert!(theirs.dir.path().is_dir());
 }

@@ -59,7 +59,7 @@ struct Report {
 /// The store of this project's instance: `--dir`, else the default under the data home.
 pub(crate) fn store(ctx: &Ctx<'_>, args: &BackupArgs, instance: &str) -> Result<PathBuf> {
     match &args.dir {
-        Some(dir) => Ok(dir.clone()),
+        Some(dir) => crate::environment::absolute(dir),
         None => backups::store(ctx.env, instance),
     }
 }
@@ -118,7 +118,12 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         backups::human_bytes(entry.bytes)
     ));
     let removed = match args.keep {
-        Some(keep) => backups::prune(&dir, &owner, usize::try_from(keep).unwrap_or(usize::MAX))?,
+        Some(keep) => backups::prune(
+            &dir,
+            &owner,
+            usize::try_from(keep).unwrap_or(usize::MAX),
+            Some(&entry.name),
+        )?,
         None => Vec::new(),
     };
     if !removed.is_empty() {

@@ -92,22 +92,36 @@ fn resolve(
             })?;
             newest.path
         }
-        Some(name) if name.is_file() => return Ok((name.to_owned(), None)),
-        Some(name) if name.is_dir() => name.to_owned(),
-        Some(name) if store.join(name).is_dir() => store.join(name),
+        // A path is the current directory's, made absolute once (so the file checked is the
+        // file imported, whatever directory the Convex CLI runs in); a name that is no path
+        // there may be a backup in the store.
         Some(name) => {
-            return Err(Error::invalid(
-                "BACKUP",
-                format!(
-                    "{} is neither a backup nor a snapshot archive",
-                    name.display()
-                ),
-            )
-            .with_hint("`coder-convex backup --list` shows the backups"));
+            let given = crate::environment::absolute(name)?;
+            if given.is_file() {
+                return Ok((given, None));
+            }
+            if given.is_dir() {
+                given
+            } else if store.join(name).is_dir() {
+                store.join(name)
+            } else {
+                return Err(not_a_backup(name));
+            }
         }
     };
     let manifest = backups::manifest(&dir)?;
     Ok((dir.join(backups::ARCHIVE), Some(manifest)))
+}
+
+fn not_a_backup(name: &Path) -> Error {
+    Error::invalid(
+        "BACKUP",
+        format!(
+            "{} is neither a backup nor a snapshot archive",
+            name.display()
+        ),
+    )
+    .with_hint("`coder-convex backup --list` shows the backups")
 }
 
 async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
@@ -146,6 +160,17 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         &context::existing_jwt_key(ctx.dir)?,
         session.auth_secret.as_ref(),
     )?;
+    // Everything the backend would refuse is found before the data is replaced.
+    let mut wanted = manifest
+        .as_ref()
+        .and_then(|m| m.environment_variables.as_ref())
+        .map(|backup| merged(backup, &ours));
+    if let Some(wanted) = &wanted {
+        let source = archive.with_file_name(backups::MANIFEST);
+        crate::config::deployment_env::check(wanted, &source).map_err(|e| {
+            e.with_hint("nothing was restored: the backend would refuse these variables after the data was replaced; fix the manifest's environment_variables, or restore the snapshot .zip alone and set the variables by hand")
+        })?;
+    }
     if !yes {
         let question = format!(
             "Replace every table, file and environment variable of {instance} with {}?",
@@ -228,10 +253,6 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     )
     .await?;
     ctx.out.success("data restored");
-    let mut wanted = manifest
-        .as_ref()
-        .and_then(|m| m.environment_variables.as_ref())
-        .map(|backup| merged(backup, &ours));
     if let (Some(wanted), Some(record)) = (wanted.as_mut(), &seeded) {
         wanted.insert(SEEDED.to_owned(), record.clone());
     }

@@ -109,7 +109,12 @@ pub(crate) async fn run_with(
         identity,
         written,
     } = configure::configure(ctx, &args.derive, &args.write, |derived, plan| {
-        // The deployment variables are checked before anything is written.
+        // The deploy's inputs and the deployment variables are checked before anything is
+        // written or pushed.
+        if !args.no_deploy {
+            crate::deploy::check_extra_args(&args.deploy.deploy_args)?;
+        }
+        crate::deploy::functions_dir(ctx.dir)?;
         crate::config::derive::desired_env(
             ctx.dir,
             derived,

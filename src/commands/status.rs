@@ -165,11 +165,22 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     if !ctx.json {
         print(ctx, &report);
     }
-    // Exit 3 when the backend did not answer a call in time, not only `/version`.
-    match findings.unanswered() {
+    // Exit 3 when `/version` has no good answer (none, or not a Convex backend's: an
+    // oversized or failing one), or when the backend did not answer a later call in time.
+    match findings
+        .health
+        .as_ref()
+        .err()
+        .or_else(|| findings.unanswered())
+    {
         None => Ok(Outcome::ok(&report)),
         Some(e) => {
-            let hint = if findings.health.is_ok() {
+            let hint = if !e.no_answer() {
+                format!(
+                    "that is not a Convex backend's answer: check what listens at {}",
+                    derived.backend_url
+                )
+            } else if findings.health.is_ok() {
                 format!(
                     "the backend answers GET /version but not every call: check its logs (or allow more than {deadline})"
                 )

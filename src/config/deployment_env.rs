@@ -111,6 +111,29 @@ pub(crate) fn desired(
     Ok(vars)
 }
 
+/// What the backend would refuse in `vars` (from `source`), found before anything is sent:
+/// a reserved or invalid name, a value, the count or the total over its limits. A name is
+/// quoted only when it looks like one (`redact`'s rule); values never are.
+pub(crate) fn check(vars: &BTreeMap<String, String>, source: &Path) -> Result<()> {
+    for name in vars.keys() {
+        let shown = crate::redact::shown_name(&format!("{name}="))
+            .map_or_else(|| "a variable name".to_owned(), |n| format!("{n:?}"));
+        if RESERVED.contains(&name.as_str()) {
+            return Err(Error::file(
+                source,
+                format!("{name} cannot be set: Convex builds it into every deployment"),
+            ));
+        }
+        if !valid_name(name) || name.len() > MAX_NAME_BYTES {
+            return Err(
+                Error::file(source, format!("{shown} is not a valid variable name"))
+                    .with_hint("names match ^[a-zA-Z_][a-zA-Z0-9_]*$ and are at most 256 bytes"),
+            );
+        }
+    }
+    check_limits(vars, source)
+}
+
 fn check_limits(vars: &BTreeMap<String, String>, user_file: &Path) -> Result<()> {
     for (name, value) in vars {
         if value.len() > MAX_VALUE_BYTES {

@@ -162,6 +162,7 @@ pub(crate) fn derive(
         }
     };
     if let Some(db) = &database {
+        instance::check_database_name(&instance_name, instance_name_source, &db.source)?;
         warnings.extend(db.notes.iter().cloned());
     }
     let framework = Framework::detect(state.package_json.as_ref());
@@ -248,10 +249,12 @@ fn shared(
             .clone()
             .ok_or_else(|| missing(ev::CODER_WORKSPACE_NAME))?,
     };
-    let kept = state
-        .convex_env
-        .get(ev::INSTANCE_NAME)
-        .filter(|name| workspace.owns_instance_name(name));
+    // The project file's name is kept (precedence: file > derived), unless it is the
+    // default a project had before it used the shared server: that one would be one database
+    // for every workspace. A name the user chose is claimed with this workspace's marker.
+    let kept = state.convex_env.get(ev::INSTANCE_NAME).filter(|name| {
+        workspace.owns_instance_name(name) || *name != instance::DEFAULT_INSTANCE_NAME
+    });
     let (instance_name, source) = match (env.instance_name.as_deref(), kept) {
         (Some(name), _) => (name.to_owned(), InstanceNameSource::Environment),
         (None, Some(name)) => (name.to_owned(), InstanceNameSource::ProjectFile),

@@ -102,6 +102,45 @@ pub fn validate_instance_name(name: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// Postgres's and MySQL's limit on a database name, in bytes (longer names are refused or
+/// silently cut, which would open another database).
+pub const MAX_DATABASE_NAME_BYTES: usize = 63;
+
+/// With a database server, the database the backend opens for `name` must fit the server's
+/// limit: refused up front (before any file is written), naming the input it came from.
+pub fn check_database_name(name: &str, source: InstanceNameSource, url_var: &str) -> Result<()> {
+    let database = database_for_instance(name);
+    if database.len() <= MAX_DATABASE_NAME_BYTES {
+        return Ok(());
+    }
+    let (input, hint) = match source {
+        InstanceNameSource::DatabaseUrl => (
+            url_var.to_owned(),
+            format!(
+                "name a database of at most {MAX_DATABASE_NAME_BYTES} bytes in {url_var} (or set a shorter INSTANCE_NAME)"
+            ),
+        ),
+        InstanceNameSource::ProjectFile => (
+            format!("{} in .env.convex.local", ev::INSTANCE_NAME),
+            format!(
+                "set a shorter INSTANCE_NAME (at most {MAX_DATABASE_NAME_BYTES} bytes), or remove the line from .env.convex.local"
+            ),
+        ),
+        _ => (
+            ev::INSTANCE_NAME.to_owned(),
+            format!("set a shorter INSTANCE_NAME (at most {MAX_DATABASE_NAME_BYTES} bytes)"),
+        ),
+    };
+    Err(Error::invalid(
+        input,
+        format!(
+            "the backend would open database {database:?}, {} bytes; Postgres and MySQL database names are at most {MAX_DATABASE_NAME_BYTES}",
+            database.len()
+        ),
+    )
+    .with_hint(hint))
+}
+
 /// The database the backend will open for an instance.
 pub fn database_for_instance(name: &str) -> String {
     name.replace('-', "_")
@@ -154,5 +193,31 @@ mod tests {
         let err = instance_name(None, Some(&upper), None, &mut w).unwrap_err();
         assert!(err.to_string().starts_with("invalid DATABASE_URL"), "{err}");
         assert_eq!(database_for_instance("convex-prod"), "convex_prod");
+    }
+
+    #[test]
+    fn database_names_over_63_bytes_are_refused_naming_their_input() {
+        let ok = "a".repeat(63);
+        assert!(check_database_name(&ok, InstanceNameSource::Environment, "DATABASE_URL").is_ok());
+        let long = format!("{}-b", "a".repeat(62));
+        for (source, input) in [
+            (InstanceNameSource::Environment, "invalid INSTANCE_NAME: "),
+            (InstanceNameSource::DatabaseUrl, "invalid DATABASE_URL: "),
+            (
+                InstanceNameSource::ProjectFile,
+                "invalid INSTANCE_NAME in .env.convex.local: ",
+            ),
+        ] {
+            let err = check_database_name(&long, source, "DATABASE_URL").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{input}the backend would open database \"{}_b\", 64 bytes; Postgres and MySQL database names are at most 63",
+                    "a".repeat(62)
+                )
+            );
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.hint().unwrap().contains("at most 63 bytes"));
+        }
     }
 }

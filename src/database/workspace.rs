@@ -78,14 +78,15 @@ pub struct Marker<'a> {
     pub label: &'a str,
 }
 
-/// `None` for comments coder-convex did not write.
+/// `None` for comments coder-convex did not write. The label is the last ` (…)` group (owner
+/// and workspace names hold no blanks or parentheses); the id is everything before it, so an
+/// id with a blank reads back whole. Every marker written before reads the same.
 pub fn parse_marker(comment: &str) -> Option<Marker<'_>> {
     let rest = comment.strip_prefix(MARKER_PREFIX)?;
-    let (id, label) = rest.split_once(' ').unwrap_or((rest, ""));
-    let label = label
-        .strip_prefix('(')
-        .and_then(|l| l.strip_suffix(')'))
-        .unwrap_or(label);
+    let (id, label) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.rsplit_once(" ("))
+        .unwrap_or((rest, ""));
     (!id.is_empty()).then_some(Marker {
         workspace_id: id,
         label,
@@ -184,6 +185,32 @@ mod tests {
             })
         );
         assert_eq!(parse_marker("made by hand"), None);
+        // An id with blanks (and parentheses) reads back whole.
+        for id in ["my workspace id", "a (b) c", " lead"] {
+            let w = ws("alice", "ws", id);
+            assert_eq!(
+                parse_marker(&w.marker()),
+                Some(Marker {
+                    workspace_id: id,
+                    label: "alice/ws"
+                })
+            );
+        }
+        // Markers as every earlier version wrote them.
+        assert_eq!(
+            parse_marker(&format!("coder-convex: workspace {ID} (alice/ws)")),
+            Some(Marker {
+                workspace_id: ID,
+                label: "alice/ws"
+            })
+        );
+        assert_eq!(
+            parse_marker(&format!("coder-convex: workspace {ID}")),
+            Some(Marker {
+                workspace_id: ID,
+                label: ""
+            })
+        );
         assert_eq!(parse_marker("coder-convex: workspace "), None);
     }
 }

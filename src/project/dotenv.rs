@@ -55,16 +55,43 @@ pub(crate) fn render(key: &str, value: &str) -> std::result::Result<String, Stri
 }
 
 /// Parse an env file's values the way dotenvy (and the Convex CLI's dotenv) read them.
+/// An error names the file, the line and the key, never a value (`redact`'s rule): dotenvy's
+/// own message quotes the line, and for an unterminated quote the rest of the file.
 pub(crate) fn parse(path: &Path, content: &str) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     for item in dotenvy::from_read_iter(content.as_bytes()) {
-        let (k, v) = item.map_err(|e| {
-            Error::file(path, format!("cannot be parsed: {e}"))
-                .with_hint("fix or comment out the line; values with spaces need quotes")
-        })?;
+        let Ok((k, v)) = item else {
+            return Err(unparseable(path, content));
+        };
         values.insert(k, v);
     }
     Ok(values)
+}
+
+/// Which entry of `content` dotenvy refuses, said without quoting it.
+fn unparseable(path: &Path, content: &str) -> Error {
+    let items = lexer::lex(content);
+    let bad = items.iter().find(|item| {
+        item.unterminated || dotenvy::from_read_iter(item.text.as_bytes()).any(|r| r.is_err())
+    });
+    let message = match bad {
+        Some(item) => {
+            let what = match crate::redact::shown_name(item.body()) {
+                Some(key) => format!("the entry for {key}"),
+                None => "the entry (not a KEY=value assignment)".to_owned(),
+            };
+            let why = if item.unterminated {
+                "its quoted value is never closed"
+            } else {
+                "it cannot be parsed"
+            };
+            format!("line {}: {what}: {why} (the value is not shown)", item.line)
+        }
+        None => "cannot be parsed (the value is not shown)".to_owned(),
+    };
+    Error::file(path, message).with_hint(
+        "fix or comment out the line: names match ^[A-Za-z_][A-Za-z0-9_.]*$, values with spaces need quotes, and a quote must be closed",
+    )
 }
 
 /// `KEY==value` entries (1-based line, key): a typo that sets `KEY` to `=value`. A quoted
@@ -266,14 +293,31 @@ mod tests {
     }
 
     #[test]
-    fn parse_reports_the_file() {
-        let err = parse(Path::new("/p/.env.local"), "A='unterminated\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("/p/.env.local: cannot be parsed"),
-            "{err}"
-        );
-        assert_eq!(err.exit_code(), 2);
+    fn parse_errors_name_the_file_line_and_key_never_a_value() {
+        for (content, want) in [
+            (
+                "A=1\nB='unterminated s3cr3t\nC=s3cr3t\n",
+                "/p/.env.local: line 2: the entry for B: its quoted value is never closed (the value is not shown)",
+            ),
+            (
+                "A=1\n\nBAD-NAME=s3cr3t\n",
+                "/p/.env.local: line 3: the entry for BAD-NAME: it cannot be parsed (the value is not shown)",
+            ),
+            (
+                "s3cr3t\n",
+                "/p/.env.local: line 1: the entry (not a KEY=value assignment): it cannot be parsed (the value is not shown)",
+            ),
+            (
+                "A=\"s3cr3t\nB=s3cr3t",
+                "/p/.env.local: line 1: the entry for A: its quoted value is never closed (the value is not shown)",
+            ),
+        ] {
+            let err = parse(Path::new("/p/.env.local"), content).unwrap_err();
+            assert_eq!(err.to_string(), want, "{content:?}");
+            assert_eq!(err.exit_code(), 2);
+            let all = format!("{err:?} {:?} {:?}", err.causes(), err.hint());
+            assert!(!all.contains("s3cr3t"), "{all}");
+        }
     }
 
     #[test]

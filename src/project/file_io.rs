@@ -109,19 +109,34 @@ fn target(path: &Path) -> Result<Target> {
 
 /// Read a managed file that may not exist: UTF-8 text of at most [`MAX_FILE_BYTES`].
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
+    read_capped(path, MAX_FILE_BYTES)
+}
+
+/// The one reader of every file the tool reads (project files and the backup store alike):
+/// a file that may not exist, read only when it is a regular file (or a symlink to one),
+/// at most `cap` bytes, UTF-8. The file is opened without blocking and checked again once
+/// open, so a FIFO or device swapped in after the first look is refused, not waited on or
+/// read forever.
+pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Option<String>> {
     let source = match target(path)? {
         Target::Missing => return Ok(None),
         Target::Regular(p) | Target::Linked(p) => p,
     };
+    let file = {
+        use fs_err::os::unix::fs::OpenOptionsExt as _;
+        fs_err::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&source)?
+    };
+    let file_type = file.metadata()?.file_type();
+    if !file_type.is_file() {
+        return Err(not_ours(path, format!("is {}", kind(file_type))));
+    }
     let mut bytes = Vec::new();
-    fs_err::File::open(&source)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(not_ours(
-            path,
-            format!("is larger than {} KiB", MAX_FILE_BYTES / 1024),
-        ));
+    file.take(cap + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(not_ours(path, format!("is larger than {} KiB", cap / 1024)));
     }
     String::from_utf8(bytes).map(Some).map_err(|e| {
         let at = e.utf8_error().valid_up_to();

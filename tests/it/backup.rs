@@ -357,3 +357,266 @@ fn an_interrupted_backup_leaves_nothing_that_looks_complete_and_no_secret_in_arg
     let listed = backup(&p, &fake, &["--list"]).json();
     assert_eq!(listed["backups"], json!([]));
 }
+
+/// Rewrite a field of a backup's manifest.
+fn edit_manifest(backup: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = backup.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut manifest);
+    fs_err::write(&path, serde_json::to_string(&manifest).unwrap()).unwrap();
+}
+
+fn other_data() -> Data {
+    Data {
+        tables: BTreeMap::from([(
+            "messages".to_owned(),
+            vec![json!({"_id": "m9", "_creationTime": 9.0, "body": "later"})],
+        )]),
+        files: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn a_backup_dated_in_the_future_is_neither_kept_over_the_new_one_nor_restored_by_default() {
+    let (p, secret) = convex_project("convex");
+    let fake = fake(&secret, SnapshotConfig::default());
+    // A backup from a clock that ran a day ahead.
+    let stale = backup(&p, &fake, &[]).json()["backup"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    edit_manifest(&store(&p).join(&stale), |m| {
+        m["created_unix_ms"] = json!(m["created_unix_ms"].as_u64().unwrap() + 86_400_000);
+    });
+    fake.set_data(other_data());
+    let fresh = backup(&p, &fake, &["--keep", "2"]).json();
+    let fresh = fresh["backup"]["name"].as_str().unwrap().to_owned();
+    assert_eq!(names(&store(&p)), [stale.clone(), fresh.clone()]);
+    // The default restore is the one just taken, not the future-dated one.
+    fake.set_data(Data::default());
+    let dir = store(&p);
+    let doc = run_with(
+        &p,
+        &["--json", "restore", "--yes", "--dir", dir.to_str().unwrap()],
+        &fake,
+        &[],
+    )
+    .json();
+    assert_eq!(
+        doc["archive"],
+        dir.join(&fresh).join("snapshot.zip").to_str().unwrap()
+    );
+    assert_eq!(fake.data(), other_data());
+    // --keep 1 keeps the backup it just took; the future-dated one goes first.
+    let doc = backup(&p, &fake, &["--keep", "1"]).json();
+    let newest = doc["backup"]["name"].as_str().unwrap().to_owned();
+    assert_eq!(doc["removed"], json!([stale, fresh]));
+    assert_eq!(names(&store(&p)), [newest]);
+}
+
+#[test]
+fn restore_of_a_relative_path_imports_the_file_it_checked_in_the_current_directory() {
+    let (p, secret) = convex_project("convex");
+    let fake = fake(&secret, SnapshotConfig::default());
+    let first = PathBuf::from(
+        backup(&p, &fake, &[]).json()["backup"]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    fake.set_data(other_data());
+    let second = PathBuf::from(
+        backup(&p, &fake, &[]).json()["backup"]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    // `bk` in the current directory is the first backup; `bk` in the project the second.
+    let cwd = tempfile::tempdir().unwrap();
+    let copy = |from: &Path, to: &Path| {
+        fs_err::create_dir_all(to).unwrap();
+        for f in ["manifest.json", "snapshot.zip"] {
+            fs_err::copy(from.join(f), to.join(f)).unwrap();
+        }
+    };
+    copy(&first, &cwd.path().join("bk"));
+    copy(&second, &p.file("bk"));
+    fake.set_data(Data::default());
+    for (flag, env) in [
+        (vec!["--project-dir", p.path().to_str().unwrap()], vec![]),
+        (
+            vec![],
+            vec![("CODER_CONVEX_PROJECT_DIR", p.path().to_str().unwrap())],
+        ),
+    ] {
+        let mut args = vec!["--json", "restore", "bk", "--yes"];
+        args.extend(&flag);
+        let output = command_with(&p, &args, &fake, &env)
+            .current_dir(cwd.path())
+            .output()
+            .unwrap();
+        let run = Run { output };
+        assert_eq!(run.code(), 0, "{}", run.all());
+        assert_eq!(
+            run.json()["archive"],
+            cwd.path().join("bk/snapshot.zip").to_str().unwrap()
+        );
+        assert_eq!(fake.data(), sample_data());
+        fake.set_data(Data::default());
+    }
+}
+
+#[test]
+fn restore_refuses_variables_the_backend_would_refuse_before_replacing_the_data() {
+    let (p, secret) = convex_project("convex");
+    let fake = fake(&secret, SnapshotConfig::default());
+    let taken = PathBuf::from(
+        backup(&p, &fake, &[]).json()["backup"]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    let original = fs_err::read_to_string(taken.join("manifest.json")).unwrap();
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..600).map(|i| (format!("V{i}"), json!("x"))).collect();
+    for (edit, message) in [
+        (
+            json!({"BAD-NAME": SECRET_VALUE}),
+            "\"BAD-NAME\" is not a valid variable name".to_owned(),
+        ),
+        (
+            json!({"BIG": "y".repeat(8193)}),
+            "the value of BIG is 8193 bytes; the limit is 8192".to_owned(),
+        ),
+        (
+            serde_json::Value::Object(many),
+            "variables; a deployment holds at most 512".to_owned(),
+        ),
+    ] {
+        fs_err::write(taken.join("manifest.json"), &original).unwrap();
+        edit_manifest(&taken, |m| {
+            for (k, v) in edit.as_object().unwrap() {
+                m["environment_variables"][k] = v.clone();
+            }
+        });
+        fake.set_data(other_data());
+        let dir = store(&p);
+        let run = run_with(
+            &p,
+            &["--json", "restore", "--yes", "--dir", dir.to_str().unwrap()],
+            &fake,
+            &[],
+        );
+        assert_eq!(run.code(), 2, "{}", run.all());
+        let error = &run.doc()["error"];
+        assert!(
+            error["message"].as_str().unwrap().contains(&message),
+            "{error}"
+        );
+        assert!(
+            error["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with("nothing was restored")
+        );
+        assert!(!run.all().contains(SECRET_VALUE));
+        // The data was not touched, no import ran.
+        assert_eq!(fake.data(), other_data());
+        assert!(fake.snapshots(|r| r.import_modes.is_empty()));
+    }
+}
+
+#[test]
+fn a_backup_another_project_is_writing_in_a_shared_store_is_left_alone() {
+    let (p, secret) = convex_project("convex");
+    let fake = fake(&secret, SnapshotConfig::default());
+    let dir = store(&p);
+    fs_err::create_dir_all(&dir).unwrap();
+    // Another project's run: its partial is an hour old and locked (it is still exporting).
+    let running = dir.join(".partial-other-run");
+    fs_err::create_dir(&running).unwrap();
+    fs_err::write(running.join("snapshot.zip"), b"half").unwrap();
+    let lock = fs_err::File::open(&running).unwrap();
+    lock.file().try_lock().unwrap();
+    // A dead run's partial: same age, unlocked.
+    let dead = dir.join(".partial-dead-run");
+    fs_err::create_dir(&dead).unwrap();
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for d in [&running, &dead] {
+        fs_err::File::open(d)
+            .unwrap()
+            .file()
+            .set_modified(hour_ago)
+            .unwrap();
+    }
+    let doc = backup(&p, &fake, &[]).json();
+    assert_eq!(
+        names(&dir),
+        [
+            ".partial-other-run".to_owned(),
+            doc["backup"]["name"].as_str().unwrap().to_owned()
+        ]
+    );
+    assert_eq!(fs_err::read(running.join("snapshot.zip")).unwrap(), b"half");
+    drop(lock);
+}
+
+#[test]
+fn a_manifest_that_is_a_fifo_or_links_to_dev_zero_does_not_hang_any_command() {
+    let (p, secret) = convex_project("convex");
+    let fake = fake(&secret, SnapshotConfig::default());
+    let fifo = PathBuf::from(
+        backup(&p, &fake, &[]).json()["backup"]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    let zero = PathBuf::from(
+        backup(&p, &fake, &[]).json()["backup"]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    fs_err::remove_file(fifo.join("manifest.json")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo.join("manifest.json"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    fs_err::remove_file(zero.join("manifest.json")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", zero.join("manifest.json")).unwrap();
+    let dir = store(&p);
+    let env = [("CODER_CONVEX_BACKUP_DIR", dir.to_str().unwrap())];
+    for args in [
+        &["status", "--metadata", "backend"][..],
+        &["--json", "status", "--timeout", "10"],
+        &["--json", "doctor", "--timeout", "10"],
+        &["--json", "backup", "--list"],
+    ] {
+        let started = Instant::now();
+        let run = run_with(&p, args, &fake, &env);
+        crate::common::assert_no_hang(started);
+        assert!(run.code() <= 1, "{args:?}: {}", run.all());
+    }
+    let listed = backup(&p, &fake, &["--list"]).json();
+    assert_eq!(listed["backups"], json!([]));
+    // Naming one of them: refused at once, saying what it is.
+    for (backup_dir, what) in [
+        (&fifo, "is a named pipe (FIFO)"),
+        (&zero, "is a symbolic link to /dev/zero, which is a device"),
+    ] {
+        let started = Instant::now();
+        let run = run_with(
+            &p,
+            &["--json", "restore", backup_dir.to_str().unwrap(), "--yes"],
+            &fake,
+            &[],
+        );
+        crate::common::assert_no_hang(started);
+        assert_eq!(run.code(), 2, "{}", run.all());
+        assert!(
+            run.doc()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with(what),
+            "{}",
+            run.all()
+        );
+    }
+}

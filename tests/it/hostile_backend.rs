@@ -407,3 +407,28 @@ fn no_escape_codes_when_color_is_off_in_any_line() {
         "{forced:?}"
     );
 }
+
+#[test]
+fn status_against_an_oversized_version_exits_3_with_ok_false() {
+    let url = http_server(gigabyte);
+    let p = configured();
+    let started = Instant::now();
+    let run = crate::common::run_in(
+        p.path(),
+        &["status", "--json", "--timeout", "20"],
+        &[("CODER_CONVEX_BACKEND_URL", &url)],
+    );
+    assert_no_hang(started);
+    assert_eq!(run.code(), 3, "{}", run.all());
+    let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 3);
+    assert_eq!(doc["error"]["code"], "backend_unreachable");
+    assert_eq!(doc["backend"]["healthy"], false);
+    assert_eq!(
+        doc["error"]["message"],
+        format!(
+            "the backend at {url} is not reachable: GET /version: the response is larger than 64 KiB"
+        )
+    );
+}

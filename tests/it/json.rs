@@ -149,3 +149,95 @@ fn success_has_ok_and_exit_code_0() {
     assert!(doc.get("error").is_none());
     assert_eq!(doc["instance_name"], "convex-self-hosted");
 }
+
+#[test]
+fn argument_and_variable_parse_errors_print_one_document_and_exit_2() {
+    let p = Project::new();
+    for (args, env, names) in [
+        (
+            &["status", "--json"][..],
+            &[("CODER_CONVEX_TIMEOUT", "xyz")][..],
+            "CODER_CONVEX_TIMEOUT",
+        ),
+        (&["setup", "--json", "--wait", "abc"], &[], "--wait"),
+        (
+            &["configure", "--json", "--frontend-port", "70000"],
+            &[],
+            "--frontend-port",
+        ),
+        (&["backup", "--json", "--keep", "-1"], &[], "-1"),
+        (&["--json", "no-such-command"], &[], "no-such-command"),
+    ] {
+        let run = p.run(args, env);
+        let doc = failure(&run, 2, "invalid_input");
+        assert_eq!(doc["ok"], false);
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(message.contains(names), "{args:?}: {message}");
+        // The human message stays on stderr.
+        assert!(run.stderr().contains("error:"), "{}", run.stderr());
+    }
+    // Without --json: clap's message alone, exit 2, nothing on stdout.
+    let run = p.run(&["setup", "--wait", "abc"], &[]);
+    assert_eq!((run.code(), run.stdout()), (2, String::new()));
+    // --help and --version print as always, even with --json.
+    let help = p.run(&["status", "--json", "--help"], &[]);
+    assert_eq!(help.code(), 0);
+    assert!(
+        help.stdout().contains("Usage: coder-convex status"),
+        "{}",
+        help.stdout()
+    );
+    let version = p.run(&["--json", "--version"], &[]);
+    assert_eq!(version.code(), 0);
+    assert!(
+        version.stdout().starts_with("coder-convex "),
+        "{}",
+        version.stdout()
+    );
+}
+
+#[test]
+fn a_bad_deploy_arg_or_convex_json_is_refused_before_anything_is_written() {
+    for (args, convex_json, message) in [
+        (
+            &[
+                "--json",
+                "setup",
+                "--wait",
+                "1",
+                "--deploy-arg",
+                "--url=http://elsewhere",
+            ][..],
+            None,
+            "--deploy-arg",
+        ),
+        (
+            &["--json", "setup", "--wait", "1"],
+            Some("{"),
+            "convex.json",
+        ),
+    ] {
+        let p = Project::new();
+        if let Some(text) = convex_json {
+            p.write("convex.json", text);
+        }
+        let run = p.run(args, &[("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9")]);
+        let doc = failure(
+            &run,
+            2,
+            if convex_json.is_some() {
+                "project_file"
+            } else {
+                "invalid_input"
+            },
+        );
+        assert!(
+            doc["error"]["message"].as_str().unwrap().contains(message),
+            "{doc}"
+        );
+        // Nothing written: no env file, no key.
+        for file in [".env.convex.local", ".env.local", "jwt_private_key.pem"] {
+            assert!(!p.file(file).exists(), "{file} was written: {}", run.all());
+        }
+    }
+}

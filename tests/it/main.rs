@@ -50,6 +50,7 @@ mod json;
 mod mysql;
 mod npm;
 mod npm_launcher;
+mod parse_errors;
 mod pg;
 mod read_only_key;
 mod readme;

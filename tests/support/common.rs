@@ -116,6 +116,12 @@ impl Run {
         serde_json::from_str(&self.ok()).expect("stdout is JSON")
     }
 
+    /// The `--json` document, whatever the exit code.
+    pub fn doc(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.all()))
+    }
+
     /// Both streams, for "never printed" checks.
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout(), self.stderr())
@@ -307,4 +313,15 @@ pub fn require(tool: &str) -> PathBuf {
             fs_err::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
         .unwrap_or_else(|| missing(tool))
+}
+
+/// Fails when any piece of `secret` (every run of 6 bytes, so a partial quote counts)
+/// appears in `text`.
+#[track_caller]
+pub fn assert_no_piece_of(secret: &str, text: &str) {
+    let bytes = secret.as_bytes();
+    for piece in bytes.windows(6.min(bytes.len())) {
+        let piece = String::from_utf8_lossy(piece);
+        assert!(!text.contains(&*piece), "{piece:?} of a secret in:\n{text}");
+    }
 }
