@@ -110,9 +110,10 @@ pub(crate) fn derive(
     env: &RawEnv,
     args: &DeriveArgs,
     state: &ProjectState,
-    manifest: Option<&Manifest>,
+    manifest: Result<Option<&Manifest>, &str>,
 ) -> Result<Derived> {
-    let inputs = url_inputs(env, args, state, manifest)?;
+    let mut inputs = url_inputs(env, args, state, manifest.ok().flatten())?;
+    inputs.manifest_problem = manifest.err();
     let urls = urls::derive(&inputs)?;
     let slugs = inputs.slugs.clone();
     let mut warnings = urls.warnings.clone();
@@ -297,11 +298,21 @@ pub(crate) async fn derive_probing(
             .coder_agent_debug_address
             .as_deref()
             .unwrap_or(urls::DEFAULT_AGENT_DEBUG_ADDRESS);
-        crate::config::coder_agent::fetch_manifest(addr).await
+        crate::config::coder_agent::fetch_manifest(addr)
+            .await
+            .map(Some)
     } else {
-        None
+        Ok(None)
     };
-    derive(env, args, state, manifest.as_ref())
+    derive(
+        env,
+        args,
+        state,
+        manifest
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(String::as_str),
+    )
 }
 
 /// The URL variables pinned in the project file (`CODER_CONVEX_PINNED_URLS`).
@@ -358,6 +369,7 @@ pub(crate) fn url_inputs<'a>(
         workspace_name: env.coder_workspace_name.as_deref(),
         owner_name: env.coder_workspace_owner_name.as_deref(),
         manifest,
+        manifest_problem: None,
         codespace_name: env.codespace_name.as_deref(),
         codespaces_domain: env.github_codespaces_port_forwarding_domain.as_deref(),
         gitpod_workspace_url: env.gitpod_workspace_url.as_deref(),

@@ -76,6 +76,9 @@ pub enum UrlSource {
     CoderProxyUri,
     CoderManifest,
     CoderNoWildcard,
+    /// Coder without `{{port}}` in `VSCODE_PROXY_URI`, and the agent's manifest could not be
+    /// read: whether a wildcard exists is unknown, the loopback URLs are a stopgap.
+    CoderManifestUnavailable,
     Codespaces,
     Gitpod,
     Local,
@@ -90,6 +93,7 @@ impl UrlSource {
             Self::CoderProxyUri => "coder-proxy-uri",
             Self::CoderManifest => "coder-manifest",
             Self::CoderNoWildcard => "coder-no-wildcard",
+            Self::CoderManifestUnavailable => "coder-manifest-unavailable",
             Self::Codespaces => "codespaces",
             Self::Gitpod => "gitpod",
             Self::Local => "local",
@@ -182,6 +186,8 @@ pub struct UrlInputs<'a> {
     pub owner_name: Option<&'a str>,
     /// The agent manifest, when it was probed and answered.
     pub manifest: Option<&'a Manifest>,
+    /// Why the probed manifest could not be read (the endpoint and the limit or time).
+    pub manifest_problem: Option<&'a str>,
     pub codespace_name: Option<&'a str>,
     pub codespaces_domain: Option<&'a str>,
     pub gitpod_workspace_url: Option<&'a str>,
@@ -298,6 +304,18 @@ fn derive_fallback(inputs: &UrlInputs<'_>) -> Result<Derived> {
                 Some(&manifest.apps),
             )?;
             return Ok((urls, UrlSource::CoderManifest, vec![]));
+        }
+        // Loopback URLs are right inside Coder only when the agent says there is no wildcard;
+        // an agent that did not answer says nothing, so its reason is given, not a guess.
+        if let (None, Some(problem)) = (inputs.manifest, inputs.manifest_problem) {
+            let warning = format!(
+                "could not read the Coder agent's manifest ({problem}), so whether this \
+                 deployment has a wildcard access URL is unknown; using loopback URLs for now, \
+                 which only work from inside the workspace. Run `coder-convex setup` again when \
+                 the agent answers (CODER_AGENT_DEBUG_ADDRESS names it), or give the URLs with \
+                 CONVEX_CLOUD_ORIGIN, CONVEX_SITE_ORIGIN and CONVEX_DASHBOARD_URL."
+            );
+            return Ok((local(), UrlSource::CoderManifestUnavailable, vec![warning]));
         }
         let warning = "this Coder deployment has no wildcard access URL, so the convex-api, \
             convex-site and convex-dashboard apps cannot get subdomains; using loopback URLs, \

@@ -271,6 +271,13 @@ pub(super) fn url_source_check(derived: &Derived) -> Check {
         derived.urls.source.as_str(),
         derived.urls.api
     );
+    if derived.urls.source == UrlSource::CoderManifestUnavailable {
+        return Check::warn(
+            name,
+            format!("{detail} (the Coder agent's manifest could not be read)"),
+            "see the warning above for the endpoint and the reason; run `coder-convex setup` again once the agent answers",
+        );
+    }
     if derived.urls.source == UrlSource::CoderNoWildcard {
         return Check::warn(
             name,

@@ -354,11 +354,9 @@ fn coder_specific_faults() {
     assert!(inputs["hint"].as_str().unwrap().contains("--short-labels"));
     assert_eq!(check(checks, "file .env.convex.local")["status"], "fail");
 
-    // No wildcard: a warning that names the admin setting.
-    let h = Healthy::new(&[
-        ("CODER", "true"),
-        ("CODER_AGENT_DEBUG_ADDRESS", "127.0.0.1:9"),
-    ]);
+    // No wildcard (the agent's manifest says so): a warning that names the admin setting.
+    let agent = crate::common::agent_without_wildcard();
+    let h = Healthy::new(&[("CODER", "true"), ("CODER_AGENT_DEBUG_ADDRESS", &agent)]);
     let (code, checks) = h.doctor();
     assert_eq!(code, 0);
     assert_eq!(

@@ -2,7 +2,9 @@
 
 use coder_convex::config::secrets::{InstanceSecret, validate_admin_key};
 
-use crate::common::{CODER_ENV, CODER_LONG_LABEL_ENV, Project, http_stub};
+use crate::common::{
+    CODER_ENV, CODER_LONG_LABEL_ENV, Project, agent_without_wildcard, http_server, http_stub,
+};
 
 fn env_json(p: &Project, env: &[(&str, &str)]) -> serde_json::Value {
     p.run(&["env", "--format", "json"], env).json()
@@ -170,20 +172,28 @@ fn one_override_keeps_the_other_urls_derived() {
     assert_eq!(run.json()["CONVEX_SITE_ORIGIN"], "https://flag.example.com");
 }
 
+const CODER_WITHOUT_PROXY_URI: [(&str, &str); 6] = [
+    ("CODER", "true"),
+    ("CODER_AGENT_URL", "https://coder.example.com/"),
+    ("CODER_URL", "https://coder.example.com"),
+    ("CODER_WORKSPACE_NAME", "ws"),
+    ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+    ("CODER_WORKSPACE_AGENT_NAME", "main"),
+];
+
+/// `env --format json` in Coder without `{{port}}` in `VSCODE_PROXY_URI`, the agent at `agent`.
+fn coder_env_with_agent(p: &Project, agent: &str) -> crate::common::Run {
+    let mut env = CODER_WITHOUT_PROXY_URI.to_vec();
+    env.push(("CODER_AGENT_DEBUG_ADDRESS", agent));
+    p.run(&["env", "--format", "json"], &env)
+}
+
 #[test]
 fn coder_without_wildcard_warns_and_never_guesses_a_host() {
     let p = Project::new();
-    let env = [
-        ("CODER", "true"),
-        ("CODER_AGENT_URL", "https://coder.example.com/"),
-        ("CODER_URL", "https://coder.example.com"),
-        ("CODER_WORKSPACE_NAME", "ws"),
-        ("CODER_WORKSPACE_OWNER_NAME", "alice"),
-        ("CODER_WORKSPACE_AGENT_NAME", "main"),
-        // Nothing listens here: the manifest probe fails fast.
-        ("CODER_AGENT_DEBUG_ADDRESS", "127.0.0.1:9"),
-    ];
-    let run = p.run(&["env", "--format", "json"], &env);
+    // The agent answers: its manifest has no port-proxy template, so there is no wildcard.
+    let agent = agent_without_wildcard();
+    let run = coder_env_with_agent(&p, &agent);
     let v = run.json();
     assert_eq!(v["url_source"], "coder-no-wildcard");
     assert_eq!(v["CONVEX_CLOUD_ORIGIN"], "http://127.0.0.1:3210");
@@ -198,6 +208,52 @@ fn coder_without_wildcard_warns_and_never_guesses_a_host() {
         run.stderr()
     );
     assert!(!run.stdout().contains("coder.example.com"));
+}
+
+/// An agent that does not answer, answers slowly or answers too much says nothing about a
+/// wildcard: the warning names the endpoint and the reason (the time or the limit), never
+/// blames a missing wildcard, and the source says the URLs are a stopgap.
+#[test]
+fn an_unreadable_agent_manifest_is_named_not_taken_for_a_missing_wildcard() {
+    let p = Project::new();
+    let slow = http_server(|_, stream| {
+        // Hold the connection past the probe's time, then close it.
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        drop(stream);
+    });
+    let huge = http_server(|_, mut stream| {
+        use std::io::Write as _;
+        let _ =
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"x\":\"");
+        let chunk = vec![b'a'; 1024 * 1024];
+        for _ in 0..9 {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let slow = slow.trim_start_matches("http://").to_owned();
+    let huge = huge.trim_start_matches("http://").to_owned();
+    for (agent, reason) in [
+        ("127.0.0.1:9".to_owned(), "failed".to_owned()),
+        (slow.clone(), "did not answer within 2 s".to_owned()),
+        (huge.clone(), "answered more than 8 MiB".to_owned()),
+    ] {
+        let run = coder_env_with_agent(&p, &agent);
+        let v = run.json();
+        assert_eq!(v["url_source"], "coder-manifest-unavailable", "{agent}");
+        assert_eq!(v["CONVEX_CLOUD_ORIGIN"], "http://127.0.0.1:3210");
+        let stderr = run.stderr();
+        let endpoint = format!(
+            "could not read the Coder agent's manifest (GET http://{agent}/debug/manifest "
+        );
+        assert!(stderr.contains(&endpoint), "{agent}: {stderr}");
+        assert!(stderr.contains(&reason), "{agent}: {stderr}");
+        assert!(
+            !stderr.contains("has no wildcard access URL"),
+            "{agent}: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -233,6 +233,18 @@ pub fn http_stub(respond: fn(&str) -> String) -> String {
     addr
 }
 
+/// A Coder agent whose manifest has no port-proxy template: a deployment without a wildcard
+/// access URL. Returns the agent's `host:port` (for `CODER_AGENT_DEBUG_ADDRESS`).
+pub fn agent_without_wildcard() -> String {
+    http_stub(|_| {
+        let body = r#"{"vscode_port_proxy_uri":"","apps":[],"agent_name":"main"}"#;
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    })
+}
+
 /// A loopback HTTP server that gives each connection its own thread: `handle` gets the
 /// request line and the stream, and may answer, stream for ever or hang. Returns the URL.
 pub fn http_server(handle: fn(&str, std::net::TcpStream)) -> String {
