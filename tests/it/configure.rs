@@ -462,3 +462,47 @@ fn a_read_only_project_directory_is_named_with_a_hint() {
     );
     assert_eq!(fs_err::read_dir(&dir).unwrap().count(), 0);
 }
+
+/// A database name the server would refuse (over 63 bytes) is refused by `configure` before
+/// anything is written, naming where the name came from.
+#[test]
+fn a_database_name_over_63_bytes_is_refused_before_anything_is_written() {
+    let p = Project::new();
+    let long = format!("convex_{}", "a".repeat(57));
+    assert_eq!(long.len(), 64);
+    let url = format!("postgres://app:hunter2@db.internal:5432/{long}");
+    let run = p.run(&["configure"], &[("DATABASE_URL", url.as_str())]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert_eq!(
+        run.stderr().lines().next().unwrap_or_default(),
+        format!(
+            "error: invalid DATABASE_URL: the backend would open database \"{long}\", 64 bytes; Postgres and MySQL database names are at most 63"
+        ),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr()
+            .contains("hint: name a database of at most 63 bytes in DATABASE_URL")
+    );
+    assert!(!run.all().contains("hunter2"));
+    assert_eq!(fs_err::read_dir(p.path()).unwrap().count(), 0);
+
+    // An explicit INSTANCE_NAME is named as the input instead.
+    let name = "b".repeat(64);
+    let run = p.run(
+        &["configure"],
+        &[
+            ("DATABASE_URL", "postgres://app@db.internal:5432"),
+            ("INSTANCE_NAME", name.as_str()),
+        ],
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .starts_with("error: invalid INSTANCE_NAME: the backend would open database"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(fs_err::read_dir(p.path()).unwrap().count(), 0);
+}

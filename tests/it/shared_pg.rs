@@ -229,3 +229,53 @@ fn shared_mode_needs_the_workspace_id() {
         "nothing written"
     );
 }
+
+/// A name the user chose once (`INSTANCE_NAME=… setup`) is the project file's, and a later
+/// run without the variable keeps it: the same database, claimed by the same workspace.
+#[test]
+fn a_chosen_instance_name_is_kept_by_later_runs_without_the_variable() {
+    let ws = workspace("dana", "shop", "chosen");
+    let p = Project::new();
+    let chosen = format!("custom-{}-{}", std::process::id(), unique());
+    let (first, name) = set_up(&p, &ws, &[("INSTANCE_NAME", chosen.clone())]);
+    first.ok();
+    assert_eq!(name, chosen);
+    let db = chosen.replace('-', "_");
+    assert_eq!(comment_of(&db), ws.marker());
+
+    // No variable this time: the project file's name wins over the workspace's.
+    let (second, name) = set_up(&p, &ws, &[]);
+    let report = second.json();
+    assert_eq!(name, chosen);
+    assert_eq!(p.env_values(".env.convex.local")["INSTANCE_NAME"], chosen);
+    assert_eq!(report["database"]["database"], db, "{report}");
+    assert_eq!(report["database"]["created"], false, "{report}");
+    assert!(
+        psql(
+            5432,
+            &format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+                ws.database_name()
+            )
+        ) == "0",
+        "no second, empty database for the workspace's own name"
+    );
+    run(&p, &["db", "drop", &db, "--yes"], &server_env()).ok();
+}
+
+/// A workspace id with a blank reads back from its marker: the workspace's second start finds
+/// its own database, not another's.
+#[test]
+fn a_workspace_id_with_a_blank_is_not_locked_out_of_its_database() {
+    let mut ws = workspace("erin", "notes", "blank");
+    ws.id = format!("id with blanks {}", ws.id);
+    let p = Project::new();
+    let (first, _) = set_up(&p, &ws, &[]);
+    first.ok();
+    let db = ws.database_name();
+    assert_eq!(comment_of(&db), ws.marker());
+    let (second, _) = set_up(&p, &ws, &[]);
+    let report = second.json();
+    assert_eq!(report["database"]["created"], false, "{report}");
+    run(&p, &["db", "drop", &db, "--yes"], &server_env()).ok();
+}
