@@ -20,21 +20,26 @@ fn seed_data() -> Data {
     }
 }
 
+/// A backup of [`seed_data`] in `seeds/`, taken from `fake`: its directory.
+fn take_seed(p: &crate::common::Project, fake: &FakeBackend) -> String {
+    fake.set_data(seed_data());
+    let seeds = p.file("seeds");
+    let taken = run_with(
+        p,
+        &["--json", "backup", "--dir", seeds.to_str().unwrap()],
+        fake,
+        &[],
+    )
+    .json();
+    taken["backup"]["path"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn a_seed_is_restored_once_per_deployment_and_recorded_with_its_data() {
     let (p, secret) = convex_project("convex");
     let fake = FakeBackend::start(fake_for(&secret));
     // The seed: a backup of another deployment, taken here for the test.
-    fake.set_data(seed_data());
-    let seeds = p.file("seeds");
-    let taken = run_with(
-        &p,
-        &["--json", "backup", "--dir", seeds.to_str().unwrap()],
-        &fake,
-        &[],
-    )
-    .json();
-    let seed = taken["backup"]["path"].as_str().unwrap().to_owned();
+    let seed = take_seed(&p, &fake);
     fake.set_data(Data::default());
 
     let first = run_with(&p, &["--json", "restore", &seed, "--seed"], &fake, &[]).json();
@@ -74,16 +79,7 @@ fn a_backend_that_cannot_list_its_variables_is_not_seeded_blindly() {
     let mut config: FakeConfig = fake_for(&secret);
     config.no_list_endpoint = true;
     let fake = FakeBackend::start(config);
-    fake.set_data(seed_data());
-    let seeds = p.file("seeds");
-    let taken = run_with(
-        &p,
-        &["--json", "backup", "--dir", seeds.to_str().unwrap()],
-        &fake,
-        &[],
-    )
-    .json();
-    let seed = taken["backup"]["path"].as_str().unwrap().to_owned();
+    let seed = take_seed(&p, &fake);
     let run = run_with(&p, &["--json", "restore", &seed, "--seed"], &fake, &[]);
     assert_eq!(run.code(), 1, "{}", run.all());
     let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
