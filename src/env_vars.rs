@@ -158,6 +158,12 @@ env_vars! {
     // The Convex containers of `up`, `down`, `logs`.
     /// `up`, `down`, `logs`: your own compose file instead of the embedded one.
     CODER_CONVEX_COMPOSE_FILE;
+    /// How `up` runs the backend: `auto` (containers when Docker or Podman is found, else a process), `containers` or `process`.
+    CODER_CONVEX_BACKEND;
+    /// Base URL of the backend release archives for `up --backend process` (a mirror; default GitHub's release downloads).
+    CODER_CONVEX_DOWNLOAD_BASE_URL;
+    /// A `sha256sum` file (`<sha256>  <archive>` lines) that replaces the built-in pins of the backend archives (a mirror's own archives).
+    CODER_CONVEX_BACKEND_CHECKSUMS;
     /// Handed to compose: the absolute path of `.env.convex.local` (the backend's `env_file`).
     CODER_CONVEX_ENV_FILE;
     /// Handed to compose: the SHA-256 of `.env.convex.local`, a backend label (a change recreates it).

@@ -18,6 +18,7 @@ pub mod database;
 pub mod env_vars;
 pub mod environment;
 pub mod error;
+pub mod process;
 
 mod backend;
 mod backups;

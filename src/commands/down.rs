@@ -1,8 +1,9 @@
-//! `coder-convex down [--volumes]`: stop the Convex containers `up` started. The data volume
+//! `coder-convex down [--volumes]`: stop the Convex containers `up` started, or the backend
+//! process `up --backend process` started. The data volume
 //! stays unless `--volumes`, which deletes every table and file and therefore needs `--yes`
 //! (or a "y" on a terminal; without a terminal nobody is asked).
 //!
-//! I/O: the container engine.
+//! I/O: the container engine, or the backend's supervisor.
 
 use serde::Serialize;
 
@@ -46,6 +47,30 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         yes,
     } = args;
     let (volumes, yes) = (*volumes, *yes);
+    let run = crate::process::supervisor::RunDir::locate(ctx.env, ctx.dir)?;
+    if run.supervisor().is_some() {
+        if volumes {
+            return Err(Error::invalid(
+                "--volumes",
+                "the backend runs as a process here: its data stays in its directory",
+            )
+            .with_hint(format!(
+                "`coder-convex down` stops it; delete {} to drop the data",
+                run.data().display()
+            )));
+        }
+        crate::process::supervisor::stop(&run).await?;
+        ctx.out.success(format!(
+            "stopped the backend process (the data in {} is kept; `coder-convex up --backend process` starts it again)",
+            run.data().display()
+        ));
+        return Ok(Outcome::ok(&Report {
+            engine: None,
+            project: None,
+            stopped: true,
+            volumes_removed: false,
+        }));
+    }
     if ctx.env.is_coder() && compose.compose_file.is_none() {
         ctx.out.info("in a Coder workspace the template owns the Convex containers; nothing to stop (they stop with the workspace)");
         return Ok(Outcome::ok(&Report {

@@ -22,6 +22,7 @@ pub(crate) mod restore;
 pub(crate) mod setup;
 pub(crate) mod status;
 mod steps;
+pub(crate) mod supervise_backend;
 pub(crate) mod up;
 
 use context::Running;
@@ -58,6 +59,9 @@ pub enum Command {
     Backup(backup::Args),
     /// Replace the deployment's data and variables with a backup (`convex import --replace-all`).
     Restore(restore::Args),
+    /// Run the backend process `up --backend process` started, restarting it (internal).
+    #[command(hide = true)]
+    SuperviseBackend(supervise_backend::Args),
     /// Deploy the project's Convex functions with the Convex CLI.
     Deploy(deploy::Args),
 }

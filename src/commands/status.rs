@@ -53,6 +53,9 @@ struct Report {
     /// The containers `up` started, when this project has some (never in Coder).
     #[serde(skip_serializing_if = "Option::is_none")]
     containers: Option<ContainersReport>,
+    /// The backend process `up --backend process` runs, when it ran for this project.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    process: Option<crate::process::supervisor::Status>,
 }
 
 #[derive(Serialize)]
@@ -140,6 +143,7 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     };
     let mut report = report(&derived, &findings, auth, deploy::last(ctx.dir));
     report.containers = containers(ctx).await;
+    report.process = crate::process::supervisor::status(ctx.env, ctx.dir);
     // The metadata lines run every few seconds under a short timeout: only `backend` shows
     // the versions, and it never waits for the probe.
     let versions_wanted = metadata.is_none_or(|item| item == MetadataItem::Backend);
@@ -241,6 +245,7 @@ fn report(
         last_deploy,
         last_backup: None,
         containers: None,
+        process: None,
     }
 }
 
@@ -326,6 +331,22 @@ fn print(ctx: &Ctx<'_>, report: &Report) {
             mark(Some(check.ok)),
             check.name,
             check.detail
+        ));
+    }
+    if let Some(p) = &report.process {
+        out.data(format!(
+            "{} backend process: {} ({} starts; log {})",
+            mark(Some(p.running)),
+            p.supervisor_pid.map_or_else(
+                || "stopped (`coder-convex up --backend process` starts it)".to_owned(),
+                |pid| format!(
+                    "supervisor pid {pid}, backend pid {}",
+                    p.backend_pid
+                        .map_or_else(|| "none (restarting)".to_owned(), |b| b.to_string())
+                )
+            ),
+            p.starts,
+            p.log.display()
         ));
     }
     if let Some(containers) = &report.containers {

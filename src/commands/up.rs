@@ -1,11 +1,13 @@
 //! `coder-convex up`: the laptop path in one command. Outside Coder it starts the Convex
 //! backend and dashboard with Docker Compose from the compose file built into the binary,
 //! between `setup`'s configure step and its wait, then `setup` finishes the job. In Coder the
-//! template owns the containers: `up` says so and runs `setup` only.
+//! template owns the containers: `up` says so and runs `setup` only. With `--backend process`
+//! (or `auto` and no engine on `PATH`) it runs the upstream binary under a supervisor instead
+//! (`process`), in Coder too.
 //!
 //! I/O: the container engine, then what `setup` does.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -13,10 +15,14 @@ use crate::cli::ComposeArgs;
 use crate::config::derive::Derived;
 use crate::config::urls::App;
 use crate::containers::compose::{self, Container, Ports};
-use crate::containers::engine::{Engine, Stack};
+use crate::containers::engine::{self, Engine, Stack};
 use crate::containers::ports;
 use crate::env_vars as ev;
 use crate::error::{ContainerFailure, Error, Result};
+use crate::process::argv;
+use crate::process::install::{self, Source};
+use crate::process::release;
+use crate::process::supervisor::{self, RunDir};
 use crate::project;
 use crate::project::file_io::Change;
 
@@ -33,6 +39,24 @@ pub struct Args {
     /// Internal URL of the dashboard (its port is published on 127.0.0.1).
     #[arg(long, env = ev::CODER_CONVEX_DASHBOARD_INTERNAL_URL, value_name = "URL", default_value = "http://127.0.0.1:6791")]
     dashboard_internal_url: String,
+    /// How to run the backend: `containers` (Docker or Podman), `process` (the upstream
+    /// `convex-local-backend` binary, supervised), or `auto` (containers when an engine is found).
+    #[arg(long, env = ev::CODER_CONVEX_BACKEND, value_enum, default_value_t = BackendMode::Auto)]
+    backend: BackendMode,
+    /// Base URL of the backend release archives (`<URL>/<tag>/convex-local-backend-<target>.zip`): a mirror.
+    #[arg(long, env = ev::CODER_CONVEX_DOWNLOAD_BASE_URL, value_name = "URL", default_value = release::DEFAULT_BASE_URL)]
+    download_base_url: String,
+    /// A `sha256sum` file that replaces the built-in pins of the backend archives.
+    #[arg(long, env = ev::CODER_CONVEX_BACKEND_CHECKSUMS, value_name = "FILE")]
+    backend_checksums: Option<PathBuf>,
+}
+
+/// Where the backend runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BackendMode {
+    Auto,
+    Containers,
+    Process,
 }
 
 impl Execute for Args {
@@ -55,6 +79,18 @@ struct Report<'a> {
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let process = match args.backend {
+        BackendMode::Process => true,
+        BackendMode::Containers => false,
+        BackendMode::Auto => {
+            !ctx.env.is_coder()
+                && args.compose.compose_file.is_none()
+                && engine::find_engine(ctx.process_env).is_err()
+        }
+    };
+    if process {
+        return run_process(ctx, args).await;
+    }
     if ctx.env.is_coder() && args.compose.compose_file.is_none() {
         ctx.out.info(
             "in a Coder workspace the template runs the Convex backend and dashboard; running setup only",
@@ -99,6 +135,87 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
             compose_file_change: file_change,
             ports,
             before,
+        };
+        Ok(serde_json::to_value(report).ok())
+    })
+    .await
+}
+
+/// What `up` did with the backend process (the `process` field of setup's report).
+#[derive(Serialize)]
+struct ProcessReport<'a> {
+    binary: &'a Path,
+    release: &'static str,
+    downloaded: bool,
+    run_dir: &'a Path,
+    log: PathBuf,
+    supervisor_pid: u32,
+    already_running: bool,
+}
+
+/// The backend as a supervised process: fetched (or found in the cache) before a file is
+/// written, started between configure and the wait; a running supervisor is left alone (it
+/// restarts the backend itself when `.env.convex.local` changes).
+async fn run_process(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    let run = RunDir::locate(ctx.env, ctx.dir)?;
+    let cache = compose::cache_dir(
+        ctx.env.xdg_cache_home.as_deref(),
+        ctx.env.home.as_deref(),
+        "backend",
+    )?;
+    let installed = install::ensure(
+        &cache,
+        &Source {
+            base_url: &args.download_base_url,
+            checksum_file: args.backend_checksums.as_deref(),
+        },
+    )
+    .await?;
+    if installed.downloaded {
+        ctx.out.success(format!(
+            "downloaded convex-local-backend {} (sha256 checked) to {}",
+            release::TAG,
+            installed.path.display()
+        ));
+    }
+    let dir = fs_err::canonicalize(ctx.dir)?;
+    setup::run_with(ctx, &args.setup, async |derived: &Derived| {
+        let ports = Ports::from_urls(
+            &derived.backend_url,
+            &derived.site_proxy_url,
+            &args.dashboard_internal_url,
+        )?;
+        let ports = argv::Ports {
+            api: ports.api,
+            site: ports.site,
+        };
+        let (pid, already_running) = match run.supervisor() {
+            Some(pid) => (pid.unsigned_abs(), true),
+            None => {
+                let env: Vec<_> = ctx
+                    .process_env
+                    .iter()
+                    .filter(|(k, _)| !engine::NOT_FOR_COMPOSE.iter().any(|n| k == n))
+                    .cloned()
+                    .collect();
+                (
+                    supervisor::start(&run, &installed.path, ports, &dir, &env)?,
+                    false,
+                )
+            }
+        };
+        ctx.out.success(format!(
+            "the Convex backend runs as a process (supervisor pid {pid}; log {})",
+            run.log().display()
+        ));
+        let report = ProcessReport {
+            binary: &installed.path,
+            release: release::TAG,
+            downloaded: installed.downloaded,
+            run_dir: &run.0,
+            log: run.log(),
+            supervisor_pid: pid,
+            already_running,
         };
         Ok(serde_json::to_value(report).ok())
     })

@@ -32,7 +32,7 @@ const DOWN_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Variables that may hold secrets and that compose has no use for (the backend gets its
 /// settings from `.env.convex.local`).
-const NOT_FOR_COMPOSE: [&str; 7] = [
+pub(crate) const NOT_FOR_COMPOSE: [&str; 7] = [
     ev::INSTANCE_SECRET,
     ev::CONVEX_SELF_HOSTED_ADMIN_KEY,
     ev::CONVEX_DEPLOY_KEY,
@@ -357,7 +357,7 @@ impl Stack {
 }
 
 /// `docker` on `PATH`, else `podman`.
-fn find_engine(process_env: &[(OsString, OsString)]) -> Result<(Engine, PathBuf)> {
+pub(crate) fn find_engine(process_env: &[(OsString, OsString)]) -> Result<(Engine, PathBuf)> {
     let path = process_env
         .iter()
         .find(|(k, _)| k == ev::PATH)

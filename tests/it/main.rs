@@ -25,6 +25,8 @@ mod postgres;
 mod project;
 #[path = "../support/registry.rs"]
 mod registry;
+#[path = "../support/release_mirror.rs"]
+mod release_mirror;
 #[path = "../support/templates.rs"]
 mod templates;
 
@@ -52,6 +54,7 @@ mod npm;
 mod npm_launcher;
 mod parse_errors;
 mod pg;
+mod process;
 mod read_only_key;
 mod readme;
 mod restore_seed;

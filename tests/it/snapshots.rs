@@ -97,10 +97,10 @@ fn rendered_error_of_each_exit_code() {
     assert_eq!(run.code(), 5);
     snapshot_failure("5-database", &db, &run);
 
-    // 7: the container engine (here: none on PATH).
+    // 7: the container engine (here: none on PATH; `auto` would run the backend as a process).
     let empty = tempfile::tempdir().unwrap();
     let run = p.run(
-        &["--json", "up"],
+        &["--json", "up", "--backend", "containers"],
         &[("PATH", empty.path().to_str().unwrap())],
     );
     assert_eq!(run.code(), 7);

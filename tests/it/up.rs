@@ -556,13 +556,14 @@ fn failure(run: &Run) -> Value {
 }
 
 #[test]
-fn up_without_docker_or_podman_fails_before_writing_anything() {
+fn up_with_containers_and_without_docker_or_podman_fails_before_writing_anything() {
+    // `--backend auto` would run the backend as a process (tests/it/process.rs).
     let p = Project::new();
     let docker = Docker::new();
     let empty = tempfile::tempdir().unwrap();
     let run = docker.run(
         &p,
-        &["up", "--json"],
+        &["up", "--json", "--backend", "containers"],
         &[("PATH", empty.path().to_str().unwrap())],
     );
     let error = failure(&run);
