@@ -5,6 +5,7 @@
 #   bench/run.sh offline  configure/env only (no backend, no npm)
 #   bench/run.sh backend  setup --no-deploy / env-set / doctor against the fake backend
 #   bench/run.sh deploy   setup with a deploy: skipped, full, and the script flow
+#   bench/run.sh shared   200 workspaces' preflights at once on one Postgres (bench/shared_start.py)
 #
 # The backend section runs against the fake backend (examples/fake_backend.rs) and compares
 # with the script baseline, one `npx convex env set` per variable, in the same run. The deploy
@@ -249,6 +250,7 @@ SCRIPT
 
 header
 case "$section" in
+  shared) python3 bench/shared_start.py "$bin" 200 ;;
   offline) offline ;;
   backend) backend ;;
   deploy) deploy ;;

@@ -308,6 +308,7 @@ resource "coder_agent" "main" {
     CODER_CONVEX_FRONTEND_PORT = tostring(data.coder_parameter.app_port.value)
     # Names and marks this workspace's database on the shared Postgres server.
     CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
+    CODER_CONVEX_DB_CONNECTIONS  = tostring(var.shared_db_connections)
     CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
   }
 

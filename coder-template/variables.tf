@@ -124,6 +124,16 @@ variable "shared_postgres_url" {
   sensitive   = true
 }
 
+variable "shared_db_connections" {
+  default     = 8
+  description = "For a shared database server: the most connections each workspace's backend opens there (CODER_CONVEX_DB_CONNECTIONS, written as POSTGRES_MAX_CONNECTIONS or MYSQL_MAX_CONNECTIONS; 1-128). A server holds (max_connections - reserved) / this many workspaces: 12 on a stock Postgres at the default of 8."
+  type        = number
+  validation {
+    condition     = var.shared_db_connections >= 1 && var.shared_db_connections <= 128 && floor(var.shared_db_connections) == var.shared_db_connections
+    error_message = "shared_db_connections must be a whole number from 1 to 128."
+  }
+}
+
 variable "document_retention_delay_seconds" {
   default     = 172800
   description = "DOCUMENT_RETENTION_DELAY of the backend: how long deleted and overwritten document versions are kept (Convex's compose file: 2 days; the binary's default of 14 days grows disks)."

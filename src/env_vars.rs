@@ -108,6 +108,12 @@ env_vars! {
     CODER_CONVEX_SHARED_POSTGRES_URL;
     /// The Coder workspace id (the template sets it): names and marks the workspace's database on the shared server.
     CODER_CONVEX_WORKSPACE_ID;
+    /// Shared server: the most connections this workspace's backend opens (1–128, default 8); written as `POSTGRES_MAX_CONNECTIONS` or `MYSQL_MAX_CONNECTIONS`.
+    CODER_CONVEX_DB_CONNECTIONS;
+    /// The backend's Postgres pool size (its default is 128); written from `CODER_CONVEX_DB_CONNECTIONS` on a shared server.
+    POSTGRES_MAX_CONNECTIONS;
+    /// The backend's MySQL pool size (its default is 128); written from `CODER_CONVEX_DB_CONNECTIONS` on a shared server.
+    MYSQL_MAX_CONNECTIONS;
 
     // Identity and secrets.
     /// Backend instance name; also names the database.

@@ -279,6 +279,7 @@ resource "coder_agent" "main" {
     CODER_CONVEX_NODE_VERSION    = var.node_version
     CODER_CONVEX_NODE_DIST_URL   = var.node_dist_url
     CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
+    CODER_CONVEX_DB_CONNECTIONS  = tostring(var.shared_db_connections)
     CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value

@@ -95,6 +95,16 @@ variable "shared_postgres_url" {
   sensitive   = true
 }
 
+variable "shared_db_connections" {
+  default     = 8
+  description = "For a shared database server: the most connections each workspace's backend opens there (CODER_CONVEX_DB_CONNECTIONS, written as POSTGRES_MAX_CONNECTIONS or MYSQL_MAX_CONNECTIONS; 1-128). A server holds (max_connections - reserved) / this many workspaces: 12 on a stock Postgres at the default of 8."
+  type        = number
+  validation {
+    condition     = var.shared_db_connections >= 1 && var.shared_db_connections <= 128 && floor(var.shared_db_connections) == var.shared_db_connections
+    error_message = "shared_db_connections must be a whole number from 1 to 128."
+  }
+}
+
 variable "shared_mysql_url" {
   default     = ""
   description = "For database = shared-mysql: URL of the team's MySQL 8.0+ server, `mysql://user:password@host:3306`, with a user that may CREATE DATABASE. Each workspace gets a database of its own, named after it and marked with a one-row table coder_convex_workspace; `coder-convex db list` shows them."

@@ -146,7 +146,7 @@ pub(crate) async fn run_with(
 
     let database = match &derived.database {
         Some(db) => {
-            let opts = preflight::Options::new(ctx.env, db);
+            let opts = preflight::Options::new(ctx.env, db).retry_busy_until(&deadline);
             let workspace = derived.workspace.as_ref();
             let found = preflight::preflight(db, &derived.instance_name, opts, true, workspace)
                 .await

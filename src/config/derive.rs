@@ -12,6 +12,7 @@ use crate::config::instance::{self, InstanceNameSource};
 use crate::config::secrets::{AuthSecret, JwtKey};
 use crate::config::site_url::{self, AppUrl, ExplicitUrl};
 use crate::config::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
+use crate::database::budget;
 use crate::database::url::{self as db_url, Database, DbInputs};
 use crate::database::workspace::Workspace;
 use crate::env_vars as ev;
@@ -94,6 +95,8 @@ pub(crate) struct Derived {
     pub(crate) instance_name_source: InstanceNameSource,
     /// Shared Postgres: the workspace whose marker the database must carry.
     pub(crate) workspace: Option<Workspace>,
+    /// Shared server: the backend's pool size (`CODER_CONVEX_DB_CONNECTIONS`).
+    pub(crate) connection_budget: Option<u32>,
     /// Write the admin key for the dashboard (`CODER_CONVEX_DASHBOARD_LOGIN`).
     pub(crate) dashboard_login: bool,
     pub(crate) framework: Framework,
@@ -162,6 +165,17 @@ pub(crate) fn derive(
             (database, name, source, None)
         }
     };
+    let connection_budget = match &workspace {
+        Some(_) => Some(
+            budget::parse(env.coder_convex_db_connections.as_deref()).map_err(|message| {
+                Error::invalid(ev::CODER_CONVEX_DB_CONNECTIONS, message).with_hint(format!(
+                    "the backend's pool size on the shared server; unset it for the default of {}",
+                    budget::DEFAULT_CONNECTIONS
+                ))
+            })?,
+        ),
+        None => None,
+    };
     if let Some(db) = &database {
         instance::check_database_name(&instance_name, instance_name_source, &db.source)?;
         warnings.extend(db.notes.iter().cloned());
@@ -177,6 +191,7 @@ pub(crate) fn derive(
         instance_name,
         instance_name_source,
         workspace,
+        connection_budget,
         dashboard_login: boolish(
             ev::CODER_CONVEX_DASHBOARD_LOGIN,
             env.coder_convex_dashboard_login.as_deref(),

@@ -17,6 +17,8 @@ pub(crate) struct DbError {
     message: String,
     cause: Option<crate::error::Cause>,
     hint: String,
+    /// The server had no connection to spare (Postgres 53300, MySQL 1040): worth retrying.
+    busy: bool,
 }
 
 impl DbError {
@@ -26,7 +28,19 @@ impl DbError {
             message,
             cause: None,
             hint: hint.into(),
+            busy: false,
         }
+    }
+
+    /// Mark the failure as the server being full for now (retried until the deadline).
+    #[must_use]
+    pub(crate) fn busy(mut self) -> Self {
+        self.busy = true;
+        self
+    }
+
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy
     }
 
     /// What kind of failure this is (its `--json` code; which doctor check fails).

@@ -80,6 +80,14 @@ pub(crate) async fn connect(db: &Database, ca_file: Option<&Path>) -> Result<Con
             if kind == DbFailure::Authentication && !tls && requires_tls(&backend_url(db)).await {
                 kind = DbFailure::Tls;
             }
+            if matches!(&e, mysql_async::Error::Server(s) if s.code == verdict::ER_CON_COUNT) {
+                return Err(DbError::new(
+                    format!("MySQL at {who} has no connection to spare"),
+                    "the server is at max_connections: wait (--wait) for other workspaces to start, lower CODER_CONVEX_DB_CONNECTIONS, or raise max_connections on the server",
+                )
+                .busy()
+                .caused_by(e));
+            }
             let (message, hint) = verdict::connect_message(kind, &who, tls);
             return Err(DbError::new(message, hint).kind(kind).caused_by(e));
         }

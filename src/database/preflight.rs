@@ -5,6 +5,9 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable as _};
 
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
@@ -43,7 +46,8 @@ pub(crate) async fn steps(
     match db.kind {
         DbKind::Postgres => {
             let mut steps = Steps::default();
-            match postgres(db, &database, opts.pg_ca_file, create, workspace).await {
+            let attempt = || postgres(db, &database, opts.pg_ca_file, create, workspace);
+            match retry_busy(attempt, opts.busy_until).await {
                 Ok(found) => {
                     steps.outcome = Some(Ok(found));
                     steps
@@ -52,15 +56,25 @@ pub(crate) async fn steps(
             }
         }
         DbKind::Mysql => {
-            super::mysql::preflight(
-                db,
-                &database,
-                opts.mysql_ca_file,
-                create,
-                workspace,
-                opts.mysql_collation,
-            )
-            .await
+            let attempt = || async {
+                let steps = super::mysql::preflight(
+                    db,
+                    &database,
+                    opts.mysql_ca_file,
+                    create,
+                    workspace,
+                    opts.mysql_collation,
+                )
+                .await;
+                match steps.outcome {
+                    Some(Err((Stage::Connection, e))) if e.is_busy() => Err(e),
+                    _ => Ok(steps),
+                }
+            };
+            match retry_busy(attempt, opts.busy_until).await {
+                Ok(steps) => steps,
+                Err(e) => Steps::default().fail(Stage::Connection, e),
+            }
         }
     }
 }
@@ -79,6 +93,37 @@ impl Drop for Connection {
     }
 }
 
+/// `attempt` again, with jittered exponential backoff, while it fails because the server has no
+/// connection to spare and `until` has not passed: many workspaces starting at once on one
+/// server take turns instead of failing. Each attempt holds one connection, and gives it back
+/// before the next.
+pub(crate) async fn retry_busy<T, F, Fut>(attempt: F, until: Option<Instant>) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbError>>,
+{
+    let Some(until) = until else {
+        let mut attempt = attempt;
+        return attempt().await;
+    };
+    let policy = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(20))
+        .with_max_delay(Duration::from_secs(1))
+        .with_jitter()
+        .without_max_times();
+    attempt
+        .retry(policy)
+        .sleep(tokio::time::sleep)
+        .when(|e: &DbError| e.is_busy() && Instant::now() < until)
+        .notify(|e: &DbError, wait: Duration| {
+            tracing::debug!(
+                "database server busy ({}); retrying in {wait:?}",
+                e.detail()
+            );
+        })
+        .await
+}
+
 async fn postgres(
     db: &Database,
     database: &str,
@@ -87,11 +132,30 @@ async fn postgres(
     workspace: Option<&Workspace>,
 ) -> Result<Preflight, DbError> {
     let conn = connect(db, ca_file).await?;
+    // Creating and marking are one step for every coder-convex on the server: two starts of
+    // one workspace, or two workspaces that chose one name, never both see "no marker".
+    // A session lock on the maintenance database; it goes with the connection.
+    let lock_key = format!("coder-convex: {database}");
+    let locking = |e: tokio_postgres::Error| {
+        DbError::new(
+            format!("locking database {database:?} on {} failed", conn.who),
+            "see the server's message above",
+        )
+        .caused_by(e)
+    };
+    conn.client
+        .execute("SELECT pg_advisory_lock(hashtext($1))", &[&lock_key])
+        .await
+        .map_err(locking)?;
     let (existed, created) = check_database(&conn.client, database, create, &conn.who).await?;
     let marked = match workspace {
         Some(ws) => Some(claim(&conn.client, database, ws, &conn.who).await?),
         None => None,
     };
+    conn.client
+        .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&lock_key])
+        .await
+        .map_err(locking)?;
     Ok(Preflight {
         database: database.to_owned(),
         existed,
@@ -269,6 +333,17 @@ fn quote_user(who: &str) -> &str {
 }
 
 fn classify(e: tokio_postgres::Error, who: &str, mode: &str) -> DbError {
+    // "sorry, too many clients already", or a server still starting: busy for now.
+    if let Some(code) = e.code()
+        && (code == &SqlState::TOO_MANY_CONNECTIONS || code == &SqlState::CANNOT_CONNECT_NOW)
+    {
+        return DbError::new(
+            format!("{who} has no connection to spare"),
+            "the server is at max_connections: wait (--wait) for other workspaces to start, lower CODER_CONVEX_DB_CONNECTIONS, or raise max_connections on the server (`coder-convex doctor` shows the budget)",
+        )
+        .busy()
+        .caused_by(e);
+    }
     if let Some(code) = e.code()
         && (code == &SqlState::INVALID_PASSWORD
             || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
@@ -357,6 +432,46 @@ fn strip_param(url: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_busy_server_is_retried_until_the_deadline() {
+        let busy = || DbError::new("full".to_owned(), "wait").busy();
+        let mut tries = 0;
+        let found = retry_busy(
+            || {
+                tries += 1;
+                let n = tries;
+                async move { if n < 3 { Err(busy()) } else { Ok(n) } }
+            },
+            Some(Instant::now() + Duration::from_secs(60)),
+        )
+        .await;
+        assert_eq!(found.unwrap(), 3);
+        // Past the deadline, or without one: the first failure stands.
+        let mut tries = 0;
+        let past = retry_busy(
+            || {
+                tries += 1;
+                async { Err::<(), _>(busy()) }
+            },
+            Some(Instant::now()),
+        )
+        .await;
+        assert!(past.unwrap_err().is_busy());
+        assert_eq!(tries, 1);
+        // Other failures are never retried.
+        let mut tries = 0;
+        let other = retry_busy(
+            || {
+                tries += 1;
+                async { Err::<(), _>(DbError::new("denied".to_owned(), "grant")) }
+            },
+            Some(Instant::now() + Duration::from_secs(60)),
+        )
+        .await;
+        assert!(!other.unwrap_err().is_busy());
+        assert_eq!(tries, 1);
+    }
 
     #[test]
     fn params() {

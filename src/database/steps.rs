@@ -3,6 +3,7 @@
 //! and how the run ended. Shared by the Postgres and MySQL paths.
 
 use std::path::Path;
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -72,6 +73,9 @@ pub(crate) struct Options<'a> {
     pub(crate) pg_ca_file: Option<&'a Path>,
     pub(crate) mysql_ca_file: Option<&'a Path>,
     pub(crate) mysql_collation: &'a str,
+    /// A server with no free connection ("too many clients") is retried with backoff until
+    /// then; `None` fails at once.
+    pub(crate) busy_until: Option<Instant>,
 }
 
 /// The collation the backend's MySQL tables use (since 2026-06-05).
@@ -90,6 +94,14 @@ impl<'a> Options<'a> {
                 .coder_convex_mysql_collation
                 .as_deref()
                 .unwrap_or(MYSQL_COLLATION),
+            busy_until: None,
         }
+    }
+
+    /// Retry a full server until `deadline` (a team's workspaces starting at once).
+    #[must_use]
+    pub(crate) fn retry_busy_until(mut self, deadline: &crate::deadline::Deadline) -> Self {
+        self.busy_until = Some(Instant::now() + deadline.remaining());
+        self
     }
 }

@@ -117,7 +117,8 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
     checks.push(files::backups_check(env, &derived, secret.as_ref()));
 
     if let Some(db) = &derived.database {
-        let db_opts = crate::database::preflight::Options::new(env, db);
+        let db_opts =
+            crate::database::preflight::Options::new(env, db).retry_busy_until(&opts.deadline);
         let found = database::checks(db_opts, &derived, db, opts.fix, &opts.deadline, out);
         checks.extend(found.await);
     }

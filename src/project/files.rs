@@ -12,6 +12,7 @@ use crate::config::derive::{Derived, ProjectState};
 use crate::config::identity::Identity;
 use crate::config::secrets::{AuthSecret, JwtKey};
 use crate::config::urls::{App, UrlSource};
+use crate::database::url::DbKind;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 use crate::project::dotenv::{self, Entry};
@@ -298,6 +299,18 @@ fn convex_env_entries(derived: &Derived, secret_hex: &str, admin_key: &str) -> V
                 other,
                 "replaced by the database configured above",
             ));
+            // Shared server: the pool size the backend reads; the other engine's is dropped.
+            if let Some(budget) = derived.connection_budget {
+                let (var, other) = match db.kind {
+                    DbKind::Postgres => (ev::POSTGRES_MAX_CONNECTIONS, ev::MYSQL_MAX_CONNECTIONS),
+                    DbKind::Mysql => (ev::MYSQL_MAX_CONNECTIONS, ev::POSTGRES_MAX_CONNECTIONS),
+                };
+                entries.push(Entry::set(var, budget.to_string()));
+                entries.push(Entry::unset(
+                    other,
+                    "the shared server's budget is written for the database configured above",
+                ));
+            }
             if let Some(ca) = &db.ca_file {
                 // Moved out of the MySQL URL (`ssl-ca`): the backend reads it from here.
                 entries.push(Entry::set(ev::MYSQL_CA_FILE, ca));

@@ -279,3 +279,56 @@ fn a_workspace_id_with_a_blank_is_not_locked_out_of_its_database() {
     assert_eq!(report["database"]["created"], false, "{report}");
     run(&p, &["db", "drop", &db, "--yes"], &server_env()).ok();
 }
+
+#[test]
+fn the_backend_pool_on_a_shared_server_is_the_workspace_budget() {
+    let ws = workspace("dana", "budget", "budget");
+    let p = Project::new();
+    // Default: 8 connections, on the variable the backend reads for Postgres.
+    let (setup, _) = set_up(&p, &ws, &[]);
+    setup.ok();
+    let values = p.env_values(".env.convex.local");
+    assert_eq!(values["POSTGRES_MAX_CONNECTIONS"], "8");
+    assert!(!values.contains_key("MYSQL_MAX_CONNECTIONS"));
+    // The real server has the database the backend with that pool opens.
+    assert_eq!(comment_of(&ws.database_name()), ws.marker());
+
+    // A budget given by the template replaces the one written before.
+    let (again, _) = set_up(&p, &ws, &[("CODER_CONVEX_DB_CONNECTIONS", "3".to_owned())]);
+    again.ok();
+    assert_eq!(
+        p.env_values(".env.convex.local")["POSTGRES_MAX_CONNECTIONS"],
+        "3"
+    );
+
+    // Out of range: refused before anything is written, naming the variable.
+    let mut env = shared_env(&ws);
+    env.push(("CODER_CONVEX_DB_CONNECTIONS", "500".to_owned()));
+    let refused = run(&p, &["configure"], &env);
+    assert_eq!(refused.code(), 2);
+    assert!(
+        refused.stderr().contains("CODER_CONVEX_DB_CONNECTIONS"),
+        "{}",
+        refused.stderr()
+    );
+    assert_eq!(
+        p.env_values(".env.convex.local")["POSTGRES_MAX_CONNECTIONS"],
+        "3"
+    );
+
+    // Without a shared server nothing is written: the backend keeps its own default.
+    let solo = Project::new();
+    run(&solo, &["configure"], &[]).ok();
+    assert!(
+        !solo
+            .env_values(".env.convex.local")
+            .contains_key("POSTGRES_MAX_CONNECTIONS")
+    );
+
+    run(
+        &p,
+        &["db", "drop", &ws.database_name(), "--yes"],
+        &server_env(),
+    )
+    .ok();
+}

@@ -9,6 +9,8 @@ use crate::database::failure::{DbError, DbFailure};
 
 /// `ER_DB_CREATE_EXISTS`.
 pub(super) const ER_DB_CREATE_EXISTS: u16 = 1007;
+/// `ER_CON_COUNT_ERROR`: "Too many connections".
+pub(super) const ER_CON_COUNT: u16 = 1040;
 /// `ER_DBACCESS_DENIED_ERROR`: no privilege on a database (CREATE DATABASE).
 const ER_DBACCESS_DENIED: u16 = 1044;
 /// `ER_ACCESS_DENIED_ERROR`: wrong user or password.
