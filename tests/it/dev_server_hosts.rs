@@ -6,7 +6,7 @@
 //! `.env.development.local` (`VITE_SITE_URL`) and allows its host: the README's recipe.
 
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
 use crate::common::{Project, node_peers, require, wait_until};
@@ -36,17 +36,10 @@ impl Drop for DevServer {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// `vite` on 127.0.0.1 in the project, with `env` added to its environment.
 fn vite(p: &Project, env: &[(&str, &str)]) -> DevServer {
     let node = require("node");
-    let port = free_port();
+    let port = crate::common::free_port();
     let vite = node_peers().join("node_modules/vite/bin/vite.js");
     let mut command = Command::new(node);
     command

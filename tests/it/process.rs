@@ -122,14 +122,6 @@ fn serve(args: &std::collections::BTreeMap<String, String>) -> ! {
     }) {}
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The machine around one project: the mirror, the cache, the stand-in's state, the ports.
 struct Machine {
     mirror: Mirror,
@@ -147,7 +139,7 @@ impl Machine {
             tempfile::tempdir().unwrap(),
         );
         let sums = state.path().join("SHA256SUMS");
-        let (api, site) = (free_port(), free_port());
+        let (api, site) = (crate::common::free_port(), crate::common::free_port());
         let env = vec![
             ("XDG_CACHE_HOME".into(), cache.path().display().to_string()),
             ("STAND_IN_STATE".into(), state.path().display().to_string()),

@@ -24,7 +24,7 @@ fn stand_in_backend() {
     let p = Project::new();
     p.run(&["configure"], &[]).ok();
     let settings = p.env_values(".env.convex.local");
-    let (api, site) = (free_port(), free_port());
+    let (api, site) = (crate::common::free_port(), crate::common::free_port());
     let mut backend = std::process::Command::new(std::env::current_exe().unwrap());
     backend
         .args([
@@ -132,7 +132,11 @@ impl Docker {
             bin,
             state: tempfile::tempdir().unwrap(),
             cache: tempfile::tempdir().unwrap(),
-            ports: [free_port(), free_port(), free_port()],
+            ports: [
+                crate::common::free_port(),
+                crate::common::free_port(),
+                crate::common::free_port(),
+            ],
         }
     }
 
@@ -224,14 +228,6 @@ impl Drop for Docker {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The compose project name, computed here independently of the binary.

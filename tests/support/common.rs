@@ -233,6 +233,15 @@ pub fn http_stub(respond: fn(&str) -> String) -> String {
     addr
 }
 
+/// A loopback port nothing listens on now (the OS picked it; it is free until someone binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A Coder agent whose manifest has no port-proxy template: a deployment without a wildcard
 /// access URL. Returns the agent's `host:port` (for `CODER_AGENT_DEBUG_ADDRESS`).
 pub fn agent_without_wildcard() -> String {
