@@ -146,8 +146,11 @@ pub(crate) async fn run_with(
 
     let database = match &derived.database {
         Some(db) => {
-            let opts = preflight::Options::new(ctx.env, db).retry_busy_until(&deadline);
-            let workspace = derived.workspace.as_ref();
+            let claim = derived.database_claim();
+            let opts = preflight::Options::new(ctx.env, db)
+                .retry_busy_until(&deadline)
+                .best_effort_claim(claim.is_some_and(|(_, best_effort)| best_effort));
+            let workspace = claim.map(|(ws, _)| ws);
             let found = preflight::preflight(db, &derived.instance_name, opts, true, workspace)
                 .await
                 .map_err(crate::database::failure::DbError::into_error)?;

@@ -95,6 +95,10 @@ pub(crate) struct Derived {
     pub(crate) instance_name_source: InstanceNameSource,
     /// Shared Postgres: the workspace whose marker the database must carry.
     pub(crate) workspace: Option<Workspace>,
+    /// Any other database server, in a Coder workspace: the workspace that claims the database
+    /// with the same marker where the role may write it, so a second workspace given the same
+    /// URL is refused instead of sharing the instance and its data.
+    pub(crate) external_owner: Option<Workspace>,
     /// Shared server: the backend's pool size (`CODER_CONVEX_DB_CONNECTIONS`).
     pub(crate) connection_budget: Option<u32>,
     /// Write the admin key for the dashboard (`CODER_CONVEX_DASHBOARD_LOGIN`).
@@ -105,6 +109,18 @@ pub(crate) struct Derived {
     /// The auth libraries `package.json` lists.
     pub(crate) auth_libs: Vec<AuthLib>,
     pub(crate) warnings: Vec<String>,
+}
+
+impl Derived {
+    /// The workspace that claims the database with its marker, and whether the claim is best
+    /// effort (an external database) rather than required (a shared server's).
+    pub(crate) fn database_claim(&self) -> Option<(&Workspace, bool)> {
+        match (&self.workspace, &self.external_owner) {
+            (Some(ws), _) => Some((ws, false)),
+            (None, Some(ws)) => Some((ws, true)),
+            (None, None) => None,
+        }
+    }
 }
 
 /// Derive URLs, database and instance name. `manifest` is the Coder agent manifest when the
@@ -165,6 +181,10 @@ pub(crate) fn derive(
             (database, name, source, None)
         }
     };
+    let external_owner = match (&database, &workspace) {
+        (Some(_), None) => coder_workspace(env),
+        _ => None,
+    };
     let connection_budget = match &workspace {
         Some(_) => Some(
             budget::parse(env.coder_convex_db_connections.as_deref()).map_err(|message| {
@@ -191,6 +211,7 @@ pub(crate) fn derive(
         instance_name,
         instance_name_source,
         workspace,
+        external_owner,
         connection_budget,
         dashboard_login: boolish(
             ev::CODER_CONVEX_DASHBOARD_LOGIN,
@@ -281,6 +302,16 @@ fn shared(
     // The server URL's own database (often `postgres`) is only where the admin connects.
     db.database = Some(instance::database_for_instance(&instance_name));
     Ok((db, instance_name, source, workspace))
+}
+
+/// The Coder workspace this runs in, when the template says (`CODER_CONVEX_WORKSPACE_ID` and
+/// the agent's workspace name).
+fn coder_workspace(env: &RawEnv) -> Option<Workspace> {
+    Some(Workspace {
+        id: env.coder_convex_workspace_id.clone()?,
+        owner: env.coder_workspace_owner_name.clone().unwrap_or_default(),
+        name: env.coder_workspace_name.clone()?,
+    })
 }
 
 /// A boolean variable ([`parse_bool`]); unset is `false`.

@@ -134,7 +134,7 @@ pub(crate) async fn preflight(
     database: &str,
     ca_file: Option<&Path>,
     create: bool,
-    workspace: Option<&Workspace>,
+    workspace: Option<(&Workspace, bool)>,
     collation: &str,
 ) -> Steps {
     let mut steps = Steps::default();
@@ -172,7 +172,7 @@ async fn checks(
     steps: &mut Steps,
     database: &str,
     create: bool,
-    workspace: Option<&Workspace>,
+    workspace: Option<(&Workspace, bool)>,
     collation: &str,
 ) -> Result<Preflight, Failed> {
     let who = conn.who.clone();
@@ -258,7 +258,7 @@ async fn checks(
         );
     }
     let marked = match workspace {
-        Some(ws) => Some(claim(conn, database, ws).await?),
+        Some((ws, best_effort)) => Some(claim(conn, database, ws, best_effort).await?),
         None => None,
     };
     Ok(Preflight {
@@ -390,8 +390,14 @@ pub(crate) async fn marker_of(
         .await
 }
 
-/// Shared server: make sure `database` is this workspace's (`Ok(true)`: marked now).
-async fn claim(conn: &mut Connection, database: &str, ws: &Workspace) -> Result<bool, Failed> {
+/// Make sure `database` is this workspace's (`Ok(true)`: marked now). `best_effort` (an
+/// external database): a user that may not read or write the marker leaves it as it is.
+async fn claim(
+    conn: &mut Connection,
+    database: &str,
+    ws: &Workspace,
+    best_effort: bool,
+) -> Result<bool, Failed> {
     let who = conn.who.clone();
     let failed = |what: &str, e: mysql_async::Error| {
         (
@@ -403,9 +409,14 @@ async fn claim(conn: &mut Connection, database: &str, ws: &Workspace) -> Result<
             .caused_by(e),
         )
     };
-    let marker = marker_of(conn, database)
-        .await
-        .map_err(|e| failed("reading the marker", e))?;
+    let marker = match marker_of(conn, database).await {
+        Ok(marker) => marker,
+        Err(e) if best_effort => {
+            tracing::debug!("the marker of {database:?} on {who} is not readable: {e}");
+            return Ok(false);
+        }
+        Err(e) => return Err(failed("reading the marker", e)),
+    };
     if let Some(found) = marker.as_deref().and_then(workspace::parse_marker) {
         if found.workspace_id == ws.id {
             return Ok(false);
@@ -417,28 +428,30 @@ async fn claim(conn: &mut Connection, database: &str, ws: &Workspace) -> Result<
                     "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
                     found.workspace_id, found.label, ws.id, ws.owner, ws.name
                 ),
-                format!(
-                    "two workspaces derived the same name: set INSTANCE_NAME to another name for this one; if workspace {} was deleted, remove its database with `coder-convex db drop {database} --yes`",
-                    found.workspace_id
-                ),
+                workspace::claimed_hint(database, found.workspace_id, best_effort),
             ),
         ));
     }
     let table = format!(
         "CREATE TABLE IF NOT EXISTS `{database}`.`{MARKER_TABLE}` (marker VARCHAR(512) NOT NULL)"
     );
-    conn.conn
-        .query_drop(&table)
-        .await
-        .map_err(|e| failed("marking", e))?;
-    conn.conn
-        .exec_drop(
-            format!("INSERT INTO `{database}`.`{MARKER_TABLE}` (marker) VALUES (?)"),
-            (ws.marker(),),
-        )
-        .await
-        .map_err(|e| failed("marking", e))?;
-    Ok(true)
+    let marking = async {
+        conn.conn.query_drop(&table).await?;
+        conn.conn
+            .exec_drop(
+                format!("INSERT INTO `{database}`.`{MARKER_TABLE}` (marker) VALUES (?)"),
+                (ws.marker(),),
+            )
+            .await
+    };
+    match marking.await {
+        Ok(()) => Ok(true),
+        Err(e) if best_effort => {
+            tracing::debug!("database {database:?} on {who} left unmarked: {e}");
+            Ok(false)
+        }
+        Err(e) => Err(failed("marking", e)),
+    }
 }
 
 /// The databases with a marker table, and their markers (for `db list`).

@@ -46,7 +46,8 @@ pub(crate) async fn steps(
     match db.kind {
         DbKind::Postgres => {
             let mut steps = Steps::default();
-            let attempt = || postgres(db, &database, opts.pg_ca_file, create, workspace);
+            let claim = workspace.map(|ws| (ws, opts.claim_best_effort));
+            let attempt = || postgres(db, &database, opts.pg_ca_file, create, claim);
             match retry_busy(attempt, opts.busy_until).await {
                 Ok(found) => {
                     steps.outcome = Some(Ok(found));
@@ -62,7 +63,7 @@ pub(crate) async fn steps(
                     &database,
                     opts.mysql_ca_file,
                     create,
-                    workspace,
+                    workspace.map(|ws| (ws, opts.claim_best_effort)),
                     opts.mysql_collation,
                 )
                 .await;
@@ -129,7 +130,7 @@ async fn postgres(
     database: &str,
     ca_file: Option<&Path>,
     create: bool,
-    workspace: Option<&Workspace>,
+    claim_by: Option<(&Workspace, bool)>,
 ) -> Result<Preflight, DbError> {
     let conn = connect(db, ca_file).await?;
     // Creating and marking are one step for every coder-convex on the server: two starts of
@@ -148,8 +149,10 @@ async fn postgres(
         .await
         .map_err(locking)?;
     let (existed, created) = check_database(&conn.client, database, create, &conn.who).await?;
-    let marked = match workspace {
-        Some(ws) => Some(claim(&conn.client, database, ws, &conn.who).await?),
+    let marked = match claim_by {
+        Some((ws, best_effort)) => {
+            Some(claim(&conn.client, database, ws, best_effort, &conn.who).await?)
+        }
         None => None,
     };
     conn.client
@@ -227,12 +230,14 @@ async fn marker_of(
     Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
 }
 
-/// Shared Postgres: make sure `database` is this workspace's. `Ok(true)` when it was marked
-/// now; refused when another workspace's marker is on it.
+/// Make sure `database` is this workspace's. `Ok(true)` when it was marked now; refused when
+/// another workspace's marker is on it. `best_effort` (an external database): a role that may
+/// not read or write the marker leaves the database as it is.
 async fn claim(
     client: &tokio_postgres::Client,
     database: &str,
     workspace: &Workspace,
+    best_effort: bool,
     who: &str,
 ) -> Result<bool, DbError> {
     let failed = |e: tokio_postgres::Error| {
@@ -242,7 +247,14 @@ async fn claim(
         )
         .caused_by(e)
     };
-    let comment = marker_of(client, database).await.map_err(failed)?;
+    let comment = match marker_of(client, database).await {
+        Ok(comment) => comment,
+        Err(e) if best_effort => {
+            tracing::debug!("the marker of {database:?} on {who} is not readable: {e}");
+            return Ok(false);
+        }
+        Err(e) => return Err(failed(e)),
+    };
     if let Some(marker) = comment.as_deref().and_then(workspace::parse_marker) {
         if marker.workspace_id == workspace.id {
             return Ok(false);
@@ -252,28 +264,29 @@ async fn claim(
                 "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
                 marker.workspace_id, marker.label, workspace.id, workspace.owner, workspace.name
             ),
-            format!(
-                "two workspaces derived the same name: set INSTANCE_NAME to another name for this one; if workspace {} was deleted, remove its database with `coder-convex db drop {database} --yes`",
-                marker.workspace_id
-            ),
+            workspace::claimed_hint(database, marker.workspace_id, best_effort),
         ));
     }
     // No marker: a database this workspace just created, or one made by hand for it.
     // COMMENT takes no parameters; the marker is quoted as a literal.
     let literal = workspace.marker().replace('\'', "''");
-    client
+    let marking = client
         .batch_execute(&format!(
             "COMMENT ON DATABASE \"{database}\" IS '{literal}'"
         ))
-        .await
-        .map_err(|e| {
-            DbError::new(
-                format!("marking database {database:?} on {who} as this workspace's failed"),
-                "the role in the shared URL must own the database (it does when it created it)",
-            )
-            .caused_by(e)
-        })?;
-    Ok(true)
+        .await;
+    match marking {
+        Ok(()) => Ok(true),
+        Err(e) if best_effort => {
+            tracing::debug!("database {database:?} on {who} left unmarked: {e}");
+            Ok(false)
+        }
+        Err(e) => Err(DbError::new(
+            format!("marking database {database:?} on {who} as this workspace's failed"),
+            "the role in the shared URL must own the database (it does when it created it)",
+        )
+        .caused_by(e)),
+    }
 }
 
 async fn check_database(

@@ -76,6 +76,9 @@ pub(crate) struct Options<'a> {
     /// A server with no free connection ("too many clients") is retried with backoff until
     /// then; `None` fails at once.
     pub(crate) busy_until: Option<Instant>,
+    /// The workspace's claim on the database is best effort (an external database): a role
+    /// that may not write the marker leaves the database unmarked instead of failing.
+    pub(crate) claim_best_effort: bool,
 }
 
 /// The collation the backend's MySQL tables use (since 2026-06-05).
@@ -95,7 +98,15 @@ impl<'a> Options<'a> {
                 .as_deref()
                 .unwrap_or(MYSQL_COLLATION),
             busy_until: None,
+            claim_best_effort: false,
         }
+    }
+
+    /// The claim (marker) is best effort: an external database, not a shared server's.
+    #[must_use]
+    pub(crate) fn best_effort_claim(mut self, best_effort: bool) -> Self {
+        self.claim_best_effort = best_effort;
+        self
     }
 
     /// Retry a full server until `deadline` (a team's workspaces starting at once).

@@ -78,6 +78,20 @@ pub struct Marker<'a> {
     pub label: &'a str,
 }
 
+/// What to do about a database another workspace's marker claims. On a shared server two
+/// workspaces derived one name; an external database was given to two workspaces.
+pub fn claimed_hint(database: &str, owner_id: &str, external: bool) -> String {
+    if external {
+        format!(
+            "give this workspace a database of its own (the database name in its DATABASE_URL); if workspace {owner_id} was deleted and this one takes over its data, clear the marker with `COMMENT ON DATABASE {database} IS NULL` (Postgres) or `DROP TABLE {database}.coder_convex_workspace` (MySQL)"
+        )
+    } else {
+        format!(
+            "two workspaces derived the same name: set INSTANCE_NAME to another name for this one; if workspace {owner_id} was deleted, remove its database with `coder-convex db drop {database} --yes`"
+        )
+    }
+}
+
 /// `None` for comments coder-convex did not write. The label is the last ` (…)` group (owner
 /// and workspace names hold no blanks or parentheses); the id is everything before it, so an
 /// id with a blank reads back whole. Every marker written before reads the same.

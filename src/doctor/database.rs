@@ -24,7 +24,9 @@ pub(super) async fn checks(
 ) -> Vec<Check> {
     let name = CheckId::Database;
     // Marking writes to the server: only with --fix.
-    let workspace = derived.workspace.as_ref().filter(|_| fix);
+    let claim = derived.database_claim().filter(|_| fix);
+    let opts = opts.best_effort_claim(claim.is_some_and(|(_, best_effort)| best_effort));
+    let workspace = claim.map(|(ws, _)| ws);
     let steps = preflight::steps(db, &derived.instance_name, opts, fix, workspace);
     let Ok(steps) = tokio::time::timeout(deadline.remaining(), steps).await else {
         return vec![Check::fail(

@@ -44,6 +44,7 @@ mod doctor;
 mod entrypoint;
 mod entrypoint_data;
 mod env_cmd;
+mod external_db;
 mod hostile_backend;
 mod hostile_files;
 mod hostile_inputs;
