@@ -183,8 +183,12 @@ impl Machine {
         p.run(args, &env)
     }
 
+    /// `status --json`, whatever its exit code: while the backend restarts it exits 3, and the
+    /// waits below poll it until the document says the backend is back.
     fn status(&self, p: &Project) -> Value {
-        self.run(p, &["--json", "status"]).json()
+        let run = self.run(p, &["--json", "status"]);
+        serde_json::from_str(&run.stdout())
+            .unwrap_or_else(|e| panic!("status --json: {e}\n{}", run.all()))
     }
 
     fn starts(&self) -> Vec<String> {
@@ -309,6 +313,7 @@ fn process_backend_end_to_end() {
     assert!(admin_key.is_empty() || !argv.iter().any(|a| a.contains(&admin_key)));
 
     let status = m.status(&p);
+    assert_eq!(status["ok"], true, "{status}");
     assert_eq!(status["process"]["running"], true, "{status}");
     assert_eq!(status["process"]["starts"], 1, "{status}");
     assert_eq!(status["admin_key_accepted"], true, "{status}");
