@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::postgres::psql;
+use crate::postgres::{comment_of, psql};
 
 fn unique(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -18,15 +18,6 @@ fn unique(tag: &str) -> String {
         "{tag}_{}_{}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-fn comment_of(db: &str) -> String {
-    psql(
-        5432,
-        &format!(
-            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
-        ),
     )
 }
 

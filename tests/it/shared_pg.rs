@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::postgres::psql;
+use crate::postgres::{comment_of, psql};
 
 /// The server's own database in the path: shared mode must not take it as the instance's.
 const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -18,15 +18,6 @@ const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 fn unique() -> usize {
     static N: AtomicUsize = AtomicUsize::new(0);
     N.fetch_add(1, Ordering::SeqCst)
-}
-
-fn comment_of(db: &str) -> String {
-    psql(
-        5432,
-        &format!(
-            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
-        ),
-    )
 }
 
 /// A workspace id no other test run uses.

@@ -30,3 +30,13 @@ pub(crate) fn psql(port: u16, sql: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// The marker (`COMMENT ON DATABASE`) of database `db` on the server here, `""` without one.
+pub(crate) fn comment_of(db: &str) -> String {
+    psql(
+        5432,
+        &format!(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
+        ),
+    )
+}
