@@ -199,69 +199,7 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs_err::write(root.join("pw"), "superpw\n").unwrap();
-        // A CA and a server certificate it signed (webpki refuses a CA as the end entity).
-        fs_err::write(
-            root.join("ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-        )
-        .unwrap();
-        let r = |name: &str| p(root, name);
-        for args in [
-            vec![
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=coder-convex test CA",
-                "-keyout",
-                &r("ca.key"),
-                "-out",
-                &r("ca.crt"),
-            ],
-            vec![
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                &r("server.key"),
-                "-out",
-                &r("server.csr"),
-            ],
-            vec![
-                "x509",
-                "-req",
-                "-in",
-                &r("server.csr"),
-                "-CA",
-                &r("ca.crt"),
-                "-CAkey",
-                &r("ca.key"),
-                "-CAcreateserial",
-                "-days",
-                "1",
-                "-extfile",
-                &r("ext"),
-                "-out",
-                &r("server.crt"),
-            ],
-        ] {
-            let out = Command::new(crate::common::require("openssl"))
-                .args(&args)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        crate::common::test_certificates(root);
         let status = Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(root)

@@ -346,3 +346,71 @@ pub fn assert_no_piece_of(secret: &str, text: &str) {
         assert!(!text.contains(&*piece), "{piece:?} of a secret in:\n{text}");
     }
 }
+
+/// A CA and a server certificate for 127.0.0.1 it signed (webpki refuses a CA as the end
+/// entity), valid for a day, written into `root` as `ca.crt`, `ca.key`, `server.crt` and
+/// `server.key`: the throw-away Postgres and MariaDB servers serve TLS with them.
+pub fn test_certificates(root: &Path) {
+    fs_err::write(
+        root.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let r = |name: &str| root.join(name).display().to_string();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=coder-convex test CA",
+            "-keyout",
+            &r("ca.key"),
+            "-out",
+            &r("ca.crt"),
+        ],
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &r("server.key"),
+            "-out",
+            &r("server.csr"),
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &r("server.csr"),
+            "-CA",
+            &r("ca.crt"),
+            "-CAkey",
+            &r("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &r("ext"),
+            "-out",
+            &r("server.crt"),
+        ],
+    ] {
+        let out = std::process::Command::new(require("openssl"))
+            .args(&args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

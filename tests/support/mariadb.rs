@@ -35,7 +35,7 @@ impl MariaDb {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        certificates(root);
+        crate::common::test_certificates(root);
         // mariadbd refuses to run as root unless told to; as anyone else it runs as itself.
         let as_root = fs_err::metadata("/proc/self").unwrap().uid() == 0;
         let user: &[&str] = if as_root { &["--user=root"] } else { &[] };
@@ -157,72 +157,5 @@ impl Drop for MariaDb {
         // The child is this test's own server, killed by its id.
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A CA and a server certificate for 127.0.0.1 it signed (webpki refuses a CA as the end
-/// entity), readable by the server.
-fn certificates(root: &Path) {
-    fs_err::write(
-        root.join("ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    let r = |name: &str| root.join(name).display().to_string();
-    for args in [
-        vec![
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=coder-convex test CA",
-            "-keyout",
-            &r("ca.key"),
-            "-out",
-            &r("ca.crt"),
-        ],
-        vec![
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            &r("server.key"),
-            "-out",
-            &r("server.csr"),
-        ],
-        vec![
-            "x509",
-            "-req",
-            "-in",
-            &r("server.csr"),
-            "-CA",
-            &r("ca.crt"),
-            "-CAkey",
-            &r("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            &r("ext"),
-            "-out",
-            &r("server.crt"),
-        ],
-    ] {
-        let out = Command::new(crate::common::require("openssl"))
-            .args(&args)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 }
