@@ -181,19 +181,78 @@ fn show(out: &Output) -> String {
     )
 }
 
+/// A workspace without Node: the project, the install directory, tools without `node`, a
+/// stand-in `curl` serving a Node release built here, and the log every stand-in writes to.
+struct Sandbox {
+    root: tempfile::TempDir,
+    log: PathBuf,
+    project: PathBuf,
+    install: PathBuf,
+    tools: PathBuf,
+    dist: PathBuf,
+    version: PathBuf,
+    dist_url: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let root = tempfile::tempdir().expect("temp dir");
+        let log = root.path().join("log");
+        let tools = root.path().join("tools");
+        tools_without_node(&tools);
+        fake_curl(&root.path().join("fakebin"), &log);
+        let dist = node_dist(root.path(), &log);
+        Self {
+            project: root.path().join("project"),
+            install: root.path().join("install"),
+            log,
+            tools,
+            dist,
+            version: PathBuf::from(NODE_VERSION),
+            dist_url: PathBuf::from("https://nodejs.example/dist"),
+            root,
+        }
+    }
+
+    /// The start script's `PATH`: the stand-ins, then the tools (no `node`).
+    fn path(&self) -> String {
+        format!(
+            "{}:{}",
+            self.root.path().join("fakebin").display(),
+            self.tools.display()
+        )
+    }
+
+    fn env(&self) -> [(&str, &Path); 7] {
+        [
+            ("CODER_CONVEX_PROJECT_DIR", self.project.as_path()),
+            ("CODER_CONVEX_INSTALL_DIR", self.install.as_path()),
+            ("HOME", self.root.path()),
+            ("TMPDIR", self.root.path()),
+            ("CODER_CONVEX_NODE_VERSION", self.version.as_path()),
+            ("CODER_CONVEX_NODE_DIST_URL", self.dist_url.as_path()),
+            ("FAKE_DIST", self.dist.as_path()),
+        ]
+    }
+
+    /// The template's start script under `shell`.
+    fn start(&self, t: &Template, shell: &[&str]) -> Output {
+        let start = render(
+            t,
+            &text_attr(t.resource("coder_script", "convex_setup"), "script"),
+            &installer(&self.log),
+        );
+        run(shell, &start, &self.env(), &self.path(), self.root.path())
+    }
+}
+
 #[test]
 fn without_node_the_start_script_installs_node_and_the_packages_then_setup_deploys_and_the_stop_backup_succeeds()
  {
     let t = Template::load();
     for shell in [&["sh"][..], &["busybox", "sh"][..]] {
-        let root = tempfile::tempdir().expect("temp dir");
-        let log = root.path().join("log");
-        let project = root.path().join("project");
-        let install = root.path().join("install");
-        let tools = root.path().join("tools");
-        tools_without_node(&tools);
-        fake_curl(&root.path().join("fakebin"), &log);
-        let dist = node_dist(root.path(), &log);
+        let sb = Sandbox::new();
+        let (root, log, project, tools) = (&sb.root, &sb.log, &sb.project, &sb.tools);
         fs_err::create_dir_all(project.join("convex")).expect("mkdir");
         fs_err::write(
             project.join("package.json"),
@@ -202,34 +261,12 @@ fn without_node_the_start_script_installs_node_and_the_packages_then_setup_deplo
         .expect("write");
         fs_err::write(project.join("package-lock.json"), "{}\n").expect("write");
         fs_err::write(project.join("convex/messages.ts"), "export {};\n").expect("write");
-        let path = format!(
-            "{}:{}",
-            root.path().join("fakebin").display(),
-            tools.display()
-        );
-        let version = PathBuf::from(NODE_VERSION);
-        let dist_url = PathBuf::from("https://nodejs.example/dist");
-        let env = [
-            ("CODER_CONVEX_PROJECT_DIR", project.as_path()),
-            ("CODER_CONVEX_INSTALL_DIR", install.as_path()),
-            ("HOME", root.path()),
-            ("TMPDIR", root.path()),
-            ("CODER_CONVEX_NODE_VERSION", version.as_path()),
-            ("CODER_CONVEX_NODE_DIST_URL", dist_url.as_path()),
-            ("FAKE_DIST", dist.as_path()),
-        ];
-
-        let start = render(
-            &t,
-            &text_attr(t.resource("coder_script", "convex_setup"), "script"),
-            &installer(&log),
-        );
-        let out = run(shell, &start, &env, &path, root.path());
+        let out = sb.start(&t, shell);
         let text = show(&out);
         assert!(out.status.success(), "{shell:?}: {text}");
         let tarball = format!("node-v{NODE_VERSION}-linux-{}.tar.gz", arch());
         assert_eq!(
-            fs_err::read_to_string(&log).expect("log"),
+            fs_err::read_to_string(log).expect("log"),
             format!(
                 "curl https://nodejs.example/dist/v{NODE_VERSION}/{tarball}\n\
                  curl https://nodejs.example/dist/v{NODE_VERSION}/SHASUMS256.txt\n\
@@ -250,32 +287,30 @@ fn without_node_the_start_script_installs_node_and_the_packages_then_setup_deplo
         );
 
         // The stop backup finds node on its PATH and the project's convex.
-        fs_err::write(&log, "").expect("truncate");
+        fs_err::write(log, "").expect("truncate");
         let backup = render(&t, &t.resolve(t.local("backup_command")), "");
         let out = run(
             shell,
             &backup,
-            &env,
+            &sb.env(),
             &tools.display().to_string(),
             root.path(),
         );
         let text = show(&out);
         assert!(out.status.success(), "{shell:?}: {text}");
         assert!(
-            fs_err::read_to_string(&log)
+            fs_err::read_to_string(log)
                 .expect("log")
                 .ends_with("npx --no-install convex export --path backup.zip\n"),
             "{shell:?}: {text}"
         );
 
         // A second start installs nothing: node_modules exists.
-        fs_err::write(&log, "").expect("truncate");
-        let out = run(shell, &start, &env, &path, root.path());
+        fs_err::write(log, "").expect("truncate");
+        let out = sb.start(&t, shell);
         assert!(out.status.success(), "{}", show(&out));
         assert!(
-            !fs_err::read_to_string(&log)
-                .expect("log")
-                .contains("npm ci"),
+            !fs_err::read_to_string(log).expect("log").contains("npm ci"),
             "{}",
             show(&out)
         );
@@ -287,14 +322,8 @@ fn without_node_the_start_script_installs_node_and_the_packages_then_setup_deplo
 #[test]
 fn a_node_tarball_that_does_not_match_its_checksum_is_refused() {
     let t = Template::load();
-    let root = tempfile::tempdir().expect("temp dir");
-    let log = root.path().join("log");
-    let project = root.path().join("project");
-    let install = root.path().join("install");
-    let tools = root.path().join("tools");
-    tools_without_node(&tools);
-    fake_curl(&root.path().join("fakebin"), &log);
-    let dist = node_dist(root.path(), &log);
+    let sb = Sandbox::new();
+    let (root, log, project, dist) = (&sb.root, &sb.log, &sb.project, &sb.dist);
     fs_err::write(
         dist.join("SHASUMS256.txt"),
         format!(
@@ -307,28 +336,7 @@ fn a_node_tarball_that_does_not_match_its_checksum_is_refused() {
     fs_err::create_dir_all(project.join("convex")).expect("mkdir");
     fs_err::write(project.join("package.json"), "{}").expect("write");
     fs_err::write(project.join("package-lock.json"), "{}\n").expect("write");
-    let path = format!(
-        "{}:{}",
-        root.path().join("fakebin").display(),
-        tools.display()
-    );
-    let version = PathBuf::from(NODE_VERSION);
-    let dist_url = PathBuf::from("https://nodejs.example/dist");
-    let env = [
-        ("CODER_CONVEX_PROJECT_DIR", project.as_path()),
-        ("CODER_CONVEX_INSTALL_DIR", install.as_path()),
-        ("HOME", root.path()),
-        ("TMPDIR", root.path()),
-        ("CODER_CONVEX_NODE_VERSION", version.as_path()),
-        ("CODER_CONVEX_NODE_DIST_URL", dist_url.as_path()),
-        ("FAKE_DIST", dist.as_path()),
-    ];
-    let start = render(
-        &t,
-        &text_attr(t.resource("coder_script", "convex_setup"), "script"),
-        &installer(&log),
-    );
-    let out = run(&["sh"], &start, &env, &path, root.path());
+    let out = sb.start(&t, &["sh"]);
     let text = show(&out);
     assert!(
         text.contains("does not match SHASUMS256.txt; nothing installed"),
@@ -349,7 +357,7 @@ fn a_node_tarball_that_does_not_match_its_checksum_is_refused() {
     // setup ran (and failed: no convex for npx).
     assert!(!out.status.success(), "{text}");
     assert!(
-        fs_err::read_to_string(&log)
+        fs_err::read_to_string(log)
             .expect("log")
             .contains("coder-convex setup"),
         "{text}"
