@@ -65,6 +65,15 @@ fn backup(p: &Project, fake: &FakeBackend, extra: &[&str]) -> Run {
     run_with(p, &args, fake, &[])
 }
 
+/// A backup taken now: its directory.
+fn take_backup(p: &Project, fake: &FakeBackend) -> PathBuf {
+    PathBuf::from(
+        backup(p, fake, &[]).json()["backup"]["path"]
+            .as_str()
+            .unwrap(),
+    )
+}
+
 fn mode(path: &Path) -> u32 {
     fs_err::metadata(path).unwrap().permissions().mode() & 0o777
 }
@@ -419,17 +428,9 @@ fn a_backup_dated_in_the_future_is_neither_kept_over_the_new_one_nor_restored_by
 fn restore_of_a_relative_path_imports_the_file_it_checked_in_the_current_directory() {
     let (p, secret) = convex_project("convex");
     let fake = fake(&secret, SnapshotConfig::default());
-    let first = PathBuf::from(
-        backup(&p, &fake, &[]).json()["backup"]["path"]
-            .as_str()
-            .unwrap(),
-    );
+    let first = take_backup(&p, &fake);
     fake.set_data(other_data());
-    let second = PathBuf::from(
-        backup(&p, &fake, &[]).json()["backup"]["path"]
-            .as_str()
-            .unwrap(),
-    );
+    let second = take_backup(&p, &fake);
     // `bk` in the current directory is the first backup; `bk` in the project the second.
     let cwd = tempfile::tempdir().unwrap();
     let copy = |from: &Path, to: &Path| {
@@ -469,11 +470,7 @@ fn restore_of_a_relative_path_imports_the_file_it_checked_in_the_current_directo
 fn restore_refuses_variables_the_backend_would_refuse_before_replacing_the_data() {
     let (p, secret) = convex_project("convex");
     let fake = fake(&secret, SnapshotConfig::default());
-    let taken = PathBuf::from(
-        backup(&p, &fake, &[]).json()["backup"]["path"]
-            .as_str()
-            .unwrap(),
-    );
+    let taken = take_backup(&p, &fake);
     let original = fs_err::read_to_string(taken.join("manifest.json")).unwrap();
     let many: serde_json::Map<String, serde_json::Value> =
         (0..600).map(|i| (format!("V{i}"), json!("x"))).collect();
@@ -563,16 +560,8 @@ fn a_backup_another_project_is_writing_in_a_shared_store_is_left_alone() {
 fn a_manifest_that_is_a_fifo_or_links_to_dev_zero_does_not_hang_any_command() {
     let (p, secret) = convex_project("convex");
     let fake = fake(&secret, SnapshotConfig::default());
-    let fifo = PathBuf::from(
-        backup(&p, &fake, &[]).json()["backup"]["path"]
-            .as_str()
-            .unwrap(),
-    );
-    let zero = PathBuf::from(
-        backup(&p, &fake, &[]).json()["backup"]["path"]
-            .as_str()
-            .unwrap(),
-    );
+    let fifo = take_backup(&p, &fake);
+    let zero = take_backup(&p, &fake);
     fs_err::remove_file(fifo.join("manifest.json")).unwrap();
     let made = std::process::Command::new("mkfifo")
         .arg(fifo.join("manifest.json"))
