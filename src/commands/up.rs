@@ -108,11 +108,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let file_change = stack.write_file()?;
     let env_file = fs_err::canonicalize(ctx.dir)?.join(project::CONVEX_ENV_FILE);
     setup::run_with(ctx, &args.setup, async |derived: &Derived| {
-        let ports = Ports::from_urls(
-            &derived.backend_url,
-            &derived.site_proxy_url,
-            &args.dashboard_internal_url,
-        )?;
+        let ports = ports(derived, args)?;
         let content = fs_err::read_to_string(&env_file)?;
         stack.set_variables(compose::variables(
             &env_file,
@@ -180,11 +176,7 @@ async fn run_process(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     }
     let dir = fs_err::canonicalize(ctx.dir)?;
     setup::run_with(ctx, &args.setup, async |derived: &Derived| {
-        let ports = Ports::from_urls(
-            &derived.backend_url,
-            &derived.site_proxy_url,
-            &args.dashboard_internal_url,
-        )?;
+        let ports = ports(derived, args)?;
         let ports = argv::Ports {
             api: ports.api,
             site: ports.site,
@@ -254,4 +246,13 @@ fn check_ports(containers: &[Container], ports: Ports) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The loopback ports the backend (and the dashboard) listen on, from the internal URLs.
+fn ports(derived: &Derived, args: &Args) -> Result<Ports> {
+    Ports::from_urls(
+        &derived.backend_url,
+        &derived.site_proxy_url,
+        &args.dashboard_internal_url,
+    )
 }
