@@ -197,12 +197,11 @@ locals {
   container_name = "coder-${data.coder_workspace_owner.me.name}-${lower(data.coder_workspace.me.name)}"
 
   # The sidecars read their entrypoint from the template itself: the project may not be this
-  # repository, and the file must be there before the project is cloned. These are copies of
-  # ../scripts/*.sh because `coder templates push` uploads this directory only; a test keeps
-  # them identical.
+  # repository, and the file must be there before the project is cloned. A copy of
+  # ../scripts/convex-entrypoint.sh because `coder templates push` uploads this directory only;
+  # a test keeps them identical.
   entrypoint_path = "/usr/local/bin/convex-entrypoint.sh"
   entrypoint_sh   = file("${path.module}/scripts/convex-entrypoint.sh")
-  install_sh      = file("${path.module}/scripts/install.sh")
 
   database     = data.coder_parameter.database.value
   use_postgres = local.database == "postgres"
@@ -281,20 +280,18 @@ resource "coder_agent" "main" {
     fi
   EOT
 
-  # Non-secret settings only: the agent's env is stored by Coder. They also reach terminals,
-  # so `coder-convex status` works from any directory. DATABASE_URL travels in the container
-  # environment instead (see docker_container.workspace).
+  # Non-secret settings only: the agent's env is stored by Coder. They also reach terminals.
+  # The project directory, install directory, version and dashboard login come from the
+  # Convex module (its coder_env), so `coder-convex status` works from any directory.
+  # DATABASE_URL travels in the container environment instead (see docker_container.workspace).
   env = {
     GIT_AUTHOR_NAME           = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
     GIT_AUTHOR_EMAIL          = data.coder_workspace_owner.me.email
     GIT_COMMITTER_NAME        = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
     GIT_COMMITTER_EMAIL       = data.coder_workspace_owner.me.email
-    CODER_CONVEX_PROJECT_DIR  = local.project_path
-    CODER_CONVEX_INSTALL_DIR  = var.coder_convex_install_dir
     CODER_CONVEX_RELEASE_URL  = var.coder_convex_release_url
     CODER_CONVEX_SHA256       = var.coder_convex_sha256
     CODER_CONVEX_GIT_URL      = var.coder_convex_git_url
-    CODER_CONVEX_VERSION      = var.coder_convex_version
     CODER_CONVEX_NPM_REGISTRY = var.coder_convex_npm_registry
     # Read by local.packages_script when the image has no node.
     CODER_CONVEX_NODE_VERSION  = var.node_version
@@ -307,9 +304,8 @@ resource "coder_agent" "main" {
     # SITE_URL is derived from this port, so it is the App button's port.
     CODER_CONVEX_FRONTEND_PORT = tostring(data.coder_parameter.app_port.value)
     # Names and marks this workspace's database on the shared Postgres server.
-    CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
-    CODER_CONVEX_DB_CONNECTIONS  = tostring(var.shared_db_connections)
-    CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
+    CODER_CONVEX_WORKSPACE_ID   = data.coder_workspace.me.id
+    CODER_CONVEX_DB_CONNECTIONS = tostring(var.shared_db_connections)
   }
 
   # From `coder-convex status --metadata <item>`: one line each, the same report as
@@ -365,19 +361,31 @@ resource "coder_agent" "main" {
   }
 }
 
-# Installs coder-convex and runs `coder-convex setup`. Its output is the "Convex" log of the
-# workspace's startup: short lines, no secrets, no `set -x`. It does not block login: the
-# workspace is usable while the backend starts.
-resource "coder_script" "convex_setup" {
-  agent_id           = coder_agent.main.id
-  display_name       = "Convex"
-  icon               = "/icon/database.svg"
-  run_on_start       = true
-  start_blocks_login = false
+# Installs coder-convex and runs `coder-convex setup` (./modules/convex: a copy of the
+# repository's coder-module/, since `coder templates push` uploads this directory only; a test
+# keeps them equal), and adds the three Convex apps. The containers below run the backend and
+# dashboard: mode `external`.
+module "convex" {
+  source               = "./modules/convex"
+  agent_id             = coder_agent.main.id
+  project_dir          = local.project_path
+  backend_mode         = "external"
+  coder_convex_version = var.coder_convex_version
+  install_dir          = var.coder_convex_install_dir
+  dashboard_share      = local.dashboard_share
+  dashboard_login      = local.dashboard_login
+  order                = 10
   # Install (every download bounded), setup (its own --wait) and the seed (a 600 s download at
-  # most): a registry or backend that never answers cannot keep this script running forever.
-  timeout = var.setup_timeout_seconds
-  script  = <<-EOT
+  # most): a registry or backend that never answers cannot keep the script running forever.
+  setup_timeout     = var.setup_timeout_seconds
+  pre_setup_script  = local.pre_setup_script
+  post_setup_script = local.seed_script
+}
+
+locals {
+  # Before coder-convex: the project's first clone, then its Node packages
+  # (local.packages_script). The module reports a failure here and runs setup anyway.
+  pre_setup_script = <<-EOT
     #!/bin/sh
     set -eu
     say() { printf '%s\n' "$*"; }
@@ -405,49 +413,6 @@ resource "coder_script" "convex_setup" {
     if ! sh -c "$(printf '%s' '${base64encode(local.packages_script)}' | base64 -d)" packages; then
       say "the project's packages are not installed; setup cannot deploy until they are"
     fi
-    PATH="$HOME/.local/share/coder-convex/node/bin:$PATH"
-
-    # A project whose package.json depends on coder-convex brings its own copy, at the version
-    # its lock file pins: once node_modules is installed, use it (as npx would) and install
-    # nothing. Otherwise scripts/install.sh, embedded at push time (base64 keeps quoting out
-    # of the way), installs the pinned version from the npm registry by default.
-    own=
-    if grep -q '"coder-convex"[[:space:]]*:' "$dir/package.json" 2>/dev/null &&
-      [ -x "$dir/node_modules/.bin/coder-convex" ]; then
-      if command -v node >/dev/null 2>&1; then
-        own=yes
-      else
-        # nvm and fnm put node on PATH in interactive shells only; the launcher needs it.
-        say "the project's own coder-convex needs node, which is not on this script's PATH; installing the standalone binary instead"
-      fi
-    fi
-    if [ -n "$own" ]; then
-      say "using the project's own coder-convex (package.json)"
-      PATH="$dir/node_modules/.bin:$PATH"
-    else
-      installer=$(mktemp)
-      trap 'rm -f "$installer"' EXIT
-      printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
-      if ! sh "$installer"; then
-        say "coder-convex could not be installed (the reason is above). Set the template variable"
-        say "coder_convex_npm_registry (a registry that has coder-convex $${CODER_CONVEX_VERSION:-}),"
-        say "coder_convex_release_url with coder_convex_sha256, or coder_convex_git_url, and push again."
-        say "The Convex containers keep waiting for .env.convex.local until setup has run."
-        exit 1
-      fi
-      PATH="$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
-    fi
-    export PATH
-
-    cd "$dir"
-    say "running coder-convex setup in $dir"
-    if ! coder-convex setup; then
-      say "setup failed; run 'coder-convex doctor' in a terminal for details"
-      exit 1
-    fi
-
-    # Seed data (local.seed_script): restored once, after the first successful setup.
-    sh -c "$(printf '%s' '${base64encode(local.seed_script)}' | base64 -d)" seed
   EOT
 }
 
@@ -648,67 +613,8 @@ module "code-server" {
   order    = 1
 }
 
-# --- Convex apps ----------------------------------------------------------------------------
-# Slugs and ports are the ones coder-convex derives its URLs from (src/urls.rs `App`); a test
-# parses this file to keep them equal. All three are subdomain apps: Convex clients need an
-# origin of their own, so they only work with a wildcard access URL (CODER_WILDCARD_ACCESS_URL).
-
-# The API: public because browsers' websocket clients and the Convex CLI connect without a
-# Coder session. Every admin operation still needs the admin key.
-resource "coder_app" "convex_api" {
-  agent_id     = coder_agent.main.id
-  slug         = "convex-api"
-  display_name = "Convex API"
-  icon         = "/icon/database.svg"
-  url          = "http://localhost:3210"
-  subdomain    = true
-  share        = "public"
-  order        = 10
-  healthcheck {
-    url       = "http://localhost:3210/version"
-    interval  = 5
-    threshold = 12
-  }
-}
-
-# HTTP actions and auth discovery: public because the backend fetches
-# /.well-known/openid-configuration from this origin itself and webhooks arrive without a
-# browser session. The site proxy answers /version itself, without the backend; `/` is
-# forwarded to the backend's /http/ routes, and Coder counts any answer below 500 (a 404 when
-# no HTTP action matches) as healthy.
-resource "coder_app" "convex_site" {
-  agent_id     = coder_agent.main.id
-  slug         = "convex-site"
-  display_name = "Convex HTTP actions"
-  icon         = "/icon/widgets.svg"
-  url          = "http://localhost:3211"
-  subdomain    = true
-  share        = "public"
-  order        = 11
-  healthcheck {
-    url       = "http://localhost:3211/"
-    interval  = 5
-    threshold = 12
-  }
-}
-
-# The dashboard: owner only, and then it logs in by itself (local.dashboard_login). Shared
-# wider, it asks for the admin key (`coder-convex admin-key`) instead.
-resource "coder_app" "convex_dashboard" {
-  agent_id     = coder_agent.main.id
-  slug         = "convex-dashboard"
-  display_name = "Convex dashboard"
-  icon         = "/icon/desktop.svg"
-  url          = "http://localhost:6791"
-  subdomain    = true
-  share        = local.dashboard_share
-  order        = 12
-  healthcheck {
-    url       = "http://localhost:6791"
-    interval  = 5
-    threshold = 12
-  }
-}
+# --- apps -----------------------------------------------------------------------------------
+# The Convex apps (convex-api, convex-site, convex-dashboard) come from module.convex.
 
 # The app's own dev server (Vite, Next.js, ...). coder-convex pushes SITE_URL as this port's
 # workspace URL (`<port>--<agent>--<workspace>--<owner>.<wildcard>`), the URL Convex Auth and

@@ -197,11 +197,10 @@ locals {
   env_file     = "${local.project_path}/.env.convex.local"
   name         = "coder-${data.coder_workspace.me.id}"
 
-  # Copies of ../../scripts/*.sh: `coder templates push` uploads this directory only; a test
-  # keeps them identical.
+  # A copy of ../../scripts/convex-entrypoint.sh: `coder templates push` uploads this
+  # directory only; a test keeps them identical.
   entrypoint_dir  = "/opt/convex"
   entrypoint_path = "/opt/convex/convex-entrypoint.sh"
-  install_sh      = file("${path.module}/scripts/install.sh")
 
   use_shared       = data.coder_parameter.database.value == "shared"
   use_shared_mysql = data.coder_parameter.database.value == "shared-mysql"
@@ -267,20 +266,17 @@ resource "coder_agent" "main" {
     fi
   EOT
 
-  # Non-secret settings only: the agent's env is stored by Coder. The shared Postgres URL
-  # reaches the workspace container from a Kubernetes Secret instead.
+  # Non-secret settings only: the agent's env is stored by Coder. The project directory,
+  # install directory, version and dashboard login come from the Convex module (its coder_env).
+  # The shared Postgres URL reaches the workspace container from a Kubernetes Secret instead.
   env = {
-    CODER_CONVEX_PROJECT_DIR     = local.project_path
-    CODER_CONVEX_INSTALL_DIR     = var.coder_convex_install_dir
-    CODER_CONVEX_RELEASE_URL     = var.coder_convex_release_url
-    CODER_CONVEX_SHA256          = var.coder_convex_sha256
-    CODER_CONVEX_GIT_URL         = var.coder_convex_git_url
-    CODER_CONVEX_VERSION         = var.coder_convex_version
-    CODER_CONVEX_NODE_VERSION    = var.node_version
-    CODER_CONVEX_NODE_DIST_URL   = var.node_dist_url
-    CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
-    CODER_CONVEX_DB_CONNECTIONS  = tostring(var.shared_db_connections)
-    CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
+    CODER_CONVEX_RELEASE_URL    = var.coder_convex_release_url
+    CODER_CONVEX_SHA256         = var.coder_convex_sha256
+    CODER_CONVEX_GIT_URL        = var.coder_convex_git_url
+    CODER_CONVEX_NODE_VERSION   = var.node_version
+    CODER_CONVEX_NODE_DIST_URL  = var.node_dist_url
+    CODER_CONVEX_WORKSPACE_ID   = data.coder_workspace.me.id
+    CODER_CONVEX_DB_CONNECTIONS = tostring(var.shared_db_connections)
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
     # The stop backup's budget (local.backup_command ends itself before it runs out).
@@ -324,44 +320,35 @@ resource "coder_agent" "main" {
   }
 }
 
-# Installs coder-convex and runs `coder-convex setup` (as in the Docker template).
-resource "coder_script" "convex_setup" {
-  agent_id           = coder_agent.main.id
-  display_name       = "Convex"
-  icon               = "/icon/database.svg"
-  run_on_start       = true
-  start_blocks_login = false
+# Installs coder-convex and runs `coder-convex setup` (./modules/convex, as in the Docker
+# template: a copy of the repository's coder-module/), and adds the three Convex apps. The
+# sidecars run the backend and dashboard: mode `external`.
+module "convex" {
+  source               = "./modules/convex"
+  agent_id             = coder_agent.main.id
+  project_dir          = local.project_path
+  backend_mode         = "external"
+  coder_convex_version = var.coder_convex_version
+  install_dir          = var.coder_convex_install_dir
+  dashboard_share      = local.dashboard_share
+  dashboard_login      = local.dashboard_login
+  order                = 10
   # Install (every download bounded), setup (its own --wait) and the seed (a 600 s download at
-  # most): a registry or backend that never answers cannot keep this script running forever.
-  timeout = var.setup_timeout_seconds
-  script  = <<-EOT
+  # most): a registry or backend that never answers cannot keep the script running forever.
+  setup_timeout     = var.setup_timeout_seconds
+  pre_setup_script  = local.pre_setup_script
+  post_setup_script = local.seed_script
+}
+
+locals {
+  # Before coder-convex: the project's Node packages (local.packages_script). The module
+  # reports a failure here and runs setup anyway.
+  pre_setup_script = <<-EOT
     #!/bin/sh
     set -eu
-    dir=$CODER_CONVEX_PROJECT_DIR
-    mkdir -p "$dir"
-    # The project's Node packages (local.packages_script); setup says what is missing if not.
     if ! sh -c "$(printf '%s' '${base64encode(local.packages_script)}' | base64 -d)" packages; then
       echo "the project's packages are not installed; setup cannot deploy until they are"
     fi
-    PATH="$HOME/.local/share/coder-convex/node/bin:$PATH"
-    installer=$(mktemp)
-    trap 'rm -f "$installer"' EXIT
-    printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
-    if ! sh "$installer"; then
-      echo "coder-convex could not be installed (the reason is above): make the npm registry reachable, or set coder_convex_release_url (with coder_convex_sha256) or coder_convex_git_url"
-      exit 1
-    fi
-    PATH="$${CODER_CONVEX_INSTALL_DIR:-$HOME/.local/bin}:$PATH"
-    export PATH
-    cd "$dir"
-    echo "running coder-convex setup in $dir"
-    if ! coder-convex setup; then
-      echo "setup failed; run 'coder-convex doctor' in a terminal for details"
-      exit 1
-    fi
-
-    # Seed data (local.seed_script): restored once, after the first successful setup.
-    sh -c "$(printf '%s' '${base64encode(local.seed_script)}' | base64 -d)" seed
   EOT
 }
 
@@ -550,56 +537,6 @@ resource "coder_script" "convex_backup_daily" {
   icon         = "/icon/database.svg"
   cron         = "0 0 3 * * *"
   script       = local.backup_command
-}
-
-# --- Convex apps (slugs and ports as in src/urls.rs; a test checks) --------------------------
-
-resource "coder_app" "convex_api" {
-  agent_id     = coder_agent.main.id
-  slug         = "convex-api"
-  display_name = "Convex API"
-  icon         = "/icon/database.svg"
-  url          = "http://localhost:3210"
-  subdomain    = true
-  share        = "public"
-  order        = 10
-  healthcheck {
-    url       = "http://localhost:3210/version"
-    interval  = 5
-    threshold = 12
-  }
-}
-
-resource "coder_app" "convex_site" {
-  agent_id     = coder_agent.main.id
-  slug         = "convex-site"
-  display_name = "Convex HTTP actions"
-  icon         = "/icon/widgets.svg"
-  url          = "http://localhost:3211"
-  subdomain    = true
-  share        = "public"
-  order        = 11
-  healthcheck {
-    url       = "http://localhost:3211/"
-    interval  = 5
-    threshold = 12
-  }
-}
-
-resource "coder_app" "convex_dashboard" {
-  agent_id     = coder_agent.main.id
-  slug         = "convex-dashboard"
-  display_name = "Convex dashboard"
-  icon         = "/icon/desktop.svg"
-  url          = "http://localhost:6791"
-  subdomain    = true
-  share        = local.dashboard_share
-  order        = 12
-  healthcheck {
-    url       = "http://localhost:6791"
-    interval  = 5
-    threshold = 12
-  }
 }
 
 # --- storage, configuration, secrets ---------------------------------------------------------

@@ -4,7 +4,7 @@
 //! network namespace, listening on its loopback only. The template cannot drift from the binary
 //! without a test failing here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use coder_convex::config::instance;
 use coder_convex::config::urls::{self, App};
@@ -18,10 +18,12 @@ use crate::templates::{
     text, text_attr,
 };
 
+/// The three Convex apps come from the module (`module "convex"`); their share levels are what
+/// the template passes it.
 #[test]
 fn apps_have_the_binarys_slugs_ports_and_share_levels() {
     let template = Template::load();
-    let apps = template.resources("coder_app");
+    let apps = template.convex().resources("coder_app");
     for app in App::ALL {
         let slug = app.default_slug();
         assert!(urls::is_valid_slug(slug), "{slug}");
@@ -38,7 +40,7 @@ fn apps_have_the_binarys_slugs_ports_and_share_levels() {
             "coder_app.{name} is a subdomain app"
         );
         assert_eq!(
-            template.resolve(attr(body, "share").expect("share")),
+            template.resolve_in_module(attr(body, "share").expect("share")),
             expected_share(app),
             "coder_app.{name}.share"
         );
@@ -59,9 +61,15 @@ fn apps_have_the_binarys_slugs_ports_and_share_levels() {
         assert_eq!(number_attr(health, "interval"), 5.0, "coder_app.{name}");
         assert_eq!(number_attr(health, "threshold"), 12.0, "coder_app.{name}");
     }
+    // The template runs the dashboard container: the module must add its app.
+    assert_eq!(
+        template.module_arg("backend_mode").map(ToString::to_string).as_deref(),
+        Some(r#""external""#)
+    );
 
-    // No other app claims one of our ports.
-    for (name, body) in &apps {
+    // No other app, the template's or the module's, claims one of our ports.
+    let template_apps = template.resources("coder_app");
+    for (name, body) in apps.iter().chain(template_apps.iter()) {
         let Some(url) = attr(body, "url").and_then(text) else {
             continue;
         };
@@ -255,10 +263,18 @@ fn resources_carry_coder_labels() {
     labelled("docker_volume", "volume_labels");
 }
 
+/// The module's start script (`scripts/start.sh.tftpl`), one line per entry, trimmed.
+fn start_lines() -> Vec<String> {
+    let text = fs_err::read_to_string(repo_root().join("coder-module/scripts/start.sh.tftpl"))
+        .expect("the module's start script");
+    text.lines().map(|l| l.trim().to_owned()).collect()
+}
+
 #[test]
 fn startup_script_installs_the_binary_and_runs_setup() {
     let template = Template::load();
-    let script = template.resource("coder_script", "convex_setup");
+    let module = template.convex();
+    let script = module.resource("coder_script", "convex");
     assert!(bool_attr(script, "run_on_start"));
     assert!(
         !bool_attr(script, "start_blocks_login"),
@@ -266,18 +282,16 @@ fn startup_script_installs_the_binary_and_runs_setup() {
     );
     assert!(!text_attr(script, "display_name").is_empty());
     assert!(!text_attr(script, "icon").is_empty());
+    assert_eq!(source(script, "script"), "local.start_script");
 
-    let body = text_attr(script, "script");
-    let lines: Vec<&str> = body.lines().map(str::trim).collect();
+    let lines = start_lines();
     let install = lines
         .iter()
-        .position(|l| l.contains("base64encode(local.install_sh)"))
+        .position(|l| l == r#"decode '${INSTALL_SH}' >"$installer""#)
         .expect("the script embeds scripts/install.sh");
     let setup = lines
         .iter()
-        .position(|l| {
-            l.contains("coder-convex setup") && !l.starts_with("say") && !l.starts_with('#')
-        })
+        .position(|l| l == "if ! coder-convex setup; then")
         .expect("the script runs `coder-convex setup`");
     assert!(install < setup, "install before setup");
     assert!(
@@ -286,24 +300,33 @@ fn startup_script_installs_the_binary_and_runs_setup() {
             .any(|l| l.starts_with("set -") && l.contains('x')),
         "no xtrace: it would log secrets"
     );
+    let Expression::FuncCall(call) = module.local("start_script") else {
+        panic!("local.start_script is a templatefile() call");
+    };
+    let install_sh = match &call.args[1] {
+        Expression::Object(vars) => vars
+            .iter()
+            .find(|(k, _)| k.to_string() == "INSTALL_SH")
+            .map(|(_, v)| v.to_string()),
+        other => panic!("templatefile's variables: {other}"),
+    };
     assert_eq!(
-        template.local("install_sh").to_string(),
-        r#"file("${path.module}/scripts/install.sh")"#
+        install_sh.as_deref(),
+        Some(r#"base64encode(file("${path.module}/scripts/install.sh"))"#)
     );
 }
 
 #[test]
 fn startup_script_prefers_the_projects_own_copy_and_needs_no_install_variable() {
     let template = Template::load();
-    let body = text_attr(template.resource("coder_script", "convex_setup"), "script");
-    let lines: Vec<&str> = body.lines().map(str::trim).collect();
+    let lines = start_lines();
     let own_copy = lines
         .iter()
         .position(|l| l.contains(r#"[ -x "$dir/node_modules/.bin/coder-convex" ]"#))
         .expect("checks for the project's own coder-convex");
     let install = lines
         .iter()
-        .position(|l| l.contains("base64encode(local.install_sh)"))
+        .position(|l| l.contains("decode '${INSTALL_SH}'"))
         .expect("embeds install.sh");
     assert!(own_copy < install, "the project's copy is tried first");
     assert!(
@@ -330,28 +353,80 @@ fn startup_script_prefers_the_projects_own_copy_and_needs_no_install_variable() 
         template.resolve(template.variable_default("coder_convex_version")),
         env!("CARGO_PKG_VERSION")
     );
-    // One version rule for both templates: the Kubernetes one installs the same release.
+    // One version rule for both templates and the module: each installs the same release.
     let kubernetes = Template::load_dir(&template_dir().join("kubernetes"));
     assert_eq!(
         kubernetes.resolve(kubernetes.variable_default("coder_convex_version")),
         env!("CARGO_PKG_VERSION")
     );
+    for t in [&template, &kubernetes] {
+        assert_eq!(
+            t.resolve_in_module(&"var.coder_convex_version".parse().expect("an expression")),
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(
+            t.convex().resolve(t.convex().variable_default("coder_convex_version")),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
 }
 
 #[test]
 fn template_scripts_are_copies_of_the_repository_scripts() {
-    // `coder templates push` uploads coder-template/ only, so it carries copies.
-    for script in ["convex-entrypoint.sh", "install.sh"] {
-        let original = repo_root().join("scripts").join(script);
-        let copy = template_dir().join("scripts").join(script);
-        let read = |path: &Path| {
-            fs_err::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-        };
+    // `coder templates push` uploads coder-template/ only, so it carries copies; a module
+    // gets its own directory only, so it carries install.sh.
+    let read = |path: &Path| fs_err::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    for (original, copy) in [
+        ("scripts/convex-entrypoint.sh", "coder-template/scripts/convex-entrypoint.sh"),
+        ("scripts/install.sh", "coder-module/scripts/install.sh"),
+    ] {
         assert!(
-            read(&original) == read(&copy),
-            "{} differs from {}; copy it over",
-            copy.display(),
-            original.display()
+            read(&repo_root().join(original)) == read(&repo_root().join(copy)),
+            "{copy} differs from {original}; copy it over"
+        );
+    }
+    assert!(
+        !template_dir().join("scripts/install.sh").exists(),
+        "the module installs coder-convex"
+    );
+}
+
+/// Each template carries the module byte for byte (`./modules/convex`).
+#[test]
+fn each_template_carries_the_module_byte_for_byte() {
+    fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut found = Vec::new();
+        for entry in fs_err::read_dir(dir).expect("a directory") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                found.extend(files(&path).into_iter().map(|(p, b)| {
+                    (Path::new(path.file_name().expect("a name")).join(p), b)
+                }));
+            } else {
+                let bytes = fs_err::read(&path).expect("read");
+                found.push((PathBuf::from(path.file_name().expect("a name")), bytes));
+            }
+        }
+        found.sort();
+        found
+    }
+    let module = files(&repo_root().join("coder-module"));
+    let names: Vec<String> = module.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "README.md",
+            "main.tf",
+            "main.tftest.hcl",
+            "scripts/install.sh",
+            "scripts/start.sh.tftpl",
+            "scripts/stop.sh"
+        ]
+    );
+    for copy in ["coder-template/modules/convex", "coder-template/kubernetes/modules/convex"] {
+        assert!(
+            files(&repo_root().join(copy)) == module,
+            "{copy} differs from coder-module/; copy it over (cp -r coder-module/. {copy}/)"
         );
     }
 }

@@ -13,9 +13,9 @@ use crate::templates::{both, k8s_dir, named, pod_spec, seed_script};
 /// The `seed_data` parameter's validation: empty, an absolute or `~/` path, or an https URL.
 const SEED_REGEX: &str = "^$|^(/|~/)[^[:cntrl:]]*$|^https://[^[:space:][:cntrl:]]+$";
 
-/// The line of each template's setup script that runs the seed script.
-const RUN_SEED: &str =
-    r#"sh -c "$(printf '%s' '${base64encode(local.seed_script)}' | base64 -d)" seed"#;
+/// The line of the module's start script that runs the post-setup script (the templates' seed
+/// script).
+const RUN_POST_SETUP: &str = r#"sh -c "$post" post_setup"#;
 
 #[test]
 fn a_backup_runs_on_stop_with_keep_from_a_parameter() {
@@ -97,7 +97,14 @@ fn the_seed_value_travels_in_the_agent_env_not_in_a_script() {
 #[test]
 fn the_seed_is_restored_after_setup_by_the_shared_seed_script() {
     for (name, t) in both() {
-        let script = text_attr(t.resource("coder_script", "convex_setup"), "script");
+        assert_eq!(
+            t.module_arg("post_setup_script").map(ToString::to_string).as_deref(),
+            Some("local.seed_script"),
+            "{name}"
+        );
+        // The module runs it after a setup that succeeded only.
+        let script = fs_err::read_to_string(t.convex().dir.join("scripts/start.sh.tftpl"))
+            .expect("the module's start script");
         let lines: Vec<&str> = script.lines().map(str::trim).collect();
         let setup = lines
             .iter()
@@ -105,8 +112,8 @@ fn the_seed_is_restored_after_setup_by_the_shared_seed_script() {
             .unwrap_or_else(|| panic!("{name}: runs setup"));
         let seed = lines
             .iter()
-            .position(|l| *l == RUN_SEED)
-            .unwrap_or_else(|| panic!("{name}: runs local.seed_script"));
+            .position(|l| *l == RUN_POST_SETUP)
+            .unwrap_or_else(|| panic!("{name}: runs the post-setup script"));
         assert!(setup < seed, "{name}: the seed after setup");
         assert!(
             lines[setup + 1..seed].contains(&"exit 1"),

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
 
-use crate::templates::{Template, both, text_attr};
+use crate::templates::{Template, both, template_start, text};
 
 const NODE_VERSION: &str = "22.12.0";
 
@@ -147,16 +147,9 @@ fn installer(log: &Path) -> String {
     )
 }
 
-fn render(t: &Template, raw: &str, installer: &str) -> String {
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let packages = t.resolve(t.local("packages_script"));
-    raw.replace("${base64encode(local.install_sh)}", &b64(installer))
-        .replace("${base64encode(local.seed_script)}", &b64("exit 0\n"))
-        .replace(
-            "${base64encode(local.packages_script)}",
-            &b64(&packages.replace("$${", "${")),
-        )
-        .replace("${data.coder_parameter.backup_keep.value}", "7")
+/// A template script as the agent gets it, with the keep parameter filled in.
+fn render(raw: &str) -> String {
+    raw.replace("${data.coder_parameter.backup_keep.value}", "7")
         .replace("$${", "${")
 }
 
@@ -237,11 +230,8 @@ impl Sandbox {
 
     /// The template's start script under `shell`.
     fn start(&self, t: &Template, shell: &[&str]) -> Output {
-        let start = render(
-            t,
-            &text_attr(t.resource("coder_script", "convex_setup"), "script"),
-            &installer(&self.log),
-        );
+        let packages = t.resolve(t.local("packages_script")).replace("$${", "${");
+        let start = template_start(t, &installer(&self.log), &packages, "exit 0\n");
         run(shell, &start, &self.env(), &self.path(), self.root.path())
     }
 }
@@ -288,7 +278,7 @@ fn without_node_the_start_script_installs_node_and_the_packages_then_setup_deplo
 
         // The stop backup finds node on its PATH and the project's convex.
         fs_err::write(log, "").expect("truncate");
-        let backup = render(&t, &t.resolve(t.local("backup_command")), "");
+        let backup = render(&t.resolve(t.local("backup_command")));
         let out = run(
             shell,
             &backup,
@@ -374,7 +364,8 @@ fn both_templates_install_packages_with_the_same_script() {
     );
     for t in [&docker, &kubernetes] {
         assert!(
-            text_attr(t.resource("coder_script", "convex_setup"), "script")
+            text(t.local("pre_setup_script"))
+                .expect("a heredoc")
                 .contains("${base64encode(local.packages_script)}")
         );
     }

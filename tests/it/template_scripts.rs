@@ -9,11 +9,10 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use base64::Engine as _;
 use tempfile::TempDir;
 
 use crate::templates::both;
-use crate::templates::{Template, attr, blocks, source, text_attr};
+use crate::templates::{Template, blocks, source, text_attr};
 
 const SHELLS: [&[&str]; 3] = [&["sh"], &["bash"], &["busybox", "sh"]];
 
@@ -172,17 +171,11 @@ fn metadata_finds_the_projects_or_paths_coder_convex() {
     }
 }
 
-/// The Docker template's startup script with the installer and seed script replaced by
-/// stand-ins (the installer puts a stand-in `coder-convex` into the install directory).
+/// The Docker template's startup script (the module's, with the template's scripts around
+/// it) with the installer replaced by a stand-in (it puts a stand-in `coder-convex` into the
+/// install directory) and no packages or seed.
 fn startup_script(t: &Template, installer: &str) -> String {
-    let raw = text_attr(t.resource("coder_script", "convex_setup"), "script");
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let script = raw
-        .replace("${base64encode(local.install_sh)}", &b64(installer))
-        .replace("${base64encode(local.seed_script)}", &b64("exit 0\n"))
-        .replace("${base64encode(local.packages_script)}", &b64("exit 0\n"));
-    assert!(!script.contains("${base64encode"), "{script}");
-    rendered(&script)
+    crate::templates::template_start(t, installer, "exit 0\n", "exit 0\n")
 }
 
 #[test]
@@ -330,11 +323,11 @@ fn the_stop_backup_probes_first_and_says_why_it_took_none() {
 #[test]
 fn the_startup_script_has_a_timeout() {
     for (name, t) in both() {
-        let setup = t.resource("coder_script", "convex_setup");
-        assert!(attr(setup, "timeout").is_some(), "{name}");
+        let setup = t.convex().resource("coder_script", "convex");
+        assert_eq!(source(setup, "timeout"), "var.setup_timeout", "{name}");
         assert_eq!(
-            source(setup, "timeout"),
-            "var.setup_timeout_seconds",
+            t.module_arg("setup_timeout").map(ToString::to_string).as_deref(),
+            Some("var.setup_timeout_seconds"),
             "{name}"
         );
         assert_eq!(
@@ -350,8 +343,7 @@ fn every_script_that_logs_a_url_uses_the_one_rule() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut sources = vec![
         root.join("scripts/install.sh"),
-        root.join("coder-template/scripts/install.sh"),
-        root.join("coder-template/kubernetes/scripts/install.sh"),
+        root.join("coder-module/scripts/install.sh"),
     ];
     for (name, t) in both() {
         let seed = crate::templates::seed_script(&t);
@@ -369,7 +361,9 @@ fn every_script_that_logs_a_url_uses_the_one_rule() {
     }
     let start = Template::load();
     assert!(
-        text_attr(start.resource("coder_script", "convex_setup"), "script").contains(REDACT),
+        crate::templates::text(start.local("pre_setup_script"))
+            .expect("a heredoc")
+            .contains(REDACT),
         "the clone line"
     );
 

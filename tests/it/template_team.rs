@@ -59,12 +59,21 @@ fn both_templates_feed_agent_metadata_from_status() {
 #[test]
 fn the_dashboard_logs_in_by_itself_only_when_it_is_owner_only() {
     for (name, t) in both() {
-        let dashboard = t.resource("coder_app", "convex_dashboard");
-        assert_eq!(
-            source(dashboard, "share"),
-            "local.dashboard_share",
-            "{name}"
-        );
+        // The template hands its one setting to the module, whose dashboard app and
+        // CODER_CONVEX_DASHBOARD_LOGIN follow it.
+        let module = t.convex();
+        let dashboard = module.resource("coder_app", "convex_dashboard");
+        assert_eq!(source(dashboard, "share"), "var.dashboard_share", "{name}");
+        for (arg, local) in [
+            ("dashboard_share", "local.dashboard_share"),
+            ("dashboard_login", "local.dashboard_login"),
+        ] {
+            assert_eq!(
+                t.module_arg(arg).map(ToString::to_string).as_deref(),
+                Some(local),
+                "{name}"
+            );
+        }
         assert_eq!(
             t.resolve(t.local("dashboard_share")),
             expected_share(App::Dashboard)
@@ -87,19 +96,26 @@ fn the_dashboard_logs_in_by_itself_only_when_it_is_owner_only() {
             text(&keys.false_expr).unwrap(),
             "NEXT_PUBLIC_DEPLOYMENT_URL"
         );
-        // coder-convex writes the key only then.
-        let env = attr(t.resource("coder_agent", "main"), "env").unwrap();
-        let Expression::Object(env) = env else {
-            panic!("agent env")
-        };
-        let login = env
-            .iter()
-            .find(|(k, _)| k.to_string() == "CODER_CONVEX_DASHBOARD_LOGIN")
-            .map(|(_, v)| v.to_string())
-            .expect("CODER_CONVEX_DASHBOARD_LOGIN in the agent env");
+        // coder-convex writes the key only then: the module's env for the agent.
+        let env = module.local("env").to_string();
+        assert!(
+            env.contains(r#"CODER_CONVEX_DASHBOARD_LOGIN = var.dashboard_login ? "true" : "false""#),
+            "{name}: {env}"
+        );
         assert_eq!(
-            login, "local.dashboard_login ? \"true\" : \"false\"",
-            "{name}"
+            source(module.resource("coder_env", "convex"), "for_each"),
+            "local.env"
+        );
+        // And the module refuses a login for a dashboard shared wider.
+        let validation = single_block(module.variable("dashboard_login"), "validation");
+        assert_eq!(
+            source(validation, "condition"),
+            r#"!var.dashboard_login || var.dashboard_share == "owner""#
+        );
+        let agent_env = object_keys(&t, attr(t.resource("coder_agent", "main"), "env").unwrap());
+        assert!(
+            !agent_env.iter().any(|k| k == "CODER_CONVEX_DASHBOARD_LOGIN"),
+            "{name}: one place sets it"
         );
         assert!(t.text.contains("local.dashboard_entrypoint_keys"), "{name}");
     }
@@ -146,9 +162,15 @@ fn both_templates_offer_shared_postgres_with_the_url_kept_secret() {
                 .any(|k| k.contains("POSTGRES") || k.contains("DATABASE_URL")),
             "{name}"
         );
-        assert!(
-            t.text
-                .contains("CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id"),
+        let Some(hcl::Expression::Object(env)) = attr(agent, "env") else {
+            panic!("{name}: the agent has an env object");
+        };
+        assert_eq!(
+            env.iter()
+                .find(|(k, _)| k.to_string() == "CODER_CONVEX_WORKSPACE_ID")
+                .map(|(_, v)| v.to_string())
+                .as_deref(),
+            Some("data.coder_workspace.me.id"),
             "{name}"
         );
     }
@@ -337,7 +359,7 @@ fn kubernetes_secrets_travel_in_a_secret_not_the_pod_spec() {
 
 #[test]
 fn kubernetes_template_scripts_are_copies_of_the_repository_scripts() {
-    for script in ["convex-entrypoint.sh", "install.sh"] {
+    for script in ["convex-entrypoint.sh"] {
         let original = fs_err::read(template_dir().join("../scripts").join(script)).unwrap();
         let copy = fs_err::read(k8s_dir().join("scripts").join(script)).unwrap();
         assert!(

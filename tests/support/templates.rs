@@ -1,6 +1,7 @@
-//! The Coder templates (Docker `coder-template/`, Kubernetes `coder-template/kubernetes/`),
-//! parsed with hcl-rs: their blocks, locals and variables, and the lookups the template tests
-//! share.
+//! The Coder templates (Docker `coder-template/`, Kubernetes `coder-template/kubernetes/`) and
+//! the Convex module they call (`coder-module/`, copied into each as `modules/convex/`), parsed
+//! with hcl-rs: their blocks, locals and variables, the module's scripts rendered as
+//! `templatefile` renders them, and the lookups the template tests share.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,10 +19,19 @@ pub(crate) fn template_dir() -> PathBuf {
     repo_root().join("coder-template")
 }
 
-/// Top-level blocks of every `.tf` file of the template, plus the raw text.
+/// The Convex module as the repository holds it (`coder-module/`).
+pub(crate) fn module_dir() -> PathBuf {
+    repo_root().join("coder-module")
+}
+
+/// Top-level blocks of every `.tf` file of the template, plus the raw text, and the local
+/// module it calls as `module "convex"` (its own blocks and text: its `var.*` are the call's
+/// arguments).
 pub(crate) struct Template {
     blocks: Vec<Block>,
     pub(crate) text: String,
+    pub(crate) dir: PathBuf,
+    module: Option<Box<Template>>,
 }
 
 impl Template {
@@ -50,17 +60,61 @@ impl Template {
             blocks.extend(body.into_blocks());
             text.push_str(&source);
         }
-        Self { blocks, text }
+        let mut template = Self {
+            blocks,
+            text,
+            dir: dir.to_owned(),
+            module: None,
+        };
+        if let Some(call) = template.labelled("module", "convex").remove("convex") {
+            let source = text_attr(call, "source");
+            let path = source
+                .strip_prefix("./")
+                .unwrap_or_else(|| panic!("module \"convex\" is not a local copy: {source}"));
+            template.module = Some(Box::new(Self::load_dir(&dir.join(path))));
+        }
+        template
+    }
+
+    /// The Convex module this template calls.
+    pub(crate) fn convex(&self) -> &Template {
+        self.module
+            .as_deref()
+            .unwrap_or_else(|| panic!("{} calls no module \"convex\"", self.dir.display()))
+    }
+
+    /// The argument `name` of the template's `module "convex"` call, if it sets one.
+    pub(crate) fn module_arg(&self, name: &str) -> Option<&Expression> {
+        self.blocks
+            .iter()
+            .find(|b| {
+                b.identifier() == "module" && b.labels().first().map(|l| l.as_str()) == Some("convex")
+            })
+            .and_then(|b| attr(b.body(), name))
+    }
+
+    /// A module attribute's value in this template: `var.x` is the call's argument (resolved
+    /// in the template), or the module's default when the call sets none.
+    pub(crate) fn resolve_in_module(&self, expr: &Expression) -> String {
+        let reference = expr.to_string();
+        match reference
+            .strip_prefix("var.")
+            .and_then(|name| self.module_arg(name))
+        {
+            Some(arg) => self.resolve(arg),
+            None => self.convex().resolve(expr),
+        }
     }
 
     /// `<kind> "<type>" "<name>"` blocks (resource, data) of one type, by name.
+    /// `module "<name>"` blocks have one label: they are returned under it.
     pub(crate) fn labelled(&self, kind: &str, ty: &str) -> BTreeMap<String, &Body> {
         self.blocks
             .iter()
             .filter(|b| b.identifier() == kind)
             .filter(|b| b.labels().first().map(|l| l.as_str()) == Some(ty))
             .map(|b| {
-                let name = b.labels().get(1).expect("a second label").as_str();
+                let name = b.labels().get(1).unwrap_or(&b.labels()[0]).as_str();
                 (name.to_owned(), b.body())
             })
             .collect()
@@ -354,4 +408,85 @@ pub(crate) fn seed_script(t: &Template) -> String {
         Ok(hcl::Value::String(script)) => script,
         other => panic!("local.seed_script is not a plain string: {other:?}"),
     }
+}
+
+/// Base64, as Terraform's `base64encode` writes it.
+pub(crate) fn b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// The names `local.start_script` passes to `templatefile` (the keys of its object).
+pub(crate) fn start_script_vars(module: &Template) -> Vec<String> {
+    let Expression::FuncCall(call) = module.local("start_script") else {
+        panic!("local.start_script is a templatefile() call");
+    };
+    assert_eq!(call.name.name.as_str(), "templatefile");
+    assert_eq!(
+        call.args[0].to_string(),
+        r#""${path.module}/scripts/start.sh.tftpl""#
+    );
+    object_keys(module, &call.args[1])
+}
+
+/// The module's start script as `templatefile` renders it with `vars`, which must be exactly
+/// the names main.tf passes (a name the file uses and main.tf does not pass fails to render).
+pub(crate) fn render_start(module: &Template, vars: &[(&str, String)]) -> String {
+    let mut names: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+    names.sort_unstable();
+    let mut passed = start_script_vars(module);
+    passed.sort();
+    assert_eq!(names, passed, "the variables of templatefile()");
+    let source = fs_err::read_to_string(module.dir.join("scripts/start.sh.tftpl")).expect("read");
+    let template: hcl::Template = source.parse().expect("start.sh.tftpl parses as a template");
+    let mut ctx = Context::new();
+    for (name, value) in vars {
+        ctx.declare_var(*name, value.as_str());
+    }
+    template
+        .evaluate(&ctx)
+        .unwrap_or_else(|err| panic!("start.sh.tftpl does not render: {err}"))
+}
+
+/// The module's start script for `mode`, with `installer` as scripts/install.sh and the
+/// pre- and post-setup scripts given.
+pub(crate) fn module_start(
+    module: &Template,
+    mode: &str,
+    installer: &str,
+    pre: &str,
+    post: &str,
+) -> String {
+    render_start(
+        module,
+        &[
+            ("MODE", mode.to_owned()),
+            ("SKIP_INSTALL", "false".to_owned()),
+            ("INSTALL_SH", b64(installer)),
+            ("PRE_SETUP_SCRIPT", b64(pre)),
+            ("POST_SETUP_SCRIPT", b64(post)),
+            ("BACKEND_CHECKSUMS", b64("")),
+        ],
+    )
+}
+
+/// A template's startup script as the agent gets it: the module's start script with the
+/// template's arguments, `installer` for scripts/install.sh, `packages` for the template's
+/// `local.packages_script` and `seed` for its `local.seed_script`.
+pub(crate) fn template_start(t: &Template, installer: &str, packages: &str, seed: &str) -> String {
+    let mode = text(t.module_arg("backend_mode").expect("backend_mode")).expect("a literal mode");
+    assert_eq!(
+        t.module_arg("pre_setup_script").map(ToString::to_string).as_deref(),
+        Some("local.pre_setup_script")
+    );
+    assert_eq!(
+        t.module_arg("post_setup_script").map(ToString::to_string).as_deref(),
+        Some("local.seed_script")
+    );
+    let pre = text(t.local("pre_setup_script"))
+        .expect("a heredoc")
+        .replace("${base64encode(local.packages_script)}", &b64(packages));
+    assert!(!pre.replace("$${", "").contains("${"), "{pre}");
+    let pre = pre.replace("$${", "${");
+    module_start(t.convex(), &mode, installer, &pre, seed)
 }
