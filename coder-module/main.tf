@@ -162,7 +162,7 @@ variable "setup_timeout" {
   default     = 1800
   validation {
     condition     = var.setup_timeout >= 60
-    error_message = "Give the startup script at least 60 seconds."
+    error_message = "setup_timeout must be at least 60: give the startup script a minute or more."
   }
 }
 

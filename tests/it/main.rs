@@ -67,6 +67,8 @@ mod status_metadata;
 mod template;
 mod template_backup;
 mod template_docs;
+mod template_module;
+mod template_module_scripts;
 mod template_packages;
 mod template_release;
 mod template_scripts;

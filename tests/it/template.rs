@@ -63,7 +63,10 @@ fn apps_have_the_binarys_slugs_ports_and_share_levels() {
     }
     // The template runs the dashboard container: the module must add its app.
     assert_eq!(
-        template.module_arg("backend_mode").map(ToString::to_string).as_deref(),
+        template
+            .module_arg("backend_mode")
+            .map(ToString::to_string)
+            .as_deref(),
         Some(r#""external""#)
     );
 
@@ -365,7 +368,8 @@ fn startup_script_prefers_the_projects_own_copy_and_needs_no_install_variable() 
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(
-            t.convex().resolve(t.convex().variable_default("coder_convex_version")),
+            t.convex()
+                .resolve(t.convex().variable_default("coder_convex_version")),
             env!("CARGO_PKG_VERSION")
         );
     }
@@ -375,9 +379,13 @@ fn startup_script_prefers_the_projects_own_copy_and_needs_no_install_variable() 
 fn template_scripts_are_copies_of_the_repository_scripts() {
     // `coder templates push` uploads coder-template/ only, so it carries copies; a module
     // gets its own directory only, so it carries install.sh.
-    let read = |path: &Path| fs_err::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let read =
+        |path: &Path| fs_err::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     for (original, copy) in [
-        ("scripts/convex-entrypoint.sh", "coder-template/scripts/convex-entrypoint.sh"),
+        (
+            "scripts/convex-entrypoint.sh",
+            "coder-template/scripts/convex-entrypoint.sh",
+        ),
         ("scripts/install.sh", "coder-module/scripts/install.sh"),
     ] {
         assert!(
@@ -399,9 +407,11 @@ fn each_template_carries_the_module_byte_for_byte() {
         for entry in fs_err::read_dir(dir).expect("a directory") {
             let path = entry.expect("an entry").path();
             if path.is_dir() {
-                found.extend(files(&path).into_iter().map(|(p, b)| {
-                    (Path::new(path.file_name().expect("a name")).join(p), b)
-                }));
+                found.extend(
+                    files(&path)
+                        .into_iter()
+                        .map(|(p, b)| (Path::new(path.file_name().expect("a name")).join(p), b)),
+                );
             } else {
                 let bytes = fs_err::read(&path).expect("read");
                 found.push((PathBuf::from(path.file_name().expect("a name")), bytes));
@@ -411,7 +421,10 @@ fn each_template_carries_the_module_byte_for_byte() {
         found
     }
     let module = files(&repo_root().join("coder-module"));
-    let names: Vec<String> = module.iter().map(|(p, _)| p.display().to_string()).collect();
+    let names: Vec<String> = module
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
     assert_eq!(
         names,
         [
@@ -423,7 +436,10 @@ fn each_template_carries_the_module_byte_for_byte() {
             "scripts/stop.sh"
         ]
     );
-    for copy in ["coder-template/modules/convex", "coder-template/kubernetes/modules/convex"] {
+    for copy in [
+        "coder-template/modules/convex",
+        "coder-template/kubernetes/modules/convex",
+    ] {
         assert!(
             files(&repo_root().join(copy)) == module,
             "{copy} differs from coder-module/; copy it over (cp -r coder-module/. {copy}/)"

@@ -98,7 +98,9 @@ fn the_seed_value_travels_in_the_agent_env_not_in_a_script() {
 fn the_seed_is_restored_after_setup_by_the_shared_seed_script() {
     for (name, t) in both() {
         assert_eq!(
-            t.module_arg("post_setup_script").map(ToString::to_string).as_deref(),
+            t.module_arg("post_setup_script")
+                .map(ToString::to_string)
+                .as_deref(),
             Some("local.seed_script"),
             "{name}"
         );

@@ -326,7 +326,9 @@ fn the_startup_script_has_a_timeout() {
         let setup = t.convex().resource("coder_script", "convex");
         assert_eq!(source(setup, "timeout"), "var.setup_timeout", "{name}");
         assert_eq!(
-            t.module_arg("setup_timeout").map(ToString::to_string).as_deref(),
+            t.module_arg("setup_timeout")
+                .map(ToString::to_string)
+                .as_deref(),
             Some("var.setup_timeout_seconds"),
             "{name}"
         );

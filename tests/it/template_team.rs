@@ -99,7 +99,9 @@ fn the_dashboard_logs_in_by_itself_only_when_it_is_owner_only() {
         // coder-convex writes the key only then: the module's env for the agent.
         let env = module.local("env").to_string();
         assert!(
-            env.contains(r#"CODER_CONVEX_DASHBOARD_LOGIN = var.dashboard_login ? "true" : "false""#),
+            env.contains(
+                r#"CODER_CONVEX_DASHBOARD_LOGIN = var.dashboard_login ? "true" : "false""#
+            ),
             "{name}: {env}"
         );
         assert_eq!(
@@ -114,7 +116,9 @@ fn the_dashboard_logs_in_by_itself_only_when_it_is_owner_only() {
         );
         let agent_env = object_keys(&t, attr(t.resource("coder_agent", "main"), "env").unwrap());
         assert!(
-            !agent_env.iter().any(|k| k == "CODER_CONVEX_DASHBOARD_LOGIN"),
+            !agent_env
+                .iter()
+                .any(|k| k == "CODER_CONVEX_DASHBOARD_LOGIN"),
             "{name}: one place sets it"
         );
         assert!(t.text.contains("local.dashboard_entrypoint_keys"), "{name}");
@@ -359,14 +363,13 @@ fn kubernetes_secrets_travel_in_a_secret_not_the_pod_spec() {
 
 #[test]
 fn kubernetes_template_scripts_are_copies_of_the_repository_scripts() {
-    for script in ["convex-entrypoint.sh"] {
-        let original = fs_err::read(template_dir().join("../scripts").join(script)).unwrap();
-        let copy = fs_err::read(k8s_dir().join("scripts").join(script)).unwrap();
-        assert!(
-            original == copy,
-            "coder-template/kubernetes/scripts/{script} differs; copy it over"
-        );
-    }
+    let script = "convex-entrypoint.sh";
+    let original = fs_err::read(template_dir().join("../scripts").join(script)).unwrap();
+    let copy = fs_err::read(k8s_dir().join("scripts").join(script)).unwrap();
+    assert!(
+        original == copy,
+        "coder-template/kubernetes/scripts/{script} differs; copy it over"
+    );
 }
 
 #[test]

@@ -88,7 +88,8 @@ impl Template {
         self.blocks
             .iter()
             .find(|b| {
-                b.identifier() == "module" && b.labels().first().map(|l| l.as_str()) == Some("convex")
+                b.identifier() == "module"
+                    && b.labels().first().map(|l| l.as_str()) == Some("convex")
             })
             .and_then(|b| attr(b.body(), name))
     }
@@ -476,11 +477,15 @@ pub(crate) fn module_start(
 pub(crate) fn template_start(t: &Template, installer: &str, packages: &str, seed: &str) -> String {
     let mode = text(t.module_arg("backend_mode").expect("backend_mode")).expect("a literal mode");
     assert_eq!(
-        t.module_arg("pre_setup_script").map(ToString::to_string).as_deref(),
+        t.module_arg("pre_setup_script")
+            .map(ToString::to_string)
+            .as_deref(),
         Some("local.pre_setup_script")
     );
     assert_eq!(
-        t.module_arg("post_setup_script").map(ToString::to_string).as_deref(),
+        t.module_arg("post_setup_script")
+            .map(ToString::to_string)
+            .as_deref(),
         Some("local.seed_script")
     );
     let pre = text(t.local("pre_setup_script"))
