@@ -383,3 +383,55 @@ fn ci_formats_and_shellchecks_the_module() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Coder merges `coder_env` into the agent's environment: the templates leave the module's
+/// names to it, so one place sets each.
+#[test]
+fn the_templates_leave_the_modules_variables_to_it() {
+    let m = module();
+    let env = m.local("env").to_string();
+    let mut names: Vec<&str> = env
+        .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+        .filter(|w| w.starts_with("CODER_CONVEX_"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "CODER_CONVEX_DASHBOARD_LOGIN",
+            "CODER_CONVEX_DOWNLOAD_BASE_URL",
+            "CODER_CONVEX_INSTALL_DIR",
+            "CODER_CONVEX_PROJECT_DIR",
+            "CODER_CONVEX_VERSION",
+        ]
+    );
+    for (name, t) in both() {
+        let agent = crate::templates::object_keys(
+            &t,
+            attr(t.resource("coder_agent", "main"), "env").expect("agent env"),
+        );
+        for key in names.iter().chain(&["DATABASE_URL"]) {
+            assert!(!agent.iter().any(|k| k == key), "{name}: {key}");
+        }
+        // What the module needs from the template, it gets as arguments.
+        for (arg, value) in [
+            ("project_dir", "local.project_path"),
+            ("coder_convex_version", "var.coder_convex_version"),
+            ("install_dir", "var.coder_convex_install_dir"),
+        ] {
+            assert_eq!(
+                t.module_arg(arg).map(ToString::to_string).as_deref(),
+                Some(value),
+                "{name}: {arg}"
+            );
+        }
+        assert_eq!(
+            t.module_arg("agent_id").map(ToString::to_string).as_deref(),
+            Some("coder_agent.main.id")
+        );
+        assert!(
+            t.module_arg("database_url").is_none(),
+            "{name}: DATABASE_URL stays in the container env"
+        );
+    }
+}
