@@ -72,6 +72,10 @@ run "process_mode" {
     condition     = length(coder_env.database_url) == 1
     error_message = "the database URL reaches the agent"
   }
+  assert {
+    condition     = coder_env.convex["CODER_CONVEX_DASHBOARD_LOGIN"].value == "false"
+    error_message = "no dashboard, so no admin key written for one"
+  }
 }
 
 run "external_mode_with_a_shared_dashboard" {

@@ -68,6 +68,7 @@ mod template;
 mod template_backup;
 mod template_docs;
 mod template_module;
+mod template_module_process;
 mod template_module_scripts;
 mod template_packages;
 mod template_release;

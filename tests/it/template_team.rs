@@ -100,7 +100,7 @@ fn the_dashboard_logs_in_by_itself_only_when_it_is_owner_only() {
         let env = module.local("env").to_string();
         assert!(
             env.contains(
-                r#"CODER_CONVEX_DASHBOARD_LOGIN = var.dashboard_login ? "true" : "false""#
+                r#"CODER_CONVEX_DASHBOARD_LOGIN = var.dashboard_login && !local.process ? "true" : "false""#
             ),
             "{name}: {env}"
         );

@@ -187,9 +187,10 @@ locals {
   # (the agent's env is stored by Coder); DATABASE_URL is its own resource below.
   env = merge(
     {
-      CODER_CONVEX_PROJECT_DIR     = var.project_dir
-      CODER_CONVEX_VERSION         = var.coder_convex_version
-      CODER_CONVEX_DASHBOARD_LOGIN = var.dashboard_login ? "true" : "false"
+      CODER_CONVEX_PROJECT_DIR = var.project_dir
+      CODER_CONVEX_VERSION     = var.coder_convex_version
+      # No dashboard in process mode: the admin key stays out of .env.convex.local.
+      CODER_CONVEX_DASHBOARD_LOGIN = var.dashboard_login && !local.process ? "true" : "false"
     },
     var.install_dir != "" ? { CODER_CONVEX_INSTALL_DIR = var.install_dir } : {},
     local.process && var.download_base_url != "" ? { CODER_CONVEX_DOWNLOAD_BASE_URL = var.download_base_url } : {},
