@@ -202,3 +202,41 @@ fn process_mode_downloads_starts_sets_up_and_stops_the_backend() {
     let out = run(&stop);
     assert!(out.status.success(), "{}", show(&out));
 }
+
+/// The READMEs say process mode has no dashboard and that `npx convex dashboard` does not stand
+/// in for one: the real Convex CLI refuses self-hosted deployments.
+#[test]
+fn the_convex_cli_opens_no_dashboard_for_a_self_hosted_deployment() {
+    let peers = crate::common::node_peers();
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs_err::write(dir.path().join("package.json"), "{}\n").expect("write");
+    fs_err::write(
+        dir.path().join(".env.local"),
+        "CONVEX_SELF_HOSTED_URL=http://127.0.0.1:9\nCONVEX_SELF_HOSTED_ADMIN_KEY=convex-self-hosted|00\n",
+    )
+    .expect("write");
+    let out = Command::new(crate::common::require("node"))
+        .arg(peers.join("node_modules/convex/bin/main.js"))
+        .args(["dashboard", "--no-open"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the convex CLI");
+    let text = show(&out);
+    assert!(
+        text.contains("`npx convex dashboard` is not supported for self-hosted deployments."),
+        "{text}"
+    );
+    for readme in ["README.md", "coder-module/README.md"] {
+        let path = crate::templates::repo_root().join(readme);
+        let text = fs_err::read_to_string(&path).expect("read");
+        let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("CLI does not open self-hosted deployments"),
+            "{readme}"
+        );
+    }
+}
