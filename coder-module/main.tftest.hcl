@@ -163,7 +163,7 @@ run "backend_version_not_a_release" {
   expect_failures = [var.backend_version]
 }
 
-run "backend_version_of_another_coder_convex" {
+run "backend_version_unpinned_without_checksums" {
   command = plan
   variables {
     agent_id        = "agent"
@@ -207,4 +207,18 @@ run "setup_timeout_too_short" {
     setup_timeout = 10
   }
   expect_failures = [var.setup_timeout]
+}
+
+run "backend_version_with_its_checksums" {
+  command = plan
+  variables {
+    agent_id          = "agent"
+    backend_mode      = "process"
+    backend_version   = "precompiled-2025-09-11-4d3b0a5"
+    backend_checksums = "${join("", [for i in range(64) : "a"])}  convex-local-backend-x86_64-unknown-linux-gnu.zip"
+  }
+  assert {
+    condition     = coder_env.convex["CODER_CONVEX_BACKEND_RELEASE"].value == "precompiled-2025-09-11-4d3b0a5"
+    error_message = "the release reaches coder-convex"
+  }
 }

@@ -166,6 +166,8 @@ env_vars! {
     CODER_CONVEX_COMPOSE_FILE;
     /// How `up` runs the backend: `auto` (containers when Docker or Podman is found, else a process), `containers` or `process`.
     CODER_CONVEX_BACKEND;
+    /// The upstream backend release `up --backend process` runs (`precompiled-<date>-<commit>`; default the one built in); another needs `CODER_CONVEX_BACKEND_CHECKSUMS`.
+    CODER_CONVEX_BACKEND_RELEASE;
     /// Base URL of the backend release archives for `up --backend process` (a mirror; default GitHub's release downloads).
     CODER_CONVEX_DOWNLOAD_BASE_URL;
     /// A `sha256sum` file (`<sha256>  <archive>` lines) that replaces the built-in pins of the backend archives (a mirror's own archives).

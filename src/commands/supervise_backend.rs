@@ -17,6 +17,9 @@ pub struct Args {
     /// The upstream `convex-local-backend` executable.
     #[arg(long, value_name = "FILE")]
     binary: PathBuf,
+    /// Its release tag (the backend's `CONVEX_RELEASE_VERSION_DEV`).
+    #[arg(long, value_name = "TAG")]
+    release: String,
     /// The backend's API port on 127.0.0.1.
     #[arg(long, value_name = "PORT")]
     api_port: u16,
@@ -36,7 +39,14 @@ impl Execute for Args {
                 site: self.site_port,
             };
             let dir = fs_err::canonicalize(ctx.dir)?;
-            supervisor::supervise(&RunDir(self.run_dir.clone()), &self.binary, ports, &dir).await?;
+            supervisor::supervise(
+                &RunDir(self.run_dir.clone()),
+                &self.binary,
+                &self.release,
+                ports,
+                &dir,
+            )
+            .await?;
             Result::Ok(Outcome::empty())
         })
     }

@@ -43,6 +43,10 @@ pub struct Args {
     /// `convex-local-backend` binary, supervised), or `auto` (containers when an engine is found).
     #[arg(long, env = ev::CODER_CONVEX_BACKEND, value_enum, default_value_t = BackendMode::Auto)]
     backend: BackendMode,
+    /// The upstream backend release `--backend process` runs (`precompiled-<date>-<commit>`); a
+    /// release other than the built-in one needs --backend-checksums.
+    #[arg(long, env = ev::CODER_CONVEX_BACKEND_RELEASE, value_name = "TAG", default_value = release::TAG)]
+    backend_release: String,
     /// Base URL of the backend release archives (`<URL>/<tag>/convex-local-backend-<target>.zip`): a mirror.
     #[arg(long, env = ev::CODER_CONVEX_DOWNLOAD_BASE_URL, value_name = "URL", default_value = release::DEFAULT_BASE_URL)]
     download_base_url: String,
@@ -153,6 +157,16 @@ struct ProcessReport<'a> {
 /// written, started between configure and the wait; a running supervisor is left alone (it
 /// restarts the backend itself when `.env.convex.local` changes).
 async fn run_process(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
+    if !release::is_tag(&args.backend_release) {
+        return Err(Error::invalid(
+            format!("--backend-release ({})", ev::CODER_CONVEX_BACKEND_RELEASE),
+            format!("{:?} is not an upstream release tag", args.backend_release),
+        )
+        .with_hint(format!(
+            "name a tag of get-convex/convex-backend such as {} (the built-in one)",
+            release::TAG
+        )));
+    }
     let run = RunDir::locate(ctx.env, ctx.dir)?;
     let cache = compose::cache_dir(
         ctx.env.xdg_cache_home.as_deref(),
@@ -162,6 +176,7 @@ async fn run_process(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let installed = install::ensure(
         &cache,
         &Source {
+            tag: &args.backend_release,
             base_url: &args.download_base_url,
             checksum_file: args.backend_checksums.as_deref(),
         },
@@ -170,7 +185,7 @@ async fn run_process(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     if installed.downloaded {
         ctx.out.success(format!(
             "downloaded convex-local-backend {} (sha256 checked) to {}",
-            release::TAG,
+            args.backend_release,
             installed.path.display()
         ));
     }
@@ -191,7 +206,14 @@ async fn run_process(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
                     .cloned()
                     .collect();
                 (
-                    supervisor::start(&run, &installed.path, ports, &dir, &env)?,
+                    supervisor::start(
+                        &run,
+                        &installed.path,
+                        &args.backend_release,
+                        ports,
+                        &dir,
+                        &env,
+                    )?,
                     false,
                 )
             }

@@ -25,6 +25,8 @@ const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Where the archive comes from and what it must hash to.
 pub(crate) struct Source<'a> {
+    /// The release tag (checked with [`release::is_tag`]).
+    pub tag: &'a str,
     pub base_url: &'a str,
     /// A `sha256sum` file replacing the built-in pins (a mirror's own archives, tests).
     pub checksum_file: Option<&'a Path>,
@@ -41,9 +43,10 @@ pub(crate) fn tag_dir(cache_base: &Path, tag: &str) -> PathBuf {
     cache_base.join(tag)
 }
 
-/// The executable of [`release::TAG`], downloaded and checked when it is not cached.
+/// The executable of the release `source.tag`, downloaded and checked when it is not cached.
 pub(crate) async fn ensure(cache_base: &Path, source: &Source<'_>) -> Result<Installed> {
-    let dir = tag_dir(cache_base, release::TAG);
+    let tag = source.tag;
+    let dir = tag_dir(cache_base, tag);
     let path = dir.join(release::EXECUTABLE);
     if path.is_file() {
         return Ok(Installed {
@@ -65,18 +68,18 @@ pub(crate) async fn ensure(cache_base: &Path, source: &Source<'_>) -> Result<Ins
         None => None,
     };
     let archive = release::archive_name(target);
-    let Some(pin) = release::pinned(target, checksums.as_deref()) else {
+    let Some(pin) = release::pinned(target, tag, checksums.as_deref()) else {
         return Err(Error::invalid(
             ev::CODER_CONVEX_BACKEND_CHECKSUMS,
-            format!("no pinned sha256 for {archive} of {}", release::TAG),
+            format!("no pinned sha256 for {archive} of {tag}"),
         )
         .with_hint(format!(
             "name a checksum file (`<sha256>  {archive}` lines, from the release page) with {}",
             ev::CODER_CONVEX_BACKEND_CHECKSUMS
         )));
     };
-    let url = release::url(source.base_url, release::TAG, &archive);
-    let bytes = download(&url).await?;
+    let url = release::url(source.base_url, tag, &archive);
+    let bytes = download(&url, tag).await?;
     let sum = hex::encode(Sha256::digest(&bytes));
     if sum != pin {
         return Err(Error::runtime(format!(
@@ -99,7 +102,7 @@ pub(crate) async fn ensure(cache_base: &Path, source: &Source<'_>) -> Result<Ins
     })
 }
 
-async fn download(url: &str) -> Result<Vec<u8>> {
+async fn download(url: &str, tag: &str) -> Result<Vec<u8>> {
     let failed = |e: reqwest::Error| Error::runtime_from(format!("downloading {url}"), e);
     let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
@@ -112,8 +115,7 @@ async fn download(url: &str) -> Result<Vec<u8>> {
         return Err(
             Error::runtime(format!("downloading {url}: HTTP {}", response.status())).with_hint(
                 format!(
-                    "check the release tag {} and the mirror (--download-base-url)",
-                    release::TAG
+                    "check the release tag {tag} (--backend-release) and the mirror (--download-base-url)"
                 ),
             ),
         );

@@ -46,9 +46,22 @@ pub fn url(base: &str, tag: &str, archive: &str) -> String {
     format!("{}/{tag}/{archive}", base.trim_end_matches('/'))
 }
 
-/// The pinned checksum of an archive: from the checksum file when one is given (lines
-/// `<sha256>  <archive name>`, `*` before the name allowed), else from [`PINS`].
-pub fn pinned(target: &str, checksum_file: Option<&str>) -> Option<String> {
+/// Whether `tag` is an upstream release tag (`precompiled-…`, lowercase letters, digits and
+/// `-`): it becomes a path segment of the URL and of the cache directory.
+pub fn is_tag(tag: &str) -> bool {
+    tag.strip_prefix("precompiled-").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 80
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
+}
+
+/// The pinned checksum of an archive of `tag`: from the checksum file when one is given (lines
+/// `<sha256>  <archive name>`, `*` before the name allowed), else from [`PINS`] (which pin
+/// [`TAG`] only).
+pub fn pinned(target: &str, tag: &str, checksum_file: Option<&str>) -> Option<String> {
     let archive = archive_name(target);
     match checksum_file {
         Some(text) => text.lines().find_map(|line| {
@@ -57,6 +70,7 @@ pub fn pinned(target: &str, checksum_file: Option<&str>) -> Option<String> {
             (name.trim_start_matches('*') == archive && is_sha256(sum))
                 .then(|| sum.to_ascii_lowercase())
         }),
+        None if tag != TAG => None,
         None => PINS
             .iter()
             .find(|(t, _)| *t == target)
@@ -91,17 +105,46 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_is_one_safe_path_segment() {
+        assert!(is_tag(TAG));
+        assert!(is_tag("precompiled-2026-09-01-abcdef0"));
+        for bad in [
+            "",
+            "precompiled-",
+            "latest",
+            "precompiled-../x",
+            "precompiled-2026/x",
+            "precompiled-ABC",
+            "precompiled-a b",
+        ] {
+            assert!(!is_tag(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn a_checksum_file_replaces_the_table() {
         let sum = "ab".repeat(32);
         let file = format!(
             "# mirror\n{}  other.zip\n{sum} *convex-local-backend-x86_64-unknown-linux-gnu.zip\n",
             "cd".repeat(32)
         );
-        assert_eq!(pinned("x86_64-unknown-linux-gnu", Some(&file)), Some(sum));
-        assert_eq!(pinned("aarch64-apple-darwin", Some(&file)), None);
+        assert_eq!(
+            pinned("x86_64-unknown-linux-gnu", TAG, Some(&file)),
+            Some(sum.clone())
+        );
         assert_eq!(
             pinned(
                 "x86_64-unknown-linux-gnu",
+                "precompiled-2026-09-01-abcdef0",
+                Some(&file)
+            ),
+            Some(sum)
+        );
+        assert_eq!(pinned("aarch64-apple-darwin", TAG, Some(&file)), None);
+        assert_eq!(
+            pinned(
+                "x86_64-unknown-linux-gnu",
+                TAG,
                 Some("nothex  convex-local-backend-x86_64-unknown-linux-gnu.zip")
             ),
             None

@@ -31,7 +31,6 @@ use crate::error::{Error, Result};
 use crate::project;
 
 use super::argv::{self, Ports};
-use super::release;
 
 const POLL: Duration = Duration::from_millis(250);
 const GRACE: Duration = Duration::from_secs(10);
@@ -102,6 +101,7 @@ fn live_pid(file: &Path) -> Option<i32> {
 pub(crate) fn start(
     run: &RunDir,
     binary: &Path,
+    release: &str,
     ports: Ports,
     project_dir: &Path,
     env: &[(OsString, OsString)],
@@ -114,6 +114,7 @@ pub(crate) fn start(
         .arg("supervise-backend")
         .arg("--binary")
         .arg(binary)
+        .args(["--release", release])
         .args(["--api-port", &ports.api.to_string()])
         .args(["--site-port", &ports.site.to_string()])
         .arg("--run-dir")
@@ -173,7 +174,7 @@ fn note(log: &Path, line: &str) {
 }
 
 /// The environment the backend gets: ours without secrets, plus upstream's compose settings.
-fn backend_env() -> Vec<(OsString, OsString)> {
+fn backend_env(release: &str) -> Vec<(OsString, OsString)> {
     let secret = |name: &str| {
         let upper = name.to_ascii_uppercase();
         ["SECRET", "KEY", "PASSWORD", "TOKEN", "_URL"]
@@ -187,7 +188,7 @@ fn backend_env() -> Vec<(OsString, OsString)> {
         [
             ("DISABLE_METRICS_ENDPOINT", "true"),
             ("DOCUMENT_RETENTION_DELAY", "172800"),
-            ("CONVEX_RELEASE_VERSION_DEV", release::TAG),
+            ("CONVEX_RELEASE_VERSION_DEV", release),
         ]
         .map(|(k, v)| (k.into(), v.into())),
     );
@@ -205,6 +206,7 @@ enum Ended {
 pub(crate) async fn supervise(
     run: &RunDir,
     binary: &Path,
+    release: &str,
     ports: Ports,
     project_dir: &Path,
 ) -> Result<()> {
@@ -247,7 +249,7 @@ pub(crate) async fn supervise(
             .args(args)
             .current_dir(run.data())
             .env_clear()
-            .envs(backend_env())
+            .envs(backend_env(release))
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(append(&log)?)
@@ -257,10 +259,7 @@ pub(crate) async fn supervise(
             .map_err(|e| Error::runtime_from(format!("starting {}", binary.display()), e))?;
         let pid = child.id().unwrap_or_default();
         fs_err::write(run.backend_pid_file(), pid.to_string())?;
-        note(
-            &log,
-            &format!("started the backend (pid {pid}, {})", release::TAG),
-        );
+        note(&log, &format!("started the backend (pid {pid}, {release})"));
         let started = Instant::now();
         let ended = tokio::select! {
             status = child.wait() => Ended::Exited(status.map_or_else(|e| e.to_string(), |s| s.to_string())),

@@ -366,3 +366,62 @@ fn process_backend_end_to_end() {
     assert_eq!(m.mirror.hits(), 2, "a cache hit downloads nothing");
     assert_eq!(m.run(&p, &["--json", "down"]).json()["stopped"], true);
 }
+
+/// `--backend-release` picks another upstream release: fetched from its own tag's path with
+/// the checksum file's pin, cached under that tag, named in the log; a tag that is not one is
+/// refused before anything is fetched.
+#[test]
+fn another_backend_release_comes_from_its_own_tag() {
+    let m = Machine::new();
+    let p = Project::new();
+    let _guard = Supervisor(p.path().join(".local/share/coder-convex/backend"));
+
+    let bad = m.run(
+        &p,
+        &["up", "--backend", "process", "--backend-release", "../x"],
+    );
+    assert_eq!(bad.code(), 2, "{}", bad.all());
+    assert!(
+        bad.stderr()
+            .contains("--backend-release (CODER_CONVEX_BACKEND_RELEASE): \"../x\" is not an upstream release tag"),
+        "{}",
+        bad.stderr()
+    );
+    assert_eq!(m.mirror.hits(), 0);
+
+    let tag = "precompiled-2026-09-01-abcdef0";
+    let target = release::target(std::env::consts::OS, std::env::consts::ARCH).unwrap();
+    let archive = release::archive_name(target);
+    let zip = release_zip("other release");
+    fs_err::write(
+        &m.sums,
+        format!("{}  {archive}\n", hex::encode(Sha256::digest(&zip))),
+    )
+    .unwrap();
+    m.mirror.put(&format!("{tag}/{archive}"), zip);
+    let up = m.run(
+        &p,
+        &[
+            "--json",
+            "up",
+            "--backend",
+            "process",
+            "--no-deploy",
+            "--backend-release",
+            tag,
+        ],
+    );
+    assert_eq!(up.json()["ok"], true, "{}", up.all());
+    assert_eq!(m.mirror.hits(), 1);
+    assert!(
+        m.cache
+            .path()
+            .join("coder-convex/backend")
+            .join(tag)
+            .join("convex-local-backend")
+            .is_file()
+    );
+    let log = m.run(&p, &["logs"]).stdout();
+    assert!(log.contains(&format!(", {tag})")), "{log}");
+    assert_eq!(m.run(&p, &["--json", "down"]).json()["stopped"], true);
+}

@@ -398,6 +398,7 @@ fn the_templates_leave_the_modules_variables_to_it() {
     assert_eq!(
         names,
         [
+            "CODER_CONVEX_BACKEND_RELEASE",
             "CODER_CONVEX_DASHBOARD_LOGIN",
             "CODER_CONVEX_DOWNLOAD_BASE_URL",
             "CODER_CONVEX_INSTALL_DIR",

@@ -67,7 +67,7 @@ variable "coder_convex_version" {
 
 variable "backend_version" {
   type        = string
-  description = "The upstream backend release (`precompiled-<date>-<sha7>`) of process mode. coder-convex runs the release built into it, so this must be the one of coder_convex_version: a precondition checks it against the releases this module knows."
+  description = "The upstream backend release (`precompiled-<date>-<sha7>`) of process mode (CODER_CONVEX_BACKEND_RELEASE). Another release than the one built into coder_convex_version needs backend_checksums."
   # Kept equal to src/process/release.rs by a test.
   default = "precompiled-2026-08-21-652b828"
   validation {
@@ -194,6 +194,7 @@ locals {
     },
     var.install_dir != "" ? { CODER_CONVEX_INSTALL_DIR = var.install_dir } : {},
     local.process && var.download_base_url != "" ? { CODER_CONVEX_DOWNLOAD_BASE_URL = var.download_base_url } : {},
+    local.process ? { CODER_CONVEX_BACKEND_RELEASE = var.backend_version } : {},
   )
 
   order = var.order == null ? 10 : var.order
@@ -247,8 +248,8 @@ resource "coder_script" "convex" {
 
   lifecycle {
     precondition {
-      condition     = !local.process || lookup(local.backend_of_release, var.coder_convex_version, var.backend_version) == var.backend_version
-      error_message = "backend_version does not match the backend release built into coder-convex ${var.coder_convex_version} (${lookup(local.backend_of_release, var.coder_convex_version, "unknown")}): pin the pair together."
+      condition     = !local.process || var.backend_checksums != "" || lookup(local.backend_of_release, var.coder_convex_version, "") == var.backend_version
+      error_message = "backend_version ${var.backend_version} is not the release built into coder-convex ${var.coder_convex_version} (${lookup(local.backend_of_release, var.coder_convex_version, "unknown")}), whose pins cover only that one: give its backend_checksums."
     }
   }
 }
