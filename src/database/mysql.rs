@@ -390,7 +390,8 @@ pub(crate) async fn marker_of(
         .await
 }
 
-/// Make sure `database` is this workspace's (`Ok(true)`: marked now). `best_effort` (an
+/// Make sure `database` is this workspace's (`Ok(true)`: marked, or relabelled after a claim
+/// or a rename, now). `best_effort` (an
 /// external database): a user that may not read or write the marker leaves it as it is.
 async fn claim(
     conn: &mut Connection,
@@ -418,6 +419,26 @@ async fn claim(
         Err(e) => return Err(failed("reading the marker", e)),
     };
     if let Some(found) = marker.as_deref().and_then(workspace::parse_marker) {
+        if ws.relabels(&found) {
+            // A claimed prebuild or a renamed workspace: its database, under the new name. The
+            // label is for people (`db list`); the id still says whose it is.
+            let relabel = conn
+                .conn
+                .exec_drop(
+                    format!("UPDATE `{database}`.`{MARKER_TABLE}` SET marker = ?"),
+                    (ws.marker(),),
+                )
+                .await;
+            return Ok(match relabel {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(
+                        "the marker of {database:?} on {who} still names the old owner/name: {e}"
+                    );
+                    false
+                }
+            });
+        }
         if found.workspace_id == ws.id {
             return Ok(false);
         }

@@ -230,7 +230,8 @@ async fn marker_of(
     Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
 }
 
-/// Make sure `database` is this workspace's. `Ok(true)` when it was marked now; refused when
+/// Make sure `database` is this workspace's. `Ok(true)` when it was marked (or relabelled after
+/// a claim or a rename) now; refused when
 /// another workspace's marker is on it. `best_effort` (an external database): a role that may
 /// not read or write the marker leaves the database as it is.
 async fn claim(
@@ -255,20 +256,30 @@ async fn claim(
         }
         Err(e) => return Err(failed(e)),
     };
+    let mut relabel = false;
     if let Some(marker) = comment.as_deref().and_then(workspace::parse_marker) {
         if marker.workspace_id == workspace.id {
-            return Ok(false);
+            if !workspace.relabels(&marker) {
+                return Ok(false);
+            }
+            // A claimed prebuild or a renamed workspace: its database, under the new name.
+            relabel = true;
+        } else {
+            return Err(DbError::new(
+                format!(
+                    "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
+                    marker.workspace_id,
+                    marker.label,
+                    workspace.id,
+                    workspace.owner,
+                    workspace.name
+                ),
+                workspace::claimed_hint(database, marker.workspace_id, best_effort),
+            ));
         }
-        return Err(DbError::new(
-            format!(
-                "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
-                marker.workspace_id, marker.label, workspace.id, workspace.owner, workspace.name
-            ),
-            workspace::claimed_hint(database, marker.workspace_id, best_effort),
-        ));
     }
-    // No marker: a database this workspace just created, or one made by hand for it.
-    // COMMENT takes no parameters; the marker is quoted as a literal.
+    // No marker (a database this workspace just created, or one made by hand for it), or
+    // this workspace's under an old label. COMMENT takes no parameters; the marker is quoted as a literal.
     let literal = workspace.marker().replace('\'', "''");
     let marking = client
         .batch_execute(&format!(
@@ -277,6 +288,13 @@ async fn claim(
         .await;
     match marking {
         Ok(()) => Ok(true),
+        // The label is for people (`db list`); the id still says whose it is.
+        Err(e) if relabel => {
+            tracing::warn!(
+                "the marker of {database:?} on {who} still names the old owner/name: {e}"
+            );
+            Ok(false)
+        }
         Err(e) if best_effort => {
             tracing::debug!("database {database:?} on {who} left unmarked: {e}");
             Ok(false)

@@ -62,7 +62,18 @@ impl Workspace {
 
     /// The `COMMENT ON DATABASE` text: `coder-convex: workspace <id> (<owner>/<name>)`.
     pub fn marker(&self) -> String {
-        format!("{MARKER_PREFIX}{} ({}/{})", self.id, self.owner, self.name)
+        format!("{MARKER_PREFIX}{} ({})", self.id, self.label())
+    }
+
+    /// `<owner>/<name>`: the marker's label, what `db list` shows.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Whether `found`, this workspace's marker, names an older owner or workspace name: a
+    /// claimed prebuild or a renamed workspace keeps its database, and the label follows.
+    pub fn relabels(&self, found: &Marker<'_>) -> bool {
+        found.workspace_id == self.id && found.label != self.label()
     }
 
     fn suffix(&self) -> String {
@@ -226,5 +237,21 @@ mod tests {
             })
         );
         assert_eq!(parse_marker("coder-convex: workspace "), None);
+    }
+
+    #[test]
+    fn a_claim_or_a_rename_relabels_the_marker_and_nothing_else_does() {
+        let prebuild = ws("prebuilds", "brave-lion-42", ID);
+        let claimed = ws("alice", "my-app", ID);
+        let marker = prebuild.marker();
+        let found = parse_marker(&marker).unwrap();
+        assert!(claimed.relabels(&found));
+        assert!(!prebuild.relabels(&found));
+        // Another workspace's marker is never relabelled (it is refused instead).
+        assert!(!ws("alice", "my-app", "other-id").relabels(&found));
+        // A marker from before labels were written gets one.
+        let bare = format!("{MARKER_PREFIX}{ID}");
+        assert!(claimed.relabels(&parse_marker(&bare).unwrap()));
+        assert_eq!(claimed.label(), "alice/my-app");
     }
 }

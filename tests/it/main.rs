@@ -55,6 +55,7 @@ mod npm;
 mod npm_launcher;
 mod parse_errors;
 mod pg;
+mod prebuild_claim;
 mod process;
 mod read_only_key;
 mod readme;
