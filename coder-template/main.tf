@@ -802,6 +802,14 @@ resource "docker_container" "network" {
       value = labels.value
     }
   }
+
+  # A claimed prebuild or a renamed workspace gets a new owner and name while it runs: Docker
+  # cannot rename or relabel a container in place, so these keep the ones they were created
+  # with until the next start instead of being replaced (README "Presets and prebuilt
+  # workspaces").
+  lifecycle {
+    ignore_changes = [name, hostname, labels]
+  }
 }
 
 resource "docker_container" "workspace" {
@@ -843,7 +851,9 @@ resource "docker_container" "workspace" {
     }
   }
 
+  # Kept at a claim or a rename, as docker_container.network's.
   lifecycle {
+    ignore_changes = [name, labels]
     precondition {
       condition     = local.database != "external" || data.coder_parameter.database_url.value != ""
       error_message = "The database parameter is `external`, but the External DATABASE_URL parameter is empty."
@@ -900,6 +910,10 @@ resource "docker_container" "convex_backend" {
       value = labels.value
     }
   }
+  # Renamed with the workspace container at the next start, not replaced at a claim.
+  lifecycle {
+    ignore_changes = [name, labels]
+  }
 }
 
 resource "docker_container" "convex_dashboard" {
@@ -936,6 +950,10 @@ resource "docker_container" "convex_dashboard" {
       label = labels.key
       value = labels.value
     }
+  }
+  # Renamed with the workspace container at the next start, not replaced at a claim.
+  lifecycle {
+    ignore_changes = [name, labels]
   }
 }
 
@@ -975,5 +993,9 @@ resource "docker_container" "postgres" {
       label = labels.key
       value = labels.value
     }
+  }
+  # Renamed with the workspace container at the next start, not replaced at a claim.
+  lifecycle {
+    ignore_changes = [name, labels]
   }
 }

@@ -69,6 +69,7 @@ mod template;
 mod template_backup;
 mod template_docs;
 mod template_packages;
+mod template_prebuilds;
 mod template_release;
 mod template_scripts;
 mod template_seed;
