@@ -256,30 +256,18 @@ async fn claim(
         }
         Err(e) => return Err(failed(e)),
     };
-    let mut relabel = false;
-    if let Some(marker) = comment.as_deref().and_then(workspace::parse_marker) {
-        if marker.workspace_id == workspace.id {
-            if !workspace.relabels(&marker) {
-                return Ok(false);
-            }
-            // A claimed prebuild or a renamed workspace: its database, under the new name.
-            relabel = true;
-        } else {
-            return Err(DbError::new(
-                format!(
-                    "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
-                    marker.workspace_id,
-                    marker.label,
-                    workspace.id,
-                    workspace.owner,
-                    workspace.name
-                ),
-                workspace::claimed_hint(database, marker.workspace_id, best_effort),
-            ));
+    let relabel = match workspace.claim_of(comment.as_deref()) {
+        workspace::Claim::Ours => return Ok(false),
+        workspace::Claim::Other(found) => {
+            let (message, hint) = workspace.refusal(database, who, &found, best_effort);
+            return Err(DbError::new(message, hint));
         }
-    }
-    // No marker (a database this workspace just created, or one made by hand for it), or
-    // this workspace's under an old label. COMMENT takes no parameters; the marker is quoted as a literal.
+        workspace::Claim::Unmarked => false,
+        // A claimed prebuild or a renamed workspace: its database, under the new name.
+        workspace::Claim::Relabel => true,
+    };
+    // Unmarked (just created, or made by hand for it) or relabelled. COMMENT takes no
+    // parameters; the marker is quoted as a literal.
     let literal = workspace.marker().replace('\'', "''");
     let marking = client
         .batch_execute(&format!(
@@ -288,15 +276,9 @@ async fn claim(
         .await;
     match marking {
         Ok(()) => Ok(true),
-        // The label is for people (`db list`); the id still says whose it is.
-        Err(e) if relabel => {
-            tracing::warn!(
-                "the marker of {database:?} on {who} still names the old owner/name: {e}"
-            );
-            Ok(false)
-        }
-        Err(e) if best_effort => {
-            tracing::debug!("database {database:?} on {who} left unmarked: {e}");
+        // A label is for people (`db list`): the id in the old one still says whose it is.
+        Err(e) if best_effort || relabel => {
+            tracing::debug!("the marker of {database:?} on {who} was not written: {e}");
             Ok(false)
         }
         Err(e) => Err(DbError::new(

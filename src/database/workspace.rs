@@ -76,6 +76,36 @@ impl Workspace {
         found.workspace_id == self.id && found.label != self.label()
     }
 
+    /// What the marker `comment` on a database means for this workspace.
+    pub fn claim_of<'a>(&self, comment: Option<&'a str>) -> Claim<'a> {
+        match comment.and_then(parse_marker) {
+            None => Claim::Unmarked,
+            Some(found) if self.relabels(&found) => Claim::Relabel,
+            Some(found) if found.workspace_id == self.id => Claim::Ours,
+            Some(found) => Claim::Other(found),
+        }
+    }
+
+    /// The refusal (message, hint) when `database` on `who` carries another workspace's marker.
+    pub fn refusal(
+        &self,
+        database: &str,
+        who: &str,
+        found: &Marker<'_>,
+        external: bool,
+    ) -> (String, String) {
+        (
+            format!(
+                "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({})",
+                found.workspace_id,
+                found.label,
+                self.id,
+                self.label()
+            ),
+            claimed_hint(database, found.workspace_id, external),
+        )
+    }
+
     fn suffix(&self) -> String {
         let digest = Sha256::digest(self.id.as_bytes());
         hex::encode(digest)[..HASH_HEX].to_owned()
@@ -87,6 +117,19 @@ impl Workspace {
 pub struct Marker<'a> {
     pub workspace_id: &'a str,
     pub label: &'a str,
+}
+
+/// A database's marker, seen from one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim<'a> {
+    /// No coder-convex marker: the workspace marks it.
+    Unmarked,
+    /// Its marker, as it would write it.
+    Ours,
+    /// Its marker under an older owner/name (a claim, a rename): the label is rewritten.
+    Relabel,
+    /// Another workspace's: refused.
+    Other(Marker<'a>),
 }
 
 /// What to do about a database another workspace's marker claims. On a shared server two
@@ -253,5 +296,27 @@ mod tests {
         let bare = format!("{MARKER_PREFIX}{ID}");
         assert!(claimed.relabels(&parse_marker(&bare).unwrap()));
         assert_eq!(claimed.label(), "alice/my-app");
+
+        let other = ws("bob", "api", "other-id").marker();
+        assert_eq!(claimed.claim_of(None), Claim::Unmarked);
+        assert_eq!(claimed.claim_of(Some("made by hand")), Claim::Unmarked);
+        assert_eq!(claimed.claim_of(Some(&claimed.marker())), Claim::Ours);
+        assert_eq!(claimed.claim_of(Some(&marker)), Claim::Relabel);
+        assert_eq!(
+            claimed.claim_of(Some(&other)),
+            Claim::Other(Marker {
+                workspace_id: "other-id",
+                label: "bob/api"
+            })
+        );
+        let Claim::Other(found) = claimed.claim_of(Some(&other)) else {
+            unreachable!()
+        };
+        assert_eq!(
+            claimed.refusal("convex_x", "db:5432", &found, false).0,
+            format!(
+                "database \"convex_x\" on db:5432 belongs to another workspace (other-id bob/api); refusing to attach workspace {ID} (alice/my-app)"
+            )
+        );
     }
 }

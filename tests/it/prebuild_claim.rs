@@ -147,11 +147,13 @@ fn canonical_updates(ws: &Workspace) -> Vec<Value> {
 /// owner edits these files; a rename must not lose them).
 const OWN_BROWSER_LINE: &str = "VITE_FEATURE_FLAG='on'";
 const OWN_CLI_LINE: &str = "MY_TOKEN_FOR_TESTS='abc'";
+const OWN_BACKEND_LINE: &str = "REDACT_LOGS_TO_CLIENT='true'";
 
 fn add_own_lines(p: &Project) {
     for (file, line) in [
         (".env.development.local", OWN_BROWSER_LINE),
         (".env.local", OWN_CLI_LINE),
+        (".env.convex.local", OWN_BACKEND_LINE),
     ] {
         let text = p.read(file);
         p.write(file, &format!("{text}{line}\n"));
@@ -165,6 +167,10 @@ fn assert_own_lines(p: &Project) {
         "on"
     );
     assert_eq!(p.env_values(".env.local")["MY_TOKEN_FOR_TESTS"], "abc");
+    assert_eq!(
+        p.env_values(".env.convex.local")["REDACT_LOGS_TO_CLIENT"],
+        "true"
+    );
     assert!(p.read(".env.development.local").contains(OWN_BROWSER_LINE));
 }
 
@@ -356,4 +362,58 @@ fn a_claimed_prebuild_on_the_shared_server_keeps_its_one_database_and_relabels_i
         ]
     );
     run(&p, &["db", "drop", &database, "--yes"], &shared).ok();
+}
+
+#[test]
+fn a_claimed_prebuild_on_a_shared_mysql_server_relabels_its_marker_table() {
+    let server = crate::mariadb::MariaDb::start();
+    server.user("admin", "pw", "ALL ON *.*");
+    let [prebuild, claimed, _] = names("mysql-claim");
+    let p = Project::new();
+    let shared = vec![
+        (
+            "CODER_CONVEX_SHARED_DATABASE_URL",
+            format!("mysql://admin:pw@127.0.0.1:{}", server.port),
+        ),
+        // MariaDB lacks utf8mb4_0900_bin (README "MySQL").
+        ("CODER_CONVEX_MYSQL_COLLATION", "utf8mb4_bin".to_owned()),
+    ];
+    let mut env = agent_env(&prebuild);
+    env.extend(shared.clone());
+    run(&p, &["configure"], &env).ok();
+    let values = p.env_values(".env.convex.local");
+    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
+    let fake = FakeBackend::start(FakeConfig::new(&values["INSTANCE_NAME"], secret));
+    let database = prebuild.database_name();
+    let setup = |ws: &Workspace| {
+        let run = in_workspace(&p, ws, &fake, &shared, &["--json", "setup", "--no-deploy"]);
+        let report = run.json();
+        assert_eq!(report["ok"], true, "{}", run.stderr());
+        report["database"].clone()
+    };
+    let rows = || {
+        server.sql(&format!(
+            "SELECT marker FROM `{database}`.coder_convex_workspace"
+        ))
+    };
+    assert_eq!(
+        setup(&prebuild),
+        json!({"database": database, "existed": false, "created": true, "tls": false, "marked": true})
+    );
+    assert_eq!(rows(), prebuild.marker());
+    assert_eq!(
+        setup(&claimed),
+        json!({"database": database, "existed": true, "created": false, "tls": false, "marked": true})
+    );
+    // One row, the new label, the same id.
+    assert_eq!(rows(), claimed.marker());
+    assert_eq!(setup(&claimed)["marked"], false);
+    assert_eq!(
+        server
+            .databases()
+            .iter()
+            .filter(|d| d.starts_with("convex_"))
+            .collect::<Vec<_>>(),
+        vec![&database]
+    );
 }
