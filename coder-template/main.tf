@@ -283,12 +283,9 @@ resource "coder_agent" "main" {
 
   # Non-secret settings only: the agent's env is stored by Coder. They also reach terminals,
   # so `coder-convex status` works from any directory. DATABASE_URL travels in the container
-  # environment instead (see docker_container.workspace).
+  # environment instead (see docker_container.workspace). Nothing here may name the owner or
+  # the workspace (see coder_env.git).
   env = {
-    GIT_AUTHOR_NAME           = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
-    GIT_AUTHOR_EMAIL          = data.coder_workspace_owner.me.email
-    GIT_COMMITTER_NAME        = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
-    GIT_COMMITTER_EMAIL       = data.coder_workspace_owner.me.email
     CODER_CONVEX_PROJECT_DIR  = local.project_path
     CODER_CONVEX_INSTALL_DIR  = var.coder_convex_install_dir
     CODER_CONVEX_RELEASE_URL  = var.coder_convex_release_url
@@ -636,6 +633,22 @@ resource "coder_script" "convex_backup_daily" {
   icon         = "/icon/database.svg"
   cron         = "0 0 3 * * *"
   script       = local.backup_command
+}
+
+# Git's identity is the owner's, which a claimed prebuild changes. It is set here, not in
+# coder_agent.main's env: a changed coder_agent attribute replaces the agent, and Terraform cannot
+# know the new agent's token and init script before the apply, so the containers that use them
+# would be replaced at the claim too (README "Presets and prebuilt workspaces").
+resource "coder_env" "git" {
+  for_each = {
+    GIT_AUTHOR_NAME     = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_AUTHOR_EMAIL    = data.coder_workspace_owner.me.email
+    GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_COMMITTER_EMAIL = data.coder_workspace_owner.me.email
+  }
+  agent_id = coder_agent.main.id
+  name     = each.key
+  value    = each.value
 }
 
 # See https://registry.coder.com/modules/coder/code-server
