@@ -12,7 +12,7 @@ use coder_convex::database::workspace::Workspace;
 use serde_json::{Value, json};
 
 use crate::common::{Project, Run};
-use crate::deploy::convex_project;
+use crate::deploy::{convex_auth_project, convex_project};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::postgres::{comment_of, psql};
 use crate::project::backend_env;
@@ -55,6 +55,8 @@ fn agent_env(ws: &Workspace) -> Vec<(&'static str, String)> {
         ("CODER_WORKSPACE_NAME", ws.name.clone()),
         ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
         ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
+        // The template's App port: SITE_URL is that port's workspace URL.
+        ("CODER_CONVEX_FRONTEND_PORT", "5173".to_owned()),
     ]
 }
 
@@ -112,6 +114,8 @@ fn assert_status_urls(status: &Value, ws: &Workspace) {
     assert_eq!(status["urls"]["api"], url("convex-api", ws), "{status}");
     assert_eq!(status["urls"]["site"], url("convex-site", ws));
     assert_eq!(status["urls"]["dashboard"], url("convex-dashboard", ws));
+    assert_eq!(status["urls"]["app"]["url"], url("5173", ws));
+    assert_eq!(status["env_in_sync"], true, "{status}");
     assert_eq!(status["url_source"], "coder-proxy-uri");
     assert_eq!(status["canonical_urls_match"], true, "{status}");
     assert_eq!(status["admin_key_accepted"], true, "{status}");
@@ -221,6 +225,11 @@ fn a_claimed_prebuild_and_a_renamed_workspace_follow_the_new_name_and_keep_the_d
         );
         assert_urls_written(&p, ws, &fake);
         assert_own_lines(&p);
+        // The deployment variables that follow the URLs, in the one update.
+        let env = fake.env();
+        assert_eq!(env["SITE_URL"], url("5173", ws));
+        assert_eq!(env["CONVEX_SITE_ORIGIN"], url("convex-site", ws));
+        assert_eq!(fake.update_count(), updates.len() / 2 + 1);
         assert_eq!(kept(&p), before, "instance, secret and keys stay");
         let status = in_workspace(&p, ws, &fake, &[], &["--json", "status"]).json();
         assert_status_urls(&status, ws);
@@ -231,23 +240,24 @@ fn a_claimed_prebuild_and_a_renamed_workspace_follow_the_new_name_and_keep_the_d
     let again = in_workspace(&p, &renamed, &fake, &[], &["--json", "setup"]).json();
     assert_eq!(again["canonical_urls_updated"], false);
     assert_eq!(fake.recorded(|r| r.canonical_updates.len()), 4);
+    assert_eq!(fake.update_count(), 3, "no variable changed");
+    assert_eq!(again["deploy_skipped"], true);
 }
 
 #[test]
-fn an_auth_config_reading_the_site_url_is_deployed_again_after_a_claim() {
+fn a_convex_auth_project_is_deployed_again_after_a_claim_and_its_issuer_follows() {
     let [prebuild, claimed, _] = names("claim-auth");
-    let (p, secret) = convex_project("convex");
-    // Convex Auth's config: the push evaluates it with the backend's CONVEX_SITE_URL (the
-    // canonical site URL) and stores the result, so a new site URL needs a push.
-    p.write(
-        "convex/auth.config.ts",
-        "export default {\n  providers: [{ domain: process.env.CONVEX_SITE_URL, applicationID: \"convex\" }],\n};\n",
-    );
+    // Convex Auth: `auth.config.ts` reads CONVEX_SITE_URL (the canonical site URL); the push
+    // evaluates it and stores the result, so a new site URL needs a push.
+    let (p, secret) = convex_auth_project();
     let (fake, first) = prebuild_started(&p, &secret, &prebuild);
     assert_eq!(first["deploy_skipped"], false, "{first}");
+    assert_eq!(first["ok"], true, "{first}");
     assert_eq!(fake.pushes(|r| r.completed), 1);
+    let jwks = fake.env()["JWKS"].clone();
 
     let claim = in_workspace(&p, &claimed, &fake, &[], &["--json", "setup"]).json();
+    assert_eq!(claim["ok"], true, "{claim}");
     assert_eq!(claim["canonical_urls_updated"], true, "{claim}");
     assert_eq!(claim["deploy_skipped"], false, "{claim}");
     assert_eq!(fake.pushes(|r| r.completed), 2);
@@ -255,7 +265,22 @@ fn an_auth_config_reading_the_site_url_is_deployed_again_after_a_claim() {
         fake.recorded(|r| r.canonical_updates.clone()),
         canonical_updates(&claimed)
     );
-    // The next start, with nothing renamed, skips it again.
+    // The variables that follow the site URL, in the one update; the keys stay.
+    let env = fake.env();
+    assert_eq!(env["CONVEX_SITE_ORIGIN"], url("convex-site", &claimed));
+    assert_eq!(env["JWT_ISSUER"], url("convex-site", &claimed));
+    assert_eq!(env["SITE_URL"], url("5173", &claimed));
+    assert_eq!(env["JWKS"], jwks);
+    assert_eq!(
+        claim["env"]["set"],
+        json!(["CONVEX_SITE_ORIGIN", "JWT_ISSUER", "SITE_URL"])
+    );
+    // Discovery answers with the new site URL, and the check after the push passes.
+    assert_eq!(claim["auth"][0]["name"], "auth issuer");
+    assert_eq!(claim["auth"][0]["ok"], true, "{claim}");
+    assert_eq!(claim["auth"][1]["name"], "auth JWKS");
+    assert_eq!(claim["auth"][1]["ok"], true, "{claim}");
+    // The next start, with nothing renamed, skips the push again.
     let again = in_workspace(&p, &claimed, &fake, &[], &["--json", "setup"]).json();
     assert_eq!(again["deploy_skipped"], true, "{again}");
     assert_eq!(fake.pushes(|r| r.completed), 2);
