@@ -1,6 +1,8 @@
 //! One shared Postgres server, one database per workspace (README "Shared Postgres"): the
 //! database name derived from the Coder workspace, and the marker (`COMMENT ON DATABASE`)
-//! that says which workspace a database belongs to. Pure: `postgres` does the I/O.
+//! that says which workspace a database belongs to, and what a marker found means for a
+//! workspace (a claimed prebuild or a renamed one relabels its own). Pure: `postgres` does
+//! the I/O.
 //!
 //! The name is `convex_<owner>_<workspace>_<h>`, where `<h>` is 8 hex characters of the
 //! SHA-256 of the workspace id: readable in `db list`, unique per workspace even when two
