@@ -3,7 +3,8 @@
 //! and workspace name. URLs and the backend's canonical URLs follow the new name; the
 //! instance, its secret, the admin key, the deployed functions and the database stay (README
 //! "Presets and prebuilt workspaces"). Against the stand-in backend with the real `convex`
-//! CLI, and the real PostgreSQL server for the shared mode.
+//! CLI, the real PostgreSQL server (shared and external databases) and a throw-away MariaDB
+//! server (shared MySQL).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -441,4 +442,41 @@ fn a_claimed_prebuild_on_a_shared_mysql_server_relabels_its_marker_table() {
             .collect::<Vec<_>>(),
         vec![&database]
     );
+}
+
+#[test]
+fn a_claimed_prebuild_with_an_external_database_keeps_it_and_relabels_its_marker() {
+    let [prebuild, claimed, _] = names("external-claim");
+    let db = prebuild.id.replace('-', "_");
+    psql(5432, &format!("CREATE DATABASE {db}"));
+    let p = Project::new();
+    let external = vec![(
+        "DATABASE_URL",
+        format!("postgres://postgres@127.0.0.1:5432/{db}"),
+    )];
+    let mut env = agent_env(&prebuild);
+    env.extend(external.clone());
+    run(&p, &["configure"], &env).ok();
+    let values = p.env_values(".env.convex.local");
+    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
+    let fake = FakeBackend::start(FakeConfig::new(&values["INSTANCE_NAME"], secret));
+    let setup = |ws: &Workspace| {
+        let run = in_workspace(
+            &p,
+            ws,
+            &fake,
+            &external,
+            &["--json", "setup", "--no-deploy"],
+        );
+        let report = run.json();
+        assert_eq!(report["ok"], true, "{}", run.stderr());
+        assert_eq!(report["instance_name"], db.replace('_', "-"));
+        report["database"]["marked"].clone()
+    };
+    assert_eq!(setup(&prebuild), true);
+    assert_eq!(comment_of(&db), prebuild.marker());
+    assert_eq!(setup(&claimed), true);
+    assert_eq!(comment_of(&db), claimed.marker());
+    assert_eq!(setup(&claimed), false);
+    psql(5432, &format!("DROP DATABASE {db}"));
 }
