@@ -391,8 +391,8 @@ pub(crate) async fn marker_of(
 }
 
 /// Make sure `database` is this workspace's (`Ok(true)`: marked, or relabelled after a claim
-/// or a rename, now). `best_effort` (an
-/// external database): a user that may not read or write the marker leaves it as it is.
+/// or a rename, now). `best_effort` (an external database): a user that may not read or write
+/// the marker leaves it as it is.
 async fn claim(
     conn: &mut Connection,
     database: &str,

@@ -231,9 +231,8 @@ async fn marker_of(
 }
 
 /// Make sure `database` is this workspace's. `Ok(true)` when it was marked (or relabelled after
-/// a claim or a rename) now; refused when
-/// another workspace's marker is on it. `best_effort` (an external database): a role that may
-/// not read or write the marker leaves the database as it is.
+/// a claim or a rename) now; refused when another workspace's marker is on it. `best_effort`
+/// (an external database): a role that may not read or write the marker leaves it as it is.
 async fn claim(
     client: &tokio_postgres::Client,
     database: &str,
