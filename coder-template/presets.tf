@@ -4,7 +4,8 @@
 # new owner and name and restarts its agent, and setup runs again: the URLs follow the new
 # name, the instance, its keys, data and deployed functions stay (README "Presets and
 # prebuilt workspaces"). The containers keep their names and labels until the next start
-# (lifecycle.ignore_changes in main.tf), so a claim replaces nothing.
+# (lifecycle.ignore_changes in main.tf) and the agent names no owner (coder_env.git), so a
+# claim replaces nothing.
 
 locals {
   # A prebuild has already applied the parameters that only act on the first start (the
