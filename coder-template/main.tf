@@ -284,11 +284,8 @@ resource "coder_agent" "main" {
   # The project directory, install directory, version and dashboard login come from the
   # Convex module (its coder_env), so `coder-convex status` works from any directory.
   # DATABASE_URL travels in the container environment instead (see docker_container.workspace).
+  # Nothing here may name the owner or the workspace (see coder_env.git).
   env = {
-    GIT_AUTHOR_NAME           = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
-    GIT_AUTHOR_EMAIL          = data.coder_workspace_owner.me.email
-    GIT_COMMITTER_NAME        = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
-    GIT_COMMITTER_EMAIL       = data.coder_workspace_owner.me.email
     CODER_CONVEX_RELEASE_URL  = var.coder_convex_release_url
     CODER_CONVEX_SHA256       = var.coder_convex_sha256
     CODER_CONVEX_GIT_URL      = var.coder_convex_git_url
@@ -603,6 +600,22 @@ resource "coder_script" "convex_backup_daily" {
   script       = local.backup_command
 }
 
+# Git's identity is the owner's, which a claimed prebuild changes. It is set here, not in
+# coder_agent.main's env: a changed coder_agent attribute replaces the agent, and Terraform cannot
+# know the new agent's token and init script before the apply, so the containers that use them
+# would be replaced at the claim too (README "Presets and prebuilt workspaces").
+resource "coder_env" "git" {
+  for_each = {
+    GIT_AUTHOR_NAME     = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_AUTHOR_EMAIL    = data.coder_workspace_owner.me.email
+    GIT_COMMITTER_NAME  = coalesce(data.coder_workspace_owner.me.full_name, data.coder_workspace_owner.me.name)
+    GIT_COMMITTER_EMAIL = data.coder_workspace_owner.me.email
+  }
+  agent_id = coder_agent.main.id
+  name     = each.key
+  value    = each.value
+}
+
 # See https://registry.coder.com/modules/coder/code-server
 module "code-server" {
   count    = data.coder_workspace.me.start_count
@@ -708,6 +721,14 @@ resource "docker_container" "network" {
       value = labels.value
     }
   }
+
+  # A claimed prebuild or a renamed workspace gets a new owner and name while it runs: Docker
+  # cannot rename or relabel a container in place, so these keep the ones they were created
+  # with until the next start instead of being replaced (README "Presets and prebuilt
+  # workspaces").
+  lifecycle {
+    ignore_changes = [name, hostname, labels]
+  }
 }
 
 resource "docker_container" "workspace" {
@@ -749,7 +770,9 @@ resource "docker_container" "workspace" {
     }
   }
 
+  # Kept at a claim or a rename, as docker_container.network's.
   lifecycle {
+    ignore_changes = [name, labels]
     precondition {
       condition     = local.database != "external" || data.coder_parameter.database_url.value != ""
       error_message = "The database parameter is `external`, but the External DATABASE_URL parameter is empty."
@@ -806,6 +829,10 @@ resource "docker_container" "convex_backend" {
       value = labels.value
     }
   }
+  # Renamed with the workspace container at the next start, not replaced at a claim.
+  lifecycle {
+    ignore_changes = [name, labels]
+  }
 }
 
 resource "docker_container" "convex_dashboard" {
@@ -842,6 +869,10 @@ resource "docker_container" "convex_dashboard" {
       label = labels.key
       value = labels.value
     }
+  }
+  # Renamed with the workspace container at the next start, not replaced at a claim.
+  lifecycle {
+    ignore_changes = [name, labels]
   }
 }
 
@@ -881,5 +912,9 @@ resource "docker_container" "postgres" {
       label = labels.key
       value = labels.value
     }
+  }
+  # Renamed with the workspace container at the next start, not replaced at a claim.
+  lifecycle {
+    ignore_changes = [name, labels]
   }
 }

@@ -812,7 +812,16 @@ resource "kubernetes_deployment_v1" "workspace" {
     }
   }
 
+  # A claimed prebuild or a renamed workspace gets a new owner and name while it runs. A new
+  # selector replaces the Deployment and new pod labels roll the pod: either would restart the
+  # workspace under its agent. They keep the labels they were created with until the next start
+  # (README "Presets and prebuilt workspaces"); the PVCs ignore every change anyway.
   lifecycle {
+    ignore_changes = [
+      metadata[0].labels,
+      spec[0].selector,
+      spec[0].template[0].metadata[0].labels,
+    ]
     precondition {
       condition     = !local.use_shared || var.shared_postgres_url != ""
       error_message = "The database parameter is `shared`, but the template variable shared_postgres_url is empty."

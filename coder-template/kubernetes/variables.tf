@@ -201,3 +201,36 @@ variable "convex_backend_env" {
     error_message = "Use upper-case variable names the template and coder-convex do not set themselves (document_retention_delay_seconds and the beacon parameter have their own settings)."
   }
 }
+
+# Prebuilt workspaces (Coder Premium): how many workspaces of each preset Coder keeps ready.
+# 0 leaves the preset without a pool. A claimed prebuild keeps its instance, keys and data;
+# README "Presets and prebuilt workspaces".
+variable "prebuilds_sqlite" {
+  default     = 0
+  description = "Prebuilt workspaces kept ready for the SQLite preset (0: none)."
+  type        = number
+  validation {
+    condition     = var.prebuilds_sqlite >= 0 && floor(var.prebuilds_sqlite) == var.prebuilds_sqlite
+    error_message = "prebuilds_sqlite is a whole number, 0 or more."
+  }
+}
+
+variable "prebuilds_shared" {
+  default     = 0
+  description = "Prebuilt workspaces kept ready for the shared Postgres preset (0: none; the preset exists only with shared_postgres_url). Each prebuild creates its database on the shared server when it starts, and keeps it when claimed."
+  type        = number
+  validation {
+    condition     = var.prebuilds_shared >= 0 && floor(var.prebuilds_shared) == var.prebuilds_shared
+    error_message = "prebuilds_shared is a whole number, 0 or more."
+  }
+}
+
+variable "prebuilds_shared_mysql" {
+  default     = 0
+  description = "Prebuilt workspaces kept ready for the shared MySQL preset (0: none; the preset exists only with shared_mysql_url). Each prebuild creates its database on the shared server when it starts, and keeps it when claimed."
+  type        = number
+  validation {
+    condition     = var.prebuilds_shared_mysql >= 0 && floor(var.prebuilds_shared_mysql) == var.prebuilds_shared_mysql
+    error_message = "prebuilds_shared_mysql is a whole number, 0 or more."
+  }
+}

@@ -221,8 +221,14 @@ pub(crate) async fn run_with(
                     functions: &functions,
                     extra_args: &deploy.deploy_args,
                     timeout: Duration::from_secs(deploy.deploy_timeout),
-                    // New variables can change what the push computes (auth.config.ts).
-                    may_skip: !deploy.force_deploy && !env.posted,
+                    // Changed variables or canonical URLs can change what the push
+                    // computes (auth.config.ts); the URLs alone, without one, cannot.
+                    may_skip: !deploy.force_deploy
+                        && !crate::deploy::digest::env_change_needs_push(
+                            &functions,
+                            &env.changed(),
+                            connected.canonical_updated,
+                        ),
                 },
             )
             .await?,

@@ -264,6 +264,17 @@ pub(crate) struct EnvReport {
     pub(crate) sent_all: bool,
 }
 
+impl EnvReport {
+    /// The names set or deleted by the update.
+    pub(crate) fn changed(&self) -> Vec<&str> {
+        self.set
+            .iter()
+            .chain(&self.deleted)
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 /// Step 7: one POST with only the changes; none when nothing changed.
 pub(crate) async fn push_env(
     backend: &Backend,

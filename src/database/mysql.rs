@@ -390,8 +390,9 @@ pub(crate) async fn marker_of(
         .await
 }
 
-/// Make sure `database` is this workspace's (`Ok(true)`: marked now). `best_effort` (an
-/// external database): a user that may not read or write the marker leaves it as it is.
+/// Make sure `database` is this workspace's (`Ok(true)`: marked, or relabelled after a claim
+/// or a rename, now). `best_effort` (an external database): a user that may not read or write
+/// the marker leaves it as it is.
 async fn claim(
     conn: &mut Connection,
     database: &str,
@@ -417,20 +418,23 @@ async fn claim(
         }
         Err(e) => return Err(failed("reading the marker", e)),
     };
-    if let Some(found) = marker.as_deref().and_then(workspace::parse_marker) {
-        if found.workspace_id == ws.id {
-            return Ok(false);
+    match ws.claim_of(marker.as_deref()) {
+        workspace::Claim::Unmarked => {}
+        workspace::Claim::Ours => return Ok(false),
+        workspace::Claim::Other(found) => {
+            let (message, hint) = ws.refusal(database, &who, &found, best_effort);
+            return Err((Stage::Database, DbError::new(message, hint)));
         }
-        return Err((
-            Stage::Database,
-            DbError::new(
-                format!(
-                    "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
-                    found.workspace_id, found.label, ws.id, ws.owner, ws.name
-                ),
-                workspace::claimed_hint(database, found.workspace_id, best_effort),
-            ),
-        ));
+        // A claimed prebuild or a renamed workspace: its database, under the new name. The
+        // label is for people (`db list`); the id still says whose it is.
+        workspace::Claim::Relabel => {
+            let sql = format!("UPDATE `{database}`.`{MARKER_TABLE}` SET marker = ?");
+            let relabel = conn.conn.exec_drop(sql, (ws.marker(),)).await;
+            if let Err(e) = &relabel {
+                tracing::debug!("the marker of {database:?} on {who} was not written: {e}");
+            }
+            return Ok(relabel.is_ok());
+        }
     }
     let table = format!(
         "CREATE TABLE IF NOT EXISTS `{database}`.`{MARKER_TABLE}` (marker VARCHAR(512) NOT NULL)"

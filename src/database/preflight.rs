@@ -230,9 +230,9 @@ async fn marker_of(
     Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
 }
 
-/// Make sure `database` is this workspace's. `Ok(true)` when it was marked now; refused when
-/// another workspace's marker is on it. `best_effort` (an external database): a role that may
-/// not read or write the marker leaves the database as it is.
+/// Make sure `database` is this workspace's. `Ok(true)` when it was marked (or relabelled after
+/// a claim or a rename) now; refused when another workspace's marker is on it. `best_effort`
+/// (an external database): a role that may not read or write the marker leaves it as it is.
 async fn claim(
     client: &tokio_postgres::Client,
     database: &str,
@@ -255,20 +255,18 @@ async fn claim(
         }
         Err(e) => return Err(failed(e)),
     };
-    if let Some(marker) = comment.as_deref().and_then(workspace::parse_marker) {
-        if marker.workspace_id == workspace.id {
-            return Ok(false);
+    let relabel = match workspace.claim_of(comment.as_deref()) {
+        workspace::Claim::Ours => return Ok(false),
+        workspace::Claim::Other(found) => {
+            let (message, hint) = workspace.refusal(database, who, &found, best_effort);
+            return Err(DbError::new(message, hint));
         }
-        return Err(DbError::new(
-            format!(
-                "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({}/{})",
-                marker.workspace_id, marker.label, workspace.id, workspace.owner, workspace.name
-            ),
-            workspace::claimed_hint(database, marker.workspace_id, best_effort),
-        ));
-    }
-    // No marker: a database this workspace just created, or one made by hand for it.
-    // COMMENT takes no parameters; the marker is quoted as a literal.
+        workspace::Claim::Unmarked => false,
+        // A claimed prebuild or a renamed workspace: its database, under the new name.
+        workspace::Claim::Relabel => true,
+    };
+    // Unmarked (just created, or made by hand for it) or relabelled. COMMENT takes no
+    // parameters; the marker is quoted as a literal.
     let literal = workspace.marker().replace('\'', "''");
     let marking = client
         .batch_execute(&format!(
@@ -277,8 +275,9 @@ async fn claim(
         .await;
     match marking {
         Ok(()) => Ok(true),
-        Err(e) if best_effort => {
-            tracing::debug!("database {database:?} on {who} left unmarked: {e}");
+        // A label is for people (`db list`): the id in the old one still says whose it is.
+        Err(e) if best_effort || relabel => {
+            tracing::debug!("the marker of {database:?} on {who} was not written: {e}");
             Ok(false)
         }
         Err(e) => Err(DbError::new(

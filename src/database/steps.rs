@@ -17,7 +17,8 @@ pub(crate) struct Preflight {
     pub existed: bool,
     pub created: bool,
     pub tls: bool,
-    /// Shared server: the marker was written now (a new or unmarked database).
+    /// Shared server: the marker was written now (a new or unmarked database, or a new
+    /// owner/name after a claim or a rename).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub marked: Option<bool>,
 }

@@ -1,6 +1,8 @@
 //! One shared Postgres server, one database per workspace (README "Shared Postgres"): the
 //! database name derived from the Coder workspace, and the marker (`COMMENT ON DATABASE`)
-//! that says which workspace a database belongs to. Pure: `postgres` does the I/O.
+//! that says which workspace a database belongs to, and what a marker found means for a
+//! workspace (a claimed prebuild or a renamed one relabels its own). Pure: `postgres` does
+//! the I/O.
 //!
 //! The name is `convex_<owner>_<workspace>_<h>`, where `<h>` is 8 hex characters of the
 //! SHA-256 of the workspace id: readable in `db list`, unique per workspace even when two
@@ -62,7 +64,48 @@ impl Workspace {
 
     /// The `COMMENT ON DATABASE` text: `coder-convex: workspace <id> (<owner>/<name>)`.
     pub fn marker(&self) -> String {
-        format!("{MARKER_PREFIX}{} ({}/{})", self.id, self.owner, self.name)
+        format!("{MARKER_PREFIX}{} ({})", self.id, self.label())
+    }
+
+    /// `<owner>/<name>`: the marker's label, what `db list` shows.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    /// Whether `found`, this workspace's marker, names an older owner or workspace name: a
+    /// claimed prebuild or a renamed workspace keeps its database, and the label follows.
+    pub fn relabels(&self, found: &Marker<'_>) -> bool {
+        found.workspace_id == self.id && found.label != self.label()
+    }
+
+    /// What the marker `comment` on a database means for this workspace.
+    pub fn claim_of<'a>(&self, comment: Option<&'a str>) -> Claim<'a> {
+        match comment.and_then(parse_marker) {
+            None => Claim::Unmarked,
+            Some(found) if self.relabels(&found) => Claim::Relabel,
+            Some(found) if found.workspace_id == self.id => Claim::Ours,
+            Some(found) => Claim::Other(found),
+        }
+    }
+
+    /// The refusal (message, hint) when `database` on `who` carries another workspace's marker.
+    pub fn refusal(
+        &self,
+        database: &str,
+        who: &str,
+        found: &Marker<'_>,
+        external: bool,
+    ) -> (String, String) {
+        (
+            format!(
+                "database {database:?} on {who} belongs to another workspace ({} {}); refusing to attach workspace {} ({})",
+                found.workspace_id,
+                found.label,
+                self.id,
+                self.label()
+            ),
+            claimed_hint(database, found.workspace_id, external),
+        )
     }
 
     fn suffix(&self) -> String {
@@ -76,6 +119,19 @@ impl Workspace {
 pub struct Marker<'a> {
     pub workspace_id: &'a str,
     pub label: &'a str,
+}
+
+/// A database's marker, seen from one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim<'a> {
+    /// No coder-convex marker: the workspace marks it.
+    Unmarked,
+    /// Its marker, as it would write it.
+    Ours,
+    /// Its marker under an older owner/name (a claim, a rename): the label is rewritten.
+    Relabel,
+    /// Another workspace's: refused.
+    Other(Marker<'a>),
 }
 
 /// What to do about a database another workspace's marker claims. On a shared server two
@@ -226,5 +282,43 @@ mod tests {
             })
         );
         assert_eq!(parse_marker("coder-convex: workspace "), None);
+    }
+
+    #[test]
+    fn a_claim_or_a_rename_relabels_the_marker_and_nothing_else_does() {
+        let prebuild = ws("prebuilds", "brave-lion-42", ID);
+        let claimed = ws("alice", "my-app", ID);
+        let marker = prebuild.marker();
+        let found = parse_marker(&marker).unwrap();
+        assert!(claimed.relabels(&found));
+        assert!(!prebuild.relabels(&found));
+        // Another workspace's marker is never relabelled (it is refused instead).
+        assert!(!ws("alice", "my-app", "other-id").relabels(&found));
+        // A marker from before labels were written gets one.
+        let bare = format!("{MARKER_PREFIX}{ID}");
+        assert!(claimed.relabels(&parse_marker(&bare).unwrap()));
+        assert_eq!(claimed.label(), "alice/my-app");
+
+        let other = ws("bob", "api", "other-id").marker();
+        assert_eq!(claimed.claim_of(None), Claim::Unmarked);
+        assert_eq!(claimed.claim_of(Some("made by hand")), Claim::Unmarked);
+        assert_eq!(claimed.claim_of(Some(&claimed.marker())), Claim::Ours);
+        assert_eq!(claimed.claim_of(Some(&marker)), Claim::Relabel);
+        assert_eq!(
+            claimed.claim_of(Some(&other)),
+            Claim::Other(Marker {
+                workspace_id: "other-id",
+                label: "bob/api"
+            })
+        );
+        let Claim::Other(found) = claimed.claim_of(Some(&other)) else {
+            unreachable!()
+        };
+        assert_eq!(
+            claimed.refusal("convex_x", "db:5432", &found, false).0,
+            format!(
+                "database \"convex_x\" on db:5432 belongs to another workspace (other-id bob/api); refusing to attach workspace {ID} (alice/my-app)"
+            )
+        );
     }
 }

@@ -13,6 +13,7 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 
 use crate::backend::Backend;
+use crate::env_vars as ev;
 use crate::error::Result;
 
 /// Lock files the push may depend on (through the installed packages it bundles).
@@ -141,9 +142,61 @@ pub(crate) async fn remote(backend: &Backend, convex_version: &str) -> Option<St
     Some(hex::encode(hasher.finalize()))
 }
 
+/// Deployment variables that follow the workspace's URLs (they change at a claim or a
+/// rename) and the ownership record: no module reads them, but an auth config may.
+const URL_VARIABLES: [&str; 4] = [
+    ev::CONVEX_SITE_ORIGIN,
+    ev::JWT_ISSUER,
+    ev::SITE_URL,
+    ev::CODER_CONVEX_MANAGED_VARS,
+];
+/// The auth config a push evaluates with the deployment's variables (and its built-in
+/// `CONVEX_SITE_URL`, the canonical site URL), and stores.
+const AUTH_CONFIGS: [&str; 2] = ["auth.config.ts", "auth.config.js"];
+
+/// Whether changed deployment variables (`changed`) or canonical URLs can change what a push
+/// computes, so an unchanged project is deployed again: with an auth config, any change; without
+/// one, a variable other than the URL-derived ones (module code may read it at push time).
+/// A claimed prebuild or a renamed workspace without an auth config keeps its deployed
+/// functions as they are.
+pub(crate) fn env_change_needs_push(
+    functions: &Path,
+    changed: &[&str],
+    canonical_updated: bool,
+) -> bool {
+    if AUTH_CONFIGS.iter().any(|f| functions.join(f).is_file()) {
+        return canonical_updated || !changed.is_empty();
+    }
+    changed.iter().any(|name| !URL_VARIABLES.contains(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_auth_config_makes_a_url_change_a_reason_to_push() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path();
+        let claim = [ev::CONVEX_SITE_ORIGIN, ev::JWT_ISSUER, ev::SITE_URL];
+        assert!(!env_change_needs_push(f, &claim, true));
+        assert!(!env_change_needs_push(f, &[], true));
+        assert!(!env_change_needs_push(f, &[], false));
+        assert!(env_change_needs_push(f, &["OPENAI_API_KEY"], false));
+        assert!(env_change_needs_push(
+            f,
+            &[ev::SITE_URL, "OPENAI_API_KEY"],
+            false
+        ));
+        for name in AUTH_CONFIGS {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path();
+            fs_err::write(f.join(name), "export default { providers: [] };").unwrap();
+            assert!(env_change_needs_push(f, &claim, false), "{name}");
+            assert!(env_change_needs_push(f, &[], true), "{name}");
+            assert!(!env_change_needs_push(f, &[], false), "{name}");
+        }
+    }
 
     #[test]
     fn local_digest_follows_functions_and_inputs() {

@@ -31,6 +31,42 @@ pub(crate) fn convex_project(functions: &str) -> (Project, InstanceSecret) {
     (p, secret)
 }
 
+/// The project of `convex_project` plus Convex Auth as its docs set it up.
+pub(crate) fn convex_auth_project() -> (Project, InstanceSecret) {
+    let (p, secret) = convex_project("convex");
+    let peers = node_peers();
+    p.write(
+        "package.json",
+        r#"{"dependencies":{"convex":"1.48.0","@convex-dev/auth":"0.0.95","@auth/core":"0.41.1"}}"#,
+    );
+    for package in ["@convex-dev/auth", "@auth/core"] {
+        let (scope, _) = package.split_once('/').unwrap();
+        fs_err::create_dir_all(p.file(&format!("node_modules/{scope}"))).unwrap();
+        symlink(
+            peers.join("node_modules").join(package),
+            p.file(&format!("node_modules/{package}")),
+        )
+        .unwrap();
+    }
+    p.write(
+        "convex/auth.ts",
+        "import { convexAuth } from \"@convex-dev/auth/server\";\nimport { Password } from \"@convex-dev/auth/providers/Password\";\n\nexport const { auth, signIn, signOut, store, isAuthenticated } = convexAuth({\n  providers: [Password],\n});\n",
+    );
+    p.write(
+        "convex/http.ts",
+        "import { httpRouter } from \"convex/server\";\nimport { auth } from \"./auth\";\n\nconst http = httpRouter();\nauth.addHttpRoutes(http);\nexport default http;\n",
+    );
+    p.write(
+        "convex/auth.config.ts",
+        "export default {\n  providers: [{ domain: process.env.CONVEX_SITE_URL, applicationID: \"convex\" }],\n};\n",
+    );
+    p.write(
+        "convex/schema.ts",
+        "import { defineSchema } from \"convex/server\";\nimport { authTables } from \"@convex-dev/auth/server\";\n\nexport default defineSchema({ ...authTables });\n",
+    );
+    (p, secret)
+}
+
 pub(crate) fn fake_with(secret: &InstanceSecret, push: PushConfig) -> FakeBackend {
     let mut config: FakeConfig = fake_for(secret);
     config.push = push;

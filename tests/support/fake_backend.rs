@@ -553,15 +553,24 @@ async fn openid_configuration(State(state): State<AppState>, headers: HeaderMap)
         "GET /.well-known/openid-configuration".into(),
         &headers,
     );
+    // Convex Auth's routes answer with CONVEX_SITE_URL: the canonical site URL, which
+    // `update_canonical_url` changes (a claimed or renamed workspace).
+    let site = state
+        .recorded
+        .lock()
+        .expect("fake state")
+        .canonical
+        .1
+        .clone();
     let issuer = state
         .config
         .issuer_override
         .clone()
-        .unwrap_or_else(|| state.config.site_origin.clone());
+        .unwrap_or_else(|| site.clone());
     Json(json!({
         "issuer": issuer,
-        "jwks_uri": format!("{}/.well-known/jwks.json", state.config.site_origin),
-        "authorization_endpoint": format!("{}/oauth/authorize", state.config.site_origin),
+        "jwks_uri": format!("{site}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{site}/oauth/authorize"),
     }))
     .into_response()
 }

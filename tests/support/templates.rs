@@ -121,6 +121,18 @@ impl Template {
             .collect()
     }
 
+    /// Every `<kind> "<type>" "<name>"` block: type, name, body.
+    pub(crate) fn labelled_all(&self, kind: &str) -> Vec<(String, String, &Body)> {
+        self.blocks
+            .iter()
+            .filter(|b| b.identifier() == kind)
+            .map(|b| {
+                let label = |i: usize| b.labels().get(i).expect("two labels").as_str().to_owned();
+                (label(0), label(1), b.body())
+            })
+            .collect()
+    }
+
     pub(crate) fn resources(&self, ty: &str) -> BTreeMap<String, &Body> {
         self.labelled("resource", ty)
     }
