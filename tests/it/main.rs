@@ -62,6 +62,7 @@ mod restore_seed;
 mod setup;
 mod shared_mysql;
 mod shared_pg;
+mod shared_role;
 mod snapshots;
 mod status_metadata;
 mod template;

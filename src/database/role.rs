@@ -1,0 +1,272 @@
+//! A workspace's own login role on a shared Postgres server (`coder-convex db provision`, README
+//! "A role per workspace"): the role is named like the database, owns it and nothing else,
+//! gets a fresh password on every run, and `PUBLIC` loses `CONNECT`, so one workspace's backend
+//! cannot open, read or drop another's database. The admin URL stays with the provisioner.
+//!
+//! Each step holds one connection, briefly, one after the other: find the database marked
+//! for this workspace, the preflight (create and mark), the role and the database's owner
+//! (under the preflight's advisory lock), then the objects inside an older database that the
+//! admin's backend created (migration of a workspace from before roles).
+//!
+//! I/O: the shared server.
+
+use postgres_protocol::password::scram_sha_256;
+use rand::Rng as _;
+use rand::distributions::Alphanumeric;
+use rand::rngs::OsRng;
+
+use super::failure::DbError;
+use super::preflight::{self, Connection, Options};
+use super::shared::Server;
+use super::url::Database;
+use super::workspace::Workspace;
+use crate::config::instance;
+
+/// Alphanumerics only: URL-safe, no percent-encoding in `POSTGRES_URL`.
+const PASSWORD_CHARS: usize = 40;
+
+/// What `db provision` set up. No `Debug`: it holds the role's password.
+pub(crate) struct Provisioned {
+    pub(crate) database: String,
+    pub(crate) instance_name: String,
+    /// The database was created now.
+    pub(crate) created: bool,
+    /// The role was created now (else its password was changed).
+    pub(crate) role_created: bool,
+    /// Schemas, tables, views and sequences handed from another owner to the role.
+    pub(crate) migrated: Vec<String>,
+    /// The backend's URL: the role, its password, no database path.
+    pub(crate) url: Database,
+}
+
+/// Create (or find) the workspace's database, its role with a new password, and hand the
+/// database to the role.
+pub(crate) async fn provision(
+    admin: &Database,
+    ws: &Workspace,
+    opts: Options<'_>,
+) -> Result<Provisioned, DbError> {
+    let database = marked_database(admin, ws, opts)
+        .await?
+        .unwrap_or_else(|| ws.database_name());
+    let instance_name = database.replace('_', "-");
+    instance::validate_instance_name(&instance_name).map_err(|why| {
+        DbError::new(
+            format!(
+                "the database marked for workspace {} cannot name an instance: {why}",
+                ws.id
+            ),
+            "rename the database to convex_<owner>_<workspace>_<hash> (`coder-convex db list`)",
+        )
+    })?;
+    let found = preflight::preflight(admin, &instance_name, opts, true, Some(ws)).await?;
+    let role = found.database.clone();
+    let password: String = OsRng
+        .sample_iter(&Alphanumeric)
+        .take(PASSWORD_CHARS)
+        .map(char::from)
+        .collect();
+    let role_created = preflight::retry_busy(
+        || async {
+            let conn = preflight::connect(admin, opts.pg_ca_file).await?;
+            own(&conn, &role, &password).await
+        },
+        opts.busy_until,
+    )
+    .await?;
+    let migrated = preflight::retry_busy(
+        || async {
+            let conn = preflight::connect_to(admin, opts.pg_ca_file, &[&role]).await?;
+            hand_over(&conn, &role).await
+        },
+        opts.busy_until,
+    )
+    .await?;
+    let url = admin.as_user(&role, &password).map_err(|e| {
+        DbError::new(
+            format!("cannot build the workspace's URL: {e}"),
+            "check the admin URL",
+        )
+    })?;
+    Ok(Provisioned {
+        database: found.database,
+        instance_name,
+        created: found.created,
+        role_created,
+        migrated,
+        url,
+    })
+}
+
+/// The database marked with this workspace's id (a rename or a prebuild's claim keeps it).
+async fn marked_database(
+    admin: &Database,
+    ws: &Workspace,
+    opts: Options<'_>,
+) -> Result<Option<String>, DbError> {
+    preflight::retry_busy(
+        || async {
+            let mut server = Server::connect(admin, opts).await?;
+            let marked = server.list_marked().await;
+            server.close().await;
+            let mine: Vec<String> = marked?
+                .into_iter()
+                .filter(|m| m.workspace_id == ws.id)
+                .map(|m| m.database)
+                .collect();
+            // Two marked for one workspace is a hand-made state: prefer the derived name.
+            let derived = ws.database_name();
+            Ok(if mine.contains(&derived) {
+                Some(derived)
+            } else {
+                mine.into_iter().next()
+            })
+        },
+        opts.busy_until,
+    )
+    .await
+}
+
+/// Under the preflight's lock for this database: the role (created, or its password
+/// changed), the database owned by it, `PUBLIC` without privileges on it. `Ok(true)` when the
+/// role was created now.
+async fn own(conn: &Connection, role: &str, password: &str) -> Result<bool, DbError> {
+    let who = &conn.who;
+    let failed = |what: &str| {
+        let what = what.to_owned();
+        move |e: tokio_postgres::Error| {
+            DbError::new(
+                format!("{what} on {who} failed"),
+                "the admin role needs CREATEROLE and CREATEDB (or superuser), and must own the workspace databases it created",
+            )
+            .caused_by(e)
+        }
+    };
+    let lock_key = format!("coder-convex: {role}");
+    conn.client
+        .execute("SELECT pg_advisory_lock(hashtext($1))", &[&lock_key])
+        .await
+        .map_err(failed("locking"))?;
+    // The server stores the SCRAM verifier; the password itself never reaches it (nor its logs).
+    let verifier = scram_sha_256(password.as_bytes()).replace('\'', "''");
+    let ident = quote_ident(role);
+    let existing = conn
+        .client
+        .query(
+            "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls \
+             FROM pg_roles WHERE rolname = $1",
+            &[&role],
+        )
+        .await
+        .map_err(failed("reading pg_roles"))?;
+    let created = match existing.first().map(|row| row.get::<_, bool>(0)) {
+        Some(true) => {
+            return Err(DbError::new(
+                format!(
+                    "role {role:?} on {who} has more than LOGIN (superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS); refusing to hand it a workspace database"
+                ),
+                format!(
+                    "a workspace's role is made by coder-convex with LOGIN only: drop the role, or `ALTER ROLE {ident} NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS`"
+                ),
+            ));
+        }
+        Some(false) => {
+            conn.client
+                .batch_execute(&format!(
+                    "ALTER ROLE {ident} WITH LOGIN PASSWORD '{verifier}'"
+                ))
+                .await
+                .map_err(failed(&format!("changing the password of role {role:?}")))?;
+            false
+        }
+        None => {
+            conn.client
+                .batch_execute(&format!(
+                    "CREATE ROLE {ident} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{verifier}'"
+                ))
+                .await
+                .map_err(failed(&format!("creating role {role:?}")))?;
+            true
+        }
+    };
+    // A non-superuser admin hands objects to the role only as a member of it (and keeps
+    // `db drop` working on a database the role owns).
+    let superuser: bool = conn
+        .client
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(failed("reading pg_roles"))?
+        .get(0);
+    if !superuser {
+        conn.client
+            .batch_execute(&format!("GRANT {ident} TO CURRENT_USER"))
+            .await
+            .map_err(failed(&format!("granting role {role:?} to the admin role")))?;
+    }
+    conn.client
+        .batch_execute(&format!(
+            "ALTER DATABASE {ident} OWNER TO {ident}; REVOKE ALL ON DATABASE {ident} FROM PUBLIC"
+        ))
+        .await
+        .map_err(failed(&format!("handing database {role:?} to its role")))?;
+    conn.client
+        .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&lock_key])
+        .await
+        .map_err(failed("unlocking"))?;
+    Ok(created)
+}
+
+/// Inside the workspace's database: schemas, tables, views and sequences another role owns
+/// (the admin's backend made them before roles existed) go to the workspace's role. Objects
+/// are named one by one: `REASSIGN OWNED BY` a superuser would take the system catalogs too.
+async fn hand_over(conn: &Connection, role: &str) -> Result<Vec<String>, DbError> {
+    let failed = |e: tokio_postgres::Error| {
+        DbError::new(
+            format!(
+                "handing the objects of database {role:?} on {} to its role failed",
+                conn.who
+            ),
+            "the admin role must own them (its backend created them) or be superuser",
+        )
+        .caused_by(e)
+    };
+    // Sequences that belong to a table column move with their table.
+    let rows = conn
+        .client
+        .query(
+            "SELECT 'SCHEMA', quote_ident(n.nspname) FROM pg_namespace n \
+             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+               AND n.nspowner NOT IN ((SELECT oid FROM pg_roles WHERE rolname = $1::text), coalesce(to_regrole('pg_database_owner'), 0)) \
+             UNION ALL \
+             SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' \
+                      WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, \
+                    quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = $1::text) \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                   AND d.objid = c.oid AND d.deptype IN ('a', 'i'))",
+            &[&role],
+        )
+        .await
+        .map_err(failed)?;
+    let ident = quote_ident(role);
+    let mut moved = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (kind, name): (String, String) = (row.get(0), row.get(1));
+        conn.client
+            .batch_execute(&format!("ALTER {kind} {name} OWNER TO {ident}"))
+            .await
+            .map_err(failed)?;
+        moved.push(name);
+    }
+    Ok(moved)
+}
+
+/// `"name"`. Role and database names here are `[a-z0-9_]` (validated), quoted all the same.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
