@@ -43,6 +43,7 @@ mod dev_server_hosts;
 mod doctor;
 mod entrypoint;
 mod entrypoint_data;
+mod entrypoint_provisioned;
 mod env_cmd;
 mod external_db;
 mod hostile_backend;
