@@ -206,6 +206,18 @@ locals {
   use_shared       = data.coder_parameter.database.value == "shared"
   use_shared_mysql = data.coder_parameter.database.value == "shared-mysql"
 
+  # Shared Postgres: the init container `convex-db-provision` writes the backend's database
+  # settings (its own role's URL) into an emptyDir only it and the backend sidecar mount
+  # (README "A role per workspace"). It installs coder-convex the way the workspace does
+  # (scripts/install.sh, from the config map), then provisions.
+  provision_dir      = "/run/coder-convex"
+  provision_env_file = "${local.provision_dir}/db.env"
+  provision_script   = <<-EOT
+    set -eu
+    sh ${local.entrypoint_dir}/install.sh
+    exec "$CODER_CONVEX_INSTALL_DIR/coder-convex" db provision --out ${local.provision_env_file}
+  EOT
+
   # The dashboard logs in by itself (NEXT_PUBLIC_ADMIN_KEY) only while it is owner-only: one
   # setting decides the app's share level, the key in the dashboard's env and whether
   # coder-convex writes the key (a test ties the three).
@@ -281,6 +293,8 @@ resource "coder_agent" "main" {
     CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
     CODER_CONVEX_DB_CONNECTIONS  = tostring(var.shared_db_connections)
     CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
+    # Shared Postgres is provisioned outside the workspace: no URL here.
+    CODER_CONVEX_SHARED_DATABASE = local.use_shared ? "provisioned" : ""
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
     # The stop backup's budget (local.backup_command ends itself before it runs out).
@@ -654,11 +668,12 @@ resource "kubernetes_config_map_v1" "convex_entrypoint" {
   }
   data = {
     "convex-entrypoint.sh" = file("${path.module}/scripts/convex-entrypoint.sh")
+    "install.sh"           = local.install_sh
   }
 }
 
-# The agent token and the shared Postgres URL: in a Secret, referenced by the pod spec, never
-# written into it.
+# The agent token and the shared servers' URLs: in a Secret, referenced by the pod spec, never
+# written into it. The shared Postgres URL goes to the provisioning init container only.
 resource "kubernetes_secret_v1" "workspace" {
   metadata {
     name      = "${local.name}-env"
@@ -708,6 +723,64 @@ resource "kubernetes_deployment_v1" "workspace" {
           fs_group        = var.uid
         }
 
+        # No Kubernetes API token in any container: none of them talks to the API.
+        automount_service_account_token = false
+
+        # Shared Postgres: the only container that gets the server's admin URL. A regular init
+        # container, so it has finished (database, role with a new password, PUBLIC revoked)
+        # before the backend sidecar starts and reads the file it wrote.
+        dynamic "init_container" {
+          for_each = local.use_shared ? [1] : []
+          content {
+            name    = "convex-db-provision"
+            image   = var.workspace_image
+            command = ["/bin/sh", "-c", local.provision_script]
+            env {
+              name = "CODER_CONVEX_SHARED_POSTGRES_URL"
+              value_from {
+                secret_key_ref {
+                  name = kubernetes_secret_v1.workspace.metadata[0].name
+                  key  = "CODER_CONVEX_SHARED_POSTGRES_URL"
+                }
+              }
+            }
+            dynamic "env" {
+              for_each = {
+                CODER_CONVEX_WORKSPACE_ID   = data.coder_workspace.me.id
+                CODER_WORKSPACE_OWNER_NAME  = data.coder_workspace_owner.me.name
+                CODER_WORKSPACE_NAME        = data.coder_workspace.me.name
+                CODER_CONVEX_DB_CONNECTIONS = tostring(var.shared_db_connections)
+                CODER_CONVEX_INSTALL_DIR    = "/tmp/coder-convex/bin"
+                CODER_CONVEX_VERSION        = var.coder_convex_version
+                CODER_CONVEX_RELEASE_URL    = var.coder_convex_release_url
+                CODER_CONVEX_SHA256         = var.coder_convex_sha256
+                CODER_CONVEX_GIT_URL        = var.coder_convex_git_url
+              }
+              content {
+                name  = env.key
+                value = env.value
+              }
+            }
+            security_context {
+              allow_privilege_escalation = local.sidecar_security.allow_privilege_escalation
+              run_as_non_root            = local.sidecar_security.run_as_non_root
+              run_as_user                = local.sidecar_security.run_as_user
+              capabilities {
+                drop = ["ALL"]
+              }
+            }
+            volume_mount {
+              name       = "convex-db-credentials"
+              mount_path = local.provision_dir
+            }
+            volume_mount {
+              name       = "convex-entrypoint"
+              mount_path = local.entrypoint_dir
+              read_only  = true
+            }
+          }
+        }
+
         # Native sidecars: started before the workspace container, restarted on exit (the
         # entrypoint exits when the env file changes), stopped after it.
         init_container {
@@ -718,8 +791,12 @@ resource "kubernetes_deployment_v1" "workspace" {
           # Loopback only: `--interface` (default 0.0.0.0) is the address of the API and the
           # HTTP-actions proxy; the pod IP is reachable from every pod in the cluster.
           args = concat(var.convex_backend_command, ["--interface", "127.0.0.1"])
+          # Shared Postgres: the provisioned file comes on top of the project's env file.
           dynamic "env" {
-            for_each = local.backend_env
+            for_each = merge(local.backend_env, local.use_shared ? {
+              CONVEX_ENTRYPOINT_EXTRA_FILE = local.provision_env_file
+              CONVEX_ENTRYPOINT_REQUIRE    = "INSTANCE_NAME INSTANCE_SECRET POSTGRES_URL"
+            } : {})
             content {
               name  = env.key
               value = env.value
@@ -755,6 +832,14 @@ resource "kubernetes_deployment_v1" "workspace" {
             name       = "convex-entrypoint"
             mount_path = local.entrypoint_dir
             read_only  = true
+          }
+          dynamic "volume_mount" {
+            for_each = local.use_shared ? [1] : []
+            content {
+              name       = "convex-db-credentials"
+              mount_path = local.provision_dir
+              read_only  = true
+            }
           }
         }
 
@@ -815,15 +900,7 @@ resource "kubernetes_deployment_v1" "workspace" {
               }
             }
           }
-          env {
-            name = "CODER_CONVEX_SHARED_POSTGRES_URL"
-            value_from {
-              secret_key_ref {
-                name = kubernetes_secret_v1.workspace.metadata[0].name
-                key  = "CODER_CONVEX_SHARED_POSTGRES_URL"
-              }
-            }
-          }
+          # Shared MySQL keeps the workspace mode (no roles yet): its URL still comes here.
           env {
             name = "CODER_CONVEX_SHARED_DATABASE_URL"
             value_from {
@@ -862,6 +939,15 @@ resource "kubernetes_deployment_v1" "workspace" {
           name = "convex-data"
           persistent_volume_claim {
             claim_name = kubernetes_persistent_volume_claim_v1.convex_data.metadata[0].name
+          }
+        }
+        dynamic "volume" {
+          for_each = local.use_shared ? [1] : []
+          content {
+            name = "convex-db-credentials"
+            empty_dir {
+              medium = "Memory"
+            }
           }
         }
         volume {

@@ -71,6 +71,7 @@ mod template_backup;
 mod template_docs;
 mod template_packages;
 mod template_release;
+mod template_role;
 mod template_scripts;
 mod template_seed;
 mod template_stop;

@@ -319,11 +319,8 @@ fn kubernetes_backend_stops_with_sigint_within_the_grace_period() {
 fn kubernetes_secrets_travel_in_a_secret_not_the_pod_spec() {
     let t = Template::load_dir(&k8s_dir());
     let dev = named(pod_spec(&t), "container", "dev");
-    for var in [
-        "CODER_AGENT_TOKEN",
-        "CODER_CONVEX_SHARED_POSTGRES_URL",
-        "CODER_CONVEX_SHARED_DATABASE_URL",
-    ] {
+    // The shared Postgres URL is the provisioner's only (tests/it/template_role.rs).
+    for var in ["CODER_AGENT_TOKEN", "CODER_CONVEX_SHARED_DATABASE_URL"] {
         let env = named(dev, "env", var);
         assert!(attr(env, "value").is_none(), "{var} has a plain value");
         let reference = single_block(single_block(env, "value_from"), "secret_key_ref");
