@@ -205,9 +205,11 @@ locals {
 
   use_shared       = data.coder_parameter.database.value == "shared"
   use_shared_mysql = data.coder_parameter.database.value == "shared-mysql"
+  # Either shared server: provisioned by the init container, never by the workspace.
+  provisioned = local.use_shared || local.use_shared_mysql
 
-  # Shared Postgres: the init container `convex-db-provision` writes the backend's database
-  # settings (its own role's URL) into an emptyDir only it and the backend sidecar mount
+  # Shared server: the init container `convex-db-provision` writes the backend's database
+  # settings (its own role's or user's URL) into an emptyDir only it and the backend sidecar mount
   # (README "A role per workspace"). It installs coder-convex the way the workspace does
   # (scripts/install.sh, from the config map), then provisions.
   provision_dir      = "/run/coder-convex"
@@ -293,8 +295,8 @@ resource "coder_agent" "main" {
     CODER_CONVEX_WORKSPACE_ID    = data.coder_workspace.me.id
     CODER_CONVEX_DB_CONNECTIONS  = tostring(var.shared_db_connections)
     CODER_CONVEX_DASHBOARD_LOGIN = local.dashboard_login ? "true" : "false"
-    # Shared Postgres is provisioned outside the workspace: no URL here.
-    CODER_CONVEX_SHARED_DATABASE = local.use_shared ? "provisioned" : ""
+    # A shared server's database is provisioned outside the workspace: no URL here.
+    CODER_CONVEX_SHARED_DATABASE = local.provisioned ? "provisioned" : ""
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
     # The stop backup's budget (local.backup_command ends itself before it runs out).
@@ -673,7 +675,7 @@ resource "kubernetes_config_map_v1" "convex_entrypoint" {
 }
 
 # The agent token and the shared servers' URLs: in a Secret, referenced by the pod spec, never
-# written into it. The shared Postgres URL goes to the provisioning init container only.
+# written into it. The shared servers' URLs go to the provisioning init container only.
 resource "kubernetes_secret_v1" "workspace" {
   metadata {
     name      = "${local.name}-env"
@@ -726,21 +728,25 @@ resource "kubernetes_deployment_v1" "workspace" {
         # No Kubernetes API token in any container: none of them talks to the API.
         automount_service_account_token = false
 
-        # Shared Postgres: the only container that gets the server's admin URL. A regular init
-        # container, so it has finished (database, role with a new password, PUBLIC revoked)
-        # before the backend sidecar starts and reads the file it wrote.
+        # A shared server: the only container that gets its admin URL. A regular init
+        # container, so it has finished (database, its own role or user with a new password)
+        # before the backend sidecar starts and reads the file it wrote. The unused URL is
+        # empty, which coder-convex reads as unset.
         dynamic "init_container" {
-          for_each = local.use_shared ? [1] : []
+          for_each = local.provisioned ? [1] : []
           content {
             name    = "convex-db-provision"
             image   = var.workspace_image
             command = ["/bin/sh", "-c", local.provision_script]
-            env {
-              name = "CODER_CONVEX_SHARED_POSTGRES_URL"
-              value_from {
-                secret_key_ref {
-                  name = kubernetes_secret_v1.workspace.metadata[0].name
-                  key  = "CODER_CONVEX_SHARED_POSTGRES_URL"
+            dynamic "env" {
+              for_each = ["CODER_CONVEX_SHARED_POSTGRES_URL", "CODER_CONVEX_SHARED_DATABASE_URL"]
+              content {
+                name = env.value
+                value_from {
+                  secret_key_ref {
+                    name = kubernetes_secret_v1.workspace.metadata[0].name
+                    key  = env.value
+                  }
                 }
               }
             }
@@ -791,11 +797,11 @@ resource "kubernetes_deployment_v1" "workspace" {
           # Loopback only: `--interface` (default 0.0.0.0) is the address of the API and the
           # HTTP-actions proxy; the pod IP is reachable from every pod in the cluster.
           args = concat(var.convex_backend_command, ["--interface", "127.0.0.1"])
-          # Shared Postgres: the provisioned file comes on top of the project's env file.
+          # A shared server: the provisioned file comes on top of the project's env file.
           dynamic "env" {
-            for_each = merge(local.backend_env, local.use_shared ? {
+            for_each = merge(local.backend_env, local.provisioned ? {
               CONVEX_ENTRYPOINT_EXTRA_FILE = local.provision_env_file
-              CONVEX_ENTRYPOINT_REQUIRE    = "INSTANCE_NAME INSTANCE_SECRET POSTGRES_URL"
+              CONVEX_ENTRYPOINT_REQUIRE    = "INSTANCE_NAME INSTANCE_SECRET ${local.use_shared_mysql ? "MYSQL_URL" : "POSTGRES_URL"}"
             } : {})
             content {
               name  = env.key
@@ -834,7 +840,7 @@ resource "kubernetes_deployment_v1" "workspace" {
             read_only  = true
           }
           dynamic "volume_mount" {
-            for_each = local.use_shared ? [1] : []
+            for_each = local.provisioned ? [1] : []
             content {
               name       = "convex-db-credentials"
               mount_path = local.provision_dir
@@ -900,16 +906,6 @@ resource "kubernetes_deployment_v1" "workspace" {
               }
             }
           }
-          # Shared MySQL keeps the workspace mode (no roles yet): its URL still comes here.
-          env {
-            name = "CODER_CONVEX_SHARED_DATABASE_URL"
-            value_from {
-              secret_key_ref {
-                name = kubernetes_secret_v1.workspace.metadata[0].name
-                key  = "CODER_CONVEX_SHARED_DATABASE_URL"
-              }
-            }
-          }
           resources {
             requests = {
               cpu    = "${data.coder_parameter.cpu.value * 500}m"
@@ -942,7 +938,7 @@ resource "kubernetes_deployment_v1" "workspace" {
           }
         }
         dynamic "volume" {
-          for_each = local.use_shared ? [1] : []
+          for_each = local.provisioned ? [1] : []
           content {
             name = "convex-db-credentials"
             empty_dir {

@@ -1,8 +1,8 @@
 //! `coder-convex db provision --out FILE`: run by the template's provisioner (a one-shot
 //! container, or an init container), the only place that holds the shared server's admin URL.
 //! It creates and marks the workspace's database (the preflight `setup` runs), gives it a
-//! login role of its own with a fresh password, and writes what the backend needs — the
-//! role's `POSTGRES_URL`, `POSTGRES_MAX_CONNECTIONS`, `DO_NOT_REQUIRE_SSL` — to FILE (0600),
+//! login role (MySQL: user) of its own with a fresh password, and writes what the backend
+//! needs — its `POSTGRES_URL` or `MYSQL_URL`, the pool size, the TLS settings — to FILE (0600),
 //! which only the backend's container mounts. The workspace runs `setup` with
 //! `CODER_CONVEX_SHARED_DATABASE=provisioned` and never sees either password.
 //!
@@ -77,20 +77,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
             })?
             .map_err(DbError::into_error)?;
 
-    let mut lines = vec![
-        "# Written by `coder-convex db provision` on every start (the password changes each time): the backend's own role.".to_owned(),
-    ];
-    let mut entries = vec![
-        (ev::POSTGRES_URL, done.url.expose_url().to_owned()),
-        (ev::POSTGRES_MAX_CONNECTIONS, connections.to_string()),
-    ];
-    if done.url.do_not_require_ssl {
-        entries.push((ev::DO_NOT_REQUIRE_SSL, "1".to_owned()));
-    }
-    for (key, value) in &entries {
-        lines.push(dotenv::render(key, value).map_err(|why| Error::invalid(*key, why))?);
-    }
-    let content = lines.join("\n") + "\n";
+    let content = settings(&done.url, connections)?;
     file_io::write_if_changed(&args.out, None, &content, file_io::SECRET_MODE)?;
 
     let out = ctx.out;
@@ -101,14 +88,23 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
             admin.masked()
         ));
     }
+    let (what, verb, scope) = match admin.kind {
+        DbKind::Postgres => (
+            "role",
+            "created",
+            "owns database {} only; PUBLIC may not connect",
+        ),
+        DbKind::Mysql => ("user", "created", "may use database {} only"),
+    };
     let verb = if done.role_created {
-        "created"
+        verb
     } else {
         "set a new password for"
     };
     out.success(format!(
-        "{verb} role {} (owns database {} only; PUBLIC may not connect)",
-        done.database, done.database
+        "{verb} {what} {} ({})",
+        done.role,
+        scope.replace("{}", &done.database)
     ));
     if !done.migrated.is_empty() {
         out.success(format!(
@@ -119,12 +115,12 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     out.success(format!(
         "wrote {} ({} as {}, {connections} connections)",
         args.out.display(),
-        ev::POSTGRES_URL,
+        admin.kind.backend_var(),
         done.url.masked()
     ));
     Ok(Outcome::ok(&Report {
         server: admin.masked(),
-        role: done.database.clone(),
+        role: done.role,
         database: done.database,
         instance_name: done.instance_name,
         created: done.created,
@@ -135,7 +131,33 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     }))
 }
 
-/// The admin URL, from the variables the template gives the provisioner. Postgres only.
+/// The file's text: the backend's URL (its own user, no database path), its pool size and
+/// the TLS settings shared mode writes into `.env.convex.local` otherwise.
+fn settings(url: &Database, connections: u32) -> Result<String> {
+    let (url_var, pool_var) = match url.kind {
+        DbKind::Postgres => (ev::POSTGRES_URL, ev::POSTGRES_MAX_CONNECTIONS),
+        DbKind::Mysql => (ev::MYSQL_URL, ev::MYSQL_MAX_CONNECTIONS),
+    };
+    let mut entries = vec![
+        (url_var, url.expose_url().to_owned()),
+        (pool_var, connections.to_string()),
+    ];
+    if url.do_not_require_ssl {
+        entries.push((ev::DO_NOT_REQUIRE_SSL, "1".to_owned()));
+    }
+    if let Some(ca) = &url.ca_file {
+        entries.push((ev::MYSQL_CA_FILE, ca.clone()));
+    }
+    let mut lines = vec![
+        "# Written by `coder-convex db provision` on every start (the password changes each time): the backend's own database user.".to_owned(),
+    ];
+    for (key, value) in &entries {
+        lines.push(dotenv::render(key, value).map_err(|why| Error::invalid(*key, why))?);
+    }
+    Ok(lines.join("\n") + "\n")
+}
+
+/// The admin URL, from the variables the template gives the provisioner.
 fn admin_url(ctx: &Ctx<'_>) -> Result<(&'static str, Database)> {
     let env = ctx.env;
     let (var, raw) = match (
@@ -154,12 +176,15 @@ fn admin_url(ctx: &Ctx<'_>) -> Result<(&'static str, Database)> {
         }
     };
     let db = db_url::normalise(var, raw)?;
-    if db.kind != DbKind::Postgres {
-        return Err(Error::invalid(
-            var,
-            format!("{} is not a Postgres URL; db provision makes Postgres roles only", db.masked()),
-        )
-        .with_hint("a shared MySQL server keeps the workspace mode: the workspace gets the URL and runs setup (README \"A role per workspace\")"));
+    if var == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != DbKind::Postgres {
+        return Err(
+            Error::invalid(var, format!("{} is not a Postgres URL", db.masked())).with_hint(
+                format!(
+                    "a shared MySQL server goes in {}",
+                    ev::CODER_CONVEX_SHARED_DATABASE_URL
+                ),
+            ),
+        );
     }
     Ok((var, db))
 }

@@ -1,7 +1,8 @@
-//! A workspace's own login role on a shared Postgres server (`coder-convex db provision`, README
-//! "A role per workspace"): the role is named like the database, owns it and nothing else,
-//! gets a fresh password on every run, and `PUBLIC` loses `CONNECT`, so one workspace's backend
-//! cannot open, read or drop another's database. The admin URL stays with the provisioner.
+//! A workspace's own login role on a shared server (`coder-convex db provision`, README
+//! "A role per workspace"). Postgres: the role is named like the database, owns it and nothing
+//! else, gets a fresh password on every run, and `PUBLIC` loses `CONNECT`, so one workspace's
+//! backend cannot open, read or drop another's database. MySQL: a user of its own with every
+//! privilege on its database only (`mysql::user`). The admin URL stays with the provisioner.
 //!
 //! Each step holds one connection, briefly, one after the other: find the database marked
 //! for this workspace, the preflight (create and mark), the role and the database's owner
@@ -16,9 +17,10 @@ use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 
 use super::failure::DbError;
+use super::mysql;
 use super::preflight::{self, Connection, Options};
 use super::shared::Server;
-use super::url::Database;
+use super::url::{Database, DbKind};
 use super::workspace::Workspace;
 use crate::config::instance;
 
@@ -28,6 +30,8 @@ const PASSWORD_CHARS: usize = 40;
 /// What `db provision` set up. No `Debug`: it holds the role's password.
 pub(crate) struct Provisioned {
     pub(crate) database: String,
+    /// The login role (Postgres: the database's name) or user (MySQL: `cvx_<hash>`).
+    pub(crate) role: String,
     pub(crate) instance_name: String,
     /// The database was created now.
     pub(crate) created: bool,
@@ -60,12 +64,35 @@ pub(crate) async fn provision(
         )
     })?;
     let found = preflight::preflight(admin, &instance_name, opts, true, Some(ws)).await?;
-    let role = found.database.clone();
     let password: String = OsRng
         .sample_iter(&Alphanumeric)
         .take(PASSWORD_CHARS)
         .map(char::from)
         .collect();
+    if admin.kind == DbKind::Mysql {
+        let user = mysql::user::user_for(&found.database);
+        let created = preflight::retry_busy(
+            || async {
+                let mut conn = mysql::connect(admin, opts.mysql_ca_file).await?;
+                let done = mysql::user::own(&mut conn, &found.database, &user, &password).await;
+                conn.close().await;
+                done
+            },
+            opts.busy_until,
+        )
+        .await?;
+        return Ok(Provisioned {
+            url: url_as(admin, &user, &password)?,
+            role: user,
+            database: found.database,
+            instance_name,
+            created: found.created,
+            role_created: created,
+            // MySQL objects have no owner: the grant covers what is there.
+            migrated: Vec::new(),
+        });
+    }
+    let role = found.database.clone();
     let role_created = preflight::retry_busy(
         || async {
             let conn = preflight::connect(admin, opts.pg_ca_file).await?;
@@ -82,19 +109,24 @@ pub(crate) async fn provision(
         opts.busy_until,
     )
     .await?;
-    let url = admin.as_user(&role, &password).map_err(|e| {
-        DbError::new(
-            format!("cannot build the workspace's URL: {e}"),
-            "check the admin URL",
-        )
-    })?;
     Ok(Provisioned {
+        url: url_as(admin, &role, &password)?,
+        role,
         database: found.database,
         instance_name,
         created: found.created,
         role_created,
         migrated,
-        url,
+    })
+}
+
+/// The server's URL with the workspace's own user and password.
+fn url_as(admin: &Database, user: &str, password: &str) -> Result<Database, DbError> {
+    admin.as_user(user, password).map_err(|e| {
+        DbError::new(
+            format!("cannot build the workspace's URL: {e}"),
+            "check the admin URL",
+        )
     })
 }
 

@@ -419,7 +419,10 @@ impl Database {
             &self.source,
             &format!("{scheme}://{user}:{password}@{host}"),
         )?;
+        // What normalising moved out of the URL (MySQL's TLS parameters) stays as it was.
         db.database = self.database.clone();
+        db.do_not_require_ssl = self.do_not_require_ssl;
+        db.ca_file = self.ca_file.clone();
         Ok(db)
     }
 }

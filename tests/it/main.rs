@@ -64,6 +64,7 @@ mod setup;
 mod shared_mysql;
 mod shared_pg;
 mod shared_role;
+mod shared_role_mysql;
 mod snapshots;
 mod status_metadata;
 mod template;

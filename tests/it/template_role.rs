@@ -126,17 +126,17 @@ fn kubernetes_the_admin_url_reaches_the_init_container_only() {
     assert!(!bool_attr(spec, "automount_service_account_token"));
 
     let dev = named(spec, "container", "dev");
-    assert!(
-        !hcl_text(dev).contains("SHARED_POSTGRES"),
-        "{}",
-        hcl_text(dev)
-    );
+    assert!(!hcl_text(dev).contains("SHARED"), "{}", hcl_text(dev));
     assert!(!hcl_text(dev).contains("convex-db-credentials"));
     let agent = t.resource("coder_agent", "main");
     assert!(!hcl_text(agent).contains("shared_postgres_url"));
     assert!(
         hcl_text(agent)
-            .contains("CODER_CONVEX_SHARED_DATABASE = local.use_shared ? \"provisioned\" : \"\"")
+            .contains("CODER_CONVEX_SHARED_DATABASE = local.provisioned ? \"provisioned\" : \"\"")
+    );
+    assert_eq!(
+        t.local("provisioned").to_string(),
+        "local.use_shared || local.use_shared_mysql"
     );
 
     // The provisioner runs before the backend sidecar: listed first, a regular init container.
@@ -159,11 +159,26 @@ fn kubernetes_the_admin_url_reaches_the_init_container_only() {
         order,
         ["convex-db-provision", "convex-backend", "convex-dashboard"]
     );
-    let url = named(provision, "env", "CODER_CONVEX_SHARED_POSTGRES_URL");
-    let reference = single_block(single_block(url, "value_from"), "secret_key_ref");
+    // Both servers' URLs, from the Secret (the unused one is empty).
+    let urls = dynamic(provision, "env");
+    let from_secret: Vec<&Body> = urls
+        .iter()
+        .filter(|e| hcl_text(e).contains("secret_key_ref"))
+        .copied()
+        .collect();
+    assert_eq!(from_secret.len(), 1);
+    let reference = single_block(single_block(from_secret[0], "value_from"), "secret_key_ref");
+    assert_eq!(source(reference, "key"), "env.value");
+    let for_each: Vec<String> = provision
+        .blocks()
+        .filter(|b| b.identifier() == "dynamic")
+        .filter_map(|b| attr(b.body(), "for_each").map(ToString::to_string))
+        .filter(|f| f.contains("SHARED"))
+        .map(|f| f.split_whitespace().collect())
+        .collect();
     assert_eq!(
-        text_attr(reference, "key"),
-        "CODER_CONVEX_SHARED_POSTGRES_URL"
+        for_each,
+        ["[\"CODER_CONVEX_SHARED_POSTGRES_URL\",\"CODER_CONVEX_SHARED_DATABASE_URL\"]"]
     );
     let mount = named(provision, "volume_mount", "convex-db-credentials");
     assert_eq!(source(mount, "mount_path"), "local.provision_dir");
