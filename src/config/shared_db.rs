@@ -104,3 +104,78 @@ pub(crate) fn coder_workspace(env: &RawEnv) -> Option<Workspace> {
         name: env.coder_workspace_name.clone()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> RawEnv {
+        RawEnv::from_pairs(pairs.iter().copied()).unwrap()
+    }
+
+    const WS: [(&str, &str); 3] = [
+        ("CODER_CONVEX_WORKSPACE_ID", "id-1"),
+        ("CODER_WORKSPACE_OWNER_NAME", "alice"),
+        ("CODER_WORKSPACE_NAME", "app"),
+    ];
+
+    #[test]
+    fn provisioned_is_a_single_word() {
+        assert!(!provisioned(None).unwrap());
+        assert!(!provisioned(Some(" ")).unwrap());
+        assert!(provisioned(Some("provisioned")).unwrap());
+        for bad in ["true", "Provisioned", "yes"] {
+            let e = provisioned(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("CODER_CONVEX_SHARED_DATABASE"), "{e}");
+        }
+    }
+
+    /// The name `setup` derives in provisioned mode is the one `db provision` picks: the
+    /// database marked with this id, which was created under the name derived then.
+    #[test]
+    fn the_instance_name_survives_a_rename_and_a_claim() {
+        let ws = required_workspace(&env(&WS), "X").unwrap();
+        let first = ws.instance_name();
+        assert_eq!(
+            workspace_instance(&env(&WS), &ws, None).unwrap(),
+            (first.clone(), InstanceNameSource::Workspace)
+        );
+        // Renamed (or claimed from a prebuild): the file keeps the first name.
+        let renamed = required_workspace(
+            &env(&[
+                ("CODER_CONVEX_WORKSPACE_ID", "id-1"),
+                ("CODER_WORKSPACE_OWNER_NAME", "bob"),
+                ("CODER_WORKSPACE_NAME", "renamed"),
+            ]),
+            "X",
+        )
+        .unwrap();
+        assert_ne!(renamed.instance_name(), first);
+        assert_eq!(
+            workspace_instance(&env(&WS), &renamed, Some(&first)).unwrap(),
+            (first.clone(), InstanceNameSource::ProjectFile)
+        );
+        // The default from before the shared server is never kept; INSTANCE_NAME wins.
+        assert_eq!(
+            workspace_instance(&env(&WS), &ws, Some(instance::DEFAULT_INSTANCE_NAME))
+                .unwrap()
+                .0,
+            first
+        );
+        let mut with_name = WS.to_vec();
+        with_name.push(("INSTANCE_NAME", "mine"));
+        assert_eq!(
+            workspace_instance(&env(&with_name), &ws, Some(&first)).unwrap(),
+            ("mine".to_owned(), InstanceNameSource::Environment)
+        );
+    }
+
+    #[test]
+    fn a_missing_workspace_variable_is_named() {
+        let e = required_workspace(&env(&WS[1..]), "CODER_CONVEX_SHARED_DATABASE")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CODER_CONVEX_WORKSPACE_ID"), "{e}");
+        assert!(e.contains("CODER_CONVEX_SHARED_DATABASE"), "{e}");
+    }
+}

@@ -265,7 +265,7 @@ async fn hand_over(conn: &Connection, role: &str) -> Result<Vec<String>, DbError
         )
         .caused_by(e)
     };
-    // Sequences that belong to a table column move with their table.
+    // Sequences that belong to a table column move with their table; an extension's objects stay.
     let rows = conn
         .client
         .query(
@@ -280,7 +280,7 @@ async fn hand_over(conn: &Connection, role: &str) -> Result<Vec<String>, DbError
              WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema' \
                AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = $1::text) \
                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                   AND d.objid = c.oid AND d.deptype IN ('a', 'i'))",
+                   AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))",
             &[&role],
         )
         .await
