@@ -380,6 +380,33 @@ fn provision_errors_name_the_input_and_mask_both_passwords() {
     assert_no_piece_of("wrong-Pw-991", &failed.all());
     assert!(!out.exists());
 
+    // An admin role without CREATEROLE: the database is made, the role is not; the error says
+    // which step and what the admin role needs, and shows no password.
+    psql(
+        cluster.port,
+        "CREATE ROLE creator LOGIN CREATEDB PASSWORD 'Zq7-xW9-55k'",
+    );
+    let creator = format!(
+        "postgres://creator:Zq7-xW9-55k@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port
+    );
+    let refused = provision(&creator, &ws, &out);
+    assert_eq!(refused.code(), 5, "{}", refused.all());
+    let error = &refused.doc()["error"];
+    assert_eq!(
+        error["message"],
+        format!(
+            "creating role {:?} on creator@127.0.0.1 failed",
+            ws.database_name()
+        )
+    );
+    assert!(
+        error["hint"].as_str().unwrap().contains("CREATEROLE"),
+        "{error}"
+    );
+    assert_no_piece_of("Zq7-xW9-55k", &refused.all());
+    assert!(!out.exists());
+
     let mysql = provision("mysql://root:my-Pw-771@127.0.0.1:3306", &ws, &out);
     assert_eq!(mysql.code(), 2, "{}", mysql.all());
     assert_no_piece_of("my-Pw-771", &mysql.all());
