@@ -146,17 +146,24 @@ async fn marked_database(
                 .filter(|m| m.workspace_id == ws.id)
                 .map(|m| m.database)
                 .collect();
-            // Two marked for one workspace is a hand-made state: prefer the derived name.
-            let derived = ws.database_name();
-            Ok(if mine.contains(&derived) {
-                Some(derived)
-            } else {
-                mine.into_iter().next()
-            })
+            Ok(pick(ws, mine))
         },
         opts.busy_until,
     )
     .await
+}
+
+/// Of the databases marked with this workspace's id, the one it derives now, else one whose
+/// name ends in its id's hash (named for it before a rename), else any. A workspace's role
+/// owns its database and so may rewrite its marker, but may not rename it (no `CREATEDB`):
+/// a forged marker never wins over a name that carries the id's hash.
+fn pick(ws: &Workspace, mut mine: Vec<String>) -> Option<String> {
+    let derived = ws.database_name();
+    if mine.contains(&derived) {
+        return Some(derived);
+    }
+    mine.sort_by_key(|db| !ws.owns_instance_name(&db.replace('_', "-")));
+    mine.into_iter().next()
 }
 
 /// Under the preflight's lock for this database: the role (created, or its password
@@ -301,4 +308,36 @@ async fn hand_over(conn: &Connection, role: &str) -> Result<Vec<String>, DbError
 /// `"name"`. Role and database names here are `[a-z0-9_]` (validated), quoted all the same.
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_named_for_the_workspace_wins() {
+        let ws = Workspace {
+            id: "id-1".to_owned(),
+            owner: "alice".to_owned(),
+            name: "app".to_owned(),
+        };
+        let renamed = Workspace {
+            name: "new".to_owned(),
+            ..ws.clone()
+        };
+        let derived = ws.database_name();
+        assert_ne!(renamed.database_name(), derived);
+        let forged = "convex_bob_other_0badc0de".to_owned();
+        assert_eq!(
+            pick(&ws, vec![forged.clone(), derived.clone()]),
+            Some(derived.clone())
+        );
+        // Renamed: the database from before carries the id's hash, a forged marker does not.
+        assert_eq!(
+            pick(&renamed, vec![forged.clone(), derived.clone()]),
+            Some(derived)
+        );
+        assert_eq!(pick(&renamed, vec![forged.clone()]), Some(forged));
+        assert_eq!(pick(&ws, vec![]), None);
+    }
 }
