@@ -244,6 +244,20 @@ locals {
     : ""
   )
 
+  # Shared database: the provisioner writes the backend's database settings (its own role's
+  # URL) here, in a volume only it and the backend mount (README "A role per workspace").
+  provision_dir      = "/run/coder-convex"
+  provision_env_file = "${local.provision_dir}/db.env"
+  # Installs coder-convex the way the workspace does (scripts/install.sh, embedded), then
+  # provisions. Its output (masked URLs only) is kept as the container's logs.
+  provision_script = <<-EOT
+    set -eu
+    installer=$(mktemp)
+    printf '%s' '${base64encode(local.install_sh)}' | base64 -d >"$installer"
+    sh "$installer"
+    exec "$CODER_CONVEX_INSTALL_DIR/coder-convex" db provision --out ${local.provision_env_file}
+  EOT
+
   # Labels to find orphaned resources, as in Coder's docker template.
   coder_labels = {
     "coder.owner"        = data.coder_workspace_owner.me.name
@@ -303,6 +317,8 @@ resource "coder_agent" "main" {
     # Names and marks this workspace's database on the shared Postgres server.
     CODER_CONVEX_WORKSPACE_ID   = data.coder_workspace.me.id
     CODER_CONVEX_DB_CONNECTIONS = tostring(var.shared_db_connections)
+    # The shared server's database is provisioned outside the workspace: no URL here.
+    CODER_CONVEX_SHARED_DATABASE = local.use_shared ? "provisioned" : ""
   }
 
   # From `coder-convex status --metadata <item>`: one line each, the same report as
@@ -678,6 +694,23 @@ resource "docker_volume" "convex_data" {
   }
 }
 
+# The backend's database settings on a shared server (db provision's file): mounted by the
+# provisioner and, read-only, by the backend; never by the workspace container.
+resource "docker_volume" "convex_db_credentials" {
+  count = local.use_shared ? 1 : 0
+  name  = "coder-${data.coder_workspace.me.id}-convex-db-credentials"
+  lifecycle {
+    ignore_changes = all
+  }
+  dynamic "labels" {
+    for_each = local.volume_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
 resource "docker_volume" "postgres_data" {
   count = local.use_postgres ? 1 : 0
   name  = "coder-${data.coder_workspace.me.id}-postgres-data"
@@ -750,11 +783,12 @@ resource "docker_container" "workspace" {
   # Use the docker gateway if the access URL is 127.0.0.1
   entrypoint = ["sh", "-c", replace(coder_agent.main.init_script, "/localhost|127\\.0\\.0\\.1/", "host.docker.internal")]
   # DATABASE_URL stays on the Docker host (the agent's env would be stored by Coder); the agent
-  # passes it on to the coder_script, where coder-convex normalises it for the backend.
+  # passes it on to the coder_script, where coder-convex normalises it for the backend. The
+  # shared server's admin URL never comes here: only docker_container.convex_db_provision
+  # gets it.
   env = compact([
     "CODER_AGENT_TOKEN=${coder_agent.main.token}",
     local.database_url != "" ? "DATABASE_URL=${local.database_url}" : "",
-    local.use_shared ? "CODER_CONVEX_SHARED_POSTGRES_URL=${var.shared_postgres_url}" : "",
   ])
   volumes {
     container_path = local.home
@@ -788,6 +822,56 @@ resource "docker_container" "workspace" {
   }
 }
 
+# Shared database: the only container that gets the server's admin URL. On every start it runs
+# `coder-convex db provision` (create and mark the database, its own role with a new password,
+# PUBLIC revoked) and exits; the backend starts after it and reads the file it wrote.
+resource "docker_container" "convex_db_provision" {
+  count        = local.use_shared ? data.coder_workspace.me.start_count : 0
+  image        = var.workspace_image
+  name         = "${local.container_name}-convex-db-provision"
+  network_mode = "container:${docker_container.network[0].id}"
+  # Writes the 0600 file the backend (root in its image) reads.
+  user = "root"
+  # A one-shot container: the apply waits for it to end (attach), keeps its output (logs) and
+  # accepts that it is not running afterwards (must_run); the postcondition fails the build
+  # when it failed.
+  attach     = true
+  logs       = true
+  must_run   = false
+  entrypoint = ["/bin/sh", "-c", local.provision_script]
+  env = [
+    "CODER_CONVEX_SHARED_POSTGRES_URL=${var.shared_postgres_url}",
+    "CODER_CONVEX_WORKSPACE_ID=${data.coder_workspace.me.id}",
+    "CODER_WORKSPACE_OWNER_NAME=${data.coder_workspace_owner.me.name}",
+    "CODER_WORKSPACE_NAME=${data.coder_workspace.me.name}",
+    "CODER_CONVEX_DB_CONNECTIONS=${var.shared_db_connections}",
+    "CODER_CONVEX_INSTALL_DIR=/tmp/coder-convex/bin",
+    "CODER_CONVEX_VERSION=${var.coder_convex_version}",
+    "CODER_CONVEX_NPM_REGISTRY=${var.coder_convex_npm_registry}",
+    "CODER_CONVEX_RELEASE_URL=${var.coder_convex_release_url}",
+    "CODER_CONVEX_SHA256=${var.coder_convex_sha256}",
+    "CODER_CONVEX_GIT_URL=${var.coder_convex_git_url}",
+  ]
+  volumes {
+    container_path = local.provision_dir
+    volume_name    = one(docker_volume.convex_db_credentials[*].name)
+    read_only      = false
+  }
+  dynamic "labels" {
+    for_each = local.container_labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+  lifecycle {
+    postcondition {
+      condition     = self.exit_code == 0
+      error_message = "coder-convex db provision failed; its output is in this resource's container_logs (it holds no password)."
+    }
+  }
+}
+
 resource "docker_container" "convex_backend" {
   count        = data.coder_workspace.me.start_count
   image        = "ghcr.io/get-convex/convex-backend:${var.convex_image_tag}"
@@ -802,7 +886,12 @@ resource "docker_container" "convex_backend" {
   command = concat(var.convex_backend_command, ["--interface", "127.0.0.1"])
   # The backend drains requests and stops cleanly on SIGINT only (SIGTERM kills it), as in
   # Convex's own compose file (`stop_signal: SIGINT`); the entrypoint passes a stop on as SIGINT.
-  env = local.backend_env
+  # Shared database: the provisioned file comes on top of the project's env file.
+  env = concat(local.backend_env, local.use_shared ? [
+    "CONVEX_ENTRYPOINT_EXTRA_FILE=${local.provision_env_file}",
+    "CONVEX_ENTRYPOINT_REQUIRE=INSTANCE_NAME INSTANCE_SECRET POSTGRES_URL",
+  ] : [])
+  depends_on = [docker_container.convex_db_provision]
   # Time for that clean stop: on `docker stop`, and when the workspace stops (without
   # destroy_grace_seconds the provider kills the container at once).
   stop_timeout          = 15
@@ -821,6 +910,14 @@ resource "docker_container" "convex_backend" {
     container_path = local.home
     volume_name    = docker_volume.home_volume.name
     read_only      = true
+  }
+  dynamic "volumes" {
+    for_each = local.use_shared ? [1] : []
+    content {
+      container_path = local.provision_dir
+      volume_name    = one(docker_volume.convex_db_credentials[*].name)
+      read_only      = true
+    }
   }
   dynamic "labels" {
     for_each = local.container_labels

@@ -119,7 +119,7 @@ variable "coder_convex_install_dir" {
 
 variable "shared_postgres_url" {
   default     = ""
-  description = "For database = shared: URL of the team's Postgres server, `postgres://user:password@host:5432/postgres?sslmode=…`, with a role that may CREATE DATABASE. Each workspace gets a database of its own, named after it and marked with COMMENT ON DATABASE; `coder-convex db list` shows them."
+  description = "For database = shared: URL of the team's Postgres server, `postgres://user:password@host:5432/postgres?sslmode=…`, with a role that has CREATEDB and CREATEROLE. It reaches only the provisioner (coder-convex db provision), never the workspace: each workspace gets a database of its own, named after it, marked with COMMENT ON DATABASE and owned by a login role of its own; `coder-convex db list` shows them."
   type        = string
   sensitive   = true
 }

@@ -106,6 +106,8 @@ env_vars! {
     CODER_CONVEX_SHARED_DATABASE_URL;
     /// Shared Postgres server URL (a role that may `CREATE DATABASE`): one database per workspace, named after it.
     CODER_CONVEX_SHARED_POSTGRES_URL;
+    /// `provisioned`: the template provisions this workspace's database and role outside the workspace (`db provision`); `setup` writes no database settings and the workspace holds no database credentials.
+    CODER_CONVEX_SHARED_DATABASE;
     /// The Coder workspace id (the template sets it): names and marks the workspace's database on the shared server.
     CODER_CONVEX_WORKSPACE_ID;
     /// Shared server: the most connections this workspace's backend opens (1–128, default 8); written as `POSTGRES_MAX_CONNECTIONS` or `MYSQL_MAX_CONNECTIONS`.

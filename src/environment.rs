@@ -47,6 +47,7 @@ pub struct RawEnv {
     pub coder_convex_log: Option<String>,
     pub coder_convex_shared_database_url: Option<String>,
     pub coder_convex_shared_postgres_url: Option<String>,
+    pub coder_convex_shared_database: Option<String>,
     pub coder_convex_workspace_id: Option<String>,
     pub coder_convex_db_connections: Option<String>,
     pub coder_convex_dashboard_login: Option<String>,

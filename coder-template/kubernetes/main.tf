@@ -204,6 +204,20 @@ locals {
 
   use_shared       = data.coder_parameter.database.value == "shared"
   use_shared_mysql = data.coder_parameter.database.value == "shared-mysql"
+  # Either shared server: provisioned by the init container, never by the workspace.
+  provisioned = local.use_shared || local.use_shared_mysql
+
+  # Shared server: the init container `convex-db-provision` writes the backend's database
+  # settings (its own role's or user's URL) into an emptyDir only it and the backend sidecar mount
+  # (README "A role per workspace"). It installs coder-convex the way the workspace does
+  # (scripts/install.sh, from the config map), then provisions.
+  provision_dir      = "/run/coder-convex"
+  provision_env_file = "${local.provision_dir}/db.env"
+  provision_script   = <<-EOT
+    set -eu
+    sh ${local.entrypoint_dir}/install.sh
+    exec "$CODER_CONVEX_INSTALL_DIR/coder-convex" db provision --out ${local.provision_env_file}
+  EOT
 
   # The dashboard logs in by itself (NEXT_PUBLIC_ADMIN_KEY) only while it is owner-only: one
   # setting decides the app's share level, the key in the dashboard's env and whether
@@ -268,7 +282,7 @@ resource "coder_agent" "main" {
 
   # Non-secret settings only: the agent's env is stored by Coder. The project directory,
   # install directory, version and dashboard login come from the Convex module (its coder_env).
-  # The shared Postgres URL reaches the workspace container from a Kubernetes Secret instead.
+  # A shared server's admin URL reaches only the provisioner's init container.
   env = {
     CODER_CONVEX_RELEASE_URL    = var.coder_convex_release_url
     CODER_CONVEX_SHA256         = var.coder_convex_sha256
@@ -277,6 +291,8 @@ resource "coder_agent" "main" {
     CODER_CONVEX_NODE_DIST_URL  = var.node_dist_url
     CODER_CONVEX_WORKSPACE_ID   = data.coder_workspace.me.id
     CODER_CONVEX_DB_CONNECTIONS = tostring(var.shared_db_connections)
+    # A shared server's database is provisioned outside the workspace: no URL here.
+    CODER_CONVEX_SHARED_DATABASE = local.provisioned ? "provisioned" : ""
     # Read by local.seed_script: the value never becomes part of a script's text.
     CONVEX_SEED_DATA = data.coder_parameter.seed_data.value
     # The stop backup's budget (local.backup_command ends itself before it runs out).
@@ -591,11 +607,12 @@ resource "kubernetes_config_map_v1" "convex_entrypoint" {
   }
   data = {
     "convex-entrypoint.sh" = file("${path.module}/scripts/convex-entrypoint.sh")
+    "install.sh"           = local.install_sh
   }
 }
 
-# The agent token and the shared Postgres URL: in a Secret, referenced by the pod spec, never
-# written into it.
+# The agent token and the shared servers' URLs: in a Secret, referenced by the pod spec, never
+# written into it. The shared servers' URLs go to the provisioning init container only.
 resource "kubernetes_secret_v1" "workspace" {
   metadata {
     name      = "${local.name}-env"
@@ -645,6 +662,68 @@ resource "kubernetes_deployment_v1" "workspace" {
           fs_group        = var.uid
         }
 
+        # No Kubernetes API token in any container: none of them talks to the API.
+        automount_service_account_token = false
+
+        # A shared server: the only container that gets its admin URL. A regular init
+        # container, so it has finished (database, its own role or user with a new password)
+        # before the backend sidecar starts and reads the file it wrote. The unused URL is
+        # empty, which coder-convex reads as unset.
+        dynamic "init_container" {
+          for_each = local.provisioned ? [1] : []
+          content {
+            name    = "convex-db-provision"
+            image   = var.workspace_image
+            command = ["/bin/sh", "-c", local.provision_script]
+            dynamic "env" {
+              for_each = ["CODER_CONVEX_SHARED_POSTGRES_URL", "CODER_CONVEX_SHARED_DATABASE_URL"]
+              content {
+                name = env.value
+                value_from {
+                  secret_key_ref {
+                    name = kubernetes_secret_v1.workspace.metadata[0].name
+                    key  = env.value
+                  }
+                }
+              }
+            }
+            dynamic "env" {
+              for_each = {
+                CODER_CONVEX_WORKSPACE_ID   = data.coder_workspace.me.id
+                CODER_WORKSPACE_OWNER_NAME  = data.coder_workspace_owner.me.name
+                CODER_WORKSPACE_NAME        = data.coder_workspace.me.name
+                CODER_CONVEX_DB_CONNECTIONS = tostring(var.shared_db_connections)
+                CODER_CONVEX_INSTALL_DIR    = "/tmp/coder-convex/bin"
+                CODER_CONVEX_VERSION        = var.coder_convex_version
+                CODER_CONVEX_RELEASE_URL    = var.coder_convex_release_url
+                CODER_CONVEX_SHA256         = var.coder_convex_sha256
+                CODER_CONVEX_GIT_URL        = var.coder_convex_git_url
+              }
+              content {
+                name  = env.key
+                value = env.value
+              }
+            }
+            security_context {
+              allow_privilege_escalation = local.sidecar_security.allow_privilege_escalation
+              run_as_non_root            = local.sidecar_security.run_as_non_root
+              run_as_user                = local.sidecar_security.run_as_user
+              capabilities {
+                drop = ["ALL"]
+              }
+            }
+            volume_mount {
+              name       = "convex-db-credentials"
+              mount_path = local.provision_dir
+            }
+            volume_mount {
+              name       = "convex-entrypoint"
+              mount_path = local.entrypoint_dir
+              read_only  = true
+            }
+          }
+        }
+
         # Native sidecars: started before the workspace container, restarted on exit (the
         # entrypoint exits when the env file changes), stopped after it.
         init_container {
@@ -655,8 +734,12 @@ resource "kubernetes_deployment_v1" "workspace" {
           # Loopback only: `--interface` (default 0.0.0.0) is the address of the API and the
           # HTTP-actions proxy; the pod IP is reachable from every pod in the cluster.
           args = concat(var.convex_backend_command, ["--interface", "127.0.0.1"])
+          # A shared server: the provisioned file comes on top of the project's env file.
           dynamic "env" {
-            for_each = local.backend_env
+            for_each = merge(local.backend_env, local.provisioned ? {
+              CONVEX_ENTRYPOINT_EXTRA_FILE = local.provision_env_file
+              CONVEX_ENTRYPOINT_REQUIRE    = "INSTANCE_NAME INSTANCE_SECRET ${local.use_shared_mysql ? "MYSQL_URL" : "POSTGRES_URL"}"
+            } : {})
             content {
               name  = env.key
               value = env.value
@@ -692,6 +775,14 @@ resource "kubernetes_deployment_v1" "workspace" {
             name       = "convex-entrypoint"
             mount_path = local.entrypoint_dir
             read_only  = true
+          }
+          dynamic "volume_mount" {
+            for_each = local.provisioned ? [1] : []
+            content {
+              name       = "convex-db-credentials"
+              mount_path = local.provision_dir
+              read_only  = true
+            }
           }
         }
 
@@ -752,24 +843,6 @@ resource "kubernetes_deployment_v1" "workspace" {
               }
             }
           }
-          env {
-            name = "CODER_CONVEX_SHARED_POSTGRES_URL"
-            value_from {
-              secret_key_ref {
-                name = kubernetes_secret_v1.workspace.metadata[0].name
-                key  = "CODER_CONVEX_SHARED_POSTGRES_URL"
-              }
-            }
-          }
-          env {
-            name = "CODER_CONVEX_SHARED_DATABASE_URL"
-            value_from {
-              secret_key_ref {
-                name = kubernetes_secret_v1.workspace.metadata[0].name
-                key  = "CODER_CONVEX_SHARED_DATABASE_URL"
-              }
-            }
-          }
           resources {
             requests = {
               cpu    = "${data.coder_parameter.cpu.value * 500}m"
@@ -799,6 +872,15 @@ resource "kubernetes_deployment_v1" "workspace" {
           name = "convex-data"
           persistent_volume_claim {
             claim_name = kubernetes_persistent_volume_claim_v1.convex_data.metadata[0].name
+          }
+        }
+        dynamic "volume" {
+          for_each = local.provisioned ? [1] : []
+          content {
+            name = "convex-db-credentials"
+            empty_dir {
+              medium = "Memory"
+            }
           }
         }
         volume {

@@ -90,7 +90,7 @@ variable "document_retention_delay_seconds" {
 
 variable "shared_postgres_url" {
   default     = ""
-  description = "For database = shared: URL of the team's Postgres server, `postgres://user:password@host:5432/postgres?sslmode=…`, with a role that may CREATE DATABASE. Each workspace gets a database of its own, named after it and marked with COMMENT ON DATABASE; `coder-convex db list` shows them."
+  description = "For database = shared: URL of the team's Postgres server, `postgres://user:password@host:5432/postgres?sslmode=…`, with a role that has CREATEDB and CREATEROLE. It reaches only the provisioner (coder-convex db provision), never the workspace: each workspace gets a database of its own, named after it, marked with COMMENT ON DATABASE and owned by a login role of its own; `coder-convex db list` shows them."
   type        = string
   sensitive   = true
 }
@@ -107,7 +107,7 @@ variable "shared_db_connections" {
 
 variable "shared_mysql_url" {
   default     = ""
-  description = "For database = shared-mysql: URL of the team's MySQL 8.0+ server, `mysql://user:password@host:3306`, with a user that may CREATE DATABASE. Each workspace gets a database of its own, named after it and marked with a one-row table coder_convex_workspace; `coder-convex db list` shows them."
+  description = "For database = shared-mysql: URL of the team's MySQL 8.0+ server, `mysql://user:password@host:3306`, with a user that may CREATE DATABASE and CREATE USER (and grants WITH GRANT OPTION). It reaches only the provisioner (coder-convex db provision), never the workspace: each workspace gets a database of its own, named after it, marked with a one-row table coder_convex_workspace, and a user of its own; `coder-convex db list` shows them."
   type        = string
   sensitive   = true
 }

@@ -218,10 +218,11 @@ pub(crate) fn summary(out: &Output, derived: &Derived) {
     if let Some(app) = &derived.app_url {
         out.info(format!("  App        {}  (SITE_URL)", app.url));
     }
-    let db = derived
-        .database
-        .as_ref()
-        .map_or_else(|| "embedded SQLite".to_owned(), |d| d.masked());
+    let db = match &derived.database {
+        Some(d) => d.masked(),
+        None if derived.provisioned => "provisioned by the template".to_owned(),
+        None => "embedded SQLite".to_owned(),
+    };
     out.info(format!(
         "  Instance   {}  ·  database {db}  ·  URLs from {}",
         derived.instance_name,

@@ -52,6 +52,9 @@ enum DbCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Create this workspace's database and its own login role, and write the backend's
+    /// settings to a file (the template's provisioner runs it with the admin URL).
+    Provision(super::db_provision::Args),
 }
 
 /// The shared server `db` works on.
@@ -73,6 +76,7 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     match &args.command {
         DbCommand::List { server } => list(ctx, server).await,
         DbCommand::Drop { name, yes, server } => drop(ctx, server, name, *yes).await,
+        DbCommand::Provision(args) => super::db_provision::run(ctx, args).await,
     }
 }
 

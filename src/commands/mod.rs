@@ -12,6 +12,7 @@ pub(crate) mod backup;
 pub(crate) mod configure;
 mod context;
 pub(crate) mod db;
+pub(crate) mod db_provision;
 pub(crate) mod deploy;
 pub(crate) mod doctor;
 pub(crate) mod down;

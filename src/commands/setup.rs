@@ -173,6 +173,10 @@ pub(crate) async fn run_with(
             out.success(format!("{verb} {} {state} {}", found.database, db.masked()));
             Some(found)
         }
+        None if derived.provisioned => {
+            out.success("database provisioned by the template (its own role; no database credentials in this workspace)");
+            None
+        }
         None => None,
     };
 

@@ -10,6 +10,9 @@ use crate::config::auth_libs::{self, AuthLib};
 use crate::config::deployment_env;
 use crate::config::instance::{self, InstanceNameSource};
 use crate::config::secrets::{AuthSecret, JwtKey};
+use crate::config::shared_db::{
+    coder_workspace, provisioned, required_workspace, shared, workspace_instance,
+};
 use crate::config::site_url::{self, AppUrl, ExplicitUrl};
 use crate::config::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
 use crate::database::budget;
@@ -99,6 +102,9 @@ pub(crate) struct Derived {
     /// with the same marker where the role may write it, so a second workspace given the same
     /// URL is refused instead of sharing the instance and its data.
     pub(crate) external_owner: Option<Workspace>,
+    /// `CODER_CONVEX_SHARED_DATABASE=provisioned`: the template provisions the database and
+    /// hands its credentials to the backend alone; no database settings are written here.
+    pub(crate) provisioned: bool,
     /// Shared server: the backend's pool size (`CODER_CONVEX_DB_CONNECTIONS`).
     pub(crate) connection_budget: Option<u32>,
     /// Write the admin key for the dashboard (`CODER_CONVEX_DASHBOARD_LOGIN`).
@@ -160,10 +166,28 @@ pub(crate) fn derive(
         (None, Some(raw)) => Some((ev::CODER_CONVEX_SHARED_POSTGRES_URL, raw)),
         (None, None) => None,
     };
+    let provisioned = provisioned(env.coder_convex_shared_database.as_deref())?;
     let (database, instance_name, instance_name_source, workspace) = match (explicit_db, shared_url)
     {
+        (explicit, shared) if provisioned => {
+            if let Some(var) = explicit
+                .map(|db| db.source)
+                .or(shared.map(|(v, _)| v.to_owned()))
+            {
+                return Err(Error::invalid(
+                    &var,
+                    format!("is set, but {}=provisioned", ev::CODER_CONVEX_SHARED_DATABASE),
+                )
+                .with_hint("with a provisioned database no database URL belongs in the workspace: remove it from the workspace's environment (the template gives it to the provisioner only)"));
+            }
+            let ws = required_workspace(env, ev::CODER_CONVEX_SHARED_DATABASE)?;
+            let (name, source) =
+                workspace_instance(env, &ws, state.convex_env.get(ev::INSTANCE_NAME))?;
+            (None, name, source, None)
+        }
         (None, Some((var, raw))) => {
-            let (db, name, source, workspace) = shared(env, var, raw, state)?;
+            let (db, name, source, workspace) =
+                shared(env, var, raw, state.convex_env.get(ev::INSTANCE_NAME))?;
             (Some(db), name, source, Some(workspace))
         }
         (explicit, _) => {
@@ -212,6 +236,7 @@ pub(crate) fn derive(
         instance_name_source,
         workspace,
         external_owner,
+        provisioned,
         connection_budget,
         dashboard_login: boolish(
             ev::CODER_CONVEX_DASHBOARD_LOGIN,
@@ -248,70 +273,6 @@ fn app_url(
     };
     let port = site_url::detect_port(args.frontend_port, state.package_json.as_ref(), framework);
     site_url::derive(explicit, port, inputs)
-}
-
-/// Shared server (Postgres or MySQL): the server URL from the template, the database named
-/// after the workspace (an explicit `INSTANCE_NAME` still wins; a name this workspace got
-/// before a rename is kept). `var` is the variable the URL came from.
-fn shared(
-    env: &RawEnv,
-    var: &str,
-    raw: &str,
-    state: &ProjectState,
-) -> Result<(Database, String, InstanceNameSource, Workspace)> {
-    let mut db = db_url::normalise(var, raw)?;
-    if var == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != db_url::DbKind::Postgres {
-        return Err(
-            Error::invalid(var, format!("{} is not a Postgres URL", db.masked())).with_hint(
-                format!(
-                    "for a shared MySQL server use {} (it takes either scheme)",
-                    ev::CODER_CONVEX_SHARED_DATABASE_URL
-                ),
-            ),
-        );
-    }
-    let missing = |name: &str| {
-        Error::invalid(name, format!("is not set, but {var} is")).with_hint(
-            "the template sets it (coder_agent env: data.coder_workspace.me.id and the Coder agent's workspace variables)",
-        )
-    };
-    let workspace = Workspace {
-        id: env
-            .coder_convex_workspace_id
-            .clone()
-            .ok_or_else(|| missing(ev::CODER_CONVEX_WORKSPACE_ID))?,
-        owner: env.coder_workspace_owner_name.clone().unwrap_or_default(),
-        name: env
-            .coder_workspace_name
-            .clone()
-            .ok_or_else(|| missing(ev::CODER_WORKSPACE_NAME))?,
-    };
-    // The project file's name is kept (precedence: file > derived), unless it is the
-    // default a project had before it used the shared server: that one would be one database
-    // for every workspace. A name the user chose is claimed with this workspace's marker.
-    let kept = state.convex_env.get(ev::INSTANCE_NAME).filter(|name| {
-        workspace.owns_instance_name(name) || *name != instance::DEFAULT_INSTANCE_NAME
-    });
-    let (instance_name, source) = match (env.instance_name.as_deref(), kept) {
-        (Some(name), _) => (name.to_owned(), InstanceNameSource::Environment),
-        (None, Some(name)) => (name.to_owned(), InstanceNameSource::ProjectFile),
-        (None, None) => (workspace.instance_name(), InstanceNameSource::Workspace),
-    };
-    instance::validate_instance_name(&instance_name)
-        .map_err(|message| Error::invalid(ev::INSTANCE_NAME, message))?;
-    // The server URL's own database (often `postgres`) is only where the admin connects.
-    db.database = Some(instance::database_for_instance(&instance_name));
-    Ok((db, instance_name, source, workspace))
-}
-
-/// The Coder workspace this runs in, when the template says (`CODER_CONVEX_WORKSPACE_ID` and
-/// the agent's workspace name).
-fn coder_workspace(env: &RawEnv) -> Option<Workspace> {
-    Some(Workspace {
-        id: env.coder_convex_workspace_id.clone()?,
-        owner: env.coder_workspace_owner_name.clone().unwrap_or_default(),
-        name: env.coder_workspace_name.clone()?,
-    })
 }
 
 /// A boolean variable ([`parse_bool`]); unset is `false`.

@@ -11,6 +11,7 @@ pub mod instance;
 #[cfg(test)]
 mod properties;
 pub mod secrets;
+pub(crate) mod shared_db;
 pub(crate) mod site_url;
 pub(crate) mod url_checks;
 pub mod urls;

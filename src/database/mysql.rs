@@ -17,6 +17,7 @@ use super::steps::{Preflight, Stage, Steps};
 use super::url::Database;
 use super::workspace::{self, Workspace};
 
+pub(crate) mod user;
 pub(crate) mod verdict;
 
 use verdict::{ER_DB_CREATE_EXISTS, classify, collation_verdict, is_denied};

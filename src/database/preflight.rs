@@ -168,13 +168,22 @@ async fn postgres(
     })
 }
 
-/// Connect to the maintenance database (`postgres`, else `template1`) with the URL's user,
-/// password and TLS settings.
+/// Connect to the maintenance database (`postgres`, else `template1`: some servers only have
+/// that) with the URL's user, password and TLS settings.
 pub(crate) async fn connect(db: &Database, ca_file: Option<&Path>) -> Result<Connection, DbError> {
+    connect_to(db, ca_file, &["postgres", "template1"]).await
+}
+
+/// [`connect`] to the first of `databases` that exists.
+pub(crate) async fn connect_to(
+    db: &Database,
+    ca_file: Option<&Path>,
+    databases: &[&str],
+) -> Result<Connection, DbError> {
     let who = target(db);
     let mode = db.sslmode.clone().unwrap_or_else(|| "require".to_owned());
     // tokio-postgres knows disable/prefer/require only; TLS is decided here instead.
-    let url = strip_param(db.expose_url(), "sslmode");
+    let url = crate::database::url::strip_param(db.expose_url(), "sslmode");
     let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
         DbError::new(
             format!("cannot use the URL for {who}"),
@@ -197,9 +206,8 @@ pub(crate) async fn connect(db: &Database, ca_file: Option<&Path>) -> Result<Con
     })?;
 
     let mut last = None;
-    // The maintenance database is `postgres`; some servers only have template1.
-    for maintenance in ["postgres", "template1"] {
-        config.dbname(maintenance);
+    for name in databases {
+        config.dbname(*name);
         match config.connect(connector.clone()).await {
             Ok((client, connection)) => {
                 return Ok(Connection {
@@ -426,21 +434,6 @@ fn tls_connector(
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
-fn strip_param(url: &str, name: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| p.split('=').next() != Some(name))
-        .collect();
-    if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,17 +476,5 @@ mod tests {
         .await;
         assert!(!other.unwrap_err().is_busy());
         assert_eq!(tries, 1);
-    }
-
-    #[test]
-    fn params() {
-        assert_eq!(
-            strip_param("postgres://u@h?sslmode=disable", "sslmode"),
-            "postgres://u@h"
-        );
-        assert_eq!(
-            strip_param("postgres://u@h?a=1&sslmode=x&b=2", "sslmode"),
-            "postgres://u@h?a=1&b=2"
-        );
     }
 }

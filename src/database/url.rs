@@ -401,5 +401,47 @@ fn is_private_v4(ip: Ipv4Addr) -> bool {
 
 mod mysql_tls;
 
+impl Database {
+    /// The same server as another user (a workspace's own role on a shared server): the user
+    /// info replaced, everything else kept. `user` and `password` are URL-safe by construction
+    /// (`[a-z0-9_]` and alphanumerics).
+    pub(crate) fn as_user(&self, user: &str, password: &str) -> Result<Database> {
+        let (scheme, rest) = self
+            .url
+            .split_once("://")
+            .unwrap_or(("postgres", &self.url));
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let host = match rest[..authority_end].rfind('@') {
+            Some(at) => &rest[at + 1..],
+            None => rest,
+        };
+        let mut db = normalise(
+            &self.source,
+            &format!("{scheme}://{user}:{password}@{host}"),
+        )?;
+        // What normalising moved out of the URL (MySQL's TLS parameters) stays as it was.
+        db.database = self.database.clone();
+        db.do_not_require_ssl = self.do_not_require_ssl;
+        db.ca_file = self.ca_file.clone();
+        Ok(db)
+    }
+}
+
+/// `url` without the query parameter `name`.
+pub(crate) fn strip_param(url: &str, name: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| p.split('=').next() != Some(name))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
 #[cfg(test)]
 mod tests;

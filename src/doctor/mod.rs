@@ -121,6 +121,11 @@ pub(crate) async fn run(env: &RawEnv, opts: &Options<'_>, out: &Output) -> Vec<C
             crate::database::preflight::Options::new(env, db).retry_busy_until(&opts.deadline);
         let found = database::checks(db_opts, &derived, db, opts.fix, &opts.deadline, out);
         checks.extend(found.await);
+    } else if derived.provisioned {
+        checks.push(check::Check::pass(
+            check::CheckId::Database,
+            "provisioned by the template (`db provision`): the backend connects as the workspace's own role, whose credentials this workspace does not hold",
+        ));
     }
 
     let auth_secret = state.as_ref().ok().and_then(|state| {

@@ -22,6 +22,9 @@ pub(crate) struct Entry {
     pub value: Option<String>,
     /// Why an assignment is commented out (for `value: None`).
     pub note: &'static str,
+    /// With `value: None`: drop the old line instead of keeping it as a comment (it held a
+    /// credential that must leave the file).
+    pub drop_old: bool,
 }
 
 impl Entry {
@@ -30,6 +33,7 @@ impl Entry {
             key: key.to_owned(),
             value: Some(value.into()),
             note: "",
+            drop_old: false,
         }
     }
 
@@ -38,6 +42,15 @@ impl Entry {
             key: key.to_owned(),
             value: None,
             note,
+            drop_old: false,
+        }
+    }
+
+    /// Like [`Entry::unset`], but the old line is removed, leaving only the note.
+    pub(crate) fn remove(key: &str, note: &'static str) -> Self {
+        Self {
+            drop_old: true,
+            ..Self::unset(key, note)
         }
     }
 }
@@ -174,6 +187,7 @@ pub(crate) fn merge(
                 item.body(),
                 ending,
             )),
+            None if entry.drop_old => out.push(format!("# coder-convex: {}{ending}", entry.note)),
             None => out.push(comment_out(entry.note, item.body(), ending)),
         }
     }
@@ -270,6 +284,18 @@ mod tests {
             "# coder-convex: conflicts with self-hosting\n# CONVEX_DEPLOYMENT=dev:foo-123 # team: x\nA='1'\n\
              # coder-convex: duplicate A commented out; the value above is used\n# A=2\n"
         );
+        assert_eq!(merge(Some(&out), H, &entries).unwrap(), out);
+    }
+
+    #[test]
+    fn removed_keys_leave_only_the_note() {
+        let before = "POSTGRES_URL='postgres://admin:pw@db'\nA='1'\n";
+        let entries = [
+            Entry::remove("POSTGRES_URL", "provisioned"),
+            Entry::set("A", "1"),
+        ];
+        let out = merge(Some(before), H, &entries).unwrap();
+        assert_eq!(out, "# coder-convex: provisioned\nA='1'\n");
         assert_eq!(merge(Some(&out), H, &entries).unwrap(), out);
     }
 

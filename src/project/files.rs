@@ -324,6 +324,21 @@ fn convex_env_entries(derived: &Derived, secret_hex: &str, admin_key: &str) -> V
                 ));
             }
         }
+        // The backend gets these from the template's provisioned file; an admin URL an
+        // earlier setup wrote here leaves the file, not even as a comment.
+        None if derived.provisioned => {
+            const NOTE: &str = "the database is provisioned by the template (CODER_CONVEX_SHARED_DATABASE=provisioned)";
+            for var in [
+                ev::POSTGRES_URL,
+                ev::MYSQL_URL,
+                ev::POSTGRES_MAX_CONNECTIONS,
+                ev::MYSQL_MAX_CONNECTIONS,
+                ev::DO_NOT_REQUIRE_SSL,
+                ev::MYSQL_CA_FILE,
+            ] {
+                entries.push(Entry::remove(var, NOTE));
+            }
+        }
         None => entries.push(Entry::unset(
             ev::DO_NOT_REQUIRE_SSL,
             "no external database is configured (embedded SQLite)",

@@ -728,7 +728,11 @@ fn sidecars_listen_on_loopback_only() {
 fn backend_is_stopped_with_sigint_and_given_time_to_drain() {
     let template = Template::load();
     let backend = template.resource("docker_container", "convex_backend");
-    assert_eq!(source(backend, "env"), "local.backend_env");
+    // Upstream's settings, and on a shared server the provisioned file's path.
+    assert_eq!(
+        source(backend, "env"),
+        "concat(local.backend_env, local.use_shared ? [\"CONVEX_ENTRYPOINT_EXTRA_FILE=${local.provision_env_file}\", \"CONVEX_ENTRYPOINT_REQUIRE=INSTANCE_NAME INSTANCE_SECRET POSTGRES_URL\"] : [])"
+    );
     crate::templates::assert_upstream_backend_env(template.local("backend_env"));
     assert_eq!(number_attr(backend, "stop_timeout"), 15.0);
     assert_eq!(number_attr(backend, "destroy_grace_seconds"), 15.0);

@@ -91,12 +91,13 @@ fn the_workspace_and_every_sidecar_join_the_network_holder() {
         [
             "convex_backend",
             "convex_dashboard",
+            "convex_db_provision",
             "network",
             "postgres",
             "workspace"
         ]
     );
-    for name in SIDECARS.iter().chain(&["workspace"]) {
+    for name in SIDECARS.iter().chain(&["workspace", "convex_db_provision"]) {
         assert_eq!(
             text_attr(containers[*name], "network_mode"),
             NETWORK_MODE,
@@ -106,7 +107,7 @@ fn the_workspace_and_every_sidecar_join_the_network_holder() {
     // No container joins the workspace container's namespace any more: that made Terraform
     // destroy the sidecars before it.
     assert!(!t.text.contains("container:${docker_container.workspace"));
-    assert_eq!(t.text.matches("container:${docker_container.").count(), 4);
+    assert_eq!(t.text.matches("container:${docker_container.").count(), 5);
 }
 
 #[test]
@@ -134,9 +135,16 @@ fn the_workspace_container_depends_on_the_sidecars_and_is_destroyed_first() {
         graph["workspace"],
         set(&["convex_backend", "convex_dashboard", "network", "postgres"])
     );
+    // The backend starts after the shared database's provisioner (it reads its file).
     for sidecar in SIDECARS {
-        assert_eq!(graph[sidecar], set(&["network"]), "{sidecar}");
+        let after: &[&str] = if sidecar == "convex_backend" {
+            &["convex_db_provision", "network"]
+        } else {
+            &["network"]
+        };
+        assert_eq!(graph[sidecar], set(after), "{sidecar}");
     }
+    assert_eq!(graph["convex_db_provision"], set(&["network"]));
     assert_eq!(graph["network"], set(&[]));
 }
 

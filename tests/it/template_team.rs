@@ -345,16 +345,14 @@ fn kubernetes_backend_stops_with_sigint_within_the_grace_period() {
 fn kubernetes_secrets_travel_in_a_secret_not_the_pod_spec() {
     let t = Template::load_dir(&k8s_dir());
     let dev = named(pod_spec(&t), "container", "dev");
-    for var in [
-        "CODER_AGENT_TOKEN",
-        "CODER_CONVEX_SHARED_POSTGRES_URL",
-        "CODER_CONVEX_SHARED_DATABASE_URL",
-    ] {
-        let env = named(dev, "env", var);
-        assert!(attr(env, "value").is_none(), "{var} has a plain value");
-        let reference = single_block(single_block(env, "value_from"), "secret_key_ref");
-        assert_eq!(text_attr(reference, "key"), var);
-    }
+    // The shared servers' URLs are the provisioner's only (tests/it/template_role.rs).
+    let env = named(dev, "env", "CODER_AGENT_TOKEN");
+    assert!(
+        attr(env, "value").is_none(),
+        "the agent token has a plain value"
+    );
+    let reference = single_block(single_block(env, "value_from"), "secret_key_ref");
+    assert_eq!(text_attr(reference, "key"), "CODER_AGENT_TOKEN");
     for line in t.text.lines() {
         assert!(!line.contains("INSTANCE_SECRET="), "{line}");
         assert!(!line.contains("ADMIN_KEY="), "{line}");

@@ -146,6 +146,30 @@ impl MariaDb {
         ));
     }
 
+    /// `sql` run by `user` over TCP (no TLS): its output, trimmed, or the client's error
+    /// (`ERROR 1044 (42000) …`).
+    pub fn sql_as(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new(crate::common::require("mariadb"))
+            .arg("--no-defaults")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "--skip-ssl",
+            ])
+            .arg(format!("-u{user}"))
+            .arg(format!("-p{password}"))
+            .args(["-N", "-B", "-e", sql])
+            .output()
+            .expect("mariadb");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+
     /// The CA that signed the server's certificate.
     pub fn ca_file(&self) -> String {
         self.dir.path().join("ca.crt").display().to_string()

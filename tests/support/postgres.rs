@@ -1,5 +1,7 @@
-//! The real PostgreSQL servers the database tests use, through `psql`.
+//! The real PostgreSQL servers the database tests use, through `psql`: the machine's server on
+//! 5432, and throw-away clusters of their own (`Cluster`).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `sql` run by `psql` as `postgres` on the server at 127.0.0.1:`port` (the machine's server
@@ -39,4 +41,149 @@ pub(crate) fn comment_of(db: &str) -> String {
             "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
         ),
     )
+}
+
+/// A PostgreSQL cluster of its own: password (SCRAM) auth on 127.0.0.1 and TLS with a
+/// certificate for 127.0.0.1. Stopped when dropped.
+pub(crate) struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub(crate) port: u16,
+}
+
+impl Cluster {
+    pub(crate) fn start() -> Self {
+        // Debian keeps the server programs off PATH, under /usr/lib/postgresql/<version>/bin.
+        let bin = fs_err::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+            .unwrap_or_else(|| crate::common::missing("initdb"));
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs_err::write(root.join("pw"), "superpw\n").unwrap();
+        crate::common::test_certificates(root);
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status()
+            .expect("chown");
+        assert!(status.success());
+        as_postgres(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &p(root, "data"),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--pwfile",
+                &p(root, "pw"),
+            ],
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            root.display(),
+            p(root, "server.crt"),
+            p(root, "server.key")
+        );
+        as_postgres(
+            &bin.join("pg_ctl"),
+            &[
+                "-D",
+                &p(root, "data"),
+                "-l",
+                &p(root, "log"),
+                "-w",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+        Self { dir, bin, port }
+    }
+
+    pub(crate) fn ca_file(&self) -> String {
+        p(self.dir.path(), "ca.crt")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &p(self.dir.path(), "data"), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn p(root: &Path, name: &str) -> String {
+    root.join(name).display().to_string()
+}
+
+fn as_postgres(program: &Path, args: &[&str]) {
+    let out = Command::new(crate::common::require("runuser"))
+        .args(["-u", "postgres", "--"])
+        .arg(program)
+        .args(args)
+        .output()
+        .expect("runuser");
+    assert!(
+        out.status.success(),
+        "{}: {}{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `sql` over one connection as `user` (password auth, no TLS) to database `db` on the server
+/// at 127.0.0.1:`port`: the first column of every row, or the SQLSTATE the server answered
+/// with (at connect time too: a refused `CONNECT` is `42501`).
+pub(crate) fn sql_as(
+    port: u16,
+    user: &str,
+    password: &str,
+    db: &str,
+    sql: &str,
+) -> Result<Vec<String>, String> {
+    fn state(e: tokio_postgres::Error) -> String {
+        e.code()
+            .map_or_else(|| format!("no SQLSTATE: {e}"), |c| c.code().to_owned())
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(port)
+            .user(user)
+            .password(password)
+            .dbname(db);
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(state)?;
+        let task = tokio::spawn(connection);
+        let rows = client.simple_query(sql).await.map_err(state);
+        drop(client);
+        task.abort();
+        Ok(rows?
+            .into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => {
+                    Some(row.get(0).unwrap_or_default().to_owned())
+                }
+                _ => None,
+            })
+            .collect())
+    })
 }

@@ -21,6 +21,10 @@
 #                                       (the dashboard needs NEXT_PUBLIC_DEPLOYMENT_URL only)
 #   CONVEX_ENTRYPOINT_REQUIRE           names that must have a value before the command starts
 #                                       (default "INSTANCE_NAME INSTANCE_SECRET"; empty: none)
+#   CONVEX_ENTRYPOINT_EXTRA_FILE        a second env file, read after <env-file> so its values win:
+#                                       the database settings `coder-convex db provision` wrote
+#                                       where only this container can read them. Waited for and
+#                                       watched like <env-file>.
 #
 # Exit status: the command's own status when it exits by itself or after a forwarded signal;
 # 75 when the file changed; 64 on a usage error; 127 when the command is not found.
@@ -42,6 +46,12 @@ shift
 case $_ce_file in
 */*) ;;
 *) _ce_file=./$_ce_file ;;
+esac
+# awk takes `NAME=value` as an assignment: a path with a slash never is one.
+_ce_extra=${CONVEX_ENTRYPOINT_EXTRA_FILE:-}
+case $_ce_extra in
+'' | */*) ;;
+*) _ce_extra=./$_ce_extra ;;
 esac
 
 _ce_poll=${CONVEX_ENTRYPOINT_POLL_SECONDS:-2}
@@ -94,17 +104,29 @@ trap _ce_cleanup EXIT
 # Content fingerprint: a rewrite with identical content (an idempotent `coder-convex setup`)
 # must not restart anything.
 _ce_fingerprint() {
-    if [ -r "$_ce_file" ]; then
-        cksum <"$_ce_file" 2>/dev/null || echo unreadable
-    else
-        echo missing
-    fi
+    for _ce_f in "$_ce_file" ${_ce_extra:+"$_ce_extra"}; do
+        if [ -r "$_ce_f" ]; then
+            cksum <"$_ce_f" 2>/dev/null || echo unreadable
+        else
+            echo missing
+        fi
+    done
 }
 
-# The file's inode: `coder-convex` renames a new file over the old one, so a rewrite changes it.
+# The files' inodes: `coder-convex` renames a new file over the old one, so a rewrite changes it.
 _ce_inode() {
     # shellcheck disable=SC2012 # ls -i is the portable way to an inode number
-    ls -di "$_ce_file" 2>/dev/null | awk '{ print $1 }'
+    ls -di "$_ce_file" ${_ce_extra:+"$_ce_extra"} 2>/dev/null | awk '{ print $1 }'
+}
+
+# The first file that cannot be read yet, if any.
+_ce_unreadable() {
+    for _ce_f in "$_ce_file" ${_ce_extra:+"$_ce_extra"}; do
+        if [ ! -r "$_ce_f" ]; then
+            printf '%s\n' "$_ce_f"
+            return
+        fi
+    done
 }
 
 # Sleep in the background so that a trapped signal interrupts `wait` at once.
@@ -120,10 +142,11 @@ _ce_nap() {
 # evaluated. Accepted: blank lines, `#` comments, `KEY='value'` (literal), `KEY="value"`
 # without `$`, `` ` `` or `\`, and unquoted values without quotes, `$`, `` ` `` or `\` (up to a
 # ` #` comment); an optional `export `; CRLF line ends. Any other line is skipped with a log line
-# naming its key, never its value. The program prints, one per line:
+# naming its key, never its value. With CONVEX_ENTRYPOINT_EXTRA_FILE it reads both files, that
+# one last. The program prints, one per line:
 #   A 'KEY=value'       an assignment to pass on (quoted for `eval`; the last one of a key wins)
 #   R '_CE_REDACT_n=v'  a secret value, hidden in the command's output
-#   S <line>: <why>     a skipped line (no value in it)
+#   S <file>: <line>: <why>  a skipped line (no value in it)
 #   M <names>           required names that are missing or empty
 #   N <count>           how many assignments are passed on
 # The file's own `PATH`, `IFS`, `HOME`… reach the command only: this script's shell never sees
@@ -135,13 +158,14 @@ function q(s,    r, i) {
     while ((i = index(s, SQ)) > 0) { r = r substr(s, 1, i - 1) SQ "\\" SQ SQ; s = substr(s, i + 1) }
     return SQ r s SQ
 }
-function skip(why) { print "S line " NR (key == "" ? "" : " (" key ")") ": " why }
+function skip(why) { print "S " FILENAME ": skipped line " FNR (key == "" ? "" : " (" key ")") ": " why }
 BEGIN {
     SQ = sprintf("%c", 39)
     nk = split(ENVIRON["_CE_KEYS"], keys, " "); for (i = 1; i <= nk; i++) wanted[keys[i]] = 1
     nr = split(ENVIRON["_CE_REQUIRED"], required, " ")
     open = ""; n = 0
 }
+FNR == 1 { open = "" }
 {
     sub(/\r$/, "")
     key = ""
@@ -188,7 +212,7 @@ END {
 
 # Parse the file (see above) into `_ce_parsed`; false when it cannot be read.
 _ce_parse() {
-    _ce_parsed=$(_CE_KEYS=$_ce_keys _CE_REQUIRED=$_ce_required awk "$_ce_parser" "$_ce_file" 2>/dev/null) || return 1
+    _ce_parsed=$(_CE_KEYS=$_ce_keys _CE_REQUIRED=$_ce_required awk "$_ce_parser" "$_ce_file" ${_ce_extra:+"$_ce_extra"} 2>/dev/null) || return 1
 }
 
 # The lines of `_ce_parsed` of one kind, without their tag.
@@ -225,8 +249,12 @@ _ce_last_log=$_ce_since
 if [ ! -r "$_ce_file" ]; then
     _ce_log "waiting for $_ce_file (written by \`coder-convex setup\` or \`coder-convex configure\`)"
 fi
+if [ -n "$_ce_extra" ] && [ ! -r "$_ce_extra" ]; then
+    _ce_log "waiting for $_ce_extra (written by the template's provisioner, \`coder-convex db provision\`)"
+fi
 while :; do
-    if [ -r "$_ce_file" ]; then
+    _ce_waiting=$(_ce_unreadable)
+    if [ -z "$_ce_waiting" ]; then
         _ce_seen=$(_ce_fingerprint)
         _ce_seen_inode=$(_ce_inode)
         if ! _ce_parse; then
@@ -244,17 +272,19 @@ while :; do
     fi
     _ce_now=$(date +%s)
     if [ $((_ce_now - _ce_last_log)) -ge "$_ce_wait_log" ]; then
-        if [ -e "$_ce_file" ]; then
-            _ce_log "$_ce_file exists but user $(id -u) cannot read it"
-        else
+        if [ -e "$_ce_waiting" ]; then
+            _ce_log "$_ce_waiting exists but user $(id -u) cannot read it"
+        elif [ "$_ce_waiting" = "$_ce_file" ]; then
             _ce_log "still waiting for $_ce_file ($((_ce_now - _ce_since))s); run \`coder-convex setup\` in the project"
+        else
+            _ce_log "still waiting for $_ce_waiting ($((_ce_now - _ce_since))s); the template's provisioner writes it"
         fi
         _ce_last_log=$_ce_now
     fi
     _ce_nap
 done
 _ce_tagged S | while IFS= read -r _ce_line; do
-    _ce_log "$_ce_file: skipped $_ce_line"
+    _ce_log "$_ce_line"
 done
 
 # --- run the command --------------------------------------------------------------------------
@@ -284,9 +314,9 @@ _ce_path=$(command -v -- "$1") || {
 shift
 _ce_count=$(_ce_tagged N)
 if [ -n "$_ce_keys" ]; then
-    _ce_log "loaded $_ce_count of $_ce_keys from $_ce_file; starting $_ce_name"
+    _ce_log "loaded $_ce_count of $_ce_keys from $_ce_file${_ce_extra:+ and $_ce_extra}; starting $_ce_name"
 else
-    _ce_log "loaded $_ce_count settings from $_ce_file; starting $_ce_name"
+    _ce_log "loaded $_ce_count settings from $_ce_file${_ce_extra:+ and $_ce_extra}; starting $_ce_name"
 fi
 # The command gets the file's settings through `env`, on top of the container's environment.
 # Each `A` line is one single-quoted word: `eval` only puts the words back together.

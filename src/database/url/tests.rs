@@ -216,3 +216,38 @@ fn mysql_tls_follows_the_host_and_url_parameters_move_out() {
         "{e}"
     );
 }
+
+#[test]
+fn params() {
+    assert_eq!(
+        strip_param("postgres://u@h?sslmode=disable", "sslmode"),
+        "postgres://u@h"
+    );
+    assert_eq!(
+        strip_param("postgres://u@h?a=1&sslmode=x&b=2", "sslmode"),
+        "postgres://u@h?a=1&b=2"
+    );
+}
+
+#[test]
+fn another_user_on_the_same_server() {
+    let admin =
+        pg("postgres://admin:s3cr%40t@db.example.com:6543/postgres?sslmode=verify-full&a=1");
+    let role = admin.as_user("convex_a_1", "pw123").unwrap();
+    assert_eq!(
+        role.expose_url(),
+        "postgres://convex_a_1:pw123@db.example.com:6543?sslmode=verify-full&a=1"
+    );
+    assert_eq!(role.user, "convex_a_1");
+    assert_eq!(
+        role.masked(),
+        "postgres://convex_a_1:****@db.example.com:6543?sslmode=verify-full&a=1"
+    );
+    let local = pg("postgres://postgres@127.0.0.1:5432/postgres");
+    let role = local.as_user("r", "p").unwrap();
+    assert_eq!(
+        role.expose_url(),
+        "postgres://r:p@127.0.0.1:5432?sslmode=disable"
+    );
+    assert!(role.do_not_require_ssl);
+}

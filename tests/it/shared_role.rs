@@ -1,0 +1,598 @@
+//! A login role per workspace on a shared Postgres server (`db provision`), against throw-away
+//! clusters with password auth: one workspace's role cannot connect to, read or drop another's
+//! database; `PUBLIC` has no `CONNECT`; a second run rotates the password; the file holds the
+//! role's URL and no admin password; a database from before roles is handed over; and
+//! `setup` in provisioned mode writes no database settings and agrees on the instance name.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use coder_convex::config::secrets::InstanceSecret;
+use coder_convex::database::workspace::Workspace;
+use serde_json::{Value, json};
+
+use crate::common::{Project, Run, assert_no_piece_of};
+use crate::fake_backend::{FakeBackend, FakeConfig};
+use crate::postgres::{Cluster, psql, sql_as};
+
+const ADMIN_PW: &str = "adminpw-Xq71";
+
+fn workspace(owner: &str, name: &str) -> Workspace {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    Workspace {
+        id: format!(
+            "ws-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ),
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+/// A cluster with a non-superuser admin role (`CREATEDB CREATEROLE`), as a team would give
+/// the provisioner; its URL.
+fn cluster_with_admin() -> (Cluster, String) {
+    let cluster = Cluster::start();
+    psql(
+        cluster.port,
+        &format!("CREATE ROLE admin LOGIN CREATEDB CREATEROLE PASSWORD '{ADMIN_PW}'"),
+    );
+    let url = format!(
+        "postgres://admin:{ADMIN_PW}@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port
+    );
+    (cluster, url)
+}
+
+fn ws_env(ws: &Workspace) -> Vec<(&'static str, String)> {
+    vec![
+        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
+        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
+        ("CODER_WORKSPACE_NAME", ws.name.clone()),
+    ]
+}
+
+fn run(p: &Project, args: &[&str], env: &[(&str, String)]) -> Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.run(args, &env)
+}
+
+/// `db provision --out <out>` for `ws` with the admin URL in the variable the template uses.
+fn provision(admin: &str, ws: &Workspace, out: &Path) -> Run {
+    let mut env = ws_env(ws);
+    env.push(("CODER_CONVEX_SHARED_POSTGRES_URL", admin.to_owned()));
+    let out = out.display().to_string();
+    run(
+        &Project::new(),
+        &["--json", "db", "provision", "--out", &out, "--wait", "60"],
+        &env,
+    )
+}
+
+fn read_env(path: &Path) -> Vec<(String, String)> {
+    dotenvy::from_path_iter(path)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn password_in(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let userinfo = rest.split_once('@').unwrap().0;
+    userinfo.split_once(':').unwrap().1.to_owned()
+}
+
+#[test]
+fn each_workspace_role_owns_its_database_and_cannot_touch_another() {
+    let (cluster, admin) = cluster_with_admin();
+    let port = cluster.port;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (workspace("alice", "app"), workspace("bob", "app"));
+    let (out_a, out_b) = (dir.path().join("a.env"), dir.path().join("b.env"));
+    let report_a = provision(&admin, &a, &out_a).json();
+    provision(&admin, &b, &out_b).json();
+    let (db_a, db_b) = (a.database_name(), b.database_name());
+    assert_eq!(
+        report_a,
+        json!({
+            "ok": true, "exit_code": 0,
+            "server": format!("postgres://admin:****@127.0.0.1:{port}?sslmode=disable"),
+            "database": db_a, "instance_name": a.instance_name(), "role": db_a,
+            "created": true, "role_created": true, "migrated": [], "connections": 8,
+            "out": out_a.display().to_string(),
+        })
+    );
+
+    // The file: the role's URL (no database path), the budget, the TLS setting; 0600.
+    let text = fs_err::read_to_string(&out_a).unwrap();
+    assert_no_piece_of(ADMIN_PW, &text);
+    assert_eq!(
+        fs_err::metadata(&out_a).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let values = read_env(&out_a);
+    let keys: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "POSTGRES_URL",
+            "POSTGRES_MAX_CONNECTIONS",
+            "DO_NOT_REQUIRE_SSL"
+        ]
+    );
+    let url_a = &values[0].1;
+    let pw_a = password_in(url_a);
+    assert_eq!(pw_a.len(), 40);
+    assert!(pw_a.chars().all(|c| c.is_ascii_alphanumeric()), "{pw_a}");
+    assert_eq!(
+        url_a,
+        &format!("postgres://{db_a}:{pw_a}@127.0.0.1:{port}?sslmode=disable")
+    );
+    assert_eq!(values[1].1, "8");
+    assert_eq!(values[2].1, "1");
+    let pw_b = password_in(&read_env(&out_b)[0].1);
+
+    // Each role owns its own database; PUBLIC has no privilege on it.
+    for db in [&db_a, &db_b] {
+        assert_eq!(
+            psql(
+                port,
+                &format!("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{db}'")
+            ),
+            *db
+        );
+        assert_eq!(
+            psql(
+                port,
+                &format!(
+                    "SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a \
+                     WHERE d.datname = '{db}' AND a.grantee = 0"
+                )
+            ),
+            "0",
+            "PUBLIC holds a privilege on {db}"
+        );
+        assert_eq!(
+            psql(
+                port,
+                &format!("SELECT has_database_privilege('{db}', '{db}', 'CONNECT')")
+            ),
+            "t"
+        );
+    }
+    // The role has LOGIN and nothing more.
+    assert_eq!(
+        psql(
+            port,
+            &format!(
+                "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = '{db_a}'"
+            )
+        ),
+        "t|f|f|f"
+    );
+
+    // A's role works in A's database...
+    assert_eq!(
+        sql_as(
+            port,
+            &db_a,
+            &pw_a,
+            &db_a,
+            "CREATE TABLE t (x int); INSERT INTO t VALUES (7); SELECT x FROM t"
+        ),
+        Ok(vec!["7".to_owned()])
+    );
+    sql_as(
+        port,
+        &db_b,
+        &pw_b,
+        &db_b,
+        "CREATE TABLE secret (x text); INSERT INTO secret VALUES ('b')",
+    )
+    .unwrap();
+    // ...but may not connect to B's (so cannot read it), nor drop it, nor take it over.
+    assert_eq!(
+        sql_as(port, &db_a, &pw_a, &db_b, "SELECT x FROM secret"),
+        Err("42501".to_owned())
+    );
+    assert_eq!(
+        psql(
+            port,
+            &format!("SELECT has_database_privilege('{db_a}', '{db_b}', 'CONNECT')")
+        ),
+        "f"
+    );
+    assert_eq!(
+        sql_as(
+            port,
+            &db_a,
+            &pw_a,
+            "postgres",
+            &format!("DROP DATABASE \"{db_b}\"")
+        ),
+        Err("42501".to_owned())
+    );
+    assert_eq!(
+        sql_as(
+            port,
+            &db_a,
+            &pw_a,
+            "postgres",
+            &format!("ALTER DATABASE \"{db_b}\" OWNER TO \"{db_a}\"")
+        ),
+        Err("42501".to_owned())
+    );
+    // B's data is untouched.
+    assert_eq!(
+        sql_as(port, &db_b, &pw_b, &db_b, "SELECT x FROM secret"),
+        Ok(vec!["b".to_owned()])
+    );
+
+    // Again: idempotent, with a new password; the old one no longer logs in.
+    let again = provision(&admin, &a, &out_a).json();
+    assert_eq!(again["database"], db_a.as_str());
+    assert_eq!(again["created"], false);
+    assert_eq!(again["role_created"], false);
+    assert_eq!(again["migrated"], json!([]));
+    let pw_a2 = password_in(&read_env(&out_a)[0].1);
+    assert_ne!(pw_a2, pw_a);
+    assert_eq!(
+        sql_as(port, &db_a, &pw_a, &db_a, "SELECT 1"),
+        Err("28P01".to_owned())
+    );
+    assert_eq!(
+        sql_as(port, &db_a, &pw_a2, &db_a, "SELECT x FROM t"),
+        Ok(vec!["7".to_owned()])
+    );
+    // The admin still lists and drops the databases it provisioned.
+    let list = run(
+        &Project::new(),
+        &["--json", "db", "list"],
+        &[("CODER_CONVEX_SHARED_POSTGRES_URL", admin.clone())],
+    )
+    .json();
+    let mut names: Vec<&str> = list["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["database"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let mut want = [db_a.as_str(), db_b.as_str()];
+    want.sort_unstable();
+    assert_eq!(names, want);
+    run(
+        &Project::new(),
+        &["db", "drop", &db_b, "--yes"],
+        &[("CODER_CONVEX_SHARED_POSTGRES_URL", admin.clone())],
+    )
+    .ok();
+    assert_eq!(
+        psql(
+            port,
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{db_b}'")
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn a_database_from_before_roles_is_handed_to_its_role() {
+    let (cluster, admin) = cluster_with_admin();
+    let port = cluster.port;
+    let ws = workspace("carol", "old");
+    let db = ws.database_name();
+    // What an earlier setup left: the database, marked, and the backend's objects, all the
+    // admin's.
+    sql_as(
+        port,
+        "admin",
+        ADMIN_PW,
+        "postgres",
+        &format!("CREATE DATABASE \"{db}\""),
+    )
+    .unwrap();
+    sql_as(
+        port,
+        "admin",
+        ADMIN_PW,
+        "postgres",
+        &format!("COMMENT ON DATABASE \"{db}\" IS '{}'", ws.marker()),
+    )
+    .unwrap();
+    sql_as(
+        port,
+        "admin",
+        ADMIN_PW,
+        &db,
+        "CREATE TABLE documents (id serial PRIMARY KEY, v text); \
+         INSERT INTO documents (v) VALUES ('kept'); \
+         CREATE VIEW recent AS SELECT v FROM documents; \
+         CREATE SCHEMA extra; CREATE TABLE extra.more (x int); \
+         CREATE SEQUENCE loose",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("db.env");
+    let report = provision(&admin, &ws, &out).json();
+    assert_eq!(report["created"], false);
+    assert_eq!(report["role_created"], true);
+    let mut migrated: Vec<&str> = report["migrated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    migrated.sort_unstable();
+    // The serial's sequence moves with its table; `public` belongs to the database's owner.
+    assert_eq!(
+        migrated,
+        [
+            "extra",
+            "extra.more",
+            "public.documents",
+            "public.loose",
+            "public.recent"
+        ]
+    );
+    let pw = password_in(&read_env(&out)[0].1);
+    assert_eq!(
+        sql_as(
+            port,
+            &db,
+            &pw,
+            &db,
+            "INSERT INTO documents (v) VALUES ('new'); INSERT INTO extra.more VALUES (1); \
+             SELECT string_agg(v, ',' ORDER BY id) FROM documents"
+        ),
+        Ok(vec!["kept,new".to_owned()])
+    );
+    assert_eq!(
+        sql_as(
+            port,
+            &db,
+            &pw,
+            &db,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname IN ('public', 'extra') AND pg_get_userbyid(c.relowner) <> current_user"
+        ),
+        Ok(vec!["0".to_owned()])
+    );
+    // A second run has nothing left to hand over.
+    assert_eq!(provision(&admin, &ws, &out).json()["migrated"], json!([]));
+}
+
+#[test]
+fn provision_errors_name_the_input_and_mask_both_passwords() {
+    let (cluster, _) = cluster_with_admin();
+    let ws = workspace("dave", "x");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("db.env");
+    let wrong = format!(
+        "postgres://admin:wrong-Pw-991@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port
+    );
+    let failed = provision(&wrong, &ws, &out);
+    assert_eq!(failed.code(), 5, "{}", failed.all());
+    assert_eq!(failed.doc()["error"]["code"], "database_authentication");
+    assert_no_piece_of("wrong-Pw-991", &failed.all());
+    assert!(!out.exists());
+
+    // An admin role without CREATEROLE: the database is made, the role is not; the error says
+    // which step and what the admin role needs, and shows no password.
+    psql(
+        cluster.port,
+        "CREATE ROLE creator LOGIN CREATEDB PASSWORD 'Zq7-xW9-55k'",
+    );
+    let creator = format!(
+        "postgres://creator:Zq7-xW9-55k@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port
+    );
+    let refused = provision(&creator, &ws, &out);
+    assert_eq!(refused.code(), 5, "{}", refused.all());
+    let error = &refused.doc()["error"];
+    assert_eq!(
+        error["message"],
+        format!(
+            "creating role {:?} on creator@127.0.0.1 failed",
+            ws.database_name()
+        )
+    );
+    assert!(
+        error["hint"].as_str().unwrap().contains("CREATEROLE"),
+        "{error}"
+    );
+    assert_no_piece_of("Zq7-xW9-55k", &refused.all());
+    assert!(!out.exists());
+
+    let mysql = provision("mysql://root:my-Pw-771@127.0.0.1:3306", &ws, &out);
+    assert_eq!(mysql.code(), 2, "{}", mysql.all());
+    assert_no_piece_of("my-Pw-771", &mysql.all());
+    assert!(
+        mysql.doc()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CODER_CONVEX_SHARED_POSTGRES_URL"),
+        "{}",
+        mysql.all()
+    );
+    let missing = run(
+        &Project::new(),
+        &["--json", "db", "provision", "--out", "x.env"],
+        &[(
+            "CODER_CONVEX_SHARED_POSTGRES_URL",
+            "postgres://a@h".to_owned(),
+        )],
+    );
+    assert_eq!(missing.code(), 2);
+    assert!(
+        missing.doc()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CODER_CONVEX_WORKSPACE_ID"),
+        "{}",
+        missing.all()
+    );
+}
+
+/// `configure`, then `setup --no-deploy` in provisioned mode against a backend started with
+/// the written settings.
+fn set_up_provisioned(p: &Project, ws: &Workspace) -> Run {
+    let mut env = ws_env(ws);
+    env.push(("CODER_CONVEX_SHARED_DATABASE", "provisioned".to_owned()));
+    run(p, &["configure"], &env).ok();
+    let values = p.env_values(".env.convex.local");
+    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
+    let fake = FakeBackend::start(FakeConfig::new(&values["INSTANCE_NAME"], secret));
+    env.push(("CODER_CONVEX_BACKEND_URL", fake.api_url.clone()));
+    env.push(("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.clone()));
+    run(p, &["--json", "setup", "--no-deploy"], &env)
+}
+
+fn every_file_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs_err::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(every_file_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn setup_in_provisioned_mode_holds_no_database_credentials_and_agrees_on_the_name() {
+    let (_cluster, admin) = cluster_with_admin();
+    let ws = workspace("erin", "shop");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("db.env");
+    let p = Project::new();
+    // Migration: the project file of a workspace that held the admin URL before.
+    p.write(
+        ".env.convex.local",
+        &format!(
+            "INSTANCE_NAME='{}'\nPOSTGRES_URL='{}'\nPOSTGRES_MAX_CONNECTIONS='8'\nDO_NOT_REQUIRE_SSL='1'\nMY_OWN='kept'\n",
+            ws.instance_name(),
+            admin.replace("/postgres", "")
+        ),
+    );
+    let provisioned = provision(&admin, &ws, &out).json();
+    let setup = set_up_provisioned(&p, &ws);
+    let report = setup.json();
+    assert!(
+        report.get("database").is_none_or(Value::is_null),
+        "{report}"
+    );
+    assert!(
+        setup
+            .stderr()
+            .contains("database provisioned by the template"),
+        "{}",
+        setup.stderr()
+    );
+    let values = p.env_values(".env.convex.local");
+    assert_eq!(
+        values["INSTANCE_NAME"],
+        provisioned["instance_name"].as_str().unwrap()
+    );
+    assert_eq!(values["MY_OWN"], "kept");
+    for gone in [
+        "POSTGRES_URL",
+        "POSTGRES_MAX_CONNECTIONS",
+        "DO_NOT_REQUIRE_SSL",
+        "MYSQL_URL",
+    ] {
+        assert!(!values.contains_key(gone), "{gone} in {values:?}");
+    }
+    for file in every_file_under(p.path()) {
+        let bytes = fs_err::read(&file).unwrap();
+        assert_no_piece_of(ADMIN_PW, &String::from_utf8_lossy(&bytes));
+    }
+    let (_, check) = crate::project::doctor_check(
+        &p,
+        &FakeBackend::start(FakeConfig::new(
+            &values["INSTANCE_NAME"],
+            InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap(),
+        )),
+        &[
+            ("CODER_CONVEX_SHARED_DATABASE", "provisioned"),
+            ("CODER_CONVEX_WORKSPACE_ID", &ws.id),
+            ("CODER_WORKSPACE_OWNER_NAME", &ws.owner),
+            ("CODER_WORKSPACE_NAME", &ws.name),
+        ],
+        "database",
+    );
+    assert_eq!(check["status"], "pass", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("provisioned by the template"),
+        "{check}"
+    );
+
+    // A rename (or a prebuild's claim): same id, new owner and name. The provisioner finds
+    // the database by its marker, setup keeps the name from the project file: the same.
+    let renamed = Workspace {
+        id: ws.id.clone(),
+        owner: "frank".to_owned(),
+        name: "renamed".to_owned(),
+    };
+    assert_ne!(renamed.database_name(), ws.database_name());
+    let again = provision(&admin, &renamed, &out).json();
+    assert_eq!(again["database"], ws.database_name().as_str());
+    assert_eq!(again["created"], false);
+    set_up_provisioned(&p, &renamed).ok();
+    assert_eq!(
+        p.env_values(".env.convex.local")["INSTANCE_NAME"],
+        again["instance_name"].as_str().unwrap()
+    );
+
+    // A fresh workspace: both derive the name from the workspace.
+    let fresh = workspace("gina", "new");
+    let q = Project::new();
+    let first = provision(&admin, &fresh, &out).json();
+    set_up_provisioned(&q, &fresh).ok();
+    assert_eq!(first["instance_name"], fresh.instance_name().as_str());
+    assert_eq!(
+        q.env_values(".env.convex.local")["INSTANCE_NAME"],
+        fresh.instance_name()
+    );
+    assert!(
+        !q.env_values(".env.convex.local")
+            .contains_key("POSTGRES_URL")
+    );
+}
+
+#[test]
+fn provisioned_mode_refuses_a_database_url_in_the_workspace() {
+    let ws = workspace("hal", "x");
+    let p = Project::new();
+    let mut env = ws_env(&ws);
+    env.push(("CODER_CONVEX_SHARED_DATABASE", "provisioned".to_owned()));
+    env.push((
+        "CODER_CONVEX_SHARED_POSTGRES_URL",
+        "postgres://admin:leak-Pw-12@db:5432".to_owned(),
+    ));
+    let refused = run(&p, &["--json", "configure"], &env);
+    assert_eq!(refused.code(), 2, "{}", refused.all());
+    assert_eq!(
+        refused.doc()["error"]["message"],
+        "invalid CODER_CONVEX_SHARED_POSTGRES_URL: is set, but CODER_CONVEX_SHARED_DATABASE=provisioned"
+    );
+    assert_no_piece_of("leak-Pw-12", &refused.all());
+    assert!(!p.file(".env.convex.local").exists());
+
+    let mut env = ws_env(&ws);
+    env.push(("CODER_CONVEX_SHARED_DATABASE", "yes".to_owned()));
+    let bad = run(&p, &["--json", "configure"], &env);
+    assert_eq!(bad.code(), 2);
+    assert_eq!(
+        bad.doc()["error"]["message"],
+        "invalid CODER_CONVEX_SHARED_DATABASE: \"yes\" is not `provisioned`"
+    );
+}
