@@ -202,6 +202,8 @@ locals {
   # a test keeps them identical.
   entrypoint_path = "/usr/local/bin/convex-entrypoint.sh"
   entrypoint_sh   = file("${path.module}/scripts/convex-entrypoint.sh")
+  # The provisioner installs coder-convex with the Convex module's installer.
+  install_sh = file("${path.module}/modules/convex/scripts/install.sh")
 
   database     = data.coder_parameter.database.value
   use_postgres = local.database == "postgres"
@@ -864,7 +866,10 @@ resource "docker_container" "convex_db_provision" {
       value = labels.value
     }
   }
+  # A claim or a rename changes the names in its env: it runs again at the next start (every
+  # start creates it anew), which relabels the database's marker.
   lifecycle {
+    ignore_changes = [name, labels, env]
     postcondition {
       condition     = self.exit_code == 0
       error_message = "coder-convex db provision failed; its output is in this resource's container_logs (it holds no password)."

@@ -201,6 +201,8 @@ locals {
   # directory only; a test keeps them identical.
   entrypoint_dir  = "/opt/convex"
   entrypoint_path = "/opt/convex/convex-entrypoint.sh"
+  # The provisioner installs coder-convex with the Convex module's installer.
+  install_sh = file("${path.module}/modules/convex/scripts/install.sh")
 
   use_shared       = data.coder_parameter.database.value == "shared"
   use_shared_mysql = data.coder_parameter.database.value == "shared-mysql"
@@ -623,6 +625,10 @@ resource "kubernetes_secret_v1" "workspace" {
     CODER_AGENT_TOKEN                = coder_agent.main.token
     CODER_CONVEX_SHARED_POSTGRES_URL = local.use_shared ? var.shared_postgres_url : ""
     CODER_CONVEX_SHARED_DATABASE_URL = local.use_shared_mysql ? var.shared_mysql_url : ""
+    # Read by the provisioner at the pod's start. Not secret; here because a claim or a rename
+    # updates a Secret in place, where a value in the pod spec would restart the pod.
+    CODER_WORKSPACE_OWNER_NAME = data.coder_workspace_owner.me.name
+    CODER_WORKSPACE_NAME       = data.coder_workspace.me.name
   }
 }
 
@@ -676,7 +682,7 @@ resource "kubernetes_deployment_v1" "workspace" {
             image   = var.workspace_image
             command = ["/bin/sh", "-c", local.provision_script]
             dynamic "env" {
-              for_each = ["CODER_CONVEX_SHARED_POSTGRES_URL", "CODER_CONVEX_SHARED_DATABASE_URL"]
+              for_each = ["CODER_CONVEX_SHARED_POSTGRES_URL", "CODER_CONVEX_SHARED_DATABASE_URL", "CODER_WORKSPACE_OWNER_NAME", "CODER_WORKSPACE_NAME"]
               content {
                 name = env.value
                 value_from {
@@ -690,8 +696,6 @@ resource "kubernetes_deployment_v1" "workspace" {
             dynamic "env" {
               for_each = {
                 CODER_CONVEX_WORKSPACE_ID   = data.coder_workspace.me.id
-                CODER_WORKSPACE_OWNER_NAME  = data.coder_workspace_owner.me.name
-                CODER_WORKSPACE_NAME        = data.coder_workspace.me.name
                 CODER_CONVEX_DB_CONNECTIONS = tostring(var.shared_db_connections)
                 CODER_CONVEX_INSTALL_DIR    = "/tmp/coder-convex/bin"
                 CODER_CONVEX_VERSION        = var.coder_convex_version

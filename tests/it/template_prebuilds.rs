@@ -414,10 +414,15 @@ fn a_claim_replaces_nothing_named_after_the_owner_or_the_workspace() {
         ("docker: docker_volume.home_volume", "all"),
         ("docker: docker_volume.convex_data", "all"),
         ("docker: docker_volume.postgres_data", "all"),
+        ("docker: docker_volume.convex_db_credentials", "all"),
         ("docker: docker_container.network", "name, hostname, labels"),
         ("docker: docker_container.workspace", "name, labels"),
         ("docker: docker_container.convex_backend", "name, labels"),
         ("docker: docker_container.convex_dashboard", "name, labels"),
+        (
+            "docker: docker_container.convex_db_provision",
+            "name, labels, env",
+        ),
         ("docker: docker_container.postgres", "name, labels"),
         (
             "kubernetes: kubernetes_persistent_volume_claim_v1.home",

@@ -159,7 +159,8 @@ fn kubernetes_the_admin_url_reaches_the_init_container_only() {
         order,
         ["convex-db-provision", "convex-backend", "convex-dashboard"]
     );
-    // Both servers' URLs, from the Secret (the unused one is empty).
+    // Both servers' URLs, from the Secret (the unused one is empty), and the owner and
+    // workspace names (there a claim updates them without restarting the pod).
     let urls = dynamic(provision, "env");
     let from_secret: Vec<&Body> = urls
         .iter()
@@ -178,7 +179,9 @@ fn kubernetes_the_admin_url_reaches_the_init_container_only() {
         .collect();
     assert_eq!(
         for_each,
-        ["[\"CODER_CONVEX_SHARED_POSTGRES_URL\",\"CODER_CONVEX_SHARED_DATABASE_URL\"]"]
+        [
+            "[\"CODER_CONVEX_SHARED_POSTGRES_URL\",\"CODER_CONVEX_SHARED_DATABASE_URL\",\"CODER_WORKSPACE_OWNER_NAME\",\"CODER_WORKSPACE_NAME\"]"
+        ]
     );
     let mount = named(provision, "volume_mount", "convex-db-credentials");
     assert_eq!(source(mount, "mount_path"), "local.provision_dir");
