@@ -2,8 +2,6 @@
 //! certificate for `localhost` only), and a throw-away cluster with password auth and a
 //! certificate for 127.0.0.1 for what the shared server cannot show.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use coder_convex::config::secrets::InstanceSecret;
@@ -11,7 +9,7 @@ use serde_json::Value;
 
 use crate::common::Project;
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::postgres::psql;
+use crate::postgres::{Cluster, psql};
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -177,108 +175,6 @@ fn an_unreachable_host_is_named() {
         "{check}"
     );
     assert!(!check.to_string().contains("hunter2"));
-}
-
-/// A PostgreSQL cluster of its own: password (SCRAM) auth on 127.0.0.1 and TLS with a
-/// certificate for 127.0.0.1. Stopped when dropped.
-struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        // Debian keeps the server programs off PATH, under /usr/lib/postgresql/<version>/bin.
-        let bin = fs_err::read_dir("/usr/lib/postgresql")
-            .into_iter()
-            .flatten()
-            .map(|e| e.unwrap().path().join("bin"))
-            .find(|b| b.join("initdb").exists())
-            .unwrap_or_else(|| crate::common::missing("initdb"));
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs_err::write(root.join("pw"), "superpw\n").unwrap();
-        crate::common::test_certificates(root);
-        let status = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(root)
-            .status()
-            .expect("chown");
-        assert!(status.success());
-        as_postgres(
-            &bin.join("initdb"),
-            &[
-                "-D",
-                &p(root, "data"),
-                "-U",
-                "postgres",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "--pwfile",
-                &p(root, "pw"),
-            ],
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
-            root.display(),
-            p(root, "server.crt"),
-            p(root, "server.key")
-        );
-        as_postgres(
-            &bin.join("pg_ctl"),
-            &[
-                "-D",
-                &p(root, "data"),
-                "-l",
-                &p(root, "log"),
-                "-w",
-                "-o",
-                &options,
-                "start",
-            ],
-        );
-        Self { dir, bin, port }
-    }
-
-    fn ca_file(&self) -> String {
-        p(self.dir.path(), "ca.crt")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", &p(self.dir.path(), "data"), "-m", "immediate", "stop"])
-            .output();
-    }
-}
-
-fn p(root: &Path, name: &str) -> String {
-    root.join(name).display().to_string()
-}
-
-fn as_postgres(program: &Path, args: &[&str]) {
-    let out = Command::new(crate::common::require("runuser"))
-        .args(["-u", "postgres", "--"])
-        .arg(program)
-        .args(args)
-        .output()
-        .expect("runuser");
-    assert!(
-        out.status.success(),
-        "{}: {}{}",
-        program.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! The real PostgreSQL servers the database tests use, through `psql`.
+//! The real PostgreSQL servers the database tests use, through `psql`: the machine's on
+//! 5432, and a throw-away cluster of a test's own ([`Cluster`]).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `sql` run by `psql` as `postgres` on the server at 127.0.0.1:`port` (the machine's server
@@ -39,4 +41,131 @@ pub(crate) fn comment_of(db: &str) -> String {
             "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
         ),
     )
+}
+
+/// The marker of database `db` without the stamp a preflight records in it (when setup last
+/// ran, the budget): the part that names the workspace.
+pub(crate) fn workspace_marker(db: &str) -> String {
+    let comment = comment_of(db);
+    match comment.rsplit_once(" (") {
+        Some((head, group)) => {
+            let label = group
+                .trim_end_matches(')')
+                .split(", ")
+                .next()
+                .unwrap_or_default();
+            format!("{head} ({label})")
+        }
+        None => comment,
+    }
+}
+
+/// A PostgreSQL cluster of its own: password (SCRAM) auth on 127.0.0.1 and TLS with a
+/// certificate for 127.0.0.1. Stopped when dropped.
+pub(crate) struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub(crate) port: u16,
+}
+
+impl Cluster {
+    pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A cluster with extra server settings (`max_connections=30`, …).
+    pub(crate) fn start_with(settings: &[&str]) -> Self {
+        // Debian keeps the server programs off PATH, under /usr/lib/postgresql/<version>/bin.
+        let bin = fs_err::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().path().join("bin"))
+            .find(|b| b.join("initdb").exists())
+            .unwrap_or_else(|| crate::common::missing("initdb"));
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs_err::write(root.join("pw"), "superpw\n").unwrap();
+        crate::common::test_certificates(root);
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(root)
+            .status()
+            .expect("chown");
+        assert!(status.success());
+        as_postgres(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &p(root, "data"),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--pwfile",
+                &p(root, "pw"),
+            ],
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            root.display(),
+            p(root, "server.crt"),
+            p(root, "server.key")
+        );
+        let options = settings
+            .iter()
+            .fold(options, |all, s| format!("{all} -c {s}"));
+        as_postgres(
+            &bin.join("pg_ctl"),
+            &[
+                "-D",
+                &p(root, "data"),
+                "-l",
+                &p(root, "log"),
+                "-w",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+        Self { dir, bin, port }
+    }
+
+    pub(crate) fn ca_file(&self) -> String {
+        p(self.dir.path(), "ca.crt")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &p(self.dir.path(), "data"), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn p(root: &Path, name: &str) -> String {
+    root.join(name).display().to_string()
+}
+
+fn as_postgres(program: &Path, args: &[&str]) {
+    let out = Command::new(crate::common::require("runuser"))
+        .args(["-u", "postgres", "--"])
+        .arg(program)
+        .args(args)
+        .output()
+        .expect("runuser");
+    assert!(
+        out.status.success(),
+        "{}: {}{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
