@@ -287,7 +287,7 @@ async fn drop_unused(
     match conn.connections_to(name).await? {
         0 => conn.drop_database(name).await,
         n => Err(DbError::new(
-            format!("database {name:?} has {n} connections; not dropped"),
+            format!("database {name:?} is in use (connections open: {n}); not dropped"),
             "stop the workspace (its backend holds the connections) and run it again",
         )
         .kind(DbFailure::InUse)),
@@ -341,7 +341,7 @@ async fn prune(ctx: &Ctx<'_>, args: &ServerArgs, raw: &str, yes: bool) -> Result
         }
     };
     let (unused, unknown) = split_unused(marked, crate::clock::unix_now(), unused_for);
-    let age = humantime::format_duration(unused_for);
+    let age = raw.trim();
     for d in &unknown {
         ctx.out.info(format!(
             "{} (workspace {} {}): last setup unknown, skipped",
@@ -358,7 +358,7 @@ async fn prune(ctx: &Ctx<'_>, args: &ServerArgs, raw: &str, yes: bool) -> Result
     };
     if !yes {
         conn.close().await;
-        for d in &report.unused {
+        for d in report.unused.iter().filter(|_| !ctx.json) {
             ctx.out.data(format!(
                 "{}\t{}\t{}\tlast setup {}",
                 d.database,

@@ -33,6 +33,23 @@ pub(crate) fn psql(port: u16, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Poll `sql` on the server at `port` until it prints `want` (a hang bound of 60 s).
+#[track_caller]
+pub(crate) fn wait_for(port: u16, sql: &str, want: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let got = psql(port, sql);
+        if got == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{sql} printed {got:?}, not {want:?}, for 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// The marker (`COMMENT ON DATABASE`) of database `db` on the server here, `""` without one.
 pub(crate) fn comment_of(db: &str) -> String {
     psql(
