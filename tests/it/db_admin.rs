@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use coder_convex::database::workspace::{Workspace, parse_rfc3339};
 use serde_json::{Value, json};
 
-use crate::common::{Project, Run};
+use crate::common::{Project, Run, until};
 use crate::postgres::{Cluster, psql, wait_for};
 
 fn workspace(owner: &str, name: &str, id: &str) -> Workspace {
@@ -85,20 +85,6 @@ fn hold(port: u16, db: &str) -> Child {
         .expect("psql")
 }
 
-/// `attempt` until it gives a value (a hang bound of 60 s).
-fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> T {
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(found) = attempt() {
-            return found;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "gave up after 60 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
 const OLD: &str = "coder-convex: workspace old-id (carol/legacy)";
 
 #[test]
@@ -280,7 +266,7 @@ fn db_list_capacity_doctor_and_prune_on_postgres() {
     assert_eq!(report["ok"], false);
     assert_eq!(report["error"]["code"], "database_in_use", "{report}");
     assert_eq!(report["dropped"], json!([db_a]));
-    assert_eq!(names(&report["refused"]), [db_c.clone()]);
+    assert_eq!(names(&report["refused"]), [db_c.as_str()]);
     assert_eq!(
         report["refused"][0]["reason"],
         format!("database \"{db_c}\" is in use (connections open: 1); not dropped")

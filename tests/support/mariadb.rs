@@ -64,6 +64,7 @@ impl MariaDb {
             .unwrap()
             .port();
         let path = |name: &str| root.join(name).display().to_string();
+        fs_err::create_dir(root.join("tmp")).unwrap();
         let child = Command::new(program("mariadbd"))
             .arg("--no-defaults")
             .args(user)
@@ -73,6 +74,8 @@ impl MariaDb {
             .arg(format!("--socket={}", path("sock")))
             .arg(format!("--pid-file={}", path("pid")))
             .arg(format!("--log-error={}", path("log")))
+            // Its temporary tables in a directory of its own, not the machine's /tmp.
+            .arg(format!("--tmpdir={}", path("tmp")))
             .arg(format!("--ssl-ca={}", path("ca.crt")))
             .arg(format!("--ssl-cert={}", path("server.crt")))
             .arg(format!("--ssl-key={}", path("server.key")))
