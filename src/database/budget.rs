@@ -201,6 +201,12 @@ mod tests {
             (97, 12, 12, Load::Fits)
         );
         assert_eq!(stock.hint(), None);
+        // The README's example.
+        let two = capacity(limits(30, 3, 1), &[Some(8), Some(8)], 8);
+        assert_eq!(
+            two.summary(),
+            "max_connections 30, 3 reserved, 27 usable, 1 in use now; at 8 connections per workspace the server holds 3 workspaces; workspace databases: 2, their budgets totalling 16; room for 1 more"
+        );
         // 30 with 3 reserved: 27 usable, three at 8 fit and leave 3: full.
         let full = capacity(limits(30, 3, 5), &[Some(8), Some(8), None], 8);
         assert_eq!(
