@@ -267,3 +267,12 @@ pub(crate) async fn drop_database(
     let ident = database.replace('`', "``");
     conn.query_drop(format!("DROP DATABASE `{ident}`")).await
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn datetimes_are_utc_literals() {
+        assert_eq!(super::datetime(1_796_441_000), "2026-12-05 03:23:20");
+        assert_eq!(super::datetime(0), "1970-01-01 00:00:00");
+    }
+}
