@@ -6,6 +6,7 @@
 #   bench/run.sh backend  setup --no-deploy / env-set / doctor against the fake backend
 #   bench/run.sh deploy   setup with a deploy: skipped, full, and the script flow
 #   bench/run.sh shared   200 workspaces' preflights at once on one Postgres (bench/shared_start.py)
+#   bench/run.sh shared-mariadb   the same on one MariaDB
 #
 # The backend section runs against the fake backend (examples/fake_backend.rs) and compares
 # with the script baseline, one `npx convex env set` per variable, in the same run. The deploy
@@ -250,7 +251,8 @@ SCRIPT
 
 header
 case "$section" in
-  shared) python3 bench/shared_start.py "$bin" 200 ;;
+  shared) python3 bench/shared_start.py "$bin" 200 postgres ;;
+  shared-mariadb) python3 bench/shared_start.py "$bin" 200 mariadb ;;
   offline) offline ;;
   backend) backend ;;
   deploy) deploy ;;

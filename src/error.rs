@@ -64,6 +64,7 @@ pub enum ErrorCode {
     DatabaseReadOnly,
     DatabaseMissing,
     DatabaseCannotCreateTables,
+    DatabaseInUse,
     NoContainerEngine,
     NoCompose,
     EngineNotRunning,
@@ -96,7 +97,8 @@ impl ErrorCode {
             | Self::DatabaseCollation
             | Self::DatabaseReadOnly
             | Self::DatabaseMissing
-            | Self::DatabaseCannotCreateTables => ExitStatus::Database,
+            | Self::DatabaseCannotCreateTables
+            | Self::DatabaseInUse => ExitStatus::Database,
             Self::ChildFailed => ExitStatus::DeployFailed,
             Self::NoContainerEngine
             | Self::NoCompose
@@ -129,6 +131,9 @@ impl ErrorCode {
             }
             Self::DatabaseCannotCreateTables => {
                 "MySQL: the user may not create tables in the instance database"
+            }
+            Self::DatabaseInUse => {
+                "`db drop` / `db prune`: a database has connections (its backend runs), so it was not dropped"
             }
             Self::NoContainerEngine => "`up`: neither `docker` nor `podman` is on `PATH`",
             Self::NoCompose => "`up`: no Compose v2 (`docker compose`, 2.24 or newer)",
@@ -188,6 +193,8 @@ pub enum DbFailure {
     ReadOnly,
     Missing,
     CannotCreateTables,
+    /// `db drop` / `db prune`: the database has connections.
+    InUse,
     Other,
 }
 
@@ -201,6 +208,7 @@ impl DbFailure {
             Self::ReadOnly => ErrorCode::DatabaseReadOnly,
             Self::Missing => ErrorCode::DatabaseMissing,
             Self::CannotCreateTables => ErrorCode::DatabaseCannotCreateTables,
+            Self::InUse => ErrorCode::DatabaseInUse,
             Self::Other => ErrorCode::Database,
         }
     }

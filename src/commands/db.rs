@@ -1,13 +1,18 @@
 //! `coder-convex db`: the shared server's databases (Postgres or MySQL) for its admin. `list` shows the
-//! databases coder-convex created (those with a workspace marker) and the workspace of each,
-//! so the databases of deleted workspaces can be found; `drop` removes one, only with `--yes`
-//! and only a database with a marker.
+//! databases coder-convex created (those with a workspace marker), the workspace of each,
+//! its size, connections, last setup and budget, and the server's capacity; `drop` removes
+//! one, only with `--yes` and only a database with a marker; `prune` removes those whose
+//! workspace has not run setup for a while (only with `--yes`, never one in use).
 //!
 //! I/O: the shared server.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
-use crate::database::failure::DbError;
+use crate::backups::human_bytes;
+use crate::database::budget::{self, Capacity};
+use crate::database::failure::{DbError, DbFailure};
 use crate::database::preflight;
 use crate::database::shared::{Marked, Server};
 use crate::database::url::{self as db_url, Database};
@@ -20,6 +25,27 @@ use super::context::{Ctx, Execute, Outcome, Running};
 struct ListReport {
     server: String,
     databases: Vec<Marked>,
+    capacity: Capacity,
+}
+
+#[derive(Serialize)]
+struct PruneReport {
+    server: String,
+    /// `--unused-for` in seconds.
+    unused_for_secs: u64,
+    /// Unused for longer: dropped with `--yes`, else what `--yes` would drop.
+    unused: Vec<Marked>,
+    /// Markers without a recorded setup time: never pruned.
+    unknown: Vec<Marked>,
+    dropped: Vec<String>,
+    /// Not dropped, with the reason (in use, or the server refused).
+    refused: Vec<Refused>,
+}
+
+#[derive(Serialize)]
+struct Refused {
+    database: String,
+    reason: String,
 }
 
 #[derive(Serialize)]
@@ -37,7 +63,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum DbCommand {
-    /// List the databases coder-convex created on the server, with the workspace of each.
+    /// List the databases coder-convex created on the server: the workspace, size,
+    /// connections, last setup and budget of each, and the server's capacity.
     List {
         #[command(flatten)]
         server: ServerArgs,
@@ -55,6 +82,18 @@ enum DbCommand {
     /// Create this workspace's database and its own login role, and write the backend's
     /// settings to a file (the template's provisioner runs it with the admin URL).
     Provision(super::db_provision::Args),
+    /// Drop the databases whose workspace has not run setup for DURATION (a deleted
+    /// workspace's); lists them, and drops them only with --yes.
+    Prune {
+        /// How long since the workspace last ran setup: `30d`, `2w`, `12h`.
+        #[arg(long, value_name = "DURATION")]
+        unused_for: String,
+        /// Really drop them: the data is gone afterwards.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 /// The shared server `db` works on.
@@ -77,6 +116,11 @@ async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         DbCommand::List { server } => list(ctx, server).await,
         DbCommand::Drop { name, yes, server } => drop(ctx, server, name, *yes).await,
         DbCommand::Provision(args) => super::db_provision::run(ctx, args).await,
+        DbCommand::Prune {
+            unused_for,
+            yes,
+            server,
+        } => prune(ctx, server, unused_for, *yes).await,
     }
 }
 
@@ -122,26 +166,82 @@ async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<Server> {
 
 async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
     let db = server(ctx, args)?;
+    let budget = budget::parse(ctx.env.coder_convex_db_connections.as_deref()).map_err(|m| {
+        Error::invalid(ev::CODER_CONVEX_DB_CONNECTIONS, m)
+            .with_hint("the budget the capacity is figured for; unset it for the default")
+    })?;
     let mut conn = connect(ctx, &db).await?;
-    let databases = conn.list_marked().await.map_err(DbError::into_error);
+    let found = async {
+        let databases = conn.list_marked().await?;
+        let limits = conn.limits().await?;
+        Ok::<_, DbError>((databases, limits))
+    }
+    .await;
     conn.close().await;
-    let databases = databases?;
+    let (databases, limits) = found.map_err(DbError::into_error)?;
+    let budgets: Vec<Option<u32>> = databases.iter().map(|d| d.budget).collect();
+    let capacity = budget::capacity(limits, &budgets, budget);
     if !ctx.json {
         if databases.is_empty() {
             ctx.out
                 .info(format!("no coder-convex databases on {}", db.masked()));
+        } else {
+            ctx.out.data(table(&databases));
         }
-        for d in &databases {
-            ctx.out.data(format!(
-                "{}\t{}\t{}",
-                d.database, d.workspace_id, d.workspace
-            ));
+        match capacity.hint() {
+            None => ctx.out.info(format!("capacity: {}", capacity.summary())),
+            Some(hint) => ctx
+                .out
+                .warn(format!("capacity: {}; {hint}", capacity.summary())),
         }
     }
     Ok(Outcome::ok(&ListReport {
         server: db.masked(),
         databases,
+        capacity,
     }))
+}
+
+/// The databases as aligned columns (pure).
+fn table(databases: &[Marked]) -> String {
+    let mut rows = vec![[
+        "DATABASE".to_owned(),
+        "WORKSPACE".to_owned(),
+        "WORKSPACE ID".to_owned(),
+        "SIZE".to_owned(),
+        "CONNECTIONS".to_owned(),
+        "LAST SETUP".to_owned(),
+        "BUDGET".to_owned(),
+    ]];
+    for d in databases {
+        rows.push([
+            d.database.clone(),
+            if d.workspace.is_empty() {
+                "?".to_owned()
+            } else {
+                d.workspace.clone()
+            },
+            d.workspace_id.clone(),
+            d.size_bytes.map_or_else(|| "?".to_owned(), human_bytes),
+            d.connections.to_string(),
+            d.last_setup.clone().unwrap_or_else(|| "unknown".to_owned()),
+            d.budget.map_or_else(|| "?".to_owned(), |b| b.to_string()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result<Outcome> {
@@ -167,13 +267,168 @@ async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result
             "check with `coder list --all` that the workspace is gone, then run `coder-convex db drop {name} --yes`"
         )));
     }
-    let dropped = conn.drop_database(name).await.map_err(DbError::into_error);
+    let dropped = drop_unused(&mut conn, name).await;
     conn.close().await;
-    dropped?;
+    let role_problem = dropped.map_err(DbError::into_error)?;
     ctx.out
         .success(format!("dropped database {name} on {}", db.masked()));
+    if let Some(problem) = role_problem {
+        ctx.out.warn(problem);
+    }
     Ok(Outcome::ok(&DropReport {
         server: db.masked(),
         dropped: found,
     }))
 }
+
+/// Drop `name` unless it has connections, checked right before the drop: a workspace
+/// started since the listing keeps its data (MySQL drops a database in use; Postgres
+/// refuses, and that is reported the same way).
+async fn drop_unused(
+    conn: &mut Server,
+    name: &str,
+) -> std::result::Result<Option<String>, DbError> {
+    match conn.connections_to(name).await? {
+        0 => conn.drop_database(name).await,
+        n => Err(DbError::new(
+            format!("database {name:?} is in use (connections open: {n}); not dropped"),
+            "stop the workspace (its backend holds the connections) and run it again",
+        )
+        .kind(DbFailure::InUse)),
+    }
+}
+
+/// `--unused-for`: `30d`, `2w`, `12h`, `90min` (humantime's units), at least a minute.
+fn unused_for(raw: &str) -> Result<Duration> {
+    let hint = "a duration such as 30d, 2w or 12h: how long since the workspace last ran setup";
+    let parsed = humantime::parse_duration(raw.trim()).map_err(|e| {
+        Error::invalid("--unused-for", format!("{raw:?} is not a duration ({e})")).with_hint(hint)
+    })?;
+    if parsed < Duration::from_secs(60) {
+        return Err(Error::invalid(
+            "--unused-for",
+            format!("{raw:?} is less than a minute: a running workspace would look unused"),
+        )
+        .with_hint(hint));
+    }
+    Ok(parsed)
+}
+
+/// Which marked databases are unused for longer than `unused_for` at `now`, and which have
+/// no recorded setup time (pure).
+fn split_unused(
+    databases: Vec<Marked>,
+    now: u64,
+    unused_for: Duration,
+) -> (Vec<Marked>, Vec<Marked>) {
+    let mut unused = Vec::new();
+    let mut unknown = Vec::new();
+    for d in databases {
+        match d.last_setup_unix {
+            None => unknown.push(d),
+            Some(at) if now.saturating_sub(at) > unused_for.as_secs() => unused.push(d),
+            Some(_) => {}
+        }
+    }
+    (unused, unknown)
+}
+
+async fn prune(ctx: &Ctx<'_>, args: &ServerArgs, raw: &str, yes: bool) -> Result<Outcome> {
+    let unused_for = unused_for(raw)?;
+    let db = server(ctx, args)?;
+    let mut conn = connect(ctx, &db).await?;
+    let marked = match conn.list_marked().await {
+        Ok(marked) => marked,
+        Err(e) => {
+            conn.close().await;
+            return Err(e.into_error());
+        }
+    };
+    let (unused, unknown) = split_unused(marked, crate::clock::unix_now(), unused_for);
+    let age = raw.trim();
+    for d in &unknown {
+        ctx.out.info(format!(
+            "{} (workspace {} {}): last setup unknown, skipped",
+            d.database, d.workspace_id, d.workspace
+        ));
+    }
+    let mut report = PruneReport {
+        server: db.masked(),
+        unused_for_secs: unused_for.as_secs(),
+        unused,
+        unknown,
+        dropped: Vec::new(),
+        refused: Vec::new(),
+    };
+    if !yes {
+        conn.close().await;
+        for d in report.unused.iter().filter(|_| !ctx.json) {
+            ctx.out.data(format!(
+                "{}\t{}\t{}\tlast setup {}",
+                d.database,
+                d.workspace_id,
+                d.workspace,
+                d.last_setup.as_deref().unwrap_or("unknown")
+            ));
+        }
+        if report.unused.is_empty() {
+            ctx.out
+                .info(format!("no database on {} unused for {age}", db.masked()));
+        } else {
+            ctx.out.info(format!(
+                "{} databases unused for {age}; nothing dropped: add --yes to drop them",
+                report.unused.len()
+            ));
+        }
+        return Ok(Outcome::ok(&report));
+    }
+    let mut in_use_only = true;
+    for d in &report.unused {
+        let name = &d.database;
+        match drop_unused(&mut conn, name).await {
+            Ok(role_problem) => {
+                ctx.out
+                    .success(format!("dropped database {name} on {}", db.masked()));
+                if let Some(problem) = role_problem {
+                    ctx.out.warn(problem);
+                }
+                report.dropped.push(name.clone());
+            }
+            Err(e) => {
+                in_use_only &= e.failure() == DbFailure::InUse;
+                ctx.out.warn(format!("{}; hint: {}", e.detail(), e.hint()));
+                report.refused.push(Refused {
+                    database: name.clone(),
+                    reason: e.detail(),
+                });
+            }
+        }
+    }
+    conn.close().await;
+    if report.refused.is_empty() {
+        return Ok(Outcome::ok(&report));
+    }
+    let names: Vec<&str> = report.refused.iter().map(|r| r.database.as_str()).collect();
+    let failure = Error::Database {
+        kind: if in_use_only {
+            DbFailure::InUse
+        } else {
+            DbFailure::Other
+        },
+        message: format!(
+            "{} of {} databases were not dropped: {}",
+            names.len(),
+            report.unused.len(),
+            names.join(", ")
+        ),
+        source: None,
+        hint: Some(
+            "stop their workspaces (or check the reasons above) and run `db prune` again"
+                .to_owned(),
+        ),
+    };
+    Ok(Outcome::failed(&report, failure))
+}
+
+#[cfg(test)]
+mod tests;

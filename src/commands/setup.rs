@@ -149,7 +149,8 @@ pub(crate) async fn run_with(
             let claim = derived.database_claim();
             let opts = preflight::Options::new(ctx.env, db)
                 .retry_busy_until(&deadline)
-                .best_effort_claim(claim.is_some_and(|(_, best_effort)| best_effort));
+                .best_effort_claim(claim.is_some_and(|(_, best_effort)| best_effort))
+                .stamp(derived.setup_stamp(crate::clock::unix_now()));
             let workspace = claim.map(|(ws, _)| ws);
             let found = preflight::preflight(db, &derived.instance_name, opts, true, workspace)
                 .await

@@ -17,7 +17,7 @@ use crate::config::site_url::{self, AppUrl, ExplicitUrl};
 use crate::config::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
 use crate::database::budget;
 use crate::database::url::{self as db_url, Database, DbInputs};
-use crate::database::workspace::Workspace;
+use crate::database::workspace::{Stamp, Workspace};
 use crate::env_vars as ev;
 use crate::environment::RawEnv;
 use crate::environment::parse_bool;
@@ -118,6 +118,14 @@ pub(crate) struct Derived {
 }
 
 impl Derived {
+    /// Shared server: what a preflight that runs now records in the workspace's marker.
+    pub(crate) fn setup_stamp(&self, now_unix_s: u64) -> Option<Stamp> {
+        self.workspace.as_ref().map(|_| Stamp {
+            last_setup: Some(now_unix_s),
+            budget: self.connection_budget,
+        })
+    }
+
     /// The workspace that claims the database with its marker, and whether the claim is best
     /// effort (an external database) rather than required (a shared server's).
     pub(crate) fn database_claim(&self) -> Option<(&Workspace, bool)> {

@@ -50,7 +50,6 @@ impl DbError {
         self
     }
 
-    #[cfg(test)]
     pub(crate) fn failure(&self) -> DbFailure {
         self.kind
     }

@@ -15,18 +15,14 @@ use mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
 use super::failure::{CONNECT_TIMEOUT, DbError, DbFailure, target};
 use super::steps::{Preflight, Stage, Steps};
 use super::url::Database;
-use super::workspace::{self, Workspace};
+use super::workspace::{Stamp, Workspace};
 
+pub(crate) mod marker;
 pub(crate) mod user;
 pub(crate) mod verdict;
 
 use verdict::{ER_DB_CREATE_EXISTS, classify, collation_verdict, is_denied};
 
-/// The table that says which workspace owns a database on a shared server (MySQL has no
-/// `COMMENT ON DATABASE`). It lives in the workspace's database, so it goes when the
-/// database is dropped; the backend ignores tables it did not create (it only counts them,
-/// to skip its `CREATE TABLE IF NOT EXISTS` once its own exist).
-pub(crate) const MARKER_TABLE: &str = "coder_convex_workspace";
 /// Created and dropped again to prove the user may create tables.
 const PROBE_TABLE: &str = "coder_convex_probe";
 /// The backend creates its tables while the database holds fewer than this many.
@@ -34,7 +30,7 @@ const BACKEND_TABLES: i64 = 5;
 
 /// A connection made the way the backend connects.
 pub(crate) struct Connection {
-    conn: Conn,
+    pub(crate) conn: Conn,
     pub(crate) who: String,
     pub(crate) tls: bool,
 }
@@ -137,6 +133,7 @@ pub(crate) async fn preflight(
     create: bool,
     workspace: Option<(&Workspace, bool)>,
     collation: &str,
+    stamp: Option<Stamp>,
 ) -> Steps {
     let mut steps = Steps::default();
     let conn = match connect(db, ca_file).await {
@@ -153,7 +150,7 @@ pub(crate) async fn preflight(
     );
     let mut conn = conn;
     let outcome = checks(
-        &mut conn, &mut steps, database, create, workspace, collation,
+        &mut conn, &mut steps, database, create, workspace, collation, stamp,
     )
     .await;
     conn.close().await;
@@ -175,6 +172,7 @@ async fn checks(
     create: bool,
     workspace: Option<(&Workspace, bool)>,
     collation: &str,
+    stamp: Option<Stamp>,
 ) -> Result<Preflight, Failed> {
     let who = conn.who.clone();
     let query_failed = |stage: Stage, what: &str| {
@@ -259,7 +257,10 @@ async fn checks(
         );
     }
     let marked = match workspace {
-        Some((ws, best_effort)) => Some(claim(conn, database, ws, best_effort).await?),
+        Some((ws, best_effort)) => {
+            let who = conn.who.clone();
+            Some(marker::claim(&mut conn.conn, database, ws, best_effort, stamp, &who).await?)
+        }
         None => None,
     };
     Ok(Preflight {
@@ -367,124 +368,4 @@ async fn probe_tables(conn: &mut Connection, database: &str) -> Result<(), Faile
             .caused_by(e),
         )
     })
-}
-
-/// The workspace marker in `database`, if the marker table is there.
-pub(crate) async fn marker_of(
-    conn: &mut Connection,
-    database: &str,
-) -> Result<Option<String>, mysql_async::Error> {
-    let has_table: Option<i64> = conn
-        .conn
-        .exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (database, MARKER_TABLE),
-        )
-        .await?;
-    if has_table.unwrap_or(0) == 0 {
-        return Ok(None);
-    }
-    conn.conn
-        .query_first(format!(
-            "SELECT marker FROM `{database}`.`{MARKER_TABLE}` LIMIT 1"
-        ))
-        .await
-}
-
-/// Make sure `database` is this workspace's (`Ok(true)`: marked, or relabelled after a claim
-/// or a rename, now). `best_effort` (an external database): a user that may not read or write
-/// the marker leaves it as it is.
-async fn claim(
-    conn: &mut Connection,
-    database: &str,
-    ws: &Workspace,
-    best_effort: bool,
-) -> Result<bool, Failed> {
-    let who = conn.who.clone();
-    let failed = |what: &str, e: mysql_async::Error| {
-        (
-            Stage::Database,
-            DbError::new(
-                format!("{what} of database {database:?} on {who} failed"),
-                "the user in the shared URL must be able to create tables in the databases it creates",
-            )
-            .caused_by(e),
-        )
-    };
-    let marker = match marker_of(conn, database).await {
-        Ok(marker) => marker,
-        Err(e) if best_effort => {
-            tracing::debug!("the marker of {database:?} on {who} is not readable: {e}");
-            return Ok(false);
-        }
-        Err(e) => return Err(failed("reading the marker", e)),
-    };
-    match ws.claim_of(marker.as_deref()) {
-        workspace::Claim::Unmarked => {}
-        workspace::Claim::Ours => return Ok(false),
-        workspace::Claim::Other(found) => {
-            let (message, hint) = ws.refusal(database, &who, &found, best_effort);
-            return Err((Stage::Database, DbError::new(message, hint)));
-        }
-        // A claimed prebuild or a renamed workspace: its database, under the new name. The
-        // label is for people (`db list`); the id still says whose it is.
-        workspace::Claim::Relabel => {
-            let sql = format!("UPDATE `{database}`.`{MARKER_TABLE}` SET marker = ?");
-            let relabel = conn.conn.exec_drop(sql, (ws.marker(),)).await;
-            if let Err(e) = &relabel {
-                tracing::debug!("the marker of {database:?} on {who} was not written: {e}");
-            }
-            return Ok(relabel.is_ok());
-        }
-    }
-    let table = format!(
-        "CREATE TABLE IF NOT EXISTS `{database}`.`{MARKER_TABLE}` (marker VARCHAR(512) NOT NULL)"
-    );
-    let marking = async {
-        conn.conn.query_drop(&table).await?;
-        conn.conn
-            .exec_drop(
-                format!("INSERT INTO `{database}`.`{MARKER_TABLE}` (marker) VALUES (?)"),
-                (ws.marker(),),
-            )
-            .await
-    };
-    match marking.await {
-        Ok(()) => Ok(true),
-        Err(e) if best_effort => {
-            tracing::debug!("database {database:?} on {who} left unmarked: {e}");
-            Ok(false)
-        }
-        Err(e) => Err(failed("marking", e)),
-    }
-}
-
-/// The databases with a marker table, and their markers (for `db list`).
-pub(crate) async fn list_marked(
-    conn: &mut Connection,
-) -> Result<Vec<(String, String)>, mysql_async::Error> {
-    let databases: Vec<String> = conn
-        .conn
-        .exec(
-            "SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME = ? ORDER BY TABLE_SCHEMA",
-            (MARKER_TABLE,),
-        )
-        .await?;
-    let mut out = Vec::new();
-    for database in databases {
-        if let Some(marker) = marker_of(conn, &database).await? {
-            out.push((database, marker));
-        }
-    }
-    Ok(out)
-}
-
-pub(crate) async fn drop_database(
-    conn: &mut Connection,
-    database: &str,
-) -> Result<(), mysql_async::Error> {
-    let ident = database.replace('`', "``");
-    conn.conn
-        .query_drop(format!("DROP DATABASE `{ident}`"))
-        .await
 }

@@ -15,7 +15,9 @@ use tokio_postgres::error::SqlState;
 use super::failure::{CONNECT_TIMEOUT, DbError, DbFailure, describe, target};
 use crate::config::instance;
 use crate::database::url::{Database, DbKind};
-use crate::database::workspace::{self, Workspace};
+use crate::database::workspace::{Stamp, Workspace};
+
+mod claim;
 
 pub(crate) use super::steps::{Options, Preflight, Stage, Steps};
 
@@ -47,7 +49,7 @@ pub(crate) async fn steps(
         DbKind::Postgres => {
             let mut steps = Steps::default();
             let claim = workspace.map(|ws| (ws, opts.claim_best_effort));
-            let attempt = || postgres(db, &database, opts.pg_ca_file, create, claim);
+            let attempt = || postgres(db, &database, opts.pg_ca_file, create, claim, opts.stamp);
             match retry_busy(attempt, opts.busy_until).await {
                 Ok(found) => {
                     steps.outcome = Some(Ok(found));
@@ -65,6 +67,7 @@ pub(crate) async fn steps(
                     create,
                     workspace.map(|ws| (ws, opts.claim_best_effort)),
                     opts.mysql_collation,
+                    opts.stamp,
                 )
                 .await;
                 match steps.outcome {
@@ -131,6 +134,7 @@ async fn postgres(
     ca_file: Option<&Path>,
     create: bool,
     claim_by: Option<(&Workspace, bool)>,
+    stamp: Option<Stamp>,
 ) -> Result<Preflight, DbError> {
     let conn = connect(db, ca_file).await?;
     // Creating and marking are one step for every coder-convex on the server: two starts of
@@ -151,7 +155,7 @@ async fn postgres(
     let (existed, created) = check_database(&conn.client, database, create, &conn.who).await?;
     let marked = match claim_by {
         Some((ws, best_effort)) => {
-            Some(claim(&conn.client, database, ws, best_effort, &conn.who).await?)
+            Some(claim::claim(&conn.client, database, ws, best_effort, stamp, &conn.who).await?)
         }
         None => None,
     };
@@ -222,78 +226,6 @@ pub(crate) async fn connect_to(
         }
     }
     Err(classify(last.expect("tried at least once"), &who, &mode))
-}
-
-/// The marker on `database`, if any.
-async fn marker_of(
-    client: &tokio_postgres::Client,
-    database: &str,
-) -> Result<Option<String>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-            &[&database],
-        )
-        .await?;
-    Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
-}
-
-/// Make sure `database` is this workspace's. `Ok(true)` when it was marked (or relabelled after
-/// a claim or a rename) now; refused when another workspace's marker is on it. `best_effort`
-/// (an external database): a role that may not read or write the marker leaves it as it is.
-async fn claim(
-    client: &tokio_postgres::Client,
-    database: &str,
-    workspace: &Workspace,
-    best_effort: bool,
-    who: &str,
-) -> Result<bool, DbError> {
-    let failed = |e: tokio_postgres::Error| {
-        DbError::new(
-            format!("reading the marker of database {database:?} on {who} failed"),
-            "check that the role may read pg_database",
-        )
-        .caused_by(e)
-    };
-    let comment = match marker_of(client, database).await {
-        Ok(comment) => comment,
-        Err(e) if best_effort => {
-            tracing::debug!("the marker of {database:?} on {who} is not readable: {e}");
-            return Ok(false);
-        }
-        Err(e) => return Err(failed(e)),
-    };
-    let relabel = match workspace.claim_of(comment.as_deref()) {
-        workspace::Claim::Ours => return Ok(false),
-        workspace::Claim::Other(found) => {
-            let (message, hint) = workspace.refusal(database, who, &found, best_effort);
-            return Err(DbError::new(message, hint));
-        }
-        workspace::Claim::Unmarked => false,
-        // A claimed prebuild or a renamed workspace: its database, under the new name.
-        workspace::Claim::Relabel => true,
-    };
-    // Unmarked (just created, or made by hand for it) or relabelled. COMMENT takes no
-    // parameters; the marker is quoted as a literal.
-    let literal = workspace.marker().replace('\'', "''");
-    let marking = client
-        .batch_execute(&format!(
-            "COMMENT ON DATABASE \"{database}\" IS '{literal}'"
-        ))
-        .await;
-    match marking {
-        Ok(()) => Ok(true),
-        // A label is for people (`db list`): the id in the old one still says whose it is.
-        Err(e) if best_effort || relabel => {
-            tracing::debug!("the marker of {database:?} on {who} was not written: {e}");
-            Ok(false)
-        }
-        Err(e) => Err(DbError::new(
-            format!("marking database {database:?} on {who} as this workspace's failed"),
-            "the role in the shared URL must own the database (it does when it created it)",
-        )
-        .caused_by(e)),
-    }
 }
 
 async fn check_database(

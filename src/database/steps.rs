@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::failure::DbError;
 use super::url::Database;
+use super::workspace::Stamp;
 
 /// What the preflight found.
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +81,8 @@ pub(crate) struct Options<'a> {
     /// The workspace's claim on the database is best effort (an external database): a role
     /// that may not write the marker leaves the database unmarked instead of failing.
     pub(crate) claim_best_effort: bool,
+    /// Shared server: what the claim records in the marker (when setup ran, the budget).
+    pub(crate) stamp: Option<Stamp>,
 }
 
 /// The collation the backend's MySQL tables use (since 2026-06-05).
@@ -100,6 +103,7 @@ impl<'a> Options<'a> {
                 .unwrap_or(MYSQL_COLLATION),
             busy_until: None,
             claim_best_effort: false,
+            stamp: None,
         }
     }
 
@@ -107,6 +111,13 @@ impl<'a> Options<'a> {
     #[must_use]
     pub(crate) fn best_effort_claim(mut self, best_effort: bool) -> Self {
         self.claim_best_effort = best_effort;
+        self
+    }
+
+    /// Record `stamp` in the workspace's marker (a shared server's preflight).
+    #[must_use]
+    pub(crate) fn stamp(mut self, stamp: Option<Stamp>) -> Self {
+        self.stamp = stamp;
         self
     }
 

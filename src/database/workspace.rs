@@ -4,10 +4,16 @@
 //! workspace (a claimed prebuild or a renamed one relabels its own). Pure: `postgres` does
 //! the I/O.
 //!
+//! The marker also records when the workspace last ran `setup` and its connection budget
+//! ([`Stamp`]), inside the `(owner/name, …)` group, so `db list` and `db prune` can read them
+//! and a coder-convex that predates them still reads the workspace id right.
+//!
 //! The name is `convex_<owner>_<workspace>_<h>`, where `<h>` is 8 hex characters of the
 //! SHA-256 of the workspace id: readable in `db list`, unique per workspace even when two
 //! owner/name pairs sanitise to the same text, and at most 63 bytes (Postgres truncates
 //! longer identifiers silently, which would merge two workspaces' databases).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest as _, Sha256};
 
@@ -108,17 +114,54 @@ impl Workspace {
         )
     }
 
+    /// [`Self::marker`] with the stamp: `coder-convex: workspace <id> (<owner>/<name>, last
+    /// setup 2026-12-05T03:21:55Z, budget 8)`.
+    pub fn stamped_marker(&self, stamp: Stamp) -> String {
+        let mut label = format!("{}/{}", self.owner, self.name);
+        if let Some(at) = stamp.last_setup {
+            label.push_str(&format!(", {LAST_SETUP}{}", rfc3339(at)));
+        }
+        if let Some(budget) = stamp.budget {
+            label.push_str(&format!(", {BUDGET}{budget}"));
+        }
+        format!("{MARKER_PREFIX}{} ({label})", self.id)
+    }
+
     fn suffix(&self) -> String {
         let digest = Sha256::digest(self.id.as_bytes());
         hex::encode(digest)[..HASH_HEX].to_owned()
     }
 }
 
-/// What a marker comment says: the workspace id and the `owner/name` it was created for.
+const LAST_SETUP: &str = "last setup ";
+const BUDGET: &str = "budget ";
+
+/// What a preflight records beside the workspace: when it ran (Unix seconds) and the
+/// connection budget the backend runs with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamp {
+    pub last_setup: Option<u64>,
+    pub budget: Option<u32>,
+}
+
+/// What a marker comment says: the workspace id, the `owner/name` it was last set up as,
+/// and the stamp (empty in a marker written before stamps existed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marker<'a> {
     pub workspace_id: &'a str,
     pub label: &'a str,
+    pub stamp: Stamp,
+}
+
+/// `2026-12-05T03:21:55Z` for a time in Unix seconds.
+pub fn rfc3339(unix_s: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix_s)).to_string()
+}
+
+/// Unix seconds from `2026-12-05T03:21:55Z`; `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let at: SystemTime = humantime::parse_rfc3339(text).ok()?;
+    at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 /// A database's marker, seen from one workspace.
@@ -149,17 +192,30 @@ pub fn claimed_hint(database: &str, owner_id: &str, external: bool) -> String {
 }
 
 /// `None` for comments coder-convex did not write. The label is the last ` (…)` group (owner
-/// and workspace names hold no blanks or parentheses); the id is everything before it, so an
-/// id with a blank reads back whole. Every marker written before reads the same.
+/// and workspace names hold no blanks, commas or parentheses), up to its first `, `; the
+/// stamp's fields follow, and fields this version does not know are ignored. The id is
+/// everything before the group, so an id with a blank reads back whole. Every marker
+/// written before reads the same.
 pub fn parse_marker(comment: &str) -> Option<Marker<'_>> {
     let rest = comment.strip_prefix(MARKER_PREFIX)?;
-    let (id, label) = rest
+    let (id, group) = rest
         .strip_suffix(')')
         .and_then(|r| r.rsplit_once(" ("))
         .unwrap_or((rest, ""));
+    let mut fields = group.split(", ");
+    let label = fields.next().unwrap_or_default();
+    let mut stamp = Stamp::default();
+    for field in fields {
+        if let Some(at) = field.strip_prefix(LAST_SETUP) {
+            stamp.last_setup = parse_rfc3339(at);
+        } else if let Some(budget) = field.strip_prefix(BUDGET) {
+            stamp.budget = budget.parse().ok();
+        }
+    }
     (!id.is_empty()).then_some(Marker {
         workspace_id: id,
         label,
+        stamp,
     })
 }
 
@@ -251,7 +307,8 @@ mod tests {
             parse_marker(&w.marker()),
             Some(Marker {
                 workspace_id: ID,
-                label: "alice/ws"
+                label: "alice/ws",
+                stamp: Stamp::default(),
             })
         );
         assert_eq!(parse_marker("made by hand"), None);
@@ -262,7 +319,8 @@ mod tests {
                 parse_marker(&w.marker()),
                 Some(Marker {
                     workspace_id: id,
-                    label: "alice/ws"
+                    label: "alice/ws",
+                    stamp: Stamp::default(),
                 })
             );
         }
@@ -271,14 +329,16 @@ mod tests {
             parse_marker(&format!("coder-convex: workspace {ID} (alice/ws)")),
             Some(Marker {
                 workspace_id: ID,
-                label: "alice/ws"
+                label: "alice/ws",
+                stamp: Stamp::default(),
             })
         );
         assert_eq!(
             parse_marker(&format!("coder-convex: workspace {ID}")),
             Some(Marker {
                 workspace_id: ID,
-                label: ""
+                label: "",
+                stamp: Stamp::default(),
             })
         );
         assert_eq!(parse_marker("coder-convex: workspace "), None);
@@ -308,7 +368,8 @@ mod tests {
             claimed.claim_of(Some(&other)),
             Claim::Other(Marker {
                 workspace_id: "other-id",
-                label: "bob/api"
+                label: "bob/api",
+                stamp: Stamp::default()
             })
         );
         let Claim::Other(found) = claimed.claim_of(Some(&other)) else {
@@ -320,5 +381,55 @@ mod tests {
                 "database \"convex_x\" on db:5432 belongs to another workspace (other-id bob/api); refusing to attach workspace {ID} (alice/my-app)"
             )
         );
+    }
+
+    #[test]
+    fn stamped_markers_round_trip_and_old_readers_keep_the_id() {
+        let w = ws("alice", "ws", ID);
+        let stamp = Stamp {
+            last_setup: Some(1_796_441_000),
+            budget: Some(8),
+        };
+        let text = w.stamped_marker(stamp);
+        assert_eq!(
+            text,
+            format!(
+                "coder-convex: workspace {ID} (alice/ws, last setup 2026-12-05T03:23:20Z, budget 8)"
+            )
+        );
+        assert_eq!(
+            parse_marker(&text),
+            Some(Marker {
+                workspace_id: ID,
+                label: "alice/ws",
+                stamp
+            })
+        );
+        // Without a stamp it is the marker every version wrote.
+        assert_eq!(w.stamped_marker(Stamp::default()), w.marker());
+        // Half a stamp, an unreadable time, fields from a later version.
+        let odd = format!(
+            "coder-convex: workspace {ID} (alice/ws, budget 3, colour blue, last setup soon)"
+        );
+        assert_eq!(
+            parse_marker(&odd),
+            Some(Marker {
+                workspace_id: ID,
+                label: "alice/ws",
+                stamp: Stamp {
+                    last_setup: None,
+                    budget: Some(3)
+                }
+            })
+        );
+        // How an earlier coder-convex reads a stamped marker: the id is what it compares.
+        let (old_id, _) = text
+            .strip_prefix(MARKER_PREFIX)
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.rsplit_once(" ("))
+            .unwrap();
+        assert_eq!(old_id, ID);
+        assert_eq!(parse_rfc3339("2026-12-05T03:23:20Z"), Some(1_796_441_000));
+        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

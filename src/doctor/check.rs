@@ -29,6 +29,7 @@ pub(crate) enum CheckId {
     DatabaseCollation,
     InstanceDatabase,
     DatabaseTables,
+    DatabaseCapacity,
     FileAuthSecret,
     BackendHealth,
     ConvexCli,
@@ -67,6 +68,7 @@ impl CheckId {
             Self::DatabaseCollation => "database collation",
             Self::InstanceDatabase => "instance database",
             Self::DatabaseTables => "database tables",
+            Self::DatabaseCapacity => "database capacity",
             Self::FileAuthSecret => "file .env.convex.auth.local",
             Self::BackendHealth => "backend health",
             Self::ConvexCli => "convex CLI",
@@ -118,6 +120,8 @@ impl CheckId {
             Self::DatabaseCollation => Some(Self::DatabaseWritable),
             Self::InstanceDatabase => Some(Self::DatabaseCollation),
             Self::DatabaseTables => Some(Self::InstanceDatabase),
+            // Shared server: read with the same connection settings once they work.
+            Self::DatabaseCapacity => Some(Self::Database),
         }
     }
 
@@ -271,7 +275,17 @@ mod tests {
                 "auth providers",
             ]
         );
-        assert_eq!(names(CheckId::EnvironmentInputs).len(), 23);
+        assert_eq!(names(CheckId::EnvironmentInputs).len(), 24);
+        assert_eq!(
+            names(CheckId::Database),
+            [
+                "database writable",
+                "database collation",
+                "instance database",
+                "database tables",
+                "database capacity"
+            ]
+        );
         assert_eq!(
             names(CheckId::DatabaseWritable),
             ["database collation", "instance database", "database tables"]

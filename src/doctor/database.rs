@@ -1,20 +1,93 @@
 //! The doctor's database checks: the preflight run step by step (`--fix` creates the
 //! instance database and marks it), one check for Postgres, one per step for MySQL with the
-//! steps after a failed one skipped.
+//! steps after a failed one skipped; on a shared server, its capacity at this workspace's
+//! connection budget.
 //!
 //! I/O: the database.
 
 use crate::config::derive::Derived;
+use crate::database::budget::{self, Capacity};
+use crate::database::failure::DbError;
 use crate::database::preflight::{self, Stage};
+use crate::database::shared::Server;
 use crate::database::url::{Database, DbKind};
 use crate::deadline::Deadline;
 use crate::output::Output;
 
-use super::check::{Check, CheckId};
+use super::check::{Check, CheckId, Status};
 
-/// The database checks: one for Postgres; for MySQL one per preflight step, in order, the
-/// steps after a failed one skipped.
+/// The database checks: the preflight's, then (shared server) the capacity.
 pub(super) async fn checks(
+    opts: preflight::Options<'_>,
+    derived: &Derived,
+    db: &Database,
+    fix: bool,
+    deadline: &Deadline,
+    out: &Output,
+) -> Vec<Check> {
+    let mut checks = preflight_checks(opts, derived, db, fix, deadline, out).await;
+    let Some(budget) = derived
+        .connection_budget
+        .filter(|_| derived.workspace.is_some())
+    else {
+        return checks;
+    };
+    let name = CheckId::DatabaseCapacity;
+    let connected = checks
+        .iter()
+        .any(|c| c.name == CheckId::Database && c.status == Status::Pass);
+    if !connected {
+        checks.retain(|c| c.name != name);
+        checks.push(Check::skip(name, "not checked: database failed"));
+        return checks;
+    }
+    let own = crate::config::instance::database_for_instance(&derived.instance_name);
+    let found = tokio::time::timeout(deadline.remaining(), capacity(opts, db, &own, budget)).await;
+    checks.push(match found {
+        Ok(Ok(capacity)) => match capacity.hint() {
+            None => Check::pass(name, capacity.summary()),
+            Some(hint) => Check::warn(name, capacity.summary(), hint),
+        },
+        Ok(Err(e)) => Check::warn(name, e.detail(), e.hint()),
+        Err(_) => Check::warn(
+            name,
+            format!(
+                "{} did not answer before the deadline ({deadline})",
+                db.masked()
+            ),
+            "check that the database server is up and reachable from here",
+        ),
+    });
+    checks
+}
+
+/// The shared server's capacity at `budget`, this workspace's database counted even before
+/// it exists.
+async fn capacity(
+    opts: preflight::Options<'_>,
+    db: &Database,
+    own: &str,
+    budget: u32,
+) -> Result<Capacity, DbError> {
+    let mut server = Server::connect(db, opts).await?;
+    let found = async {
+        let marked = server.list_marked().await?;
+        let limits = server.limits().await?;
+        Ok::<_, DbError>((marked, limits))
+    }
+    .await;
+    server.close().await;
+    let (marked, limits) = found?;
+    let mut budgets: Vec<Option<u32>> = marked.iter().map(|d| d.budget).collect();
+    if !marked.iter().any(|d| d.database == own) {
+        budgets.push(Some(budget));
+    }
+    Ok(budget::capacity(limits, &budgets, budget))
+}
+
+/// The preflight's checks: one for Postgres; for MySQL one per preflight step, in order, the
+/// steps after a failed one skipped.
+async fn preflight_checks(
     opts: preflight::Options<'_>,
     derived: &Derived,
     db: &Database,
@@ -25,7 +98,13 @@ pub(super) async fn checks(
     let name = CheckId::Database;
     // Marking writes to the server: only with --fix.
     let claim = derived.database_claim().filter(|_| fix);
-    let opts = opts.best_effort_claim(claim.is_some_and(|(_, best_effort)| best_effort));
+    let opts = opts
+        .best_effort_claim(claim.is_some_and(|(_, best_effort)| best_effort))
+        .stamp(
+            derived
+                .setup_stamp(crate::clock::unix_now())
+                .filter(|_| fix),
+        );
     let workspace = claim.map(|(ws, _)| ws);
     let steps = preflight::steps(db, &derived.instance_name, opts, fix, workspace);
     let Ok(steps) = tokio::time::timeout(deadline.remaining(), steps).await else {
@@ -72,7 +151,8 @@ pub(super) async fn checks(
                 &mut checks,
                 failed,
                 &format!("not checked: {failed} failed"),
-                |_| true,
+                // The capacity is decided by `checks`, for a shared server only.
+                |id| id != CheckId::DatabaseCapacity,
             );
         }
         _ => {}

@@ -37,6 +37,8 @@ mod backup;
 mod compose_file;
 mod configure;
 mod dashboard_login;
+mod db_admin;
+mod db_admin_mysql;
 mod deploy_cli;
 mod deploy_cli_auth;
 mod dev_server_hosts;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::common::{Project, Run};
 use crate::deploy::{convex_auth_project, convex_project};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::postgres::{comment_of, psql};
+use crate::postgres::{comment_of, psql, workspace_marker};
 use crate::project::backend_env;
 
 const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -358,7 +358,7 @@ fn a_claimed_prebuild_on_the_shared_server_keeps_its_one_database_and_relabels_i
             marked(&ws.id),
             vec![(database.clone(), format!("{}/{}", ws.owner, ws.name))]
         );
-        assert_eq!(comment_of(&database), ws.marker());
+        assert_eq!(workspace_marker(&database), ws.marker());
         assert_eq!(kept(&p), before);
         assert_eq!(
             p.env_values(".env.convex.local")["POSTGRES_URL"],
@@ -375,16 +375,17 @@ fn a_claimed_prebuild_on_the_shared_server_keeps_its_one_database_and_relabels_i
     }
     // `db list` shows the one database under its new label.
     let list = run(&p, &["--json", "db", "list"], &shared).json();
-    let rows: Vec<&Value> = list["databases"]
+    let rows: Vec<Value> = list["databases"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|d| d["workspace_id"] == prebuild.id.as_str())
+        .map(|d| json!({"database": d["database"], "workspace_id": d["workspace_id"], "workspace": d["workspace"], "budget": d["budget"]}))
         .collect();
     assert_eq!(
         rows,
         vec![
-            &json!({"database": database, "workspace_id": prebuild.id, "workspace": "alice/shop"})
+            json!({"database": database, "workspace_id": prebuild.id, "workspace": "alice/shop", "budget": 8})
         ]
     );
     run(&p, &["db", "drop", &database, "--yes"], &shared).ok();

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use coder_convex::config::secrets::InstanceSecret;
-use coder_convex::database::workspace::Workspace;
+use coder_convex::database::workspace::{Workspace, parse_rfc3339};
 use serde_json::json;
 
 use crate::common::{Project, Run};
@@ -108,12 +108,29 @@ fn two_workspaces_share_one_server_and_the_admin_lists_and_drops() {
     // db list and db drop, with the server in the variable.
     let server_env = [("CODER_CONVEX_SHARED_DATABASE_URL", shared.clone())];
     let list = run(&pa, &["--json", "db", "list"], &server_env).json();
+    let rows: Vec<serde_json::Value> = list["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            // Sizes and times vary: their shape is checked, the rest exactly.
+            assert!(d["size_bytes"].as_u64().unwrap() > 0, "{d}");
+            assert!(
+                parse_rfc3339(d["last_setup"].as_str().unwrap()).is_some(),
+                "{d}"
+            );
+            let mut d = d.clone();
+            d["size_bytes"] = json!("n");
+            d["last_setup"] = json!("t");
+            d
+        })
+        .collect();
     assert_eq!(
-        list["databases"],
-        json!([
-            {"database": db_a, "workspace_id": a.id, "workspace": "alice/My-App"},
-            {"database": db_b, "workspace_id": b.id, "workspace": "bob/api"},
-        ])
+        rows,
+        [
+            json!({"database": db_a, "workspace_id": a.id, "workspace": "alice/My-App", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
+            json!({"database": db_b, "workspace_id": b.id, "workspace": "bob/api", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
+        ]
     );
     assert!(!list.to_string().contains("adm!n"), "{list}");
     let refused = run(&pa, &["db", "drop", &db_b], &server_env);

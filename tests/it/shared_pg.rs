@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use coder_convex::config::secrets::InstanceSecret;
-use coder_convex::database::workspace::Workspace;
+use coder_convex::database::workspace::{Workspace, parse_marker, parse_rfc3339};
 use serde_json::{Value, json};
 
 use crate::common::{Project, Run};
 use crate::fake_backend::{FakeBackend, FakeConfig};
-use crate::postgres::{comment_of, psql};
+use crate::postgres::{comment_of, psql, workspace_marker};
 
 /// The server's own database in the path: shared mode must not take it as the instance's.
 const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -79,8 +79,8 @@ fn two_workspaces_on_one_server_get_two_marked_databases() {
         json!({"database": db_a, "existed": false, "created": true, "tls": false, "marked": true})
     );
     assert_eq!(run_b.json()["database"]["created"], true);
-    assert_eq!(comment_of(&db_a), a.marker());
-    assert_eq!(comment_of(&db_b), b.marker());
+    assert_eq!(workspace_marker(&db_a), a.marker());
+    assert_eq!(workspace_marker(&db_b), b.marker());
     // The backend gets the server URL without a database path; it appends the instance's.
     assert_eq!(
         pa.env_values(".env.convex.local")["POSTGRES_URL"],
@@ -96,19 +96,29 @@ fn two_workspaces_on_one_server_get_two_marked_databases() {
 
     // db list shows both, with their workspaces.
     let list = run(&pa, &["--json", "db", "list"], &server_env()).json();
-    let mut rows: Vec<&Value> = list["databases"]
+    let mut rows: Vec<Value> = list["databases"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|d| d["database"] == db_a.as_str() || d["database"] == db_b.as_str())
+        .map(|d| {
+            // Sizes and times vary: their shape is checked, the rest exactly.
+            assert!(d["size_bytes"].as_u64().unwrap() > 0, "{d}");
+            let at = d["last_setup"].as_str().unwrap();
+            assert!(parse_rfc3339(at).is_some(), "{d}");
+            let mut d = d.clone();
+            d["size_bytes"] = json!("n");
+            d["last_setup"] = json!("t");
+            d
+        })
         .collect();
     rows.sort_by_key(|d| d["workspace_id"].as_str().unwrap_or_default().to_owned());
     let mut want = [
-        json!({"database": db_a, "workspace_id": a.id, "workspace": "alice/My-App"}),
-        json!({"database": db_b, "workspace_id": b.id, "workspace": "alice/my_app"}),
+        json!({"database": db_a, "workspace_id": a.id, "workspace": "alice/My-App", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
+        json!({"database": db_b, "workspace_id": b.id, "workspace": "alice/my_app", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
     ];
     want.sort_by_key(|d| d["workspace_id"].as_str().unwrap_or_default().to_owned());
-    assert_eq!(rows, want.iter().collect::<Vec<_>>());
+    assert_eq!(rows, want);
     assert_eq!(
         list["server"],
         "postgres://postgres@127.0.0.1:5432?sslmode=disable"
@@ -150,7 +160,7 @@ fn a_database_marked_for_another_workspace_is_refused() {
             .contains(&format!("coder-convex db drop {db} --yes"))
     );
     // The marker is still the owner's.
-    assert_eq!(comment_of(&db), owner.marker());
+    assert_eq!(workspace_marker(&db), owner.marker());
     run(&po, &["db", "drop", &db, "--yes"], &server_env()).ok();
 }
 
@@ -171,7 +181,7 @@ fn db_drop_needs_yes_and_a_marker() {
             .unwrap()
             .starts_with("invalid --yes: dropping")
     );
-    assert_eq!(comment_of(&db), ws.marker(), "still there");
+    assert_eq!(workspace_marker(&db), ws.marker(), "still there");
 
     // A database made by hand has no marker: never dropped.
     let manual = format!("cc_manual_{}_{}", std::process::id(), unique());
@@ -232,7 +242,7 @@ fn a_chosen_instance_name_is_kept_by_later_runs_without_the_variable() {
     first.ok();
     assert_eq!(name, chosen);
     let db = chosen.replace('-', "_");
-    assert_eq!(comment_of(&db), ws.marker());
+    assert_eq!(workspace_marker(&db), ws.marker());
 
     // No variable this time: the project file's name wins over the workspace's.
     let (second, name) = set_up(&p, &ws, &[]);
@@ -264,7 +274,7 @@ fn a_workspace_id_with_a_blank_is_not_locked_out_of_its_database() {
     let (first, _) = set_up(&p, &ws, &[]);
     first.ok();
     let db = ws.database_name();
-    assert_eq!(comment_of(&db), ws.marker());
+    assert_eq!(workspace_marker(&db), ws.marker());
     let (second, _) = set_up(&p, &ws, &[]);
     let report = second.json();
     assert_eq!(report["database"]["created"], false, "{report}");
@@ -282,7 +292,7 @@ fn the_backend_pool_on_a_shared_server_is_the_workspace_budget() {
     assert_eq!(values["POSTGRES_MAX_CONNECTIONS"], "8");
     assert!(!values.contains_key("MYSQL_MAX_CONNECTIONS"));
     // The real server has the database the backend with that pool opens.
-    assert_eq!(comment_of(&ws.database_name()), ws.marker());
+    assert_eq!(workspace_marker(&ws.database_name()), ws.marker());
 
     // A budget given by the template replaces the one written before.
     let (again, _) = set_up(&p, &ws, &[("CODER_CONVEX_DB_CONNECTIONS", "3".to_owned())]);
@@ -291,6 +301,10 @@ fn the_backend_pool_on_a_shared_server_is_the_workspace_budget() {
         p.env_values(".env.convex.local")["POSTGRES_MAX_CONNECTIONS"],
         "3"
     );
+    // Each setup records its budget in the marker, for `db list` and the capacity.
+    let comment = comment_of(&ws.database_name());
+    let marker = parse_marker(&comment).unwrap();
+    assert_eq!(marker.stamp.budget, Some(3), "{comment}");
 
     // Out of range: refused before anything is written, naming the variable.
     let mut env = shared_env(&ws);

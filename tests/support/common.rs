@@ -414,3 +414,18 @@ pub fn test_certificates(root: &Path) {
         );
     }
 }
+
+/// `attempt` until it gives a value (a hang bound of 60 s).
+pub fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = attempt() {
+            return found;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "gave up after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -33,6 +33,11 @@ fn program(name: &str) -> PathBuf {
 
 impl MariaDb {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A server with extra `mariadbd` options (`--max-connections=30`, …).
+    pub fn start_with(options: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         crate::common::test_certificates(root);
@@ -59,6 +64,7 @@ impl MariaDb {
             .unwrap()
             .port();
         let path = |name: &str| root.join(name).display().to_string();
+        fs_err::create_dir(root.join("tmp")).unwrap();
         let child = Command::new(program("mariadbd"))
             .arg("--no-defaults")
             .args(user)
@@ -68,11 +74,14 @@ impl MariaDb {
             .arg(format!("--socket={}", path("sock")))
             .arg(format!("--pid-file={}", path("pid")))
             .arg(format!("--log-error={}", path("log")))
+            // Its temporary tables in a directory of its own, not the machine's /tmp.
+            .arg(format!("--tmpdir={}", path("tmp")))
             .arg(format!("--ssl-ca={}", path("ca.crt")))
             .arg(format!("--ssl-cert={}", path("server.crt")))
             .arg(format!("--ssl-key={}", path("server.key")))
             .arg("--skip-name-resolve")
             .args(SMALL)
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -144,6 +153,39 @@ impl MariaDb {
         self.sql(&format!(
             "CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{password}'; GRANT {grants} TO '{name}'@'127.0.0.1'"
         ));
+    }
+
+    /// A `mariadb` client logged in over TCP as `user`, connected to `database`, running
+    /// `sql` (`SELECT SLEEP(60)` holds the connection): killed by the caller.
+    pub fn hold(&self, user: &str, password: &str, database: &str, sql: &str) -> Child {
+        Command::new(crate::common::require("mariadb"))
+            .arg("--no-defaults")
+            .args(["-h", "127.0.0.1", "-P", &self.port.to_string()])
+            .arg(format!("-u{user}"))
+            .arg(format!("-p{password}"))
+            .args(["--skip-ssl", "-N", "-B", "-D", database, "-e", sql])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadb")
+    }
+
+    /// Poll `sql` as root until it prints `want`, bounded by [`START_BOUND`].
+    #[track_caller]
+    pub fn wait_for(&self, sql: &str, want: &str) {
+        let started = Instant::now();
+        loop {
+            let got = self.sql(sql);
+            if got == want {
+                return;
+            }
+            assert!(
+                started.elapsed() < START_BOUND,
+                "{sql} printed {got:?}, not {want:?}, for {START_BOUND:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `sql` run by `user` over TCP (no TLS): its output, trimmed, or the client's error

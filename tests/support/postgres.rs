@@ -33,6 +33,23 @@ pub(crate) fn psql(port: u16, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Poll `sql` on the server at `port` until it prints `want` (a hang bound of 60 s).
+#[track_caller]
+pub(crate) fn wait_for(port: u16, sql: &str, want: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let got = psql(port, sql);
+        if got == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{sql} printed {got:?}, not {want:?}, for 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// The marker (`COMMENT ON DATABASE`) of database `db` on the server here, `""` without one.
 pub(crate) fn comment_of(db: &str) -> String {
     psql(
@@ -41,6 +58,23 @@ pub(crate) fn comment_of(db: &str) -> String {
             "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = '{db}'"
         ),
     )
+}
+
+/// The marker of database `db` without the stamp a preflight records in it (when setup last
+/// ran, the budget): the part that names the workspace.
+pub(crate) fn workspace_marker(db: &str) -> String {
+    let comment = comment_of(db);
+    match comment.rsplit_once(" (") {
+        Some((head, group)) => {
+            let label = group
+                .trim_end_matches(')')
+                .split(", ")
+                .next()
+                .unwrap_or_default();
+            format!("{head} ({label})")
+        }
+        None => comment,
+    }
 }
 
 /// A PostgreSQL cluster of its own: password (SCRAM) auth on 127.0.0.1 and TLS with a
@@ -53,6 +87,11 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A cluster with extra server settings (`max_connections=30`, …).
+    pub(crate) fn start_with(settings: &[&str]) -> Self {
         // Debian keeps the server programs off PATH, under /usr/lib/postgresql/<version>/bin.
         let bin = fs_err::read_dir("/usr/lib/postgresql")
             .into_iter()
@@ -94,6 +133,9 @@ impl Cluster {
             p(root, "server.crt"),
             p(root, "server.key")
         );
+        let options = settings
+            .iter()
+            .fold(options, |all, s| format!("{all} -c {s}"));
         as_postgres(
             &bin.join("pg_ctl"),
             &[

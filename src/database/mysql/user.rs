@@ -67,6 +67,14 @@ pub(crate) async fn own(
     Ok(created)
 }
 
+/// Drop the workspace's user (after its database), if there is one. `user` is one
+/// [`user_for`] made: `[a-z0-9_]`, safe to quote as a literal.
+pub(crate) async fn drop_user(conn: &mut Connection, user: &str) -> Result<(), mysql_async::Error> {
+    conn.conn
+        .query_drop(format!("DROP USER IF EXISTS '{user}'@'%'"))
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
