@@ -13,9 +13,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::shared_db;
-use crate::database::budget;
+use crate::database::budget::{self, Capacity};
 use crate::database::failure::{DbError, DbFailure};
+use crate::database::shared::Server;
 use crate::database::url::{self as db_url, Database, DbKind};
+use crate::database::workspace::Stamp;
 use crate::database::{preflight, role};
 use crate::deadline::Deadline;
 use crate::env_vars as ev;
@@ -50,6 +52,8 @@ struct Report {
     migrated: Vec<String>,
     connections: u32,
     out: String,
+    /// The server's capacity at this budget; `null` when it could not be read.
+    capacity: Option<Capacity>,
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
@@ -63,7 +67,14 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
                 budget::DEFAULT_CONNECTIONS
             ))
         })?;
-    let opts = preflight::Options::new(ctx.env, &admin).retry_busy_until(&deadline);
+    // Each start's provision is the workspace's "last setup" for `db list` and `db prune`.
+    let stamp = Stamp {
+        last_setup: Some(crate::clock::unix_now()),
+        budget: Some(connections),
+    };
+    let opts = preflight::Options::new(ctx.env, &admin)
+        .retry_busy_until(&deadline)
+        .stamp(Some(stamp));
     let done =
         tokio::time::timeout(deadline.remaining(), role::provision(&admin, &ws, opts))
             .await
@@ -118,6 +129,34 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         admin.kind.backend_var(),
         done.url.masked()
     ));
+    // The admin's early warning, in the build log: the workspace cannot read the server's
+    // figures itself (it has no admin URL), and a full server fails the next start.
+    let opts = preflight::Options::new(ctx.env, &admin).retry_busy_until(&deadline);
+    let capacity = match tokio::time::timeout(
+        deadline.remaining(),
+        Server::capacity(&admin, opts, &done.database, connections),
+    )
+    .await
+    {
+        Ok(Ok(capacity)) => {
+            match capacity.hint() {
+                None => out.info(format!("capacity: {}", capacity.summary())),
+                Some(hint) => out.warn(format!("capacity: {}; {hint}", capacity.summary())),
+            }
+            Some(capacity)
+        }
+        Ok(Err(e)) => {
+            out.warn(format!(
+                "the server's capacity was not read: {}",
+                e.detail()
+            ));
+            None
+        }
+        Err(_) => {
+            out.warn("the server's capacity was not read before the deadline");
+            None
+        }
+    };
     Ok(Outcome::ok(&Report {
         server: admin.masked(),
         role: done.role,
@@ -128,6 +167,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         migrated: done.migrated,
         connections,
         out: args.out.display().to_string(),
+        capacity,
     }))
 }
 

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
 
-use crate::database::budget::Limits;
+use crate::database::budget::{self, Capacity, Limits};
 use crate::database::failure::{DbError, DbFailure};
 use crate::database::preflight::{self, Connection};
 use crate::database::url::{Database, DbKind};
@@ -194,6 +194,30 @@ impl Server {
                 }))
             }
         }
+    }
+
+    /// The server's capacity at `budget`, the database `own` counted even before it exists
+    /// (over its own connection, closed before it returns).
+    pub(crate) async fn capacity(
+        db: &Database,
+        opts: preflight::Options<'_>,
+        own: &str,
+        budget: u32,
+    ) -> Result<Capacity, DbError> {
+        let mut server = Self::connect(db, opts).await?;
+        let found = async {
+            let marked = server.list_marked().await?;
+            let limits = server.limits().await?;
+            Ok::<_, DbError>((marked, limits))
+        }
+        .await;
+        server.close().await;
+        let (marked, limits) = found?;
+        let mut budgets: Vec<Option<u32>> = marked.iter().map(|d| d.budget).collect();
+        if !marked.iter().any(|d| d.database == own) {
+            budgets.push(Some(budget));
+        }
+        Ok(budget::capacity(limits, &budgets, budget))
     }
 
     pub(crate) async fn close(self) {

@@ -6,8 +6,6 @@
 //! I/O: the database.
 
 use crate::config::derive::Derived;
-use crate::database::budget::{self, Capacity};
-use crate::database::failure::DbError;
 use crate::database::preflight::{self, Stage};
 use crate::database::shared::Server;
 use crate::database::url::{Database, DbKind};
@@ -42,7 +40,11 @@ pub(super) async fn checks(
         return checks;
     }
     let own = crate::config::instance::database_for_instance(&derived.instance_name);
-    let found = tokio::time::timeout(deadline.remaining(), capacity(opts, db, &own, budget)).await;
+    let found = tokio::time::timeout(
+        deadline.remaining(),
+        Server::capacity(db, opts, &own, budget),
+    )
+    .await;
     checks.push(match found {
         Ok(Ok(capacity)) => match capacity.hint() {
             None => Check::pass(name, capacity.summary()),
@@ -59,30 +61,6 @@ pub(super) async fn checks(
         ),
     });
     checks
-}
-
-/// The shared server's capacity at `budget`, this workspace's database counted even before
-/// it exists.
-async fn capacity(
-    opts: preflight::Options<'_>,
-    db: &Database,
-    own: &str,
-    budget: u32,
-) -> Result<Capacity, DbError> {
-    let mut server = Server::connect(db, opts).await?;
-    let found = async {
-        let marked = server.list_marked().await?;
-        let limits = server.limits().await?;
-        Ok::<_, DbError>((marked, limits))
-    }
-    .await;
-    server.close().await;
-    let (marked, limits) = found?;
-    let mut budgets: Vec<Option<u32>> = marked.iter().map(|d| d.budget).collect();
-    if !marked.iter().any(|d| d.database == own) {
-        budgets.push(Some(budget));
-    }
-    Ok(budget::capacity(limits, &budgets, budget))
 }
 
 /// The preflight's checks: one for Postgres; for MySQL one per preflight step, in order, the

@@ -34,7 +34,8 @@ fn workspace(owner: &str, name: &str) -> Workspace {
 /// A cluster with a non-superuser admin role (`CREATEDB CREATEROLE`), as a team would give
 /// the provisioner; its URL.
 fn cluster_with_admin() -> (Cluster, String) {
-    let cluster = Cluster::start();
+    // Known limits, for the capacity the provisioner reports.
+    let cluster = Cluster::start_with(&["max_connections=30", "superuser_reserved_connections=3"]);
     psql(
         cluster.port,
         &format!("CREATE ROLE admin LOGIN CREATEDB CREATEROLE PASSWORD '{ADMIN_PW}'"),
@@ -91,9 +92,41 @@ fn each_workspace_role_owns_its_database_and_cannot_touch_another() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (workspace("alice", "app"), workspace("bob", "app"));
     let (out_a, out_b) = (dir.path().join("a.env"), dir.path().join("b.env"));
-    let report_a = provision(&admin, &a, &out_a).json();
+    let mut report_a = provision(&admin, &a, &out_a).json();
     provision(&admin, &b, &out_b).json();
     let (db_a, db_b) = (a.database_name(), b.database_name());
+    // The capacity after the first workspace, at the default budget; the connections in use
+    // are whatever the server has open at that moment.
+    let mut capacity = report_a
+        .as_object_mut()
+        .unwrap()
+        .remove("capacity")
+        .unwrap();
+    assert!(
+        capacity
+            .as_object_mut()
+            .unwrap()
+            .remove("in_use")
+            .unwrap()
+            .is_u64()
+    );
+    assert_eq!(
+        capacity,
+        json!({
+            "max_connections": 30, "reserved": 3, "usable": 27, "budget": 8, "holds": 3,
+            "workspaces": 1, "committed": 8, "unknown_budgets": 0, "room": 2, "load": "fits",
+        })
+    );
+    // Each provision records the workspace's start and budget in the marker, for `db prune`.
+    let marker = psql(
+        port,
+        &format!(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{db_a}'"
+        ),
+    );
+    let (label, stamp) = marker.split_once(", last setup ").unwrap();
+    assert_eq!(label, a.marker().trim_end_matches(')'));
+    assert!(stamp.ends_with("Z, budget 8)"), "{marker}");
     assert_eq!(
         report_a,
         json!({

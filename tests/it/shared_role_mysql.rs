@@ -147,4 +147,15 @@ fn each_workspace_user_may_use_its_own_database_only() {
         server.sql_as(&user_a, &pw_a2, &format!("SELECT x FROM `{db_a}`.t")),
         Ok("7".to_owned())
     );
+
+    // The admin's `db drop` takes the workspace's user with its database.
+    let users = format!("SELECT COUNT(*) FROM mysql.user WHERE User = '{user_a}'");
+    assert_eq!(server.sql(&users), "1");
+    let dropped = Project::new().run(
+        &["--json", "db", "drop", &db_a, "--yes"],
+        &[("CODER_CONVEX_SHARED_DATABASE_URL", admin.as_str())],
+    );
+    assert_eq!(dropped.json()["ok"], true, "{}", dropped.all());
+    assert_eq!(server.sql(&users), "0");
+    assert!(!server.databases().contains(&db_a));
 }
