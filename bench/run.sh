@@ -7,6 +7,7 @@
 #   bench/run.sh deploy   setup with a deploy: skipped, full, and the script flow
 #   bench/run.sh shared   200 workspaces' preflights at once on one Postgres (bench/shared_start.py)
 #   bench/run.sh shared-mariadb   the same on one MariaDB
+#   bench/run.sh shared-provision   200 `db provision` (the templates' provisioner) at once on one Postgres
 #
 # The backend section runs against the fake backend (examples/fake_backend.rs) and compares
 # with the script baseline, one `npx convex env set` per variable, in the same run. The deploy
@@ -253,6 +254,7 @@ header
 case "$section" in
   shared) python3 bench/shared_start.py "$bin" 200 postgres ;;
   shared-mariadb) python3 bench/shared_start.py "$bin" 200 mariadb ;;
+  shared-provision) python3 bench/shared_start.py "$bin" 200 postgres provision ;;
   offline) offline ;;
   backend) backend ;;
   deploy) deploy ;;

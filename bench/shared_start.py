@@ -12,13 +12,20 @@ connecting as its own user), so the most connections any one preflight held at o
 measured. Prints p50/p99/max time to a ready database and fails unless all N succeed, N
 distinct marked databases exist and no preflight held more than one connection.
 
-    bench/shared_start.py BIN [N] [postgres|mariadb]
+With `provision` (Postgres only) each workspace runs what the templates' provisioner runs,
+`coder-convex db provision` (the preflight, the workspace's own login role, the database handed
+to it, the capacity read), timed until it exits 0.
+
+    bench/shared_start.py BIN [N] [postgres|mariadb] [setup|provision]
 """
 import glob, os, re, shutil, socket, subprocess, sys, tempfile, threading, time
 
 BIN = os.path.abspath(sys.argv[1])
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 ENGINE = sys.argv[3] if len(sys.argv) > 3 else "postgres"
+MODE = sys.argv[4] if len(sys.argv) > 4 else "setup"
+assert MODE in ("setup", "provision"), MODE
+assert MODE == "setup" or ENGINE == "postgres", "provision: Postgres only"
 MAX_CONNECTIONS = 30
 READY = re.compile(r"(created database|database) convex_\S+ (on|is ready on) ")
 work = tempfile.mkdtemp(prefix="shared-start-")
@@ -43,7 +50,8 @@ class Postgres:
         self.as_postgres(f"{self.bin}/pg_ctl", "-D", data, "-l", f"{work}/log", "-w", "-o",
                          f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={work} "
                          f"-c max_connections={MAX_CONNECTIONS}", "start")
-        self.sql("CREATE ROLE convex_admin LOGIN CREATEDB")
+        # CREATEROLE for `db provision`: each workspace's login role.
+        self.sql("CREATE ROLE convex_admin LOGIN CREATEDB CREATEROLE")
 
     @staticmethod
     def as_postgres(*args):
@@ -184,6 +192,14 @@ try:
     def one(i, d, env):
         gate.wait()
         t0 = time.monotonic()
+        if MODE == "provision":
+            p = subprocess.run([BIN, "--project-dir", d, "--color", "never", "db", "provision",
+                                "--out", os.path.join(d, "db.env"), "--wait", "120"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            results[i] = (p.returncode == 0, time.monotonic() - t0)
+            if p.returncode != 0:
+                print(p.stderr, file=sys.stderr)
+            return
         # setup runs the preflight before it waits for the backend; stopped once it is done.
         p = subprocess.Popen([BIN, "--project-dir", d, "--color", "never", "setup",
                               "--no-deploy", "--wait", "120"], env=env,
@@ -213,7 +229,7 @@ try:
     most = max(held.values(), default=0)
     pct = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000 if times else float("nan")
     print(f"| server | {server.name}, max_connections={MAX_CONNECTIONS} |")
-    print(f"| preflights at once | {N} |")
+    print(f"| {MODE}s at once | {N} |")
     print(f"| succeeded | {len(ok)} |")
     print(f"| distinct marked databases | {marked} |")
     print(f"| most connections one preflight held | {most} (sampled; {len(held)} preflights seen) |")

@@ -172,7 +172,7 @@ async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
     })?;
     let mut conn = connect(ctx, &db).await?;
     let found = async {
-        let databases = conn.list_marked().await?;
+        let databases = conn.list_marked(true).await?;
         let limits = conn.limits().await?;
         Ok::<_, DbError>((databases, limits))
     }
@@ -247,7 +247,7 @@ fn table(databases: &[Marked]) -> String {
 async fn drop(ctx: &Ctx<'_>, args: &ServerArgs, name: &str, yes: bool) -> Result<Outcome> {
     let db = server(ctx, args)?;
     let mut conn = connect(ctx, &db).await?;
-    let marked = conn.list_marked().await.map_err(DbError::into_error)?;
+    let marked = conn.list_marked(true).await.map_err(DbError::into_error)?;
     let Some(found) = marked.into_iter().find(|d| d.database == name) else {
         return Err(Error::invalid(
             "the database name",
@@ -337,7 +337,7 @@ async fn prune(ctx: &Ctx<'_>, args: &ServerArgs, raw: &str, yes: bool) -> Result
     let unused_for = unused_for(raw)?;
     let db = server(ctx, args)?;
     let mut conn = connect(ctx, &db).await?;
-    let marked = match conn.list_marked().await {
+    let marked = match conn.list_marked(true).await {
         Ok(marked) => marked,
         Err(e) => {
             conn.close().await;

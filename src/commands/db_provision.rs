@@ -15,7 +15,6 @@ use serde::Serialize;
 use crate::config::shared_db;
 use crate::database::budget::{self, Capacity};
 use crate::database::failure::{DbError, DbFailure};
-use crate::database::shared::Server;
 use crate::database::url::{self as db_url, Database, DbKind};
 use crate::database::workspace::Stamp;
 use crate::database::{preflight, role};
@@ -52,8 +51,8 @@ struct Report {
     migrated: Vec<String>,
     connections: u32,
     out: String,
-    /// The server's capacity at this budget; `null` when it could not be read.
-    capacity: Option<Capacity>,
+    /// The server's capacity at this budget, read before the database was made.
+    capacity: Capacity,
 }
 
 pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
@@ -75,18 +74,23 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let opts = preflight::Options::new(ctx.env, &admin)
         .retry_busy_until(&deadline)
         .stamp(Some(stamp));
-    let done =
-        tokio::time::timeout(deadline.remaining(), role::provision(&admin, &ws, opts))
-            .await
-            .map_err(|_| {
-                DbError::new(
-                format!("{} did not answer before the deadline ({deadline})", admin.masked()),
-                "check that the server is up and reachable from the provisioner, or raise --wait",
-            )
-            .kind(DbFailure::Unreachable)
-            .into_error()
-            })?
-            .map_err(DbError::into_error)?;
+    let done = tokio::time::timeout(
+        deadline.remaining(),
+        role::provision(&admin, &ws, opts, connections),
+    )
+    .await
+    .map_err(|_| {
+        DbError::new(
+            format!(
+                "{} did not answer before the deadline ({deadline})",
+                admin.masked()
+            ),
+            "check that the server is up and reachable from the provisioner, or raise --wait",
+        )
+        .kind(DbFailure::Unreachable)
+        .into_error()
+    })?
+    .map_err(DbError::into_error)?;
 
     let content = settings(&done.url, connections)?;
     file_io::write_if_changed(&args.out, None, &content, file_io::SECRET_MODE)?;
@@ -131,32 +135,11 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     ));
     // The admin's early warning, in the build log: the workspace cannot read the server's
     // figures itself (it has no admin URL), and a full server fails the next start.
-    let opts = preflight::Options::new(ctx.env, &admin).retry_busy_until(&deadline);
-    let capacity = match tokio::time::timeout(
-        deadline.remaining(),
-        Server::capacity(&admin, opts, &done.database, connections),
-    )
-    .await
-    {
-        Ok(Ok(capacity)) => {
-            match capacity.hint() {
-                None => out.info(format!("capacity: {}", capacity.summary())),
-                Some(hint) => out.warn(format!("capacity: {}; {hint}", capacity.summary())),
-            }
-            Some(capacity)
-        }
-        Ok(Err(e)) => {
-            out.warn(format!(
-                "the server's capacity was not read: {}",
-                e.detail()
-            ));
-            None
-        }
-        Err(_) => {
-            out.warn("the server's capacity was not read before the deadline");
-            None
-        }
-    };
+    let capacity = done.capacity;
+    match capacity.hint() {
+        None => out.info(format!("capacity: {}", capacity.summary())),
+        Some(hint) => out.warn(format!("capacity: {}; {hint}", capacity.summary())),
+    }
     Ok(Outcome::ok(&Report {
         server: admin.masked(),
         role: done.role,

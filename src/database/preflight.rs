@@ -97,6 +97,16 @@ impl Drop for Connection {
     }
 }
 
+impl Connection {
+    /// End the session (Postgres's Terminate, sent when the client goes) and wait, briefly,
+    /// for its task to finish, so a caller that opens another holds one at a time.
+    pub(crate) async fn close(mut self) {
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async { Ok(()) }));
+        drop(self);
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+}
+
 /// `attempt` again, with jittered exponential backoff, while it fails because the server has no
 /// connection to spare and `until` has not passed: many workspaces starting at once on one
 /// server take turns instead of failing. Each attempt holds one connection, and gives it back
@@ -163,11 +173,13 @@ async fn postgres(
         .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&lock_key])
         .await
         .map_err(locking)?;
+    let tls = conn.tls;
+    conn.close().await;
     Ok(Preflight {
         database: database.to_owned(),
         existed,
         created,
-        tls: conn.tls,
+        tls,
         marked,
     })
 }

@@ -16,10 +16,11 @@ use rand::Rng as _;
 use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 
+use super::budget::{Capacity, Limits};
 use super::failure::DbError;
 use super::mysql;
 use super::preflight::{self, Connection, Options};
-use super::shared::Server;
+use super::shared::{self, Marked, Server};
 use super::url::{Database, DbKind};
 use super::workspace::Workspace;
 use crate::config::instance;
@@ -41,6 +42,8 @@ pub(crate) struct Provisioned {
     pub(crate) migrated: Vec<String>,
     /// The backend's URL: the role, its password, no database path.
     pub(crate) url: Database,
+    /// The server's capacity at the workspace's budget, read before the database was made.
+    pub(crate) capacity: Capacity,
 }
 
 /// Create (or find) the workspace's database, its role with a new password, and hand the
@@ -49,10 +52,16 @@ pub(crate) async fn provision(
     admin: &Database,
     ws: &Workspace,
     opts: Options<'_>,
+    budget: u32,
 ) -> Result<Provisioned, DbError> {
-    let database = marked_database(admin, ws, opts)
-        .await?
-        .unwrap_or_else(|| ws.database_name());
+    let (marked, limits) = survey(admin, opts).await?;
+    let mine = marked
+        .iter()
+        .filter(|m| m.workspace_id == ws.id)
+        .map(|m| m.database.clone())
+        .collect();
+    let database = pick(ws, mine).unwrap_or_else(|| ws.database_name());
+    let capacity = shared::capacity_of(&marked, limits, &database, budget);
     let instance_name = database.replace('_', "-");
     instance::validate_instance_name(&instance_name).map_err(|why| {
         DbError::new(
@@ -90,13 +99,16 @@ pub(crate) async fn provision(
             role_created: created,
             // MySQL objects have no owner: the grant covers what is there.
             migrated: Vec::new(),
+            capacity,
         });
     }
     let role = found.database.clone();
     let role_created = preflight::retry_busy(
         || async {
             let conn = preflight::connect(admin, opts.pg_ca_file).await?;
-            own(&conn, &role, &password).await
+            let done = own(&conn, &role, &password).await;
+            conn.close().await;
+            done
         },
         opts.busy_until,
     )
@@ -104,7 +116,9 @@ pub(crate) async fn provision(
     let migrated = preflight::retry_busy(
         || async {
             let conn = preflight::connect_to(admin, opts.pg_ca_file, &[&role]).await?;
-            hand_over(&conn, &role).await
+            let done = hand_over(&conn, &role).await;
+            conn.close().await;
+            done
         },
         opts.busy_until,
     )
@@ -117,6 +131,7 @@ pub(crate) async fn provision(
         created: found.created,
         role_created,
         migrated,
+        capacity,
     })
 }
 
@@ -130,23 +145,14 @@ fn url_as(admin: &Database, user: &str, password: &str) -> Result<Database, DbEr
     })
 }
 
-/// The database marked with this workspace's id (a rename or a prebuild's claim keeps it).
-async fn marked_database(
-    admin: &Database,
-    ws: &Workspace,
-    opts: Options<'_>,
-) -> Result<Option<String>, DbError> {
+/// The marked databases and the server's limits, over one connection.
+async fn survey(admin: &Database, opts: Options<'_>) -> Result<(Vec<Marked>, Limits), DbError> {
     preflight::retry_busy(
         || async {
             let mut server = Server::connect(admin, opts).await?;
-            let marked = server.list_marked().await;
+            let found = server.survey().await;
             server.close().await;
-            let mine: Vec<String> = marked?
-                .into_iter()
-                .filter(|m| m.workspace_id == ws.id)
-                .map(|m| m.database)
-                .collect();
-            Ok(pick(ws, mine))
+            found
         },
         opts.busy_until,
     )

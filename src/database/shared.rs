@@ -92,11 +92,12 @@ impl Server {
         }
     }
 
-    /// Every database with a coder-convex marker, by name.
-    pub(crate) async fn list_marked(&mut self) -> Result<Vec<Marked>, DbError> {
+    /// Every database with a coder-convex marker, by name; with `sizes`, the size of each
+    /// (`db list`: it reads every database's files, which a start does not need).
+    pub(crate) async fn list_marked(&mut self, sizes: bool) -> Result<Vec<Marked>, DbError> {
         let who = self.who();
         match self {
-            Self::Postgres(conn) => list_marked(conn).await.map_err(|e| {
+            Self::Postgres(conn) => list_marked(conn, sizes).await.map_err(|e| {
                 reading(
                     &who,
                     "the databases",
@@ -105,7 +106,7 @@ impl Server {
                 )
             }),
             Self::Mysql(conn) => {
-                let found = mysql::marker::list_marked(&mut conn.conn)
+                let found = mysql::marker::list_marked(&mut conn.conn, sizes)
                     .await
                     .map_err(|e| {
                         reading(
@@ -205,40 +206,51 @@ impl Server {
         budget: u32,
     ) -> Result<Capacity, DbError> {
         let mut server = Self::connect(db, opts).await?;
-        let found = async {
-            let marked = server.list_marked().await?;
-            let limits = server.limits().await?;
-            Ok::<_, DbError>((marked, limits))
-        }
-        .await;
+        let found = server.survey().await;
         server.close().await;
         let (marked, limits) = found?;
-        let mut budgets: Vec<Option<u32>> = marked.iter().map(|d| d.budget).collect();
-        if !marked.iter().any(|d| d.database == own) {
-            budgets.push(Some(budget));
-        }
-        Ok(budget::capacity(limits, &budgets, budget))
+        Ok(capacity_of(&marked, limits, own, budget))
     }
 
+    /// The marked databases (without sizes) and the server's limits, over this connection.
+    pub(crate) async fn survey(&mut self) -> Result<(Vec<Marked>, Limits), DbError> {
+        let marked = self.list_marked(false).await?;
+        let limits = self.limits().await?;
+        Ok((marked, limits))
+    }
+
+    /// End the connection and wait until it has ended, so the next one a caller opens is the
+    /// only one it holds.
     pub(crate) async fn close(self) {
-        if let Self::Mysql(conn) = self {
-            conn.close().await;
+        match self {
+            Self::Postgres(conn) => conn.close().await,
+            Self::Mysql(conn) => conn.close().await,
         }
     }
 }
 
-/// Every Postgres database with a coder-convex marker, by name, with its size (when the
-/// admin may connect to it) and connections.
-async fn list_marked(conn: &Connection) -> Result<Vec<Marked>, tokio_postgres::Error> {
+/// The capacity at `budget` of a server with `limits` holding `marked`, the database `own`
+/// counted even before it exists.
+pub(crate) fn capacity_of(marked: &[Marked], limits: Limits, own: &str, budget: u32) -> Capacity {
+    let mut budgets: Vec<Option<u32>> = marked.iter().map(|d| d.budget).collect();
+    if !marked.iter().any(|d| d.database == own) {
+        budgets.push(Some(budget));
+    }
+    budget::capacity(limits, &budgets, budget)
+}
+
+/// Every Postgres database with a coder-convex marker, by name, with its size (when asked
+/// and the admin may connect to it) and connections.
+async fn list_marked(conn: &Connection, sizes: bool) -> Result<Vec<Marked>, tokio_postgres::Error> {
     let rows = conn
         .client
         .query(
             "SELECT d.datname::text, shobj_description(d.oid, 'pg_database'), \
-                    CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END, \
+                    CASE WHEN $2 AND has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END, \
                     (SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid)::int \
              FROM pg_database d \
              WHERE shobj_description(d.oid, 'pg_database') LIKE $1 ORDER BY d.datname",
-            &[&format!("{}%", workspace::MARKER_PREFIX)],
+            &[&format!("{}%", workspace::MARKER_PREFIX), &sizes],
         )
         .await?;
     Ok(rows

@@ -200,8 +200,12 @@ async fn restamp(
     .await
 }
 
-/// The databases with a marker table: each one's marker, stamp, size and connections.
-pub(crate) async fn list_marked(conn: &mut Conn) -> Result<Vec<Listed>, mysql_async::Error> {
+/// The databases with a marker table: each one's marker, stamp, size (with `sizes`) and
+/// connections.
+pub(crate) async fn list_marked(
+    conn: &mut Conn,
+    sizes: bool,
+) -> Result<Vec<Listed>, mysql_async::Error> {
     let databases: Vec<String> = conn
         .exec(
             "SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME = ? ORDER BY TABLE_SCHEMA",
@@ -213,13 +217,16 @@ pub(crate) async fn list_marked(conn: &mut Conn) -> Result<Vec<Listed>, mysql_as
         let Some(row) = marker_of(conn, &database).await? else {
             continue;
         };
-        let size: Option<u64> = conn
-            .exec_first(
+        let size: Option<u64> = if sizes {
+            conn.exec_first(
                 "SELECT CAST(SUM(DATA_LENGTH + INDEX_LENGTH) AS UNSIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?",
                 (&database,),
             )
             .await?
-            .flatten();
+            .flatten()
+        } else {
+            None
+        };
         let connections = connections_to(conn, &database).await?;
         out.push(Listed {
             database,
