@@ -29,6 +29,8 @@ mod registry;
 mod release_mirror;
 #[path = "../support/templates.rs"]
 mod templates;
+#[path = "../support/workspaces.rs"]
+mod workspaces;
 
 mod architecture;
 mod auth_keys;

@@ -4,9 +4,7 @@
 //! role's URL and no admin password; a database from before roles is handed over; and
 //! `setup` in provisioned mode writes no database settings and agrees on the instance name.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use coder_convex::config::secrets::InstanceSecret;
 use coder_convex::database::workspace::Workspace;
@@ -15,21 +13,11 @@ use serde_json::{Value, json};
 use crate::common::{Project, Run, assert_no_piece_of};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::postgres::{Cluster, psql, sql_as};
+use crate::workspaces::{
+    credentials, provisioned_env, read_env, run, set_up, workspace, workspace_env as ws_env,
+};
 
 const ADMIN_PW: &str = "adminpw-Xq71";
-
-fn workspace(owner: &str, name: &str) -> Workspace {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    Workspace {
-        id: format!(
-            "ws-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    }
-}
 
 /// A cluster with a non-superuser admin role (`CREATEDB CREATEROLE`), as a team would give
 /// the provisioner; its URL.
@@ -47,42 +35,15 @@ fn cluster_with_admin() -> (Cluster, String) {
     (cluster, url)
 }
 
-fn ws_env(ws: &Workspace) -> Vec<(&'static str, String)> {
-    vec![
-        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
-        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
-        ("CODER_WORKSPACE_NAME", ws.name.clone()),
-    ]
-}
-
-fn run(p: &Project, args: &[&str], env: &[(&str, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    p.run(args, &env)
-}
-
 /// `db provision --out <out>` for `ws` with the admin URL in the variable the template uses.
 fn provision(admin: &str, ws: &Workspace, out: &Path) -> Run {
     let mut env = ws_env(ws);
     env.push(("CODER_CONVEX_SHARED_POSTGRES_URL", admin.to_owned()));
-    let out = out.display().to_string();
-    run(
-        &Project::new(),
-        &["--json", "db", "provision", "--out", &out, "--wait", "60"],
-        &env,
-    )
-}
-
-fn read_env(path: &Path) -> Vec<(String, String)> {
-    dotenvy::from_path_iter(path)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    crate::workspaces::provision(&env, out)
 }
 
 fn password_in(url: &str) -> String {
-    let rest = url.split_once("://").unwrap().1;
-    let userinfo = rest.split_once('@').unwrap().0;
-    userinfo.split_once(':').unwrap().1.to_owned()
+    credentials(url).1
 }
 
 #[test]
@@ -139,13 +100,7 @@ fn each_workspace_role_owns_its_database_and_cannot_touch_another() {
     );
 
     // The file: the role's URL (no database path), the budget, the TLS setting; 0600.
-    let text = fs_err::read_to_string(&out_a).unwrap();
-    assert_no_piece_of(ADMIN_PW, &text);
-    assert_eq!(
-        fs_err::metadata(&out_a).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let values = read_env(&out_a);
+    let values = provisioned_env(&out_a, ADMIN_PW);
     let keys: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         keys,
@@ -237,26 +192,16 @@ fn each_workspace_role_owns_its_database_and_cannot_touch_another() {
         ),
         "f"
     );
-    assert_eq!(
-        sql_as(
-            port,
-            &db_a,
-            &pw_a,
-            "postgres",
-            &format!("DROP DATABASE \"{db_b}\"")
-        ),
-        Err("42501".to_owned())
-    );
-    assert_eq!(
-        sql_as(
-            port,
-            &db_a,
-            &pw_a,
-            "postgres",
-            &format!("ALTER DATABASE \"{db_b}\" OWNER TO \"{db_a}\"")
-        ),
-        Err("42501".to_owned())
-    );
+    for sql in [
+        format!("DROP DATABASE \"{db_b}\""),
+        format!("ALTER DATABASE \"{db_b}\" OWNER TO \"{db_a}\""),
+    ] {
+        assert_eq!(
+            sql_as(port, &db_a, &pw_a, "postgres", &sql),
+            Err("42501".to_owned()),
+            "{sql}"
+        );
+    }
     // B's data is untouched.
     assert_eq!(
         sql_as(port, &db_b, &pw_b, &db_b, "SELECT x FROM secret"),
@@ -319,26 +264,14 @@ fn a_database_from_before_roles_is_handed_to_its_role() {
     let db = ws.database_name();
     // What an earlier setup left: the database, marked, and the backend's objects, all the
     // admin's.
-    sql_as(
-        port,
-        "admin",
-        ADMIN_PW,
-        "postgres",
-        &format!("CREATE DATABASE \"{db}\""),
-    )
-    .unwrap();
-    sql_as(
-        port,
-        "admin",
-        ADMIN_PW,
+    let as_admin = |database: &str, sql: &str| sql_as(port, "admin", ADMIN_PW, database, sql);
+    as_admin("postgres", &format!("CREATE DATABASE \"{db}\"")).unwrap();
+    as_admin(
         "postgres",
         &format!("COMMENT ON DATABASE \"{db}\" IS '{}'", ws.marker()),
     )
     .unwrap();
-    sql_as(
-        port,
-        "admin",
-        ADMIN_PW,
+    as_admin(
         &db,
         "CREATE TABLE documents (id serial PRIMARY KEY, v text); \
          INSERT INTO documents (v) VALUES ('kept'); \
@@ -475,13 +408,7 @@ fn provision_errors_name_the_input_and_mask_both_passwords() {
 fn set_up_provisioned(p: &Project, ws: &Workspace) -> Run {
     let mut env = ws_env(ws);
     env.push(("CODER_CONVEX_SHARED_DATABASE", "provisioned".to_owned()));
-    run(p, &["configure"], &env).ok();
-    let values = p.env_values(".env.convex.local");
-    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
-    let fake = FakeBackend::start(FakeConfig::new(&values["INSTANCE_NAME"], secret));
-    env.push(("CODER_CONVEX_BACKEND_URL", fake.api_url.clone()));
-    env.push(("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.clone()));
-    run(p, &["--json", "setup", "--no-deploy"], &env)
+    set_up(p, env).0
 }
 
 fn every_file_under(dir: &Path) -> Vec<std::path::PathBuf> {
