@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use crate::common::{Project, until};
 use crate::postgres::{Cluster, psql, wait_for};
 use crate::workspaces::{
-    NO_BACKEND, doctor_checks, names, run, settled, with_id as workspace, workspace_env,
+    NO_BACKEND, db_list_alone, doctor_checks, listed, names, run, settled, with_id as workspace,
+    workspace_env,
 };
 
 /// The doctor's checks by name after `configure` and `doctor --fix` (the preflight `setup`
@@ -91,15 +92,12 @@ fn db_list_capacity_doctor_and_prune_on_postgres() {
 
     // db list, once only its own connection is open (the sessions of the commands and
     // psql before it end a moment after them).
-    let list = until(|| {
-        let list = run(&pa, &["--json", "db", "list"], &admin).json();
-        (list["capacity"]["in_use"] == 1).then_some(list)
-    });
+    let list = db_list_alone(&pa, &admin);
     assert_eq!(
         settled(&list["databases"]),
         [
-            json!({"database": db_a, "workspace_id": "id-a", "workspace": "alice/app", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
-            json!({"database": db_b, "workspace_id": "id-b", "workspace": "bob/api", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 5}),
+            listed(&a, 8),
+            listed(&b, 5),
             json!({"database": "convex_old", "workspace_id": "old-id", "workspace": "carol/legacy", "size_bytes": "n", "connections": 0, "last_setup": null, "budget": null}),
         ]
     );

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::common::{Project, command_in, until};
 use crate::mariadb::MariaDb;
-use crate::workspaces::{NO_BACKEND, doctor_checks, names, run, settled, with_id as workspace};
+use crate::workspaces::{
+    NO_BACKEND, db_list_alone, doctor_checks, listed, names, run, settled, with_id as workspace,
+};
 
 fn workspace_env(shared: &str, ws: &Workspace) -> Vec<(&'static str, String)> {
     let mut env = crate::workspaces::workspace_env(ws);
@@ -84,16 +86,13 @@ fn db_list_capacity_and_prune_on_mariadb() {
     start_workspace(&pc, &shared, &c);
 
     // Once only its own connection is open (the sessions before it end a moment after).
-    let list = until(|| {
-        let list = run(&pa, &["--json", "db", "list"], &admin).json();
-        (list["capacity"]["in_use"] == 1).then_some(list)
-    });
+    let list = db_list_alone(&pa, &admin);
     assert_eq!(
         settled(&list["databases"]),
         [
-            json!({"database": db_a, "workspace_id": "id-a", "workspace": "alice/app", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
-            json!({"database": db_b, "workspace_id": "id-b", "workspace": "bob/api", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
-            json!({"database": db_c, "workspace_id": "id-c", "workspace": "carl/busy", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
+            listed(&a, 8),
+            listed(&b, 8),
+            listed(&c, 8),
             json!({"database": "convex_old", "workspace_id": "old-id", "workspace": "carol/legacy", "size_bytes": "n", "connections": 0, "last_setup": null, "budget": null}),
         ]
     );

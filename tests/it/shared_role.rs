@@ -304,23 +304,16 @@ fn a_database_from_before_roles_is_handed_to_its_role() {
         ]
     );
     let pw = password_in(&read_env(&out)[0].1);
+    let as_role = |sql: &str| sql_as(port, &db, &pw, &db, sql);
     assert_eq!(
-        sql_as(
-            port,
-            &db,
-            &pw,
-            &db,
+        as_role(
             "INSERT INTO documents (v) VALUES ('new'); INSERT INTO extra.more VALUES (1); \
              SELECT string_agg(v, ',' ORDER BY id) FROM documents"
         ),
         Ok(vec!["kept,new".to_owned()])
     );
     assert_eq!(
-        sql_as(
-            port,
-            &db,
-            &pw,
-            &db,
+        as_role(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname IN ('public', 'extra') AND pg_get_userbyid(c.relowner) <> current_user"
         ),

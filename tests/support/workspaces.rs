@@ -105,6 +105,24 @@ pub(crate) fn settled(rows: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// `db list --json` once its own is the only connection open (the sessions of the commands
+/// before it end a moment after them).
+pub(crate) fn db_list_alone(p: &Project, admin: &[(&'static str, String)]) -> Value {
+    crate::common::until(|| {
+        let list = run(p, &["--json", "db", "list"], admin).json();
+        (list["capacity"]["in_use"] == 1).then_some(list)
+    })
+}
+
+/// A [`settled`] `db list` row of a workspace's database, set up and idle.
+pub(crate) fn listed(ws: &Workspace, budget: u64) -> Value {
+    json!({
+        "database": ws.database_name(), "workspace_id": ws.id,
+        "workspace": format!("{}/{}", ws.owner, ws.name), "size_bytes": "n", "connections": 0,
+        "last_setup": "t", "budget": budget
+    })
+}
+
 /// The database names in a `db prune` list (of names, or of objects with a `database`).
 pub(crate) fn names(v: &Value) -> Vec<String> {
     v.as_array()
