@@ -70,6 +70,7 @@ mod shared_mysql;
 mod shared_pg;
 mod shared_role;
 mod shared_role_mysql;
+mod shared_role_setup;
 mod snapshots;
 mod status_metadata;
 mod template;
