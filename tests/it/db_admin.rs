@@ -6,70 +6,31 @@
 
 use std::process::{Child, Command, Stdio};
 
-use coder_convex::database::workspace::{Workspace, parse_rfc3339};
+use coder_convex::database::workspace::Workspace;
 use serde_json::{Value, json};
 
-use crate::common::{Project, Run, until};
+use crate::common::{Project, until};
 use crate::postgres::{Cluster, psql, wait_for};
+use crate::workspaces::{
+    NO_BACKEND, db_list_alone, doctor_checks, listed, names, run, settled, with_id as workspace,
+    workspace_env,
+};
 
-fn workspace(owner: &str, name: &str, id: &str) -> Workspace {
-    Workspace {
-        id: id.to_owned(),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    }
-}
-
-fn run(p: &Project, args: &[&str], env: &[(&str, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    p.run(args, &env)
-}
-
-/// `configure`, then `doctor --fix` (the preflight `setup` runs: create, mark, stamp), with
-/// no backend: the database checks are what counts. Returns the doctor's checks by name.
+/// The doctor's checks by name after `configure` and `doctor --fix` (the preflight `setup`
+/// runs: create, mark, stamp) in `ws`.
 fn start_workspace(
     p: &Project,
     shared: &str,
     ws: &Workspace,
     budget: Option<&str>,
 ) -> serde_json::Map<String, Value> {
-    let mut env = vec![
-        ("CODER_CONVEX_SHARED_POSTGRES_URL", shared.to_owned()),
-        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
-        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
-        ("CODER_WORKSPACE_NAME", ws.name.clone()),
-        ("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9".to_owned()),
-    ];
+    let mut env = workspace_env(ws);
+    env.push(("CODER_CONVEX_SHARED_POSTGRES_URL", shared.to_owned()));
+    env.push((NO_BACKEND.0, NO_BACKEND.1.to_owned()));
     if let Some(budget) = budget {
         env.push(("CODER_CONVEX_DB_CONNECTIONS", budget.to_owned()));
     }
-    run(p, &["configure"], &env).ok();
-    let doctor = run(p, &["--json", "doctor", "--fix", "--timeout", "30"], &env);
-    let report: Value = serde_json::from_str(&doctor.stdout()).expect("doctor JSON");
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
-        .collect()
-}
-
-/// Sizes and times vary: their shape is checked, and they are replaced by `"n"` / `"t"`.
-fn settled(rows: &Value) -> Vec<Value> {
-    rows.as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let mut d = d.clone();
-            assert!(d["size_bytes"].as_u64().unwrap() > 0, "{d}");
-            d["size_bytes"] = json!("n");
-            if let Some(at) = d["last_setup"].as_str() {
-                assert!(parse_rfc3339(at).is_some(), "{d}");
-                d["last_setup"] = json!("t");
-            }
-            d
-        })
-        .collect()
+    doctor_checks(p, &env)
 }
 
 /// A `psql` session connected to `db`, sleeping: it holds one connection until killed.
@@ -131,15 +92,12 @@ fn db_list_capacity_doctor_and_prune_on_postgres() {
 
     // db list, once only its own connection is open (the sessions of the commands and
     // psql before it end a moment after them).
-    let list = until(|| {
-        let list = run(&pa, &["--json", "db", "list"], &admin).json();
-        (list["capacity"]["in_use"] == 1).then_some(list)
-    });
+    let list = db_list_alone(&pa, &admin);
     assert_eq!(
         settled(&list["databases"]),
         [
-            json!({"database": db_a, "workspace_id": "id-a", "workspace": "alice/app", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
-            json!({"database": db_b, "workspace_id": "id-b", "workspace": "bob/api", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 5}),
+            listed(&a, 8),
+            listed(&b, 5),
             json!({"database": "convex_old", "workspace_id": "old-id", "workspace": "carol/legacy", "size_bytes": "n", "connections": 0, "last_setup": null, "budget": null}),
         ]
     );
@@ -212,18 +170,6 @@ fn db_list_capacity_doctor_and_prune_on_postgres() {
         &admin,
     );
     let report = dry.json();
-    let names = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                d["database"]
-                    .as_str()
-                    .unwrap_or_else(|| d.as_str().unwrap())
-                    .to_owned()
-            })
-            .collect()
-    };
     assert_eq!(names(&report["unused"]), [db_a.clone(), db_c.clone()]);
     assert_eq!(report["unused"][0]["last_setup"], "2020-01-01T00:00:00Z");
     assert_eq!(names(&report["unknown"]), ["convex_old"]);

@@ -7,47 +7,26 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 
-use coder_convex::database::workspace::{Workspace, parse_rfc3339};
+use coder_convex::database::workspace::Workspace;
 use serde_json::{Value, json};
 
-use crate::common::{Project, Run, command_in, until};
+use crate::common::{Project, command_in, until};
 use crate::mariadb::MariaDb;
-
-fn workspace(owner: &str, name: &str, id: &str) -> Workspace {
-    Workspace {
-        id: id.to_owned(),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    }
-}
-
-fn run(p: &Project, args: &[&str], env: &[(&str, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    p.run(args, &env)
-}
+use crate::workspaces::{
+    NO_BACKEND, db_list_alone, doctor_checks, listed, names, run, settled, with_id as workspace,
+};
 
 fn workspace_env(shared: &str, ws: &Workspace) -> Vec<(&'static str, String)> {
-    vec![
-        ("CODER_CONVEX_SHARED_DATABASE_URL", shared.to_owned()),
-        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
-        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
-        ("CODER_WORKSPACE_NAME", ws.name.clone()),
-        ("CODER_CONVEX_MYSQL_COLLATION", "utf8mb4_bin".to_owned()),
-        ("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9".to_owned()),
-    ]
+    let mut env = crate::workspaces::workspace_env(ws);
+    env.push(("CODER_CONVEX_SHARED_DATABASE_URL", shared.to_owned()));
+    env.push(("CODER_CONVEX_MYSQL_COLLATION", "utf8mb4_bin".to_owned()));
+    env.push((NO_BACKEND.0, NO_BACKEND.1.to_owned()));
+    env
 }
 
 /// `configure`, then `doctor --fix` (the preflight `setup` runs); the checks by name.
 fn start_workspace(p: &Project, shared: &str, ws: &Workspace) -> serde_json::Map<String, Value> {
-    let env = workspace_env(shared, ws);
-    run(p, &["configure"], &env).ok();
-    let doctor = run(p, &["--json", "doctor", "--fix", "--timeout", "30"], &env);
-    doctor.doc()["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
-        .collect()
+    doctor_checks(p, &workspace_env(shared, ws))
 }
 
 const OLD_TABLE: &str = "coder_convex_workspace (marker VARCHAR(512) NOT NULL)";
@@ -107,31 +86,13 @@ fn db_list_capacity_and_prune_on_mariadb() {
     start_workspace(&pc, &shared, &c);
 
     // Once only its own connection is open (the sessions before it end a moment after).
-    let list = until(|| {
-        let list = run(&pa, &["--json", "db", "list"], &admin).json();
-        (list["capacity"]["in_use"] == 1).then_some(list)
-    });
-    let rows: Vec<Value> = list["databases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            let mut d = d.clone();
-            assert!(d["size_bytes"].as_u64().unwrap() > 0, "{d}");
-            d["size_bytes"] = json!("n");
-            if let Some(at) = d["last_setup"].as_str() {
-                assert!(parse_rfc3339(at).is_some(), "{d}");
-                d["last_setup"] = json!("t");
-            }
-            d
-        })
-        .collect();
+    let list = db_list_alone(&pa, &admin);
     assert_eq!(
-        rows,
+        settled(&list["databases"]),
         [
-            json!({"database": db_a, "workspace_id": "id-a", "workspace": "alice/app", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
-            json!({"database": db_b, "workspace_id": "id-b", "workspace": "bob/api", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
-            json!({"database": db_c, "workspace_id": "id-c", "workspace": "carl/busy", "size_bytes": "n", "connections": 0, "last_setup": "t", "budget": 8}),
+            listed(&a, 8),
+            listed(&b, 8),
+            listed(&c, 8),
             json!({"database": "convex_old", "workspace_id": "old-id", "workspace": "carol/legacy", "size_bytes": "n", "connections": 0, "last_setup": null, "budget": null}),
         ]
     );
@@ -158,18 +119,6 @@ fn db_list_capacity_and_prune_on_mariadb() {
         &admin,
     )
     .json();
-    let names = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                d["database"]
-                    .as_str()
-                    .unwrap_or_else(|| d.as_str().unwrap())
-                    .to_owned()
-            })
-            .collect()
-    };
     assert_eq!(names(&dry["unused"]), [db_a.clone(), db_c.clone()]);
     assert_eq!(dry["unused"][0]["last_setup"], "2020-01-01T00:00:00Z");
     assert_eq!(names(&dry["unknown"]), ["convex_old"]);

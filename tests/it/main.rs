@@ -29,6 +29,8 @@ mod registry;
 mod release_mirror;
 #[path = "../support/templates.rs"]
 mod templates;
+#[path = "../support/workspaces.rs"]
+mod workspaces;
 
 mod architecture;
 mod auth_keys;
@@ -68,6 +70,7 @@ mod shared_mysql;
 mod shared_pg;
 mod shared_role;
 mod shared_role_mysql;
+mod shared_role_setup;
 mod snapshots;
 mod status_metadata;
 mod template;

@@ -6,8 +6,6 @@
 //! CLI, the real PostgreSQL server (shared and external databases) and a throw-away MariaDB
 //! server (shared MySQL).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use coder_convex::config::secrets::InstanceSecret;
 use coder_convex::database::workspace::Workspace;
 use serde_json::{Value, json};
@@ -17,23 +15,15 @@ use crate::deploy::{convex_auth_project, convex_project};
 use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::postgres::{comment_of, psql, workspace_marker};
 use crate::project::backend_env;
+use crate::workspaces::{run, tagged, with_id};
 
 const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The three names a workspace has in these tests: the prebuild's, after the claim, after
 /// the user's rename.
 fn names(tag: &str) -> [Workspace; 3] {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let id = format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let ws = |owner: &str, name: &str| Workspace {
-        id: id.clone(),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    };
+    let id = tagged("prebuilds", "brave-lion-42", tag).id;
+    let ws = |owner: &str, name: &str| with_id(owner, name, &id);
     [
         ws("prebuilds", "brave-lion-42"),
         ws("alice", "my-app"),
@@ -66,11 +56,6 @@ fn url(slug: &str, ws: &Workspace) -> String {
         "https://{slug}--main--{}--{}.apps.example.com",
         ws.name, ws.owner
     )
-}
-
-fn run(p: &Project, args: &[&str], env: &[(&'static str, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    p.run(args, &env)
 }
 
 /// `setup` (and `status`) in `ws` against `fake`.

@@ -4,53 +4,21 @@
 //! another is refused; `db list` finds them and `db drop` removes one only with `--yes`.
 //! MariaDB lacks `utf8mb4_0900_bin`: the collation required is set to `utf8mb4_bin`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use coder_convex::config::secrets::InstanceSecret;
 use coder_convex::database::workspace::{Workspace, parse_rfc3339};
 use serde_json::json;
 
 use crate::common::{Project, Run};
-use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::mariadb::MariaDb;
+use crate::workspaces::{NO_BACKEND, run, workspace, workspace_env};
 
 const COLLATION: (&str, &str) = ("CODER_CONVEX_MYSQL_COLLATION", "utf8mb4_bin");
-const NO_BACKEND: (&str, &str) = ("CODER_CONVEX_BACKEND_URL", "http://127.0.0.1:9");
-
-fn run<K: AsRef<str>>(p: &Project, args: &[&str], env: &[(K, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
-    p.run(args, &env)
-}
-
-fn unique() -> usize {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
-}
-
-fn workspace(owner: &str, name: &str) -> Workspace {
-    Workspace {
-        id: format!("ws-{}-{}", std::process::id(), unique()),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    }
-}
 
 /// `configure`, then `setup --no-deploy` against a backend started with the written settings.
 fn set_up(p: &Project, shared: &str, ws: &Workspace) -> Run {
-    let mut env = vec![
-        ("CODER_CONVEX_SHARED_DATABASE_URL", shared.to_owned()),
-        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
-        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
-        ("CODER_WORKSPACE_NAME", ws.name.clone()),
-        (COLLATION.0, COLLATION.1.to_owned()),
-    ];
-    run(p, &["configure"], &env).ok();
-    let values = p.env_values(".env.convex.local");
-    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
-    let fake = FakeBackend::start(FakeConfig::new(&values["INSTANCE_NAME"], secret));
-    env.push(("CODER_CONVEX_BACKEND_URL", fake.api_url.clone()));
-    env.push(("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.clone()));
-    run(p, &["--json", "setup", "--no-deploy"], &env)
+    let mut env = workspace_env(ws);
+    env.push(("CODER_CONVEX_SHARED_DATABASE_URL", shared.to_owned()));
+    env.push((COLLATION.0, COLLATION.1.to_owned()));
+    crate::workspaces::set_up(p, env).0
 }
 
 #[test]

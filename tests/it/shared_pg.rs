@@ -2,59 +2,27 @@
 //! workspaces get two databases, each marked as its workspace's; a database marked for another
 //! workspace is refused; `db list` finds them and `db drop` removes one only with `--yes`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use coder_convex::config::secrets::InstanceSecret;
 use coder_convex::database::workspace::{Workspace, parse_marker, parse_rfc3339};
 use serde_json::{Value, json};
 
 use crate::common::{Project, Run};
-use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::postgres::{comment_of, psql, workspace_marker};
+use crate::workspaces::{run, tagged as workspace, unique, workspace_env};
 
 /// The server's own database in the path: shared mode must not take it as the instance's.
 const SHARED: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-fn unique() -> usize {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
-}
-
-/// A workspace id no other test run uses.
-fn workspace(owner: &str, name: &str, tag: &str) -> Workspace {
-    Workspace {
-        id: format!("{tag}-{}-{}", std::process::id(), unique()),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    }
-}
-
 fn shared_env(ws: &Workspace) -> Vec<(&'static str, String)> {
-    vec![
-        ("CODER_CONVEX_SHARED_POSTGRES_URL", SHARED.to_owned()),
-        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
-        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
-        ("CODER_WORKSPACE_NAME", ws.name.clone()),
-    ]
-}
-
-fn run(p: &Project, args: &[&str], env: &[(&str, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    p.run(args, &env)
+    let mut env = workspace_env(ws);
+    env.push(("CODER_CONVEX_SHARED_POSTGRES_URL", SHARED.to_owned()));
+    env
 }
 
 /// `configure`, then `setup --no-deploy` against a backend started with the written settings.
 fn set_up(p: &Project, ws: &Workspace, extra: &[(&'static str, String)]) -> (Run, String) {
     let mut env = shared_env(ws);
     env.extend_from_slice(extra);
-    run(p, &["configure"], &env).ok();
-    let values = p.env_values(".env.convex.local");
-    let name = values["INSTANCE_NAME"].clone();
-    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
-    let fake = FakeBackend::start(FakeConfig::new(&name, secret));
-    env.push(("CODER_CONVEX_BACKEND_URL", fake.api_url.clone()));
-    env.push(("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.clone()));
-    (run(p, &["--json", "setup", "--no-deploy"], &env), name)
+    crate::workspaces::set_up(p, env)
 }
 
 fn server_env() -> Vec<(&'static str, String)> {
@@ -323,7 +291,7 @@ fn the_backend_pool_on_a_shared_server_is_the_workspace_budget() {
 
     // Without a shared server nothing is written: the backend keeps its own default.
     let solo = Project::new();
-    run(&solo, &["configure"], &[]).ok();
+    solo.run(&["configure"], &[]).ok();
     assert!(
         !solo
             .env_values(".env.convex.local")

@@ -1,88 +1,35 @@
 //! A login role per workspace on a shared Postgres server (`db provision`), against throw-away
 //! clusters with password auth: one workspace's role cannot connect to, read or drop another's
 //! database; `PUBLIC` has no `CONNECT`; a second run rotates the password; the file holds the
-//! role's URL and no admin password; a database from before roles is handed over; and
-//! `setup` in provisioned mode writes no database settings and agrees on the instance name.
+//! role's URL and no admin password; a database from before roles is handed over. `setup` in
+//! provisioned mode: `shared_role_setup.rs`.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use coder_convex::config::secrets::InstanceSecret;
 use coder_convex::database::workspace::Workspace;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{Project, Run, assert_no_piece_of};
-use crate::fake_backend::{FakeBackend, FakeConfig};
 use crate::postgres::{Cluster, psql, sql_as};
+use crate::workspaces::{
+    credentials, provisioned_env, read_env, run, workspace, workspace_env as ws_env,
+};
 
 const ADMIN_PW: &str = "adminpw-Xq71";
 
-fn workspace(owner: &str, name: &str) -> Workspace {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    Workspace {
-        id: format!(
-            "ws-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    }
-}
-
-/// A cluster with a non-superuser admin role (`CREATEDB CREATEROLE`), as a team would give
-/// the provisioner; its URL.
 fn cluster_with_admin() -> (Cluster, String) {
-    // Known limits, for the capacity the provisioner reports.
-    let cluster = Cluster::start_with(&["max_connections=30", "superuser_reserved_connections=3"]);
-    psql(
-        cluster.port,
-        &format!("CREATE ROLE admin LOGIN CREATEDB CREATEROLE PASSWORD '{ADMIN_PW}'"),
-    );
-    let url = format!(
-        "postgres://admin:{ADMIN_PW}@127.0.0.1:{}/postgres?sslmode=disable",
-        cluster.port
-    );
-    (cluster, url)
-}
-
-fn ws_env(ws: &Workspace) -> Vec<(&'static str, String)> {
-    vec![
-        ("CODER_CONVEX_WORKSPACE_ID", ws.id.clone()),
-        ("CODER_WORKSPACE_OWNER_NAME", ws.owner.clone()),
-        ("CODER_WORKSPACE_NAME", ws.name.clone()),
-    ]
-}
-
-fn run(p: &Project, args: &[&str], env: &[(&str, String)]) -> Run {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    p.run(args, &env)
+    Cluster::with_admin(ADMIN_PW)
 }
 
 /// `db provision --out <out>` for `ws` with the admin URL in the variable the template uses.
 fn provision(admin: &str, ws: &Workspace, out: &Path) -> Run {
     let mut env = ws_env(ws);
     env.push(("CODER_CONVEX_SHARED_POSTGRES_URL", admin.to_owned()));
-    let out = out.display().to_string();
-    run(
-        &Project::new(),
-        &["--json", "db", "provision", "--out", &out, "--wait", "60"],
-        &env,
-    )
-}
-
-fn read_env(path: &Path) -> Vec<(String, String)> {
-    dotenvy::from_path_iter(path)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    crate::workspaces::provision(&env, out)
 }
 
 fn password_in(url: &str) -> String {
-    let rest = url.split_once("://").unwrap().1;
-    let userinfo = rest.split_once('@').unwrap().0;
-    userinfo.split_once(':').unwrap().1.to_owned()
+    credentials(url).1
 }
 
 #[test]
@@ -139,13 +86,7 @@ fn each_workspace_role_owns_its_database_and_cannot_touch_another() {
     );
 
     // The file: the role's URL (no database path), the budget, the TLS setting; 0600.
-    let text = fs_err::read_to_string(&out_a).unwrap();
-    assert_no_piece_of(ADMIN_PW, &text);
-    assert_eq!(
-        fs_err::metadata(&out_a).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let values = read_env(&out_a);
+    let values = provisioned_env(&out_a, ADMIN_PW);
     let keys: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         keys,
@@ -237,26 +178,16 @@ fn each_workspace_role_owns_its_database_and_cannot_touch_another() {
         ),
         "f"
     );
-    assert_eq!(
-        sql_as(
-            port,
-            &db_a,
-            &pw_a,
-            "postgres",
-            &format!("DROP DATABASE \"{db_b}\"")
-        ),
-        Err("42501".to_owned())
-    );
-    assert_eq!(
-        sql_as(
-            port,
-            &db_a,
-            &pw_a,
-            "postgres",
-            &format!("ALTER DATABASE \"{db_b}\" OWNER TO \"{db_a}\"")
-        ),
-        Err("42501".to_owned())
-    );
+    for sql in [
+        format!("DROP DATABASE \"{db_b}\""),
+        format!("ALTER DATABASE \"{db_b}\" OWNER TO \"{db_a}\""),
+    ] {
+        assert_eq!(
+            sql_as(port, &db_a, &pw_a, "postgres", &sql),
+            Err("42501".to_owned()),
+            "{sql}"
+        );
+    }
     // B's data is untouched.
     assert_eq!(
         sql_as(port, &db_b, &pw_b, &db_b, "SELECT x FROM secret"),
@@ -319,26 +250,14 @@ fn a_database_from_before_roles_is_handed_to_its_role() {
     let db = ws.database_name();
     // What an earlier setup left: the database, marked, and the backend's objects, all the
     // admin's.
-    sql_as(
-        port,
-        "admin",
-        ADMIN_PW,
-        "postgres",
-        &format!("CREATE DATABASE \"{db}\""),
-    )
-    .unwrap();
-    sql_as(
-        port,
-        "admin",
-        ADMIN_PW,
+    let as_admin = |database: &str, sql: &str| sql_as(port, "admin", ADMIN_PW, database, sql);
+    as_admin("postgres", &format!("CREATE DATABASE \"{db}\"")).unwrap();
+    as_admin(
         "postgres",
         &format!("COMMENT ON DATABASE \"{db}\" IS '{}'", ws.marker()),
     )
     .unwrap();
-    sql_as(
-        port,
-        "admin",
-        ADMIN_PW,
+    as_admin(
         &db,
         "CREATE TABLE documents (id serial PRIMARY KEY, v text); \
          INSERT INTO documents (v) VALUES ('kept'); \
@@ -371,23 +290,16 @@ fn a_database_from_before_roles_is_handed_to_its_role() {
         ]
     );
     let pw = password_in(&read_env(&out)[0].1);
+    let as_role = |sql: &str| sql_as(port, &db, &pw, &db, sql);
     assert_eq!(
-        sql_as(
-            port,
-            &db,
-            &pw,
-            &db,
+        as_role(
             "INSERT INTO documents (v) VALUES ('new'); INSERT INTO extra.more VALUES (1); \
              SELECT string_agg(v, ',' ORDER BY id) FROM documents"
         ),
         Ok(vec!["kept,new".to_owned()])
     );
     assert_eq!(
-        sql_as(
-            port,
-            &db,
-            &pw,
-            &db,
+        as_role(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname IN ('public', 'extra') AND pg_get_userbyid(c.relowner) <> current_user"
         ),
@@ -467,165 +379,5 @@ fn provision_errors_name_the_input_and_mask_both_passwords() {
             .contains("CODER_CONVEX_WORKSPACE_ID"),
         "{}",
         missing.all()
-    );
-}
-
-/// `configure`, then `setup --no-deploy` in provisioned mode against a backend started with
-/// the written settings.
-fn set_up_provisioned(p: &Project, ws: &Workspace) -> Run {
-    let mut env = ws_env(ws);
-    env.push(("CODER_CONVEX_SHARED_DATABASE", "provisioned".to_owned()));
-    run(p, &["configure"], &env).ok();
-    let values = p.env_values(".env.convex.local");
-    let secret = InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap();
-    let fake = FakeBackend::start(FakeConfig::new(&values["INSTANCE_NAME"], secret));
-    env.push(("CODER_CONVEX_BACKEND_URL", fake.api_url.clone()));
-    env.push(("CODER_CONVEX_SITE_PROXY_URL", fake.site_url.clone()));
-    run(p, &["--json", "setup", "--no-deploy"], &env)
-}
-
-fn every_file_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in fs_err::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(every_file_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
-#[test]
-fn setup_in_provisioned_mode_holds_no_database_credentials_and_agrees_on_the_name() {
-    let (_cluster, admin) = cluster_with_admin();
-    let ws = workspace("erin", "shop");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("db.env");
-    let p = Project::new();
-    // Migration: the project file of a workspace that held the admin URL before.
-    p.write(
-        ".env.convex.local",
-        &format!(
-            "INSTANCE_NAME='{}'\nPOSTGRES_URL='{}'\nPOSTGRES_MAX_CONNECTIONS='8'\nDO_NOT_REQUIRE_SSL='1'\nMY_OWN='kept'\n",
-            ws.instance_name(),
-            admin.replace("/postgres", "")
-        ),
-    );
-    let provisioned = provision(&admin, &ws, &out).json();
-    let setup = set_up_provisioned(&p, &ws);
-    let report = setup.json();
-    assert!(
-        report.get("database").is_none_or(Value::is_null),
-        "{report}"
-    );
-    assert!(
-        setup
-            .stderr()
-            .contains("database provisioned by the template"),
-        "{}",
-        setup.stderr()
-    );
-    let values = p.env_values(".env.convex.local");
-    assert_eq!(
-        values["INSTANCE_NAME"],
-        provisioned["instance_name"].as_str().unwrap()
-    );
-    assert_eq!(values["MY_OWN"], "kept");
-    for gone in [
-        "POSTGRES_URL",
-        "POSTGRES_MAX_CONNECTIONS",
-        "DO_NOT_REQUIRE_SSL",
-        "MYSQL_URL",
-    ] {
-        assert!(!values.contains_key(gone), "{gone} in {values:?}");
-    }
-    for file in every_file_under(p.path()) {
-        let bytes = fs_err::read(&file).unwrap();
-        assert_no_piece_of(ADMIN_PW, &String::from_utf8_lossy(&bytes));
-    }
-    let (_, check) = crate::project::doctor_check(
-        &p,
-        &FakeBackend::start(FakeConfig::new(
-            &values["INSTANCE_NAME"],
-            InstanceSecret::from_hex(&values["INSTANCE_SECRET"]).unwrap(),
-        )),
-        &[
-            ("CODER_CONVEX_SHARED_DATABASE", "provisioned"),
-            ("CODER_CONVEX_WORKSPACE_ID", &ws.id),
-            ("CODER_WORKSPACE_OWNER_NAME", &ws.owner),
-            ("CODER_WORKSPACE_NAME", &ws.name),
-        ],
-        "database",
-    );
-    assert_eq!(check["status"], "pass", "{check}");
-    assert!(
-        check["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("provisioned by the template"),
-        "{check}"
-    );
-
-    // A rename (or a prebuild's claim): same id, new owner and name. The provisioner finds
-    // the database by its marker, setup keeps the name from the project file: the same.
-    let renamed = Workspace {
-        id: ws.id.clone(),
-        owner: "frank".to_owned(),
-        name: "renamed".to_owned(),
-    };
-    assert_ne!(renamed.database_name(), ws.database_name());
-    let again = provision(&admin, &renamed, &out).json();
-    assert_eq!(again["database"], ws.database_name().as_str());
-    assert_eq!(again["created"], false);
-    set_up_provisioned(&p, &renamed).ok();
-    assert_eq!(
-        p.env_values(".env.convex.local")["INSTANCE_NAME"],
-        again["instance_name"].as_str().unwrap()
-    );
-
-    // A fresh workspace: both derive the name from the workspace.
-    let fresh = workspace("gina", "new");
-    let q = Project::new();
-    let first = provision(&admin, &fresh, &out).json();
-    set_up_provisioned(&q, &fresh).ok();
-    assert_eq!(first["instance_name"], fresh.instance_name().as_str());
-    assert_eq!(
-        q.env_values(".env.convex.local")["INSTANCE_NAME"],
-        fresh.instance_name()
-    );
-    assert!(
-        !q.env_values(".env.convex.local")
-            .contains_key("POSTGRES_URL")
-    );
-}
-
-#[test]
-fn provisioned_mode_refuses_a_database_url_in_the_workspace() {
-    let ws = workspace("hal", "x");
-    let p = Project::new();
-    let mut env = ws_env(&ws);
-    env.push(("CODER_CONVEX_SHARED_DATABASE", "provisioned".to_owned()));
-    env.push((
-        "CODER_CONVEX_SHARED_POSTGRES_URL",
-        "postgres://admin:leak-Pw-12@db:5432".to_owned(),
-    ));
-    let refused = run(&p, &["--json", "configure"], &env);
-    assert_eq!(refused.code(), 2, "{}", refused.all());
-    assert_eq!(
-        refused.doc()["error"]["message"],
-        "invalid CODER_CONVEX_SHARED_POSTGRES_URL: is set, but CODER_CONVEX_SHARED_DATABASE=provisioned"
-    );
-    assert_no_piece_of("leak-Pw-12", &refused.all());
-    assert!(!p.file(".env.convex.local").exists());
-
-    let mut env = ws_env(&ws);
-    env.push(("CODER_CONVEX_SHARED_DATABASE", "yes".to_owned()));
-    let bad = run(&p, &["--json", "configure"], &env);
-    assert_eq!(bad.code(), 2);
-    assert_eq!(
-        bad.doc()["error"]["message"],
-        "invalid CODER_CONVEX_SHARED_DATABASE: \"yes\" is not `provisioned`"
     );
 }

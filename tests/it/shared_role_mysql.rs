@@ -4,56 +4,21 @@
 //! user's `MYSQL_URL` and no admin password. MariaDB lacks `utf8mb4_0900_bin`: the collation
 //! required is set to `utf8mb4_bin`.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use coder_convex::database::workspace::Workspace;
 
-use crate::common::{Project, Run, assert_no_piece_of};
+use crate::common::{Project, Run};
 use crate::mariadb::MariaDb;
+use crate::workspaces::{credentials, provisioned_env, read_env, workspace, workspace_env};
 
 const ADMIN_PW: &str = "adm-Pw-44x";
 
-fn workspace(owner: &str, name: &str) -> Workspace {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    Workspace {
-        id: format!(
-            "ws-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ),
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    }
-}
-
 fn provision(admin: &str, ws: &Workspace, out: &Path) -> Run {
-    let out = out.display().to_string();
-    Project::new().run(
-        &["--json", "db", "provision", "--out", &out, "--wait", "60"],
-        &[
-            ("CODER_CONVEX_SHARED_DATABASE_URL", admin),
-            ("CODER_CONVEX_WORKSPACE_ID", &ws.id),
-            ("CODER_WORKSPACE_OWNER_NAME", &ws.owner),
-            ("CODER_WORKSPACE_NAME", &ws.name),
-            ("CODER_CONVEX_MYSQL_COLLATION", "utf8mb4_bin"),
-        ],
-    )
-}
-
-fn read_env(path: &Path) -> Vec<(String, String)> {
-    dotenvy::from_path_iter(path)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
-/// The user and password in a `mysql://user:password@…` URL.
-fn credentials(url: &str) -> (String, String) {
-    let userinfo = url.split_once("://").unwrap().1.split_once('@').unwrap().0;
-    let (user, password) = userinfo.split_once(':').unwrap();
-    (user.to_owned(), password.to_owned())
+    let mut env = workspace_env(ws);
+    env.push(("CODER_CONVEX_SHARED_DATABASE_URL", admin.to_owned()));
+    env.push(("CODER_CONVEX_MYSQL_COLLATION", "utf8mb4_bin".to_owned()));
+    crate::workspaces::provision(&env, out)
 }
 
 #[test]
@@ -78,13 +43,7 @@ fn each_workspace_user_may_use_its_own_database_only() {
     assert_eq!(role.len(), 20, "{role}");
     assert!(role.starts_with("cvx_"), "{role}");
 
-    let text = fs_err::read_to_string(&out_a).unwrap();
-    assert_no_piece_of(ADMIN_PW, &text);
-    assert_eq!(
-        fs_err::metadata(&out_a).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let values = read_env(&out_a);
+    let values = provisioned_env(&out_a, ADMIN_PW);
     let keys: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         keys,

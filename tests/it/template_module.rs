@@ -9,7 +9,7 @@ use coder_convex::process::release;
 use hcl::Value;
 use hcl::eval::{Context, Evaluate as _};
 
-use crate::common::require;
+use crate::common::assert_terraform_fmt_clean;
 use crate::templates::{
     Template, attr, blocks, bool_attr, both, module_dir, number_attr, repo_root, single_block,
     source, start_script_vars, text, text_attr,
@@ -371,17 +371,7 @@ fn ci_formats_and_shellchecks_the_module() {
         shellcheck.contains(" coder-module/scripts/*.sh"),
         "{shellcheck}"
     );
-    let out = std::process::Command::new(require("terraform"))
-        .args(["fmt", "-check", "-recursive"])
-        .arg(module_dir())
-        .output()
-        .expect("run terraform");
-    assert!(
-        out.status.success(),
-        "terraform fmt -check: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_terraform_fmt_clean(&module_dir());
 }
 
 /// Coder merges `coder_env` into the agent's environment: the templates leave the module's

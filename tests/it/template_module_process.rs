@@ -11,7 +11,7 @@ use coder_convex::process::release;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::common::{CODER_ENV, free_port, run_in, wait_until};
+use crate::common::{CODER_ENV, free_port, run_in, show, wait_until};
 use crate::release_mirror::{Mirror, release_zip};
 use crate::templates::{Template, b64, module_dir, render_start};
 
@@ -40,14 +40,6 @@ impl Drop for Leftovers {
             let _ = Command::new("kill").args(["-9", &pid]).status();
         }
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

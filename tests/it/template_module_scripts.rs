@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::require;
+use crate::common::{require, show};
 use crate::templates::{Template, b64, module_dir, render_start};
 
 const SHELLS: [&[&str]; 3] = [&["sh"], &["bash"], &["busybox", "sh"]];
@@ -115,14 +115,6 @@ impl Workspace {
     fn calls(&self) -> String {
         fs_err::read_to_string(&self.log).unwrap_or_default()
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 const PRE: &str = "echo pre >>\"$HOME/log\"\nexit 3\n";

@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::common::show;
 use base64::Engine as _;
 
 use crate::templates::{Template, both, template_start, text};
@@ -164,14 +165,6 @@ fn run(shell: &[&str], script: &str, env: &[(&str, &Path)], path: &str, cwd: &Pa
         .stdin(Stdio::null())
         .output()
         .expect("run the script")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A workspace without Node: the project, the install directory, tools without `node`, a

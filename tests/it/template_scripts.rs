@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::common::show;
 use tempfile::TempDir;
 
 use crate::templates::both;
@@ -79,14 +80,6 @@ fn run(shell: &[&str], script: &str, env: &[(&str, &Path)], path: &Path, cwd: &P
         .stdin(Stdio::null())
         .output()
         .expect("run the script")
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The Convex metadata scripts of a template, by key.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::common::show;
 use tempfile::TempDir;
 
 use crate::templates::both;
@@ -153,14 +154,6 @@ fn all() -> impl Iterator<Item = (String, String)> {
 
 fn shell_of(case: &str) -> &str {
     case.rsplit(", ").next().unwrap()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use coder_convex::config::urls::App;
 use hcl::expr::Expression;
 
-use crate::common::require;
+use crate::common::assert_terraform_fmt_clean;
 use crate::templates::{
     METADATA_TIMEOUT_S, assert_upstream_backend_env, both, k8s_dir, named, pod_spec,
 };
@@ -372,15 +372,5 @@ fn kubernetes_template_scripts_are_copies_of_the_repository_scripts() {
 
 #[test]
 fn templates_are_terraform_fmt_clean() {
-    let out = std::process::Command::new(require("terraform"))
-        .args(["fmt", "-check", "-recursive"])
-        .arg(template_dir())
-        .output()
-        .expect("run terraform");
-    assert!(
-        out.status.success(),
-        "terraform fmt -check: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_terraform_fmt_clean(&template_dir());
 }

@@ -415,6 +415,25 @@ pub fn test_certificates(root: &Path) {
     }
 }
 
+/// A child's stdout and stderr, for failure messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Fails unless `terraform fmt -check -recursive` finds `dir` formatted.
+pub fn assert_terraform_fmt_clean(dir: &Path) {
+    let out = std::process::Command::new(require("terraform"))
+        .args(["fmt", "-check", "-recursive"])
+        .arg(dir)
+        .output()
+        .expect("run terraform");
+    assert!(out.status.success(), "terraform fmt -check: {}", show(&out));
+}
+
 /// `attempt` until it gives a value (a hang bound of 60 s).
 pub fn until<T>(mut attempt: impl FnMut() -> Option<T>) -> T {
     let started = std::time::Instant::now();

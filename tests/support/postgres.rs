@@ -90,6 +90,22 @@ impl Cluster {
         Self::start_with(&[])
     }
 
+    /// A cluster with known limits (`max_connections=30`, 3 reserved) and a non-superuser
+    /// admin role (`CREATEDB CREATEROLE`) with `password`, as a team would give the
+    /// provisioner; its URL.
+    pub(crate) fn with_admin(password: &str) -> (Self, String) {
+        let cluster = Self::start_with(&["max_connections=30", "superuser_reserved_connections=3"]);
+        psql(
+            cluster.port,
+            &format!("CREATE ROLE admin LOGIN CREATEDB CREATEROLE PASSWORD '{password}'"),
+        );
+        let url = format!(
+            "postgres://admin:{password}@127.0.0.1:{}/postgres?sslmode=disable",
+            cluster.port
+        );
+        (cluster, url)
+    }
+
     /// A cluster with extra server settings (`max_connections=30`, …).
     pub(crate) fn start_with(settings: &[&str]) -> Self {
         // Debian keeps the server programs off PATH, under /usr/lib/postgresql/<version>/bin.
