@@ -68,6 +68,7 @@ mod restore_seed;
 mod setup;
 mod shared_mysql;
 mod shared_pg;
+mod shared_races;
 mod shared_role;
 mod shared_role_mysql;
 mod shared_role_setup;
