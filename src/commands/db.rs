@@ -11,11 +11,12 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::backups::human_bytes;
+use crate::config::shared_db;
 use crate::database::budget::{self, Capacity};
 use crate::database::failure::{DbError, DbFailure};
 use crate::database::preflight;
 use crate::database::shared::{Marked, Server};
-use crate::database::url::{self as db_url, Database};
+use crate::database::url::Database;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
 
@@ -144,18 +145,7 @@ fn server(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Database> {
             )));
         }
     };
-    let db = db_url::normalise(&input, raw)?;
-    if input == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != db_url::DbKind::Postgres {
-        return Err(
-            Error::invalid(input, format!("{} is not a Postgres URL", db.masked())).with_hint(
-                format!(
-                    "a shared MySQL server goes in {}",
-                    ev::CODER_CONVEX_SHARED_DATABASE_URL
-                ),
-            ),
-        );
-    }
-    Ok(db)
+    shared_db::server_url(&input, raw)
 }
 
 async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<Server> {
@@ -166,17 +156,9 @@ async fn connect(ctx: &Ctx<'_>, db: &Database) -> Result<Server> {
 
 async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
     let db = server(ctx, args)?;
-    let budget = budget::parse(ctx.env.coder_convex_db_connections.as_deref()).map_err(|m| {
-        Error::invalid(ev::CODER_CONVEX_DB_CONNECTIONS, m)
-            .with_hint("the budget the capacity is figured for; unset it for the default")
-    })?;
+    let budget = shared_db::connection_budget(ctx.env)?;
     let mut conn = connect(ctx, &db).await?;
-    let found = async {
-        let databases = conn.list_marked(true).await?;
-        let limits = conn.limits().await?;
-        Ok::<_, DbError>((databases, limits))
-    }
-    .await;
+    let found = conn.survey(true).await;
     conn.close().await;
     let (databases, limits) = found.map_err(DbError::into_error)?;
     let budgets: Vec<Option<u32>> = databases.iter().map(|d| d.budget).collect();
@@ -188,12 +170,7 @@ async fn list(ctx: &Ctx<'_>, args: &ServerArgs) -> Result<Outcome> {
         } else {
             ctx.out.data(table(&databases));
         }
-        match capacity.hint() {
-            None => ctx.out.info(format!("capacity: {}", capacity.summary())),
-            Some(hint) => ctx
-                .out
-                .warn(format!("capacity: {}; {hint}", capacity.summary())),
-        }
+        super::db_provision::say_capacity(ctx.out, &capacity);
     }
     Ok(Outcome::ok(&ListReport {
         server: db.masked(),

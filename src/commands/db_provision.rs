@@ -13,14 +13,15 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::shared_db;
-use crate::database::budget::{self, Capacity};
+use crate::database::budget::Capacity;
 use crate::database::failure::{DbError, DbFailure};
-use crate::database::url::{self as db_url, Database, DbKind};
+use crate::database::url::{Database, DbKind};
 use crate::database::workspace::Stamp;
 use crate::database::{preflight, role};
 use crate::deadline::Deadline;
 use crate::env_vars as ev;
 use crate::error::{Error, Result};
+use crate::output::Output;
 use crate::project::{dotenv, file_io};
 
 use super::context::{Ctx, Outcome};
@@ -59,13 +60,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     let deadline = Deadline::after_secs(args.wait, "--wait");
     let (var, admin) = admin_url(ctx)?;
     let ws = shared_db::required_workspace(ctx.env, var)?;
-    let connections =
-        budget::parse(ctx.env.coder_convex_db_connections.as_deref()).map_err(|message| {
-            Error::invalid(ev::CODER_CONVEX_DB_CONNECTIONS, message).with_hint(format!(
-                "the backend's pool size on the shared server; unset it for the default of {}",
-                budget::DEFAULT_CONNECTIONS
-            ))
-        })?;
+    let connections = shared_db::connection_budget(ctx.env)?;
     // Each start's provision is the workspace's "last setup" for `db list` and `db prune`.
     let stamp = Stamp {
         last_setup: Some(crate::clock::unix_now()),
@@ -135,11 +130,7 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
     ));
     // The admin's early warning, in the build log: the workspace cannot read the server's
     // figures itself (it has no admin URL), and a full server fails the next start.
-    let capacity = done.capacity;
-    match capacity.hint() {
-        None => out.info(format!("capacity: {}", capacity.summary())),
-        Some(hint) => out.warn(format!("capacity: {}; {hint}", capacity.summary())),
-    }
+    say_capacity(out, &done.capacity);
     Ok(Outcome::ok(&Report {
         server: admin.masked(),
         role: done.role,
@@ -150,8 +141,17 @@ pub(crate) async fn run(ctx: &Ctx<'_>, args: &Args) -> Result<Outcome> {
         migrated: done.migrated,
         connections,
         out: args.out.display().to_string(),
-        capacity,
+        capacity: done.capacity,
     }))
+}
+
+/// The capacity line: a warning, with the fixes, when the server is full or over-committed.
+/// Also `db list`'s.
+pub(super) fn say_capacity(out: &Output, capacity: &Capacity) {
+    match capacity.hint() {
+        None => out.info(format!("capacity: {}", capacity.summary())),
+        Some(hint) => out.warn(format!("capacity: {}; {hint}", capacity.summary())),
+    }
 }
 
 /// The file's text: the backend's URL (its own user, no database path), its pool size and
@@ -198,16 +198,6 @@ fn admin_url(ctx: &Ctx<'_>) -> Result<(&'static str, Database)> {
                 )));
         }
     };
-    let db = db_url::normalise(var, raw)?;
-    if var == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != DbKind::Postgres {
-        return Err(
-            Error::invalid(var, format!("{} is not a Postgres URL", db.masked())).with_hint(
-                format!(
-                    "a shared MySQL server goes in {}",
-                    ev::CODER_CONVEX_SHARED_DATABASE_URL
-                ),
-            ),
-        );
-    }
+    let db = shared_db::server_url(var, raw)?;
     Ok((var, db))
 }

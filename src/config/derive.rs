@@ -11,11 +11,10 @@ use crate::config::deployment_env;
 use crate::config::instance::{self, InstanceNameSource};
 use crate::config::secrets::{AuthSecret, JwtKey};
 use crate::config::shared_db::{
-    coder_workspace, provisioned, required_workspace, shared, workspace_instance,
+    self, coder_workspace, provisioned, required_workspace, shared, workspace_instance,
 };
 use crate::config::site_url::{self, AppUrl, ExplicitUrl};
 use crate::config::urls::{self, Manifest, PublicUrls, Slugs, UrlInputs};
-use crate::database::budget;
 use crate::database::url::{self as db_url, Database, DbInputs};
 use crate::database::workspace::{Stamp, Workspace};
 use crate::env_vars as ev;
@@ -218,14 +217,7 @@ pub(crate) fn derive(
         _ => None,
     };
     let connection_budget = match &workspace {
-        Some(_) => Some(
-            budget::parse(env.coder_convex_db_connections.as_deref()).map_err(|message| {
-                Error::invalid(ev::CODER_CONVEX_DB_CONNECTIONS, message).with_hint(format!(
-                    "the backend's pool size on the shared server; unset it for the default of {}",
-                    budget::DEFAULT_CONNECTIONS
-                ))
-            })?,
-        ),
+        Some(_) => Some(shared_db::connection_budget(env)?),
         None => None,
     };
     if let Some(db) = &database {

@@ -4,6 +4,7 @@
 //! its role outside the workspace (`db provision`). Pure.
 
 use crate::config::instance::{self, InstanceNameSource};
+use crate::database::budget;
 use crate::database::url::{self as db_url, Database};
 use crate::database::workspace::Workspace;
 use crate::env_vars as ev;
@@ -19,10 +20,21 @@ pub(crate) fn shared(
     raw: &str,
     in_file: Option<&str>,
 ) -> Result<(Database, String, InstanceNameSource, Workspace)> {
-    let mut db = db_url::normalise(var, raw)?;
-    if var == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != db_url::DbKind::Postgres {
+    let mut db = server_url(var, raw)?;
+    let workspace = required_workspace(env, var)?;
+    let (instance_name, source) = workspace_instance(env, &workspace, in_file)?;
+    // The server URL's own database (often `postgres`) is only where the admin connects.
+    db.database = Some(instance::database_for_instance(&instance_name));
+    Ok((db, instance_name, source, workspace))
+}
+
+/// A shared server's URL from `input` (a variable, or a flag with its variable):
+/// normalised; `CODER_CONVEX_SHARED_POSTGRES_URL` holds a Postgres URL only.
+pub(crate) fn server_url(input: &str, raw: &str) -> Result<Database> {
+    let db = db_url::normalise(input, raw)?;
+    if input == ev::CODER_CONVEX_SHARED_POSTGRES_URL && db.kind != db_url::DbKind::Postgres {
         return Err(
-            Error::invalid(var, format!("{} is not a Postgres URL", db.masked())).with_hint(
+            Error::invalid(input, format!("{} is not a Postgres URL", db.masked())).with_hint(
                 format!(
                     "for a shared MySQL server use {} (it takes either scheme)",
                     ev::CODER_CONVEX_SHARED_DATABASE_URL
@@ -30,11 +42,17 @@ pub(crate) fn shared(
             ),
         );
     }
-    let workspace = required_workspace(env, var)?;
-    let (instance_name, source) = workspace_instance(env, &workspace, in_file)?;
-    // The server URL's own database (often `postgres`) is only where the admin connects.
-    db.database = Some(instance::database_for_instance(&instance_name));
-    Ok((db, instance_name, source, workspace))
+    Ok(db)
+}
+
+/// The connection budget of each workspace's backend (`CODER_CONVEX_DB_CONNECTIONS`).
+pub(crate) fn connection_budget(env: &RawEnv) -> Result<u32> {
+    budget::parse(env.coder_convex_db_connections.as_deref()).map_err(|message| {
+        Error::invalid(ev::CODER_CONVEX_DB_CONNECTIONS, message).with_hint(format!(
+            "the backend's pool size on the shared server; unset it for the default of {}",
+            budget::DEFAULT_CONNECTIONS
+        ))
+    })
 }
 
 /// The Coder workspace, which `var` needs: an error names the variable that is missing.

@@ -107,6 +107,12 @@ impl Connection {
     }
 }
 
+/// `"name"`, a Postgres identifier with its quotes doubled. Database and role names here
+/// are `[a-z0-9_]` (validated) or come from `pg_database`; quoted all the same.
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
 /// `attempt` again, with jittered exponential backoff, while it fails because the server has no
 /// connection to spare and `until` has not passed: many workspaces starting at once on one
 /// server take turns instead of failing. Each attempt holds one connection, and gives it back

@@ -150,7 +150,7 @@ async fn survey(admin: &Database, opts: Options<'_>) -> Result<(Vec<Marked>, Lim
     preflight::retry_busy(
         || async {
             let mut server = Server::connect(admin, opts).await?;
-            let found = server.survey().await;
+            let found = server.survey(false).await;
             server.close().await;
             found
         },
@@ -194,7 +194,7 @@ async fn own(conn: &Connection, role: &str, password: &str) -> Result<bool, DbEr
         .map_err(failed("locking"))?;
     // The server stores the SCRAM verifier; the password itself never reaches it (nor its logs).
     let verifier = scram_sha_256(password.as_bytes()).replace('\'', "''");
-    let ident = quote_ident(role);
+    let ident = preflight::quote_ident(role);
     let existing = conn
         .client
         .query(
@@ -298,7 +298,7 @@ async fn hand_over(conn: &Connection, role: &str) -> Result<Vec<String>, DbError
         )
         .await
         .map_err(failed)?;
-    let ident = quote_ident(role);
+    let ident = preflight::quote_ident(role);
     let mut moved = Vec::with_capacity(rows.len());
     for row in rows {
         let (kind, name): (String, String) = (row.get(0), row.get(1));
@@ -309,11 +309,6 @@ async fn hand_over(conn: &Connection, role: &str) -> Result<Vec<String>, DbError
         moved.push(name);
     }
     Ok(moved)
-}
-
-/// `"name"`. Role and database names here are `[a-z0-9_]` (validated), quoted all the same.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]

@@ -206,15 +206,16 @@ impl Server {
         budget: u32,
     ) -> Result<Capacity, DbError> {
         let mut server = Self::connect(db, opts).await?;
-        let found = server.survey().await;
+        let found = server.survey(false).await;
         server.close().await;
         let (marked, limits) = found?;
         Ok(capacity_of(&marked, limits, own, budget))
     }
 
-    /// The marked databases (without sizes) and the server's limits, over this connection.
-    pub(crate) async fn survey(&mut self) -> Result<(Vec<Marked>, Limits), DbError> {
-        let marked = self.list_marked(false).await?;
+    /// The marked databases (with `sizes`, their sizes) and the server's limits, over this
+    /// connection.
+    pub(crate) async fn survey(&mut self, sizes: bool) -> Result<(Vec<Marked>, Limits), DbError> {
+        let marked = self.list_marked(sizes).await?;
         let limits = self.limits().await?;
         Ok((marked, limits))
     }
@@ -304,11 +305,12 @@ async fn pg_connections(conn: &Connection, database: &str) -> Result<u32, tokio_
 /// Drop a Postgres database coder-convex created. Without `FORCE`, Postgres refuses one
 /// that has connections.
 async fn drop_pg_database(conn: &Connection, database: &str) -> Result<(), DbError> {
-    // Names in list_marked come from pg_database; quote as an identifier, doubling quotes.
-    let ident = database.replace('"', "\"\"");
     match conn
         .client
-        .batch_execute(&format!("DROP DATABASE \"{ident}\""))
+        .batch_execute(&format!(
+            "DROP DATABASE {}",
+            preflight::quote_ident(database)
+        ))
         .await
     {
         Ok(()) => Ok(()),
@@ -332,10 +334,12 @@ async fn drop_pg_database(conn: &Connection, database: &str) -> Result<(), DbErr
 /// Drop the workspace's login role (named like its database), if there is one; a problem is
 /// returned to be reported, not failed on: the data is gone either way.
 async fn drop_role(conn: &Connection, database: &str) -> Option<String> {
-    let ident = database.replace('"', "\"\"");
     match conn
         .client
-        .batch_execute(&format!("DROP ROLE IF EXISTS \"{ident}\""))
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {}",
+            preflight::quote_ident(database)
+        ))
         .await
     {
         Ok(()) => None,
