@@ -4,7 +4,7 @@
 //! cache hit of the next `up`.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use coder_convex::process::release;
 use serde_json::Value;
@@ -200,13 +200,9 @@ impl Machine {
     }
 }
 
-/// Poll `check` until it holds (a hang bound, not a speed claim).
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(60);
-    while !check() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Poll `check` until it holds, within 60 s (restarts back off up to 30 s).
+fn wait_for(what: &str, check: impl FnMut() -> bool) {
+    crate::common::wait_within(what, Duration::from_secs(60), check);
 }
 
 /// Kills a supervisor left behind by a failing test.

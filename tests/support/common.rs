@@ -20,14 +20,39 @@ pub fn assert_no_hang(started: Instant) {
 
 /// Waits until `done` holds, polling; fails naming `what` after [`HANG_BOUND`].
 #[track_caller]
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_within(what, HANG_BOUND, done);
+}
+
+/// Waits until `done` holds, polling; fails naming `what` after `bound` (a hang bound, not a
+/// speed claim).
+#[track_caller]
+pub fn wait_within(what: &str, bound: Duration, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(
-            started.elapsed() < HANG_BOUND,
-            "{what} did not happen within {HANG_BOUND:?}"
+            started.elapsed() < bound,
+            "{what} did not happen within {bound:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `get` (a query run by `what`) until it returns `want`; fails after `bound` with the
+/// last value it returned.
+#[track_caller]
+pub fn wait_for_value(what: &str, want: &str, bound: Duration, mut get: impl FnMut() -> String) {
+    let started = Instant::now();
+    loop {
+        let got = get();
+        if got == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < bound,
+            "{what} printed {got:?}, not {want:?}, for {bound:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

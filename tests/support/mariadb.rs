@@ -174,18 +174,7 @@ impl MariaDb {
     /// Poll `sql` as root until it prints `want`, bounded by [`START_BOUND`].
     #[track_caller]
     pub fn wait_for(&self, sql: &str, want: &str) {
-        let started = Instant::now();
-        loop {
-            let got = self.sql(sql);
-            if got == want {
-                return;
-            }
-            assert!(
-                started.elapsed() < START_BOUND,
-                "{sql} printed {got:?}, not {want:?}, for {START_BOUND:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::common::wait_for_value(sql, want, START_BOUND, || self.sql(sql));
     }
 
     /// `sql` run by `user` over TCP (no TLS): its output, trimmed, or the client's error

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(crate) const PLATFORM_PACKAGE: &str = "coder-convex-linux-x64";
@@ -217,12 +217,8 @@ impl Sample {
     }
 }
 
-pub(crate) fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+pub(crate) fn wait_for(what: &str, ready: impl FnMut() -> bool) {
+    crate::common::wait_within(what, Duration::from_secs(20), ready);
 }
 
 pub(crate) fn children_of(pid: u32) -> Vec<u32> {

@@ -36,18 +36,9 @@ pub(crate) fn psql(port: u16, sql: &str) -> String {
 /// Poll `sql` on the server at `port` until it prints `want` (a hang bound of 60 s).
 #[track_caller]
 pub(crate) fn wait_for(port: u16, sql: &str, want: &str) {
-    let started = std::time::Instant::now();
-    loop {
-        let got = psql(port, sql);
-        if got == want {
-            return;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "{sql} printed {got:?}, not {want:?}, for 60 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    crate::common::wait_for_value(sql, want, std::time::Duration::from_secs(60), || {
+        psql(port, sql)
+    });
 }
 
 /// The marker (`COMMENT ON DATABASE`) of database `db` on the server here, `""` without one.
